@@ -1,0 +1,206 @@
+/**
+ * TensorFlow.js backend bootstrap: WebGPU (Deno's built-in `navigator.gpu`) or the pure-JS `cpu` backend.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+
+/** Which tfjs backend to run on. */
+export type BackendName = "webgpu" | "cpu";
+
+/** Options for {@linkcode initBackend}. */
+export interface InitBackendOptions {
+  /** Backend to use. Default `"webgpu"`. */
+  backend?: BackendName;
+  /**
+   * When the WebGPU adapter cannot be obtained, fall back to `cpu` (with a warning on stderr) instead of
+   * throwing. Default `false`: a silent fall back would make a run 10–100× slower without telling anyone.
+   */
+  allowFallback?: boolean;
+  /** Print warnings (fallback, old Mesa) to stderr. Default `true`. */
+  warn?: boolean;
+}
+
+/** Adapter facts that matter for speed and memory. */
+export interface AdapterInfo {
+  /** e.g. `"llvmpipe (LLVM 15.0.6, 256 bits)"` or the GPU name. */
+  description: string;
+  /** PCI vendor id or name, as the adapter reports it. */
+  vendor: string;
+  /** Architecture string (often empty). */
+  architecture: string;
+  /** `true` for a software adapter (Mesa lavapipe / llvmpipe, SwiftShader, WARP). */
+  isFallbackAdapter: boolean;
+  /** Largest storage buffer one binding may hold, in bytes. */
+  maxStorageBufferBindingSize: number;
+  /** Workgroup shared memory available to one compute workgroup, in bytes. */
+  maxComputeWorkgroupStorageSize: number;
+  /** Largest number of invocations in one workgroup. */
+  maxComputeInvocationsPerWorkgroup: number;
+  /** Mesa version (e.g. `"25.0.7"`) when the adapter is Mesa's lavapipe and the version could be read. */
+  mesaVersion?: string;
+}
+
+/** What {@linkcode backendInfo} reports. */
+export interface BackendInfo {
+  /** The active tfjs backend. */
+  backend: string;
+  /** Adapter details (only for `webgpu`). */
+  adapter?: AdapterInfo;
+  /** Versions of the runtime and of tfjs. */
+  versions: { deno: string; tfjs: string };
+  /** Human-readable warnings (e.g. an old Mesa, or a fallback to cpu). */
+  warnings: string[];
+}
+
+/** Thrown when the requested backend cannot be started. The message says how to fix it. */
+export class BackendError extends Error {
+  /** @param message what failed and how to fix it */
+  constructor(message: string) {
+    super(message);
+    this.name = "BackendError";
+  }
+}
+
+let lastAdapter: AdapterInfo | undefined;
+const warnings: string[] = [];
+
+/** Finds the Mesa version of the lavapipe Vulkan driver by reading the driver library's version string. */
+function readMesaVersion(): string | undefined {
+  const icdDirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+  for (const dir of icdDirs) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (!e.name.startsWith("lvp_icd")) continue;
+      try {
+        const icd = JSON.parse(Deno.readTextFileSync(`${dir}/${e.name}`));
+        let lib: string = icd?.ICD?.library_path ?? "";
+        if (!lib.startsWith("/")) {
+          const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+          lib = `/usr/lib/${arch}-linux-gnu/${lib}`;
+        }
+        const bytes = Deno.readFileSync(lib);
+        const text = new TextDecoder("latin1").decode(bytes);
+        const m = text.match(/Mesa (\d+\.\d+(?:\.\d+)?)/);
+        if (m) return m[1];
+      } catch {
+        // unreadable driver: version unknown
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Starts a tfjs backend. With `webgpu` it requests the adapter first and fails with a clear message when none
+ * exists (no GPU driver, or headless Linux without `mesa-vulkan-drivers`).
+ *
+ * @example Start the cpu backend (always available)
+ * ```ts
+ * import { initBackend } from "./mod.ts";
+ * const info = await initBackend({ backend: "cpu" });
+ * console.log(info.backend); // "cpu"
+ * ```
+ * @param opts backend choice and fallback policy
+ * @returns the same report as {@linkcode backendInfo}
+ * @throws {BackendError} when the backend cannot start and `allowFallback` is false
+ */
+export async function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  const backend = opts.backend ?? "webgpu";
+  const warn = opts.warn ?? true;
+  if (backend !== "webgpu" && backend !== "cpu") {
+    throw new BackendError(`Unknown backend "${backend}": use "webgpu" or "cpu".`);
+  }
+  warnings.length = 0;
+  if (backend === "webgpu") {
+    const reason = await probeWebGpu();
+    if (reason === undefined) {
+      const ok = await tf.setBackend("webgpu");
+      if (ok) {
+        await tf.ready();
+        return backendInfo();
+      }
+    }
+    const message = `No WebGPU adapter is available (${reason ?? "tfjs could not start webgpu"}). ` +
+      "Install a GPU driver, or on headless Linux the software Vulkan adapter " +
+      "(Debian/Ubuntu: apt-get install mesa-vulkan-drivers libvulkan1; Mesa >= 25 is 4-7x faster), " +
+      "or run on the pure-JS backend with --backend cpu.";
+    if (!opts.allowFallback) throw new BackendError(message);
+    warnings.push(`${message} Falling back to cpu because fallback was allowed.`);
+    if (warn) console.error(`warning: ${warnings[warnings.length - 1]}`);
+  }
+  await tf.setBackend("cpu");
+  await tf.ready();
+  // tfjs-backend-cpu prints a "install tfjs-node" banner on first use under Node-like runtimes; Deno has no
+  // tfjs-node, so the advice is wrong here.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  return backendInfo();
+}
+
+/** Requests the adapter ourselves so we can report it; returns a reason string when there is none. */
+async function probeWebGpu(): Promise<string | undefined> {
+  const gpu = (navigator as unknown as { gpu?: GPU }).gpu;
+  if (!gpu) return "navigator.gpu is missing in this runtime";
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    return `requestAdapter failed: ${(e as Error).message}`;
+  }
+  if (!adapter) return "requestAdapter returned null";
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const limits = adapter.limits;
+  const description = info.description || "";
+  const isSoftware = Boolean(
+    info.isFallbackAdapter ?? (adapter as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  ) ||
+    /llvmpipe|lavapipe|swiftshader|warp/i.test(description);
+  lastAdapter = {
+    description,
+    vendor: info.vendor ?? "",
+    architecture: info.architecture ?? "",
+    isFallbackAdapter: isSoftware,
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+  };
+  if (/llvmpipe|lavapipe/i.test(description)) {
+    const v = readMesaVersion();
+    if (v) lastAdapter.mesaVersion = v;
+    const major = v ? Number(v.split(".")[0]) : NaN;
+    if (Number.isFinite(major) && major < 25) {
+      warnings.push(
+        `The software WebGPU adapter is Mesa ${v}; Mesa >= 25 runs tfjs kernels 4-7x faster ` +
+          "(Debian bookworm: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1).",
+      );
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Reports the active backend, the WebGPU adapter (when active) and versions.
+ *
+ * @example
+ * ```ts
+ * import { backendInfo, initBackend } from "./mod.ts";
+ * await initBackend({ backend: "cpu" });
+ * console.log(backendInfo().versions.tfjs); // "4.22.0"
+ * ```
+ * @returns backend name, adapter facts, versions and warnings
+ */
+export function backendInfo(): BackendInfo {
+  const backend = tf.getBackend() ?? "none";
+  return {
+    backend,
+    adapter: backend === "webgpu" ? lastAdapter : undefined,
+    versions: { deno: Deno.version.deno, tfjs: tf.version.tfjs },
+    warnings: [...warnings],
+  };
+}

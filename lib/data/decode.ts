@@ -1,0 +1,209 @@
+/**
+ * Decoding of PNG (8/16-bit gray, gray+alpha, RGB, RGBA, palette), JPEG and DICOM into one grayscale plane.
+ *
+ * Conventions (documented choices):
+ * - PNG/JPEG: values are divided by the format maximum (255 or 65535) → [0, 1]. Colour is converted to
+ *   luminance with Rec. 601 weights (0.299 R + 0.587 G + 0.114 B); alpha is ignored.
+ * - DICOM: stored values → RescaleSlope·v + RescaleIntercept; then, if WindowCenter/WindowWidth are present,
+ *   the DICOM linear window (PS3.3 C.11.2.1.2) maps to [0, 1], else the range of `BitsStored` (after rescale)
+ *   does. MONOCHROME1 is inverted (1 − v) so bone is bright, as in MONOCHROME2.
+ *   Supported transfer syntaxes: implicit VR little endian, explicit VR little/big endian, deflated explicit
+ *   VR little endian is not; any compressed syntax is rejected with "unsupported transfer syntax".
+ *
+ * @module
+ */
+import { decode as decodePngRaw } from "fast-png";
+import jpeg from "jpeg-js";
+import dicomParser from "dicom-parser";
+import { DataError } from "./errors.ts";
+
+/** One decoded grayscale image. */
+export interface DecodedImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Row-major intensities in [0, 1]. */
+  data: Float32Array;
+  /** Source format. */
+  format: "png" | "jpeg" | "dicom";
+  /** Bits per sample of the source (8, 12, 16 …). */
+  bitDepth: number;
+}
+
+const UNCOMPRESSED_SYNTAXES = new Set([
+  "1.2.840.10008.1.2", // implicit VR little endian
+  "1.2.840.10008.1.2.1", // explicit VR little endian
+  "1.2.840.10008.1.2.2", // explicit VR big endian (retired)
+]);
+
+/** Detects the file format from magic bytes. */
+export function sniffFormat(bytes: Uint8Array): "png" | "jpeg" | "dicom" | undefined {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+    return "png";
+  }
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  if (
+    bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 &&
+    bytes[131] === 0x4d
+  ) return "dicom";
+  return undefined;
+}
+
+/**
+ * Decodes PNG, JPEG or DICOM bytes to a grayscale plane in [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { decodeImageBytes, encodeGrayPng } from "./mod.ts";
+ * const png = encodeGrayPng(new Float32Array([0, 1, 0.5, 0.25]), 2, 2);
+ * const img = decodeImageBytes(png, "tiny.png");
+ * console.log(img.width, img.data[1]); // 2 1
+ * ```
+ * @param bytes the file's bytes
+ * @param name the file name used in error messages
+ * @returns the decoded plane
+ * @throws {DataError} for empty, truncated or unsupported files
+ */
+export function decodeImageBytes(bytes: Uint8Array, name: string): DecodedImage {
+  if (bytes.length === 0) {
+    throw new DataError(name, "file is empty (0 bytes)", "re-export or re-download it, or remove it from the manifest");
+  }
+  const format = sniffFormat(bytes);
+  if (!format) {
+    throw new DataError(
+      name,
+      "unsupported format (not PNG, JPEG or DICOM Part 10 by its first bytes)",
+      "convert it to PNG, or fix the path in the manifest",
+    );
+  }
+  try {
+    if (format === "png") return decodePng(bytes);
+    if (format === "jpeg") return decodeJpeg(bytes);
+    return decodeDicom(bytes, name);
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(
+      name,
+      `cannot decode ${format.toUpperCase()} (${(e as Error).message}); the file may be truncated or corrupt`,
+      "re-export or re-download it, or pass --skip-bad to skip bad files",
+    );
+  }
+}
+
+function decodePng(bytes: Uint8Array): DecodedImage {
+  const png = decodePngRaw(bytes);
+  const { width, height } = png;
+  const channels = png.channels;
+  const n = width * height;
+  const out = new Float32Array(n);
+  const src = png.data as Uint8Array | Uint16Array;
+  if (src.length < n * channels) throw new Error("pixel data is shorter than width × height");
+  if (png.palette) {
+    const pal = png.palette as number[][];
+    // fast-png returns palette indices; depth may be < 8 but indices are unpacked per pixel.
+    for (let i = 0; i < n; i++) {
+      const c = pal[src[i]] ?? [0, 0, 0];
+      out[i] = (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]) / 255;
+    }
+    return { width, height, data: out, format: "png", bitDepth: 8 };
+  }
+  const max = png.depth === 16 ? 65535 : (1 << png.depth) - 1;
+  if (channels <= 2) {
+    for (let i = 0; i < n; i++) out[i] = src[i * channels] / max;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const o = i * channels;
+      out[i] = (0.299 * src[o] + 0.587 * src[o + 1] + 0.114 * src[o + 2]) / max;
+    }
+  }
+  return { width, height, data: out, format: "png", bitDepth: png.depth };
+}
+
+function decodeJpeg(bytes: Uint8Array): DecodedImage {
+  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0; i < n; i++) {
+    out[i] = (0.299 * d[i * 4] + 0.587 * d[i * 4 + 1] + 0.114 * d[i * 4 + 2]) / 255;
+  }
+  return { width: img.width, height: img.height, data: out, format: "jpeg", bitDepth: 8 };
+}
+
+function firstNumber(ds: dicomParser.DataSet, tag: string): number | undefined {
+  const s = ds.string(tag);
+  if (s === undefined || s === "") return undefined;
+  const v = Number(s.split("\\")[0]);
+  return Number.isFinite(v) ? v : undefined;
+}
+
+function decodeDicom(bytes: Uint8Array, name: string): DecodedImage {
+  const ds = dicomParser.parseDicom(bytes);
+  const syntax = (ds.string("x00020010") ?? "").replace(/\0/g, "").trim();
+  if (!UNCOMPRESSED_SYNTAXES.has(syntax)) {
+    throw new DataError(
+      name,
+      `unsupported transfer syntax ${syntax || "(none)"} (compressed DICOM is not supported)`,
+      "decompress it first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg in.dcm out.dcm`",
+    );
+  }
+  const rows = ds.uint16("x00280010") ?? 0;
+  const cols = ds.uint16("x00280011") ?? 0;
+  const samples = ds.uint16("x00280002") ?? 1;
+  const bitsAllocated = ds.uint16("x00280100") ?? 16;
+  const bitsStored = ds.uint16("x00280101") ?? bitsAllocated;
+  const signed = (ds.uint16("x00280103") ?? 0) === 1;
+  const photometric = (ds.string("x00280004") ?? "MONOCHROME2").trim();
+  const el = ds.elements.x7fe00010;
+  if (!rows || !cols || !el) throw new Error("missing Rows, Columns or PixelData");
+  if (samples !== 1 || !photometric.startsWith("MONOCHROME")) {
+    throw new DataError(
+      name,
+      `unsupported DICOM photometric interpretation ${photometric} with ${samples} samples per pixel`,
+      "export the X-ray as MONOCHROME1/MONOCHROME2 grayscale",
+    );
+  }
+  const n = rows * cols;
+  const bytesPer = bitsAllocated / 8;
+  if (bitsAllocated !== 8 && bitsAllocated !== 16) {
+    throw new DataError(name, `unsupported BitsAllocated ${bitsAllocated}`, "export with 8 or 16 bits allocated");
+  }
+  if (el.length < n * bytesPer || el.dataOffset + n * bytesPer > bytes.length) {
+    throw new Error("PixelData is shorter than Rows × Columns");
+  }
+  const littleEndian = syntax !== "1.2.840.10008.1.2.2";
+  const view = new DataView(bytes.buffer, bytes.byteOffset + el.dataOffset, n * bytesPer);
+  const raw = new Float64Array(n);
+  const mask = bitsStored >= 32 ? 0xffffffff : (1 << bitsStored) - 1;
+  for (let i = 0; i < n; i++) {
+    let v: number;
+    if (bitsAllocated === 8) v = signed ? view.getInt8(i) : view.getUint8(i);
+    else {
+      v = view.getUint16(i * 2, littleEndian) & mask;
+      if (signed && v & (1 << (bitsStored - 1))) v -= 1 << bitsStored;
+    }
+    raw[i] = v;
+  }
+  const slope = firstNumber(ds, "x00281053") ?? 1;
+  const intercept = firstNumber(ds, "x00281052") ?? 0;
+  const center = firstNumber(ds, "x00281050");
+  const width = firstNumber(ds, "x00281051");
+  const out = new Float32Array(n);
+  if (center !== undefined && width !== undefined && width >= 1) {
+    // DICOM PS3.3 C.11.2.1.2.1 linear window.
+    const c = center - 0.5, w = width - 1;
+    for (let i = 0; i < n; i++) {
+      const x = raw[i] * slope + intercept;
+      out[i] = x <= c - w / 2 ? 0 : x > c + w / 2 ? 1 : (x - c) / w + 0.5;
+    }
+  } else {
+    const lo = signed ? -(2 ** (bitsStored - 1)) : 0;
+    const hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
+    const a = Math.min(lo * slope + intercept, hi * slope + intercept);
+    const b = Math.max(lo * slope + intercept, hi * slope + intercept);
+    for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (raw[i] * slope + intercept - a) / (b - a)));
+  }
+  if (photometric === "MONOCHROME1") for (let i = 0; i < n; i++) out[i] = 1 - out[i];
+  return { width: cols, height: rows, data: out, format: "dicom", bitDepth: bitsStored };
+}

@@ -1,0 +1,138 @@
+/**
+ * Loading one image or mask file at the model size.
+ *
+ * @module
+ */
+import { decodeImageBytes, type DecodedImage } from "./decode.ts";
+import { DataError } from "./errors.ts";
+import { resizeArea, resizeMaskNearest } from "./resize.ts";
+import { clahe, zScore } from "./normalize.ts";
+
+/** Options for {@linkcode loadImage}. */
+export interface LoadImageOptions {
+  /** Output is `size × size` (aspect ratio is not kept, as in the reference data). Default: the file's size (must be square). */
+  size?: number;
+  /** `"unit"` (default): [0, 1] as decoded. `"zscore"`: per-image (v − mean)/std after CLAHE. */
+  normalize?: "unit" | "zscore";
+  /** Apply CLAHE (8×8 tiles, clip 2) before normalization. Default `false`. */
+  clahe?: boolean;
+}
+
+/** Options for {@linkcode loadMask}. */
+export interface LoadMaskOptions {
+  /** Output is `size × size`. Default: the file's size. */
+  size?: number;
+  /**
+   * Largest share of pixels that may be neither 0 nor the maximum before the file is rejected as "not a
+   * mask" (anti-aliased edges are fine). Default 0.1.
+   */
+  maxGrayFraction?: number;
+  /** When given, every mask file must have this width × height (the image's), else an error. */
+  expectSize?: { width: number; height: number; image: string };
+}
+
+/** Reads a file with a clear error for missing or unreadable files. */
+export function readFileChecked(path: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new DataError(path, "file not found", "check the path in the manifest (paths are relative to the CSV)");
+    }
+    throw new DataError(path, `cannot read file (${(e as Error).message})`, "check its permissions");
+  }
+}
+
+/** Decodes a file from disk (format sniffed from its bytes). */
+export function decodeFile(path: string): DecodedImage {
+  return decodeImageBytes(readFileChecked(path), path);
+}
+
+/**
+ * Loads an image as a `size × size` plane: decode → area resize → optional CLAHE → normalization.
+ *
+ * @example
+ * ```ts
+ * import { encodeGrayPng, loadImage } from "./mod.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".png" });
+ * await Deno.writeFile(path, encodeGrayPng(new Float32Array(16).fill(0.5), 4, 4));
+ * const img = loadImage(path, { size: 2 });
+ * console.log(img.length); // 4
+ * ```
+ * @param path image file (PNG, JPEG or DICOM)
+ * @param opts size and normalization
+ * @returns row-major plane
+ * @throws {DataError} for missing, empty, truncated or unsupported files
+ */
+export function loadImage(path: string, opts: LoadImageOptions = {}): Float32Array {
+  return prepareImage(decodeFile(path), path, opts);
+}
+
+/** Resizes and normalizes an already decoded image (see {@linkcode loadImage}). */
+export function prepareImage(img: DecodedImage, path: string, opts: LoadImageOptions = {}): Float32Array {
+  const size = opts.size ?? img.width;
+  if (opts.size === undefined && img.width !== img.height) {
+    throw new DataError(path, `image is ${img.width}×${img.height}, not square`, "pass a size to resize it");
+  }
+  let data = resizeArea(img.data, img.width, img.height, size, size);
+  if (opts.clahe) data = clahe(data, size, size);
+  if (opts.normalize === "zscore") data = zScore(data);
+  return data;
+}
+
+/**
+ * Loads a binary mask: each file is binarized (value > 0.5 × max is lung), several files (e.g.
+ * Montgomery left/right lungs) are OR-ed, then resized by nearest neighbour.
+ *
+ * @example
+ * ```ts
+ * import { encodeGrayPng, loadMask } from "./mod.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".png" });
+ * await Deno.writeFile(path, encodeGrayPng(new Float32Array([1, 0, 0, 1]), 2, 2));
+ * console.log(Array.from(loadMask(path))); // [1, 0, 0, 1]
+ * ```
+ * @param paths one mask file or several to OR together
+ * @param opts size, non-binary tolerance, expected size
+ * @returns binary row-major plane of 0 and 1
+ * @throws {DataError} for unreadable or non-binary masks and size mismatches
+ */
+export function loadMask(paths: string | string[], opts: LoadMaskOptions = {}): Float32Array {
+  const list = Array.isArray(paths) ? paths : [paths];
+  if (list.length === 0) throw new DataError("mask", "no mask file given", "pass at least one path");
+  let acc: Float32Array | undefined;
+  let w = 0, h = 0;
+  for (const p of list) {
+    const m = decodeFile(p);
+    if (opts.expectSize && (m.width !== opts.expectSize.width || m.height !== opts.expectSize.height)) {
+      throw new DataError(
+        p,
+        `mask is ${m.width}×${m.height} but its image ${opts.expectSize.image} is ` +
+          `${opts.expectSize.width}×${opts.expectSize.height}`,
+        "export the mask at the image's size, or fix the manifest row",
+      );
+    }
+    if (acc && (m.width !== w || m.height !== h)) {
+      throw new DataError(p, `mask parts differ in size (${m.width}×${m.height} vs ${w}×${h})`, "export all parts at one size");
+    }
+    let max = 0;
+    for (const v of m.data) if (v > max) max = v;
+    let gray = 0;
+    const eps = 1e-6;
+    for (const v of m.data) if (v > eps && v < max - eps) gray++;
+    const frac = gray / m.data.length;
+    if (frac > (opts.maxGrayFraction ?? 0.1)) {
+      throw new DataError(
+        p,
+        `not a binary mask: ${(frac * 100).toFixed(1)}% of pixels are neither 0 nor the maximum`,
+        "check that the manifest's mask column points at masks, not images",
+      );
+    }
+    w = m.width;
+    h = m.height;
+    acc ??= new Float32Array(w * h);
+    const thr = 0.5 * max;
+    for (let i = 0; i < acc.length; i++) if (max > 0 && m.data[i] > thr) acc[i] = 1;
+  }
+  const size = opts.size ?? w;
+  return resizeMaskNearest(acc!, w, h, size, size);
+}

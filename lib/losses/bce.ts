@@ -1,0 +1,31 @@
+/**
+ * Binary cross-entropy (the paper's "XE") over pixels.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { checkLossShapes, EPSILON, meanPerImage } from "./common.ts";
+
+/**
+ * Mean binary cross-entropy: per image mean over pixels of −[y log ŷ + (1 − y) log(1 − ŷ)] with ŷ clipped to
+ * [ε, 1 − ε] (ε = 1e-7), then mean over the batch.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { bceLoss } from "./mod.ts";
+ * const l = bceLoss(tf.ones([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 0.5));
+ * console.log((await l.data())[0].toFixed(4)); // "0.6931"
+ * ```
+ * @param yTrue binary mask `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @returns scalar loss
+ */
+export function bceLoss(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+  checkLossShapes("bceLoss", yTrue, yPred);
+  return tf.tidy(() => {
+    const p = tf.clipByValue(yPred, EPSILON, 1 - EPSILON);
+    const ll = tf.add(tf.mul(yTrue, tf.log(p)), tf.mul(tf.sub(1, yTrue), tf.log(tf.sub(1, p))));
+    return tf.mean(tf.neg(meanPerImage(ll))) as tf.Scalar;
+  });
+}

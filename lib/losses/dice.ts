@@ -1,0 +1,38 @@
+/**
+ * Soft Dice loss (Milletari et al., "V-Net", 3DV 2016).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { checkLossShapes, sumPerImage } from "./common.ts";
+
+/** Options for {@linkcode diceLoss}. */
+export interface DiceOptions {
+  /** Smoothing s added to numerator and denominator (keeps empty masks defined). Default 1. */
+  smooth?: number;
+}
+
+/**
+ * Dice loss per image: 1 − (2Σyŷ + s) / (Σy + Σŷ + s), then mean over the batch.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { diceLoss } from "./mod.ts";
+ * const y = tf.tensor4d([1, 0, 1, 0], [1, 2, 2, 1]);
+ * console.log((await diceLoss(y, y).data())[0]); // 0
+ * ```
+ * @param yTrue binary mask `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @param opts smoothing
+ * @returns scalar loss
+ */
+export function diceLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: DiceOptions = {}): tf.Scalar {
+  checkLossShapes("diceLoss", yTrue, yPred);
+  const s = opts.smooth ?? 1;
+  return tf.tidy(() => {
+    const inter = sumPerImage(tf.mul(yTrue, yPred));
+    const denom = tf.add(tf.add(sumPerImage(yTrue), sumPerImage(yPred)), s);
+    return tf.mean(tf.sub(1, tf.div(tf.add(tf.mul(inter, 2), s), denom))) as tf.Scalar;
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * KLTV loss = wKL·|KL| + wTV·Tversky (Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693), the segmentation loss
+ * of APPAU-Net.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { klLoss, type KlOptions } from "./kl.ts";
+import { tverskyLoss, type TverskyOptions } from "./tversky.ts";
+
+/** Options for {@linkcode kltvLoss}. */
+export interface KltvOptions extends TverskyOptions, KlOptions {
+  /** Weight of the |KL| term. Default 1. */
+  klWeight?: number;
+  /** Weight of the Tversky term. Default 1. */
+  tverskyWeight?: number;
+}
+
+/**
+ * KLTV: `klWeight · klLoss + tverskyWeight · tverskyLoss` (α = 0.3 false positives, β = 0.7 false negatives).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { kltvLoss } from "./mod.ts";
+ * const y = tf.ones([1, 2, 2, 1]);
+ * console.log((await kltvLoss(y, y).data())[0] < 1e-6); // true
+ * ```
+ * @param yTrue binary mask `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @param opts weights and the options of both terms
+ * @returns scalar loss
+ */
+export function kltvLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions = {}): tf.Scalar {
+  const wKl = opts.klWeight ?? 1, wTv = opts.tverskyWeight ?? 1;
+  return tf.tidy(() =>
+    tf.add(tf.mul(klLoss(yTrue, yPred, opts), wKl), tf.mul(tverskyLoss(yTrue, yPred, opts), wTv)) as tf.Scalar
+  );
+}

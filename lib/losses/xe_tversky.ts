@@ -1,0 +1,27 @@
+/**
+ * XE + Tversky: binary cross-entropy plus Tversky loss (the paper's "XE+TV" baseline).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { bceLoss } from "./bce.ts";
+import { tverskyLoss, type TverskyOptions } from "./tversky.ts";
+
+/**
+ * `bceLoss + tverskyLoss` (α = 0.3 false positives, β = 0.7 false negatives by default).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { xeTverskyLoss } from "./mod.ts";
+ * const y = tf.ones([1, 2, 2, 1]);
+ * console.log((await xeTverskyLoss(y, y).data())[0] < 1e-5); // true
+ * ```
+ * @param yTrue binary mask `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @param opts Tversky options
+ * @returns scalar loss
+ */
+export function xeTverskyLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOptions = {}): tf.Scalar {
+  return tf.tidy(() => tf.add(bceLoss(yTrue, yPred), tverskyLoss(yTrue, yPred, opts)) as tf.Scalar);
+}
