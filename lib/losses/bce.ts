@@ -22,10 +22,15 @@ import { checkLossShapes, EPSILON, meanPerImage } from "./common.ts";
  * @returns scalar loss
  */
 export function bceLoss(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.mean(bceLossPerImage(yTrue, yPred)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode bceLoss}, shape `[B]`. */
+export function bceLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
   checkLossShapes("bceLoss", yTrue, yPred);
   return tf.tidy(() => {
     const p = tf.clipByValue(yPred, EPSILON, 1 - EPSILON);
     const ll = tf.add(tf.mul(yTrue, tf.log(p)), tf.mul(tf.sub(1, yTrue), tf.log(tf.sub(1, p))));
-    return tf.mean(tf.neg(meanPerImage(ll))) as tf.Scalar;
+    return tf.neg(meanPerImage(ll)) as tf.Tensor1D;
   });
 }

@@ -3,14 +3,15 @@
  *
  * @module
  */
-import { bceLoss } from "./bce.ts";
+import * as tf from "@tensorflow/tfjs";
+import { bceLossPerImage } from "./bce.ts";
 import type { LossFn } from "./common.ts";
-import { diceLoss } from "./dice.ts";
-import { focalTverskyLoss } from "./focal_tversky.ts";
-import { klLoss } from "./kl.ts";
-import { kltvLoss } from "./kltv.ts";
-import { tverskyLoss } from "./tversky.ts";
-import { xeTverskyLoss } from "./xe_tversky.ts";
+import { diceLossPerImage } from "./dice.ts";
+import { focalTverskyLossPerImage } from "./focal_tversky.ts";
+import { klLossPerImage } from "./kl.ts";
+import { kltvLossPerImage } from "./kltv.ts";
+import { tverskyLossPerImage } from "./tversky.ts";
+import { xeTverskyLossPerImage } from "./xe_tversky.ts";
 
 /** The CLI names of the segmentation losses. */
 export const LOSS_NAMES = ["xe", "dice", "tversky", "focal-tversky", "kl", "kltv", "xe-tversky"] as const;
@@ -18,9 +19,41 @@ export const LOSS_NAMES = ["xe", "dice", "tversky", "focal-tversky", "kl", "kltv
 /** One of {@linkcode LOSS_NAMES}. */
 export type LossName = typeof LOSS_NAMES[number];
 
+/** A per-image loss: `(yTrue, yPred) => [B]`. */
+export type PerImageLossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
+
+const PER_IMAGE: Record<LossName, PerImageLossFn> = {
+  "xe": (t, p) => bceLossPerImage(t, p),
+  "dice": (t, p) => diceLossPerImage(t, p),
+  "tversky": (t, p) => tverskyLossPerImage(t, p),
+  "focal-tversky": (t, p) => focalTverskyLossPerImage(t, p),
+  "kl": (t, p) => klLossPerImage(t, p),
+  "kltv": (t, p) => kltvLossPerImage(t, p),
+  "xe-tversky": (t, p) => xeTverskyLossPerImage(t, p),
+};
+
+/**
+ * The per-image loss for a CLI name (the trainer weights it by "has a mask").
+ *
+ * @example
+ * ```ts
+ * import { perImageLossByName } from "./mod.ts";
+ * console.log(typeof perImageLossByName("dice")); // "function"
+ * ```
+ * @param name CLI name
+ * @returns `(yTrue, yPred) => [B]`
+ * @throws {Error} for an unknown name, listing the valid ones
+ */
+export function perImageLossByName(name: string): PerImageLossFn {
+  if (!(LOSS_NAMES as readonly string[]).includes(name)) {
+    throw new Error(`unknown loss "${name}": use one of ${LOSS_NAMES.join(", ")}`);
+  }
+  return PER_IMAGE[name as LossName];
+}
+
 /**
  * Returns the loss function for a CLI name (`xe`, `dice`, `tversky`, `focal-tversky`, `kl`, `kltv`,
- * `xe-tversky`) with default options.
+ * `xe-tversky`) with default options: the batch mean of the per-image loss.
  *
  * @example
  * ```ts
@@ -33,22 +66,6 @@ export type LossName = typeof LOSS_NAMES[number];
  * @throws {Error} for an unknown name, listing the valid ones
  */
 export function lossByName(name: string): LossFn {
-  switch (name) {
-    case "xe":
-      return (t, p) => bceLoss(t, p);
-    case "dice":
-      return (t, p) => diceLoss(t, p);
-    case "tversky":
-      return (t, p) => tverskyLoss(t, p);
-    case "focal-tversky":
-      return (t, p) => focalTverskyLoss(t, p);
-    case "kl":
-      return (t, p) => klLoss(t, p);
-    case "kltv":
-      return (t, p) => kltvLoss(t, p);
-    case "xe-tversky":
-      return (t, p) => xeTverskyLoss(t, p);
-    default:
-      throw new Error(`unknown loss "${name}": use one of ${LOSS_NAMES.join(", ")}`);
-  }
+  const f = perImageLossByName(name);
+  return (t, p) => tf.tidy(() => tf.mean(f(t, p)) as tf.Scalar);
 }

@@ -28,11 +28,16 @@ export interface DiceOptions {
  * @returns scalar loss
  */
 export function diceLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: DiceOptions = {}): tf.Scalar {
+  return tf.tidy(() => tf.mean(diceLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode diceLoss}, shape `[B]`. */
+export function diceLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: DiceOptions = {}): tf.Tensor1D {
   checkLossShapes("diceLoss", yTrue, yPred);
   const s = opts.smooth ?? 1;
   return tf.tidy(() => {
     const inter = sumPerImage(tf.mul(yTrue, yPred));
     const denom = tf.add(tf.add(sumPerImage(yTrue), sumPerImage(yPred)), s);
-    return tf.mean(tf.sub(1, tf.div(tf.add(tf.mul(inter, 2), s), denom))) as tf.Scalar;
+    return tf.sub(1, tf.div(tf.add(tf.mul(inter, 2), s), denom)) as tf.Tensor1D;
   });
 }

@@ -31,10 +31,15 @@ export interface FocalTverskyOptions extends TverskyOptions {
  * @returns scalar loss
  */
 export function focalTverskyLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: FocalTverskyOptions = {}): tf.Scalar {
+  return tf.tidy(() => tf.mean(focalTverskyLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode focalTverskyLoss}, shape `[B]`. */
+export function focalTverskyLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: FocalTverskyOptions = {}): tf.Tensor1D {
   const gamma = opts.gamma ?? 4 / 3;
   if (!(gamma > 0)) throw new Error(`focalTverskyLoss: gamma must be > 0, got ${gamma}`);
   return tf.tidy(() => {
     const oneMinus = tf.maximum(tf.sub(1, tverskyIndex(yTrue, yPred, opts)), EPSILON);
-    return tf.mean(tf.pow(oneMinus, 1 / gamma)) as tf.Scalar;
+    return tf.pow(oneMinus, 1 / gamma) as tf.Tensor1D;
   });
 }

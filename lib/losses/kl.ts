@@ -34,6 +34,11 @@ export interface KlOptions {
  * @returns scalar loss
  */
 export function klLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KlOptions = {}): tf.Scalar {
+  return tf.tidy(() => tf.mean(klLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode klLoss}, shape `[B]`. */
+export function klLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KlOptions = {}): tf.Tensor1D {
   checkLossShapes("klLoss", yTrue, yPred);
   return tf.tidy(() => {
     let p: tf.Tensor = yTrue, q: tf.Tensor = yPred;
@@ -44,6 +49,6 @@ export function klLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KlOptions = {})
     }
     const terms = tf.mul(p, tf.sub(tf.log(tf.clipByValue(p, EPSILON, 1)), tf.log(tf.clipByValue(q, EPSILON, 1))));
     const perImage = opts.normalized ? sumPerImage(terms) : meanPerImage(terms);
-    return tf.mean(tf.abs(perImage)) as tf.Scalar;
+    return tf.abs(perImage) as tf.Tensor1D;
   });
 }

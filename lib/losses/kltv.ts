@@ -5,8 +5,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { klLoss, type KlOptions } from "./kl.ts";
-import { tverskyLoss, type TverskyOptions } from "./tversky.ts";
+import { klLossPerImage, type KlOptions } from "./kl.ts";
+import { tverskyLossPerImage, type TverskyOptions } from "./tversky.ts";
 
 /** Options for {@linkcode kltvLoss}. */
 export interface KltvOptions extends TverskyOptions, KlOptions {
@@ -32,8 +32,13 @@ export interface KltvOptions extends TverskyOptions, KlOptions {
  * @returns scalar loss
  */
 export function kltvLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions = {}): tf.Scalar {
+  return tf.tidy(() => tf.mean(kltvLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode kltvLoss}, shape `[B]`. */
+export function kltvLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions = {}): tf.Tensor1D {
   const wKl = opts.klWeight ?? 1, wTv = opts.tverskyWeight ?? 1;
   return tf.tidy(() =>
-    tf.add(tf.mul(klLoss(yTrue, yPred, opts), wKl), tf.mul(tverskyLoss(yTrue, yPred, opts), wTv)) as tf.Scalar
+    tf.add(tf.mul(klLossPerImage(yTrue, yPred, opts), wKl), tf.mul(tverskyLossPerImage(yTrue, yPred, opts), wTv)) as tf.Tensor1D
   );
 }

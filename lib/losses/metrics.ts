@@ -105,3 +105,28 @@ export function diceCoefficient(yTrue: tf.Tensor, yPred: tf.Tensor, opts: Overla
 export function jaccardIndex(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOptions = {}): tf.Scalar {
   return tf.tidy(() => tf.mean(jaccardPerImage(yTrue, yPred, opts)) as tf.Scalar);
 }
+
+/**
+ * Per-image pixel accuracy: share of pixels where the thresholded prediction equals the thresholded mask, `[B]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { pixelAccuracyPerImage } from "./mod.ts";
+ * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
+ * console.log((await pixelAccuracyPerImage(y, tf.zeros([1, 2, 2, 1])).data())[0]); // 0.5
+ * ```
+ * @param yTrue mask
+ * @param yPred probabilities or mask
+ * @param opts threshold
+ * @returns `[B]`
+ */
+export function pixelAccuracyPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOptions = {}): tf.Tensor1D {
+  checkLossShapes("pixelAccuracy", yTrue, yPred);
+  const thr = opts.threshold ?? 0.5;
+  return tf.tidy(() => {
+    const eq = tf.cast(tf.equal(tf.greater(yTrue, thr), tf.greater(yPred, thr)), "float32");
+    const axes = Array.from({ length: eq.rank - 1 }, (_, i) => i + 1);
+    return tf.mean(eq, axes) as tf.Tensor1D;
+  });
+}

@@ -61,5 +61,10 @@ export function tverskyIndex(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOp
  * @returns scalar loss
  */
 export function tverskyLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOptions = {}): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.sub(1, tverskyIndex(yTrue, yPred, opts))) as tf.Scalar);
+  return tf.tidy(() => tf.mean(tverskyLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode tverskyLoss}, shape `[B]`. */
+export function tverskyLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOptions = {}): tf.Tensor1D {
+  return tf.tidy(() => tf.sub(1, tverskyIndex(yTrue, yPred, opts)) as tf.Tensor1D);
 }

@@ -4,8 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { bceLoss } from "./bce.ts";
-import { tverskyLoss, type TverskyOptions } from "./tversky.ts";
+import { bceLossPerImage } from "./bce.ts";
+import { tverskyLossPerImage, type TverskyOptions } from "./tversky.ts";
 
 /**
  * `bceLoss + tverskyLoss` (α = 0.3 false positives, β = 0.7 false negatives by default).
@@ -23,5 +23,10 @@ import { tverskyLoss, type TverskyOptions } from "./tversky.ts";
  * @returns scalar loss
  */
 export function xeTverskyLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOptions = {}): tf.Scalar {
-  return tf.tidy(() => tf.add(bceLoss(yTrue, yPred), tverskyLoss(yTrue, yPred, opts)) as tf.Scalar);
+  return tf.tidy(() => tf.mean(xeTverskyLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
+}
+
+/** Per-image {@linkcode xeTverskyLoss}, shape `[B]`. */
+export function xeTverskyLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOptions = {}): tf.Tensor1D {
+  return tf.tidy(() => tf.add(bceLossPerImage(yTrue, yPred), tverskyLossPerImage(yTrue, yPred, opts)) as tf.Tensor1D);
 }

@@ -85,7 +85,9 @@ export function createDiscriminator(opts: DiscriminatorOptions = {}): tf.LayersM
     x = tf.layers.leakyReLU({ alpha: 0.2, name: `disc_lrelu_${k}` }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.globalAveragePooling2d({ name: "disc_gap" }).apply(x) as tf.SymbolicTensor;
-  if (o.dropout > 0) x = tf.layers.dropout({ rate: o.dropout, seed: seed(99), name: "disc_dropout" }).apply(x) as tf.SymbolicTensor;
+  // No dropout seed: a seeded tfjs dropout draws the same mask on every call. The trainer seeds Math.random
+  // (which unseeded tfjs random ops use) per step instead, so runs stay reproducible.
+  if (o.dropout > 0) x = tf.layers.dropout({ rate: o.dropout, name: "disc_dropout" }).apply(x) as tf.SymbolicTensor;
   const out = tf.layers.dense({
     units: o.numClasses + (o.fakeClass ? 1 : 0),
     kernelInitializer: tf.initializers.glorotUniform({ seed: seed(100) }),

@@ -151,7 +151,7 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
     x = b.apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: b.name("pool") }), x);
   }
   x = b.block(x, filters(o.depth), o.batchNorm);
-  if (o.dropout > 0) x = b.apply(tf.layers.dropout({ rate: o.dropout, seed: o.seed, name: b.name("dropout") }), x);
+  if (o.dropout > 0) x = b.apply(tf.layers.dropout({ rate: o.dropout, name: b.name("dropout") }), x);
   const sideLogits: tf.SymbolicTensor[] = []; // coarsest first
   for (let l = o.depth - 1; l >= 0; l--) {
     let skip = skips[l];

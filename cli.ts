@@ -1,0 +1,385 @@
+/**
+ * The `appaunet` command line: a thin shell over `mod.ts`.
+ *
+ * ```sh
+ * deno run -A cli.ts --help
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as path from "node:path";
+import {
+  backendInfo,
+  type BackendName,
+  evaluate,
+  fastKernelsEnabled,
+  initBackend,
+  LOSS_NAMES,
+  predict,
+  prepareDataset,
+  type SplitMetrics,
+  train,
+  type TrainOptions,
+  useFastKernels,
+} from "./mod.ts";
+
+type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+const COMMON: Spec = {
+  help: { type: "boolean", short: "h" },
+  backend: { type: "string" },
+  "allow-cpu-fallback": { type: "boolean" },
+  kernels: { type: "string" },
+};
+
+const USAGE: Record<string, string> = {
+  main: `appaunet — APPAU-Net (Adversarial Pyramid Progressive Attention U-Net) with the KLTV loss on TF.js + WebGPU
+
+usage: deno run -A cli.ts <command> [flags]
+
+commands:
+  info      backend, WebGPU adapter, versions
+  demo      train mtl on the bundled synthetic phantoms, evaluate, write the report (runs/demo)
+  prepare   turn Montgomery/Shenzhen downloads into a manifest CSV at a chosen size
+  train     train (mtl | seg | cls) on a manifest
+  eval      metrics of a checkpoint on a split
+  predict   masks, overlays and class probabilities for images
+
+Run 'deno run -A cli.ts <command> --help' for its flags.`,
+  info: `usage: cli.ts info [--backend webgpu|cpu] [--kernels fast|stock]
+Prints the backend, the WebGPU adapter (description, vendor, software or not, limits), versions and warnings.`,
+  demo: `usage: cli.ts demo [--out runs/demo] [--epochs 6] [--backend webgpu|cpu] [--allow-cpu-fallback]
+Trains APPAU-Net (mtl, 50% of class labels hidden) on fixtures/phantoms at 64², evaluates the best checkpoint
+on the test split and writes runs/demo/report.html.`,
+  prepare: `usage: cli.ts prepare --images <dir> [--masks <dir>[,<dir>…]] --out <dir> [--size 256] [--seed 0]
+Montgomery: --images CXR_png --masks ManualMask/leftMask,ManualMask/rightMask (left and right are OR-ed).
+Shenzhen:   --images CXR_png --masks mask   (mask files may end in _mask.png).
+Labels come from the _0 / _1 file-name suffix; the split is seeded and stratified 70/15/15.`,
+  train: `usage: cli.ts train --data <manifest.csv> --out runs/<name> [flags]
+  --mode mtl|seg|cls        default mtl (APPAU-Net semi-supervised multi-task GAN)
+  --size 64                 input size (divisible by 2^depth)
+  --epochs 10               total epochs (may be raised on --resume)
+  --batch-size 8
+  --seed 0
+  --loss kltv               ${LOSS_NAMES.join(", ")}
+  --label-fraction 1        share of train images that keep a class label
+  --mask-fraction 1         share of train images with a mask that keep it
+  --lr X                    default 2e-4 (mtl, cls), 1e-3 (seg)
+  --lambda-seg 1  --lambda-adv 0.1  --d-steps 1  --label-smoothing 0  --real-mask-noise 0.1
+  --depth 4  --base-filters 16  --no-pyramid  --no-attention  --no-progressive  --dropout 0
+  --d-depth 4  --d-base-filters 16  --d-dropout 0.3
+  --early-stopping 0        patience in epochs (0 = off)
+  --lr-schedule constant|cosine
+  --no-augment  --zscore  --clahe  --skip-bad
+  --progress auto|bar|lines|none
+  --backend webgpu|cpu      default webgpu; --allow-cpu-fallback to run on cpu when there is no adapter
+  --kernels fast|stock      default fast
+  --resume runs/<name>      continue from the last checkpoint (same options; only --epochs may change)
+Ctrl-C finishes the current step, writes a checkpoint and exits; --resume continues from there.`,
+  eval: `usage: cli.ts eval --model <checkpoint dir> --data <manifest.csv> [--split test] [--batch-size B] [--json]
+Prints segmentation (Dice, Jaccard, pixel accuracy: mean ± std) and classification (AUC, accuracy,
+sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
+  predict: `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] <images… | manifest.csv>
+Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl).`,
+};
+
+class UsageError extends Error {}
+
+function parse(
+  cmd: string,
+  argv: string[],
+  spec: Spec,
+  positionals = false,
+): { values: Record<string, string | undefined> & Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: argv, options: { ...COMMON, ...spec }, strict: true, allowPositionals: positionals });
+    return { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, "")}\n\n${USAGE[cmd]}`);
+  }
+}
+
+function num(name: string, v: string | boolean | undefined): number | undefined {
+  if (v === undefined || typeof v === "boolean") return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name}: "${v}" is not a number`);
+  return n;
+}
+
+async function setup(values: Record<string, string | boolean | undefined>) {
+  const kernels = (values.kernels as string | undefined) ?? "fast";
+  if (kernels !== "fast" && kernels !== "stock") throw new UsageError(`--kernels: "${kernels}" is not fast or stock`);
+  useFastKernels(kernels === "fast");
+  const backend = (values.backend as string | undefined) ?? "webgpu";
+  if (backend !== "webgpu" && backend !== "cpu") throw new UsageError(`--backend: "${backend}" is not webgpu or cpu`);
+  const info = await initBackend({ backend: backend as BackendName, allowFallback: Boolean(values["allow-cpu-fallback"]) });
+  for (const w of info.warnings) if (!w.includes("Falling back")) console.error(`warning: ${w}`);
+  return info;
+}
+
+function printMetrics(m: SplitMetrics, classNames: string[]) {
+  const f = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(4));
+  console.log(`images: ${m.n}`);
+  if (m.segmentation) {
+    const s = m.segmentation;
+    console.log(`segmentation (${s.n} images with masks)`);
+    console.log(`  Dice            ${f(s.dice.mean)} ± ${f(s.dice.std)}`);
+    console.log(`  Jaccard         ${f(s.jaccard.mean)} ± ${f(s.jaccard.std)}`);
+    console.log(`  pixel accuracy  ${f(s.pixelAccuracy.mean)} ± ${f(s.pixelAccuracy.std)}`);
+  }
+  for (const [title, c] of [["classification D(x ⊕ S(x))", m.classification], ["classification D(x ⊕ y), true masks", m.classificationTrueMask]] as const) {
+    if (!c) continue;
+    console.log(`${title} (${c.n} labeled images)`);
+    console.log(`  AUC ${f(c.auc)}  accuracy ${f(c.accuracy)}  sensitivity ${f(c.sensitivity)}  specificity ${f(c.specificity)}`);
+    console.log(`  confusion [true][pred] (${classNames.join(", ")}): ${JSON.stringify(c.confusion)}`);
+  }
+}
+
+async function cmdTrain(argv: string[], demo = false) {
+  const spec: Spec = {
+    data: { type: "string" },
+    out: { type: "string" },
+    mode: { type: "string" },
+    size: { type: "string" },
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    seed: { type: "string" },
+    loss: { type: "string" },
+    "label-fraction": { type: "string" },
+    "mask-fraction": { type: "string" },
+    lr: { type: "string" },
+    "lambda-seg": { type: "string" },
+    "lambda-adv": { type: "string" },
+    "d-steps": { type: "string" },
+    "label-smoothing": { type: "string" },
+    "real-mask-noise": { type: "string" },
+    depth: { type: "string" },
+    "base-filters": { type: "string" },
+    "no-pyramid": { type: "boolean" },
+    "no-attention": { type: "boolean" },
+    "no-progressive": { type: "boolean" },
+    dropout: { type: "string" },
+    "d-depth": { type: "string" },
+    "d-base-filters": { type: "string" },
+    "d-dropout": { type: "string" },
+    "early-stopping": { type: "string" },
+    "lr-schedule": { type: "string" },
+    "no-augment": { type: "boolean" },
+    zscore: { type: "boolean" },
+    clahe: { type: "boolean" },
+    "skip-bad": { type: "boolean" },
+    progress: { type: "string" },
+    resume: { type: "string" },
+  };
+  const cmd = demo ? "demo" : "train";
+  const { values: v } = parse(cmd, argv, spec);
+  if (v.help) return console.log(USAGE[cmd]);
+  const fixtures = path.join(import.meta.dirname ?? ".", "fixtures", "phantoms", "manifest.csv");
+  const s = (k: string) => v[k] as string | undefined;
+  const pick = <T>(o: T) => Object.fromEntries(Object.entries(o as object).filter(([, x]) => x !== undefined));
+  const opts: TrainOptions = pick({
+    data: s("data") ?? (demo ? fixtures : undefined),
+    out: s("out") ?? (demo ? "runs/demo" : undefined),
+    mode: s("mode") as TrainOptions["mode"],
+    size: num("size", v.size),
+    epochs: num("epochs", v.epochs) ?? (demo ? 6 : undefined),
+    batchSize: num("batch-size", v["batch-size"]),
+    seed: num("seed", v.seed),
+    loss: s("loss"),
+    classLabelFraction: num("label-fraction", v["label-fraction"]) ?? (demo ? 0.5 : undefined),
+    maskFraction: num("mask-fraction", v["mask-fraction"]),
+    lr: num("lr", v.lr) ?? (demo ? 1e-3 : undefined),
+    lambdaSeg: num("lambda-seg", v["lambda-seg"]),
+    lambdaAdv: num("lambda-adv", v["lambda-adv"]),
+    dSteps: num("d-steps", v["d-steps"]),
+    labelSmoothing: num("label-smoothing", v["label-smoothing"]),
+    realMaskNoise: num("real-mask-noise", v["real-mask-noise"]),
+    earlyStopping: num("early-stopping", v["early-stopping"]),
+    lrSchedule: s("lr-schedule") as TrainOptions["lrSchedule"],
+    augment: v["no-augment"] ? false : undefined,
+    normalize: v.zscore ? "zscore" : undefined,
+    clahe: v.clahe ? true : undefined,
+    skipBad: v["skip-bad"] ? true : undefined,
+  }) as unknown as TrainOptions;
+  const seg = pick({
+    depth: num("depth", v.depth) ?? (demo ? 3 : undefined),
+    baseFilters: num("base-filters", v["base-filters"]) ?? (demo ? 8 : undefined),
+    pyramid: v["no-pyramid"] ? false : undefined,
+    attention: v["no-attention"] ? false : undefined,
+    progressive: v["no-progressive"] ? false : undefined,
+    dropout: num("dropout", v.dropout),
+  });
+  const disc = pick({
+    depth: num("d-depth", v["d-depth"]) ?? (demo ? 3 : undefined),
+    baseFilters: num("d-base-filters", v["d-base-filters"]) ?? (demo ? 8 : undefined),
+    dropout: num("d-dropout", v["d-dropout"]),
+  });
+  if (Object.keys(seg).length) opts.segmentor = seg;
+  if (Object.keys(disc).length) opts.discriminator = disc;
+  if (!s("resume") && !opts.data) throw new UsageError(`--data is required\n\n${USAGE.train}`);
+  if (!s("resume") && !opts.out) throw new UsageError(`--out is required\n\n${USAGE.train}`);
+  await setup({ ...v, "allow-cpu-fallback": v["allow-cpu-fallback"] || demo });
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) Deno.exit(130);
+    console.error("\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)");
+    ac.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const t0 = performance.now();
+  let result;
+  try {
+    result = await train({ ...opts, resume: s("resume"), progress: (s("progress") ?? "auto") as "auto", signal: ac.signal });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  const b = result.best;
+  console.log(
+    `${result.stopped} in ${((performance.now() - t0) / 1000).toFixed(0)} s · best val Dice ${b.dice.toFixed(4)} (epoch ${b.diceEpoch})` +
+      (b.auc > -Infinity ? ` · best val AUC ${b.auc.toFixed(4)} (epoch ${b.aucEpoch})` : "") +
+      ` · ${path.join(result.out, "report.html")}`,
+  );
+  if (demo && result.stopped !== "aborted") {
+    const ckpt = path.join(result.out, "checkpoints", "best");
+    const e = await evaluate({ model: ckpt, data: result.config.data, split: "test" });
+    console.log(`\ntest split, checkpoint ${ckpt} (epoch ${e.epoch}; chosen on val):`);
+    printMetrics(e.metrics, e.classNames);
+  }
+}
+
+async function cmdEval(argv: string[]) {
+  const { values: v } = parse("eval", argv, {
+    model: { type: "string" },
+    data: { type: "string" },
+    split: { type: "string" },
+    "batch-size": { type: "string" },
+    json: { type: "boolean" },
+    "skip-bad": { type: "boolean" },
+  });
+  if (v.help) return console.log(USAGE.eval);
+  if (!v.model || !v.data) throw new UsageError(`--model and --data are required\n\n${USAGE.eval}`);
+  await setup(v);
+  const r = await evaluate({
+    model: v.model,
+    data: v.data,
+    split: (v.split ?? "test") as "test",
+    batchSize: num("batch-size", v["batch-size"]),
+    skipBad: Boolean(v["skip-bad"]),
+  });
+  if (v.json) console.log(JSON.stringify({ split: r.split, epoch: r.epoch, ...r.metrics }, null, 2));
+  else {
+    console.log(`split ${r.split}, checkpoint epoch ${r.epoch}`);
+    printMetrics(r.metrics, r.classNames);
+  }
+}
+
+async function cmdPredict(argv: string[]) {
+  const { values: v, positionals } = parse("predict", argv, {
+    model: { type: "string" },
+    out: { type: "string" },
+    shard: { type: "string" },
+    "batch-size": { type: "string" },
+  }, true);
+  if (v.help) return console.log(USAGE.predict);
+  if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.predict}`);
+  let shard;
+  if (v.shard) {
+    const m = v.shard.match(/^(\d+)\/(\d+)$/);
+    if (!m) throw new UsageError(`--shard: "${v.shard}" is not k/n (e.g. 2/4)`);
+    shard = { k: Number(m[1]), n: Number(m[2]) };
+  }
+  await setup(v);
+  const recs = await predict({ model: v.model, out: v.out, inputs: positionals, shard, batchSize: num("batch-size", v["batch-size"]) });
+  console.log(`wrote ${recs.length} prediction(s) to ${v.out}`);
+}
+
+async function cmdPrepare(argv: string[]) {
+  const { values: v } = parse("prepare", argv, {
+    images: { type: "string" },
+    masks: { type: "string" },
+    out: { type: "string" },
+    size: { type: "string" },
+    seed: { type: "string" },
+  });
+  if (v.help) return console.log(USAGE.prepare);
+  if (!v.images || !v.out) throw new UsageError(`--images and --out are required\n\n${USAGE.prepare}`);
+  const csv = await prepareDataset({
+    images: v.images,
+    masks: v.masks ? v.masks.split(",") : [],
+    out: v.out,
+    size: num("size", v.size),
+    seed: num("seed", v.seed),
+  });
+  console.log(`wrote ${csv}`);
+}
+
+async function cmdInfo(argv: string[]) {
+  const { values: v } = parse("info", argv, {});
+  if (v.help) return console.log(USAGE.info);
+  await setup(v);
+  const i = backendInfo();
+  console.log(`backend      ${i.backend}`);
+  console.log(`kernels      ${fastKernelsEnabled() ? "fast (appaunet replacements)" : "stock tfjs"}`);
+  if (i.adapter) {
+    const a = i.adapter;
+    console.log(`adapter      ${a.description || "(no description)"} · vendor ${a.vendor || "?"}${a.isFallbackAdapter ? " · software" : ""}`);
+    if (a.mesaVersion) console.log(`mesa         ${a.mesaVersion}`);
+    console.log(`limits       maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize} · maxComputeWorkgroupStorageSize ${a.maxComputeWorkgroupStorageSize} · maxComputeInvocationsPerWorkgroup ${a.maxComputeInvocationsPerWorkgroup}`);
+  }
+  console.log(`versions     deno ${i.versions.deno} · tfjs ${i.versions.tfjs} · appaunet 0.1.0`);
+  for (const w of i.warnings) console.log(`warning      ${w}`);
+}
+
+/**
+ * Runs the CLI with the given arguments.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./cli.ts";
+ * await main(["info", "--backend", "cpu"]);
+ * ```
+ * @param args command-line arguments
+ * @returns the exit code
+ */
+export async function main(args: string[]): Promise<number> {
+  const [cmd, ...rest] = args;
+  try {
+    switch (cmd) {
+      case "info":
+        await cmdInfo(rest);
+        break;
+      case "demo":
+        await cmdTrain(rest, true);
+        break;
+      case "train":
+        await cmdTrain(rest);
+        break;
+      case "eval":
+        await cmdEval(rest);
+        break;
+      case "predict":
+        await cmdPredict(rest);
+        break;
+      case "prepare":
+        await cmdPrepare(rest);
+        break;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        console.log(USAGE.main);
+        break;
+      default:
+        throw new UsageError(`unknown command "${cmd}"\n\n${USAGE.main}`);
+    }
+    return 0;
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,85 @@
+/**
+ * `prepare`: turns a folder of public Montgomery / Shenzhen downloads (PNG images, masks in side folders,
+ * labels in the `_0` / `_1` file-name suffix) into a manifest CSV with images and masks at a chosen size.
+ *
+ * @module
+ */
+import * as path from "node:path";
+import { encodeGrayPng } from "../io/png.ts";
+import { stratifiedSplit } from "./dataset.ts";
+import { DataError } from "./errors.ts";
+import { decodeFile, loadMask } from "./load.ts";
+import { resizeArea } from "./resize.ts";
+
+/** Options for {@linkcode prepareDataset}. */
+export interface PrepareOptions {
+  /** Folder of X-ray images (`*.png`, `*.jpg`, `*.dcm`); the label is the `_0`/`_1` suffix of the name. */
+  images: string;
+  /**
+   * Mask folders: a mask is found by the image's base name (any image extension) in each folder, and the
+   * masks found are OR-ed (Montgomery's `leftMask/` and `rightMask/`; Shenzhen's single `mask/` folder, whose
+   * files may end in `_mask.png`).
+   */
+  masks?: string[];
+  /** Output folder (gets `images/`, `masks/`, `manifest.csv`). */
+  out: string;
+  /** Output size. Default 256. */
+  size?: number;
+  /** Split seed. Default 0. */
+  seed?: number;
+}
+
+/**
+ * Writes a prepared dataset and returns the manifest path.
+ *
+ * @example
+ * ```ts
+ * import { encodeGrayPng, prepareDataset } from "./mod.ts";
+ * const src = await Deno.makeTempDir();
+ * await Deno.writeFile(`${src}/CASE_0001_1.png`, encodeGrayPng(new Float32Array(64).fill(0.5), 8, 8));
+ * const csv = await prepareDataset({ images: src, out: `${src}/out`, size: 4 });
+ * console.log(csv.endsWith("manifest.csv")); // true
+ * ```
+ * @param o source folders, output folder, size
+ * @returns the manifest path
+ * @throws {DataError} for a missing folder, no images, or a name without `_0`/`_1`
+ */
+export async function prepareDataset(o: PrepareOptions): Promise<string> {
+  const size = o.size ?? 256;
+  const list = (dir: string) => {
+    try {
+      return [...Deno.readDirSync(dir)].filter((e) => e.isFile && /\.(png|jpe?g|dcm)$/i.test(e.name)).map((e) => e.name).sort();
+    } catch {
+      throw new DataError(dir, "folder not found or unreadable", "pass the folder that holds the downloaded files");
+    }
+  };
+  const names = list(o.images);
+  if (names.length === 0) throw new DataError(o.images, "no PNG/JPEG/DICOM files", "point --images at the image folder");
+  const maskIndex = (o.masks ?? []).map((dir) => {
+    const m = new Map<string, string>();
+    for (const n of list(dir)) m.set(n.replace(/\.[^.]+$/, "").replace(/_mask$/, ""), path.join(dir, n));
+    return m;
+  });
+  await Deno.mkdir(path.join(o.out, "images"), { recursive: true });
+  await Deno.mkdir(path.join(o.out, "masks"), { recursive: true });
+  const rows: { id: string; label: number; masks: string[] }[] = [];
+  for (const n of names) {
+    const id = n.replace(/\.[^.]+$/, "");
+    const m = id.match(/_([01])$/);
+    if (!m) throw new DataError(path.join(o.images, n), 'name does not end in "_0" or "_1" (the label)', "rename it or leave it out");
+    const img = decodeFile(path.join(o.images, n));
+    await Deno.writeFile(path.join(o.out, "images", `${id}.png`), encodeGrayPng(resizeArea(img.data, img.width, img.height, size, size), size, size));
+    const found = maskIndex.map((idx) => idx.get(id)).filter((p): p is string => !!p);
+    if (found.length) {
+      const mask = loadMask(found, { size, expectSize: { width: img.width, height: img.height, image: path.join(o.images, n) } });
+      await Deno.writeFile(path.join(o.out, "masks", `${id}.png`), encodeGrayPng(mask, size, size));
+    }
+    rows.push({ id, label: Number(m[1]), masks: found.length ? [`masks/${id}.png`] : [] });
+  }
+  const splits = stratifiedSplit(rows, o.seed ?? 0);
+  const lines = ["id,image,mask,label,label_name,split"];
+  rows.forEach((r, i) => lines.push(`${r.id},images/${r.id}.png,${r.masks[0] ?? ""},${r.label},${r.label ? "tb" : "normal"},${splits[i]}`));
+  const csv = path.join(o.out, "manifest.csv");
+  await Deno.writeTextFile(csv, lines.join("\n") + "\n");
+  return csv;
+}

@@ -1,0 +1,68 @@
+/**
+ * Overlay images: the X-ray in gray, the predicted mask tinted red, the true mask's contour in green.
+ *
+ * @module
+ */
+import { encode } from "fast-png";
+import { encodeRgbPng } from "../io/png.ts";
+
+/**
+ * Renders an overlay as a PNG.
+ *
+ * @example
+ * ```ts
+ * import { overlayPng } from "./mod.ts";
+ * const png = overlayPng(new Float32Array(16).fill(0.5), new Float32Array(16), null, 4);
+ * console.log(png.length > 0); // true
+ * ```
+ * @param image `size²` plane in [0, 1]
+ * @param pred predicted probabilities (thresholded at 0.5), or `null`
+ * @param truth true binary mask, or `null`
+ * @param size side length
+ * @returns PNG bytes
+ */
+export function overlayPng(image: Float32Array, pred: Float32Array | null, truth: Float32Array | null, size: number): Uint8Array {
+  const rgb = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = y * size + x;
+      const g = Math.round(Math.min(1, Math.max(0, image[i])) * 255);
+      let r = g, gg = g, b = g;
+      if (pred && pred[i] > 0.5) {
+        r = Math.round(0.55 * g + 0.45 * 255);
+        gg = Math.round(0.55 * g);
+        b = Math.round(0.55 * g);
+      }
+      if (truth && truth[i] === 1) {
+        const edge = x === 0 || y === 0 || x === size - 1 || y === size - 1 ||
+          truth[i - 1] !== 1 || truth[i + 1] !== 1 || truth[i - size] !== 1 || truth[i + size] !== 1;
+        if (edge) [r, gg, b] = [40, 230, 60];
+      }
+      rgb.set([r, gg, b], i * 3);
+    }
+  }
+  return encodeRgbPng(rgb, size, size);
+}
+
+/**
+ * A mask as an 8-bit PNG (0 / 255 after thresholding at 0.5).
+ *
+ * @example
+ * ```ts
+ * import { maskPng } from "./mod.ts";
+ * console.log(maskPng(new Float32Array([0.9, 0.1, 0, 1]), 2).length > 0); // true
+ * ```
+ * @param pred probabilities
+ * @param size side length
+ * @returns PNG bytes
+ */
+export function maskPng(pred: Float32Array, size: number): Uint8Array {
+  const rgb = new Uint8Array(size * size);
+  for (let i = 0; i < rgb.length; i++) rgb[i] = pred[i] > 0.5 ? 255 : 0;
+  return encodeGray8(rgb, size);
+}
+
+
+function encodeGray8(px: Uint8Array, size: number): Uint8Array {
+  return encode({ width: size, height: size, data: px, depth: 8, channels: 1 });
+}

@@ -1,0 +1,198 @@
+/**
+ * Atomic checkpoints: models (tfjs layers format), optimizer state and trainer state in one folder.
+ *
+ * Layout of a checkpoint folder: `segmentor/` and (mtl, cls) `discriminator/` (each `model.json` +
+ * `weights.bin`), `optimizer_<name>.json` + `.bin`, `state.json`, `config.json`, and `COMPLETE` (written last).
+ * Writes go to `<dir>.tmp`, are fsynced, then swapped in with renames (`dir → dir.old`, `dir.tmp → dir`,
+ * remove `dir.old`). A kill at any moment leaves `dir` or `dir.old` complete; {@linkcode resolveCheckpoint}
+ * picks whichever is.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as path from "node:path";
+import { fileHandler, writeFileSynced } from "../io/file_handler.ts";
+
+/** What goes into a checkpoint. */
+export interface CheckpointContent {
+  /** Models by folder name (`segmentor`, `discriminator`). */
+  models: Record<string, tf.LayersModel>;
+  /** Optimizers by name (`s`, `d`). */
+  optimizers: Record<string, tf.Optimizer>;
+  /** Trainer state (JSON). */
+  state: Record<string, unknown>;
+  /** Run configuration (JSON), copied so the checkpoint is self-contained. */
+  config: Record<string, unknown>;
+}
+
+/** Test hook: throw at a phase to simulate a crash. */
+export type CrashPoint = "writing" | "swapping";
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Saves a checkpoint atomically.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { loadCheckpoint, saveCheckpoint } from "./mod.ts";
+ * const dir = `${await Deno.makeTempDir()}/last`;
+ * const m = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
+ * await saveCheckpoint(dir, { models: { segmentor: m }, optimizers: {}, state: { epoch: 1 }, config: {} });
+ * console.log((await loadCheckpoint(dir)).state.epoch); // 1
+ * ```
+ * @param dir checkpoint folder (e.g. `runs/x/checkpoints/last`)
+ * @param c models, optimizers, state, config
+ * @param crashAt test hook that throws at a phase
+ */
+export async function saveCheckpoint(dir: string, c: CheckpointContent, crashAt?: CrashPoint): Promise<void> {
+  const tmp = `${dir}.tmp`, old = `${dir}.old`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  await Deno.mkdir(tmp, { recursive: true });
+  for (const [name, model] of Object.entries(c.models)) await model.save(fileHandler(path.join(tmp, name)));
+  if (crashAt === "writing") throw new Error("simulated crash while writing");
+  for (const [name, opt] of Object.entries(c.optimizers)) {
+    const named = await opt.getWeights();
+    const { data, specs } = await tf.io.encodeWeights(named);
+    for (const n of named) if (!(n.tensor instanceof tf.Variable)) n.tensor.dispose();
+    await writeFileSynced(path.join(tmp, `optimizer_${name}.bin`), new Uint8Array(data as ArrayBuffer));
+    await writeFileSynced(
+      path.join(tmp, `optimizer_${name}.json`),
+      new TextEncoder().encode(JSON.stringify({ className: opt.getClassName(), specs })),
+    );
+  }
+  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2));
+  await writeFileSynced(path.join(tmp, "state.json"), enc(c.state));
+  await writeFileSynced(path.join(tmp, "config.json"), enc(c.config));
+  await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ savedAt: new Date().toISOString() }));
+  await Deno.remove(old, { recursive: true }).catch(() => {});
+  if (await exists(dir)) await Deno.rename(dir, old);
+  if (crashAt === "swapping") throw new Error("simulated crash while swapping");
+  await Deno.rename(tmp, dir);
+  await Deno.remove(old, { recursive: true }).catch(() => {});
+}
+
+/**
+ * The complete folder for a checkpoint path: `dir` if it has `COMPLETE`, else `dir.old` (a crash during the
+ * swap), else an error that says what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { resolveCheckpoint } from "./mod.ts";
+ * try {
+ *   resolveCheckpoint("/nonexistent");
+ * } catch (e) {
+ *   console.log((e as Error).message.includes("no complete checkpoint")); // true
+ * }
+ * ```
+ * @param dir checkpoint path
+ * @returns the folder to read
+ * @throws {Error} when neither is complete
+ */
+export function resolveCheckpoint(dir: string): string {
+  for (const d of [dir, `${dir}.old`]) {
+    try {
+      if (Deno.statSync(path.join(d, "COMPLETE")).isFile) return d;
+    } catch { /* try the next */ }
+  }
+  throw new Error(
+    `${dir}: no complete checkpoint here (expected model folders, state.json and COMPLETE); ` +
+      "pass a checkpoint folder such as runs/<name>/checkpoints/best",
+  );
+}
+
+/** A loaded checkpoint. */
+export interface LoadedCheckpoint {
+  /** The folder actually read. */
+  dir: string;
+  /** Trainer state. */
+  state: Record<string, unknown>;
+  /** Run configuration. */
+  config: Record<string, unknown>;
+}
+
+/**
+ * Reads a checkpoint's state and config (models and optimizers are loaded separately).
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint } from "./mod.ts";
+ * await loadCheckpoint("/nonexistent").catch((e) => console.log(e.message.length > 0)); // true
+ * ```
+ * @param dir checkpoint path
+ * @returns state and config
+ */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const d = resolveCheckpoint(dir);
+  const read = async (f: string) => {
+    try {
+      return JSON.parse(await Deno.readTextFile(path.join(d, f)));
+    } catch (e) {
+      throw new Error(`${path.join(d, f)}: unreadable (${(e as Error).message}); the checkpoint is damaged, use another one`);
+    }
+  };
+  return { dir: d, state: await read("state.json"), config: await read("config.json") };
+}
+
+/**
+ * Loads a model saved in a checkpoint (any tfjs can load the same folder with `tf.loadLayersModel`).
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpointModel } from "./mod.ts";
+ * await loadCheckpointModel("/nonexistent", "segmentor").catch(() => console.log("missing")); // missing
+ * ```
+ * @param dir checkpoint path
+ * @param name `segmentor` or `discriminator`
+ * @returns the model
+ */
+export async function loadCheckpointModel(dir: string, name: string): Promise<tf.LayersModel> {
+  const d = resolveCheckpoint(dir);
+  return await tf.loadLayersModel(fileHandler(path.join(d, name)));
+}
+
+/**
+ * Copies a checkpoint's weights into an existing model of the same architecture (keeps variable identity).
+ *
+ * @param dir checkpoint path
+ * @param name model folder name
+ * @param into the model to fill
+ */
+export async function restoreModelWeights(dir: string, name: string, into: tf.LayersModel): Promise<void> {
+  const loaded = await loadCheckpointModel(dir, name);
+  const w = loaded.getWeights();
+  if (w.length !== into.getWeights().length) {
+    loaded.dispose();
+    throw new Error(`${dir}/${name}: the saved model does not match the configured architecture`);
+  }
+  into.setWeights(w);
+  loaded.dispose();
+}
+
+/**
+ * Restores an optimizer's state (Adam moments, iteration count) saved by {@linkcode saveCheckpoint}.
+ *
+ * @param dir checkpoint path
+ * @param name optimizer name (`s`, `d`)
+ * @param opt the optimizer to fill (same class)
+ */
+export async function restoreOptimizer(dir: string, name: string, opt: tf.Optimizer): Promise<void> {
+  const d = resolveCheckpoint(dir);
+  const meta = JSON.parse(await Deno.readTextFile(path.join(d, `optimizer_${name}.json`)));
+  if (meta.className !== opt.getClassName()) {
+    throw new Error(`${d}: optimizer ${name} is ${meta.className}, not ${opt.getClassName()}`);
+  }
+  const bytes = await Deno.readFile(path.join(d, `optimizer_${name}.bin`));
+  const map = tf.io.decodeWeights(bytes.slice().buffer as ArrayBuffer, meta.specs);
+  const list = (meta.specs as { name: string }[]).map((s) => ({ name: s.name, tensor: map[s.name] }));
+  await opt.setWeights(list);
+  for (const n of list) n.tensor.dispose();
+}

@@ -1,0 +1,177 @@
+/**
+ * Training options: defaults, validation, and the resume comparison.
+ *
+ * @module
+ */
+import type { BackendName } from "../backend.ts";
+import type { DiscriminatorOptions } from "../model/discriminator.ts";
+import type { SegmentorOptions } from "../model/segmentor.ts";
+import { LOSS_NAMES } from "../losses/by_name.ts";
+
+/** The three training modes. */
+export type TrainMode = "mtl" | "seg" | "cls";
+
+/** Options for {@linkcode train}. Every field has a documented default. */
+export interface TrainOptions {
+  /** Manifest CSV (see README: Manifest). Required. */
+  data: string;
+  /** Run folder, e.g. `runs/exp1`. Required (or given by `resume`). */
+  out: string;
+  /**
+   * `"mtl"` (default): APPAU-Net semi-supervised multi-task GAN. `"seg"`: segmentor only. `"cls"`: supervised
+   * classifier on the image alone (the D trunk), the baseline for "does semi-supervision help".
+   */
+  mode?: TrainMode;
+  /** Input size H = W. Default 64. */
+  size?: number;
+  /** Epochs to train in total (may be raised on resume). Default 10. */
+  epochs?: number;
+  /** Batch size (fixed; the last partial batch is filled, see `batches`). Default 8. */
+  batchSize?: number;
+  /** Seed for init, split, knobs, shuffling, augmentation, dropout and mask noise. Default 0. */
+  seed?: number;
+  /** Segmentation loss name (`xe`, `dice`, `tversky`, `focal-tversky`, `kl`, `kltv`, `xe-tversky`). Default `"kltv"`. */
+  loss?: string;
+  /** Share of train images that keep their class label. Default 1. */
+  classLabelFraction?: number;
+  /** Share of train images with a mask that keep it. Default 1. */
+  maskFraction?: number;
+  /** Learning rate of S (and of D/cls). Default 2e-4 for mtl and cls, 1e-3 for seg. */
+  lr?: number;
+  /** Adam β1. Default 0.5 for mtl (GAN practice), 0.9 otherwise. */
+  beta1?: number;
+  /** Weight of the segmentation loss in L_S. Default 1. */
+  lambdaSeg?: number;
+  /** Weight of the adversarial term in L_S. Default 0.1. */
+  lambdaAdv?: number;
+  /** One-sided label smoothing of D's real-pair target (target = 1 − s). Default 0. */
+  labelSmoothing?: number;
+  /** D steps per S step. Default 1. */
+  dSteps?: number;
+  /**
+   * Noise on real masks shown to D: each pixel y becomes |y − u|, u ~ U(0, noise). Without it D can tell binary
+   * real masks from soft predicted ones by their values alone and its gradient to S carries no shape
+   * information. Default 0.1.
+   */
+  realMaskNoise?: number;
+  /** Segmentor architecture (size comes from `size`). Defaults: depth 4, baseFilters 16, all parts on. */
+  segmentor?: Omit<SegmentorOptions, "size" | "seed">;
+  /** Discriminator architecture. Defaults: depth 4, baseFilters 16, dropout 0.3. */
+  discriminator?: Omit<DiscriminatorOptions, "size" | "seed" | "numClasses" | "channels" | "fakeClass">;
+  /** Stop after this many epochs without val improvement (Dice; AUC in cls). 0 = off (default). */
+  earlyStopping?: number;
+  /** `"constant"` (default) or `"cosine"` (per epoch, to 0 at `epochs`). */
+  lrSchedule?: "constant" | "cosine";
+  /** Train-time augmentation. Default `true`. */
+  augment?: boolean;
+  /** Image normalization. Default `"unit"`. */
+  normalize?: "unit" | "zscore";
+  /** CLAHE before normalization. Default `false`. */
+  clahe?: boolean;
+  /** Skip unreadable rows with a warning. Default `false`. */
+  skipBad?: boolean;
+  /** Overlays in the report. Default 8. */
+  overlays?: number;
+}
+
+/** Options the run does not depend on numerically (not compared on resume). */
+export const RUNTIME_KEYS = ["out", "epochs", "backend", "progress", "signal", "onEpoch", "resume", "overlays", "skipBad"];
+
+/** Fully resolved options. */
+export type ResolvedTrainOptions =
+  & Required<Omit<TrainOptions, "segmentor" | "discriminator">>
+  & { segmentor: Omit<SegmentorOptions, "size" | "seed">; discriminator: TrainOptions["discriminator"] & object };
+
+/**
+ * Fills defaults and validates every option with a message naming the option.
+ *
+ * @example
+ * ```ts
+ * import { resolveTrainOptions } from "./mod.ts";
+ * console.log(resolveTrainOptions({ data: "m.csv", out: "runs/x", mode: "seg" }).lr); // 0.001
+ * ```
+ * @param o user options
+ * @returns resolved options
+ * @throws {Error} naming the bad option and the accepted values
+ */
+export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
+  const mode = o.mode ?? "mtl";
+  if (!["mtl", "seg", "cls"].includes(mode)) throw new Error(`--mode: "${mode}" is not one of mtl, seg, cls`);
+  const def = <T>(v: T | undefined, d: T) => (v === undefined ? d : v);
+  const r: ResolvedTrainOptions = {
+    data: o.data,
+    out: o.out,
+    mode,
+    size: def(o.size, 64),
+    epochs: def(o.epochs, 10),
+    batchSize: def(o.batchSize, 8),
+    seed: def(o.seed, 0),
+    loss: def(o.loss, "kltv"),
+    classLabelFraction: def(o.classLabelFraction, 1),
+    maskFraction: def(o.maskFraction, 1),
+    lr: def(o.lr, mode === "seg" ? 1e-3 : 2e-4),
+    beta1: def(o.beta1, mode === "mtl" ? 0.5 : 0.9),
+    lambdaSeg: def(o.lambdaSeg, 1),
+    lambdaAdv: def(o.lambdaAdv, 0.1),
+    labelSmoothing: def(o.labelSmoothing, 0),
+    dSteps: def(o.dSteps, 1),
+    realMaskNoise: def(o.realMaskNoise, 0.1),
+    segmentor: { ...o.segmentor },
+    discriminator: { ...o.discriminator },
+    earlyStopping: def(o.earlyStopping, 0),
+    lrSchedule: def(o.lrSchedule, "constant"),
+    augment: def(o.augment, true),
+    normalize: def(o.normalize, "unit"),
+    clahe: def(o.clahe, false),
+    skipBad: def(o.skipBad, false),
+    overlays: def(o.overlays, 8),
+  };
+  if (!r.data) throw new Error("--data: a manifest CSV is required (e.g. --data fixtures/phantoms/manifest.csv)");
+  if (!r.out) throw new Error("--out: a run folder is required (e.g. --out runs/exp1)");
+  const int = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: must be an integer ≥ ${min}, got ${v}`);
+  };
+  const frac = (name: string, v: number) => {
+    if (!(v >= 0 && v <= 1)) throw new Error(`--${name}: must be in [0, 1], got ${v}`);
+  };
+  int("size", r.size, 8);
+  int("epochs", r.epochs, 1);
+  int("batch-size", r.batchSize, 1);
+  int("seed", r.seed, 0);
+  int("d-steps", r.dSteps, 1);
+  int("early-stopping", r.earlyStopping, 0);
+  frac("label-fraction", r.classLabelFraction);
+  frac("mask-fraction", r.maskFraction);
+  frac("label-smoothing", r.labelSmoothing);
+  frac("beta1", r.beta1);
+  if (!(r.lr > 0 && r.lr < 1)) throw new Error(`--lr: must be in (0, 1), got ${r.lr}`);
+  if (!(r.lambdaSeg >= 0) || !(r.lambdaAdv >= 0)) throw new Error("--lambda-seg/--lambda-adv: must be ≥ 0");
+  if (!(r.realMaskNoise >= 0 && r.realMaskNoise < 0.5)) throw new Error(`--real-mask-noise: must be in [0, 0.5), got ${r.realMaskNoise}`);
+  if (!(LOSS_NAMES as readonly string[]).includes(r.loss)) throw new Error(`--loss: "${r.loss}" is not one of ${LOSS_NAMES.join(", ")}`);
+  if (!["constant", "cosine"].includes(r.lrSchedule)) throw new Error(`--lr-schedule: "${r.lrSchedule}" is not constant or cosine`);
+  if (r.mode === "seg" && r.maskFraction === 0) throw new Error("--mask-fraction: seg mode needs masks (> 0)");
+  if (r.mode === "cls" && r.classLabelFraction === 0) throw new Error("--label-fraction: cls mode needs labels (> 0)");
+  return r;
+}
+
+/**
+ * Lists the options that differ between a saved run config and new options (runtime-only keys ignored).
+ *
+ * @param saved resolved options of the run
+ * @param given the options explicitly given now
+ * @returns `key: saved → given` strings (empty when compatible)
+ */
+export function configDifferences(saved: Record<string, unknown>, given: Record<string, unknown>): string[] {
+  const diffs: string[] = [];
+  for (const [k, v] of Object.entries(given)) {
+    if (RUNTIME_KEYS.includes(k) || v === undefined) continue;
+    const a = JSON.stringify(saved[k]), b = JSON.stringify(v);
+    if (k === "segmentor" || k === "discriminator") {
+      for (const [kk, vv] of Object.entries(v as Record<string, unknown>)) {
+        const sv = (saved[k] as Record<string, unknown> | undefined)?.[kk];
+        if (vv !== undefined && JSON.stringify(sv) !== JSON.stringify(vv)) diffs.push(`${k}.${kk}: ${JSON.stringify(sv)} → ${JSON.stringify(vv)}`);
+      }
+    } else if (a !== b) diffs.push(`${k}: ${a} → ${b}`);
+  }
+  return diffs;
+}

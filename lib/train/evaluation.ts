@@ -1,0 +1,128 @@
+/**
+ * Running S and D over a split: segmentation and classification metrics, and the predictions (for overlays).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { DatasetSplit } from "../data/dataset.ts";
+import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
+import { realClassProbabilities } from "./objectives.ts";
+import { classificationMetrics, type ClassificationMetrics, meanStd, type MeanStd } from "./metrics.ts";
+
+/** Metrics of one split. */
+export interface SplitMetrics {
+  /** Number of images. */
+  n: number;
+  /** Segmentation on images with a mask (absent in cls mode). */
+  segmentation?: { n: number; dice: MeanStd; jaccard: MeanStd; pixelAccuracy: MeanStd };
+  /** Classification from D(x ⊕ S(x)) (mtl) or the classifier (cls), on labeled images. */
+  classification?: ClassificationMetrics;
+  /** Classification from D(x ⊕ y) on images with a true mask (mtl only). */
+  classificationTrueMask?: ClassificationMetrics;
+}
+
+/** Per-image prediction. */
+export interface ImagePrediction {
+  /** Sample id. */
+  id: string;
+  /** Predicted mask probabilities (`size²`), when a segmentor ran and `keepMasks` is set. */
+  mask?: Float32Array;
+  /** Class probabilities over the real classes. */
+  probs?: number[];
+  /** Dice against the true mask, when it exists. */
+  dice?: number;
+}
+
+/** Models used for evaluation. */
+export interface EvalModels {
+  /** Segmentor (absent in cls mode). */
+  segmentor?: tf.LayersModel;
+  /** Discriminator (mtl: K+1 logits on image ⊕ mask) or classifier (cls: K logits on the image). */
+  discriminator?: tf.LayersModel;
+  /** `"mtl"`, `"seg"` or `"cls"`. */
+  mode: "mtl" | "seg" | "cls";
+}
+
+/**
+ * Evaluates models on a split in inference mode (BN moving statistics, no dropout).
+ *
+ * @param models segmentor and/or discriminator
+ * @param split the split
+ * @param batchSize batch size (padding keeps shapes fixed)
+ * @param keepMasks also return predicted masks for the first N images. Default 0.
+ * @returns metrics and per-image predictions
+ */
+export async function evaluateSplit(
+  models: EvalModels,
+  split: DatasetSplit,
+  batchSize: number,
+  keepMasks = 0,
+): Promise<{ metrics: SplitMetrics; predictions: ImagePrediction[] }> {
+  const dice: number[] = [], jac: number[] = [], acc: number[] = [];
+  const probs: number[][] = [], labels: number[] = [];
+  const probsTrue: number[][] = [], labelsTrue: number[] = [];
+  const predictions: ImagePrediction[] = [];
+  const fake = models.mode === "mtl";
+  for (const b of split.batches({ batchSize, remainder: "pad" })) {
+    const out = tf.tidy(() => {
+      const r: Record<string, tf.Tensor> = {};
+      let pred: tf.Tensor | undefined;
+      if (models.segmentor) {
+        const o = models.segmentor.apply(b.images, { training: false });
+        const first = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
+        pred = first;
+        r.pred = first;
+        r.dice = dicePerImage(b.masks, first);
+        r.jac = jaccardPerImage(b.masks, first);
+        r.acc = pixelAccuracyPerImage(b.masks, first);
+      }
+      if (models.discriminator) {
+        const input = models.mode === "cls" ? b.images : tf.concat([b.images, pred!], 3);
+        r.probs = realClassProbabilities(models.discriminator.apply(input, { training: false }) as tf.Tensor2D, fake);
+        if (models.mode === "mtl") {
+          const logitsTrue = models.discriminator.apply(tf.concat([b.images, b.masks], 3), { training: false }) as tf.Tensor2D;
+          r.probsTrue = realClassProbabilities(logitsTrue, true);
+        }
+      }
+      return r;
+    });
+    const read: Record<string, Float32Array> = {};
+    for (const [k, t] of Object.entries(out)) {
+      if (k !== "pred" || predictions.length < keepMasks) read[k] = (await t.data()) as Float32Array;
+    }
+    const k = models.discriminator ? (out.probs.shape[1] as number) : 0;
+    const px = split.samples.length ? split.samples[0].image.length : 0;
+    b.samples.forEach((s, i) => {
+      if (!s) return;
+      const p: ImagePrediction = { id: s.id };
+      if (read.pred && predictions.length < keepMasks) p.mask = read.pred.slice(i * px, (i + 1) * px);
+      if (read.dice && s.mask) {
+        dice.push(read.dice[i]);
+        jac.push(read.jac[i]);
+        acc.push(read.acc[i]);
+        p.dice = read.dice[i];
+      }
+      if (read.probs) {
+        p.probs = Array.from(read.probs.slice(i * k, (i + 1) * k));
+        if (s.label !== null) {
+          probs.push(p.probs);
+          labels.push(s.label);
+        }
+        if (read.probsTrue && s.mask && s.label !== null) {
+          probsTrue.push(Array.from(read.probsTrue.slice(i * k, (i + 1) * k)));
+          labelsTrue.push(s.label);
+        }
+      }
+      predictions.push(p);
+    });
+    tf.dispose(Object.values(out));
+    b.dispose();
+  }
+  const metrics: SplitMetrics = { n: split.size };
+  if (models.segmentor) {
+    metrics.segmentation = { n: dice.length, dice: meanStd(dice), jaccard: meanStd(jac), pixelAccuracy: meanStd(acc) };
+  }
+  if (models.discriminator && labels.length) metrics.classification = classificationMetrics(probs, labels);
+  if (labelsTrue.length) metrics.classificationTrueMask = classificationMetrics(probsTrue, labelsTrue);
+  return { metrics, predictions };
+}

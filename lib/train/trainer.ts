@@ -1,0 +1,435 @@
+/**
+ * The trainer: `train(opts)` runs seg, cls or the APPAU-Net semi-supervised multi-task GAN (mtl) and leaves a
+ * run folder (`config.json`, `metrics.jsonl`, `checkpoints/{last,best,best-cls}`, `report.html`, overlays).
+ *
+ * Reproducibility: on the cpu backend a seed gives identical weights (dropout draws from `Math.random`, which
+ * the trainer reseeds from (seed, epoch, step) around every step; real-mask noise comes from a seeded
+ * generator). On webgpu, reductions run in parallel and float sums may differ in the last bits between runs.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as path from "node:path";
+import { backendInfo } from "../backend.ts";
+import { createDataset, type Dataset } from "../data/dataset.ts";
+import { readManifest } from "../data/manifest.ts";
+import { createRng } from "../data/rng.ts";
+import { createDiscriminator } from "../model/discriminator.ts";
+import { createSegmentor, segmentorVariantName } from "../model/segmentor.ts";
+import { perImageLossByName } from "../losses/by_name.ts";
+import { checkLossRanges } from "../losses/common.ts";
+import { fastKernelsEnabled } from "../kernels/registry.ts";
+import { configDifferences, resolveTrainOptions, type ResolvedTrainOptions, type TrainOptions } from "./config.ts";
+import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
+import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
+import { discriminatorLoss, realClassCrossEntropy, segmentorAdversarialLoss, weightedMean } from "./objectives.ts";
+import { writeReport } from "../report/report.ts";
+import { createProgress, type ProgressMode } from "../report/progress.ts";
+
+/** One line of `metrics.jsonl`. */
+export interface EpochRecord {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Mean training losses of the epoch. */
+  losses: Record<string, number>;
+  /** Validation metrics. */
+  val: SplitMetrics;
+  /** Training throughput (images per second, this epoch). */
+  imagesPerSecond: number;
+  /** Wall seconds of the epoch (training + validation). */
+  seconds: number;
+  /** Learning rate used. */
+  lr: number;
+}
+
+/** Runtime options of {@linkcode train} (not part of the run's identity). */
+export interface TrainRuntime {
+  /** Continue the run in `out` (or this folder) from its last checkpoint. */
+  resume?: boolean | string;
+  /** `"auto"` (default: bar on a TTY, else one line per epoch), `"bar"`, `"lines"`, `"none"`. */
+  progress?: ProgressMode;
+  /** Abort: finish the current step, write a checkpoint, return. */
+  signal?: AbortSignal;
+  /** Called after every epoch. */
+  onEpoch?: (r: EpochRecord) => void;
+  /** Called after every step with the global step (tests: leak checks). */
+  onStep?: (step: number) => void | Promise<void>;
+  /** Test hook: simulate a crash while writing a checkpoint after this epoch. */
+  crashCheckpointAfterEpoch?: { epoch: number; at: "writing" | "swapping" };
+}
+
+/** Options to continue a run: its folder, optionally a higher `epochs` (other options must match the run's). */
+export type ResumeOptions = Partial<TrainOptions> & { resume: string };
+
+/** What {@linkcode train} returns. */
+export interface TrainResult {
+  /** Run folder. */
+  out: string;
+  /** Records of the epochs run in this call. */
+  history: EpochRecord[];
+  /** Best val Dice (seg/mtl) and best val AUC (mtl/cls) so far. */
+  best: { dice: number; auc: number; diceEpoch: number; aucEpoch: number };
+  /** Why it stopped. */
+  stopped: "completed" | "early-stopping" | "aborted";
+  /** The resolved options. */
+  config: ResolvedTrainOptions;
+}
+
+/** Runs `fn` with `Math.random` replaced by a generator seeded from `seeds`. */
+export function withSeededRandom<T>(seeds: number[], fn: () => T): T {
+  const saved = Math.random;
+  const rng = createRng(...seeds);
+  Math.random = () => rng.next();
+  try {
+    return fn();
+  } finally {
+    Math.random = saved;
+  }
+}
+
+interface Nets {
+  segmentor?: tf.LayersModel;
+  discriminator?: tf.LayersModel;
+  optS?: tf.AdamOptimizer;
+  optD?: tf.AdamOptimizer;
+}
+
+function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
+  const nets: Nets = {};
+  if (c.mode !== "cls") {
+    nets.segmentor = createSegmentor({ ...c.segmentor, size: c.size, seed: c.seed, deepSupervision: false });
+    nets.optS = tf.train.adam(c.lr, c.beta1, 0.999, 1e-7);
+  }
+  if (c.mode !== "seg") {
+    nets.discriminator = createDiscriminator({
+      ...c.discriminator,
+      size: c.size,
+      seed: c.seed,
+      numClasses,
+      channels: c.mode === "cls" ? 1 : 2,
+      fakeClass: c.mode === "mtl",
+    });
+    nets.optD = tf.train.adam(c.lr, c.beta1, 0.999, 1e-7);
+  }
+  return nets;
+}
+
+function vars(m: tf.LayersModel): tf.Variable[] {
+  return m.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+/** Mean over steps of scalar losses, kept on the device until the epoch ends (no per-step readback). */
+class LossMeter {
+  private sums = new Map<string, tf.Scalar>();
+  private n = 0;
+  add(values: Record<string, tf.Scalar>) {
+    for (const [k, v] of Object.entries(values)) {
+      const prev = this.sums.get(k);
+      this.sums.set(k, tf.keep(prev ? tf.add(prev, v) as tf.Scalar : v.clone()));
+      prev?.dispose();
+    }
+    this.n++;
+  }
+  async read(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.sums) out[k] = (await v.data())[0] / Math.max(this.n, 1);
+    return out;
+  }
+  dispose() {
+    tf.dispose([...this.sums.values()]);
+    this.sums.clear();
+    this.n = 0;
+  }
+}
+
+/**
+ * Trains APPAU-Net (or the seg / cls baselines) and writes the run folder.
+ *
+ * @example
+ * ```ts ignore
+ * import { initBackend, train } from "./mod.ts";
+ * await initBackend({ backend: "webgpu", allowFallback: true });
+ * const r = await train({ data: "fixtures/phantoms/manifest.csv", out: "runs/demo", epochs: 2 });
+ * console.log(r.best.dice);
+ * ```
+ * @param opts run options (see {@linkcode TrainOptions}) and runtime options
+ * @returns history, best metrics, stop reason
+ */
+export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime): Promise<TrainResult> {
+  const resumeDir = typeof opts.resume === "string" ? opts.resume : opts.resume ? opts.out : undefined;
+  let given = { ...opts, out: (resumeDir ?? opts.out)! } as TrainOptions;
+  let start = { epoch: 0, batch: 0, step: 0 };
+  let best = { dice: -Infinity, auc: -Infinity, diceEpoch: 0, aucEpoch: 0 };
+  let history0: EpochRecord[] = [];
+  let lastCkpt: string | undefined;
+  if (resumeDir) {
+    lastCkpt = path.join(resumeDir, "checkpoints", "last");
+    const ck = await loadCheckpoint(lastCkpt).catch((e) => {
+      throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
+    });
+    const saved = ck.config as unknown as ResolvedTrainOptions;
+    const explicit = Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && k !== "resume" && k !== "out"));
+    const diffs = configDifferences(saved as unknown as Record<string, unknown>, explicit);
+    if (diffs.length) {
+      throw new Error(
+        `--resume ${resumeDir}: the options differ from the run's config.json (${diffs.join("; ")}); ` +
+          "resume with the same options (only --epochs may change), or start a new run with another --out",
+      );
+    }
+    given = { ...saved, ...explicit, out: resumeDir } as TrainOptions;
+    const st = ck.state as { epoch: number; batch: number; step: number; best: typeof best; history?: EpochRecord[] };
+    start = { epoch: st.epoch, batch: st.batch, step: st.step };
+    best = st.best;
+    history0 = st.history ?? [];
+  }
+  const c = resolveTrainOptions(given);
+  const manifest = readManifest(c.data);
+  const ds = await createDataset(manifest, {
+    size: c.size,
+    seed: c.seed,
+    classLabelFraction: c.mode === "seg" ? 1 : c.classLabelFraction,
+    maskFraction: c.mode === "cls" ? 1 : c.maskFraction,
+    normalize: c.normalize,
+    clahe: c.clahe,
+    skipBad: c.skipBad,
+  });
+  const trainSplit = ds.split("train"), valSplit = ds.split("val");
+  const numClasses = ds.classNames.length;
+  const part = ds.partition();
+  if (c.mode !== "seg" && part.labeled.length === 0) {
+    throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
+  }
+  if (c.mode !== "cls" && trainSplit.samples.every((s) => !s.mask)) {
+    throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
+  }
+  await Deno.mkdir(path.join(c.out, "checkpoints"), { recursive: true });
+  const info = backendInfo();
+  const runConfig = {
+    ...c,
+    variant: c.mode === "cls" ? "classifier" : segmentorVariantName(c.segmentor),
+    classNames: ds.classNames,
+    counts: { train: trainSplit.size, val: valSplit.size, labeled: part.labeled.length, maskOnly: part.maskOnly.length, unlabeled: part.unlabeled.length },
+    versions: { appaunet: "0.1.0", ...info.versions },
+    backend: info.backend,
+    adapter: info.adapter ?? null,
+    fastKernels: fastKernelsEnabled(),
+  };
+  if (!resumeDir) await Deno.writeTextFile(path.join(c.out, "config.json"), JSON.stringify(runConfig, null, 2));
+  const nets = buildNets(c, numClasses);
+  if (resumeDir && lastCkpt) {
+    if (nets.segmentor) await restoreModelWeights(lastCkpt, "segmentor", nets.segmentor);
+    if (nets.discriminator) await restoreModelWeights(lastCkpt, "discriminator", nets.discriminator);
+    if (nets.optS) await restoreOptimizer(lastCkpt, "s", nets.optS);
+    if (nets.optD) await restoreOptimizer(lastCkpt, "d", nets.optD);
+  }
+  const segLoss = perImageLossByName(c.loss);
+  const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
+  const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
+  const history: EpochRecord[] = [];
+  let stopped: TrainResult["stopped"] = "completed";
+  let step = start.step;
+  let checkedRanges = false;
+  const lrAt = (epoch: number) => c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
+  const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
+    const models: Record<string, tf.LayersModel> = {};
+    if (nets.segmentor) models.segmentor = nets.segmentor;
+    if (nets.discriminator) models.discriminator = nets.discriminator;
+    const optimizers: Record<string, tf.Optimizer> = {};
+    if (nets.optS) optimizers.s = nets.optS;
+    if (nets.optD) optimizers.d = nets.optD;
+    await saveCheckpoint(path.join(c.out, "checkpoints", name), {
+      models,
+      optimizers,
+      state: { epoch: epochDone, batch, step, best, history: [...history0, ...history] },
+      config: runConfig,
+    }, crashAt);
+  };
+  const meter = new LossMeter();
+  let lastEpoch = start.epoch;
+  for (let epoch = start.epoch; epoch < c.epochs; epoch++) {
+    const t0 = performance.now();
+    const lr = lrAt(epoch);
+    for (const o of [nets.optS, nets.optD]) if (o) (o as unknown as { learningRate: number }).learningRate = lr;
+    let images = 0, trainMs = 0;
+    const skip = epoch === start.epoch ? start.batch : 0;
+    let b = skip;
+    for (const batch of trainSplit.batches({ batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, skip })) {
+      const ts = performance.now();
+      if (!checkedRanges && c.mode !== "cls") {
+        await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
+        checkedRanges = true;
+      }
+      const values = withSeededRandom([c.seed, epoch, b, 0xd1], () => runStep(c, nets, segLoss, batch, epoch, b));
+      meter.add(values);
+      tf.dispose(Object.values(values));
+      batch.dispose();
+      images += c.batchSize;
+      b++;
+      step++;
+      trainMs += performance.now() - ts;
+      progress.step(epoch, b, (images * 1000) / Math.max(trainMs, 1));
+      await opts.onStep?.(step);
+      if (opts.signal?.aborted) break;
+    }
+    if (opts.signal?.aborted && b < stepsPerEpoch) {
+      // Mid-epoch stop: save where we are so --resume continues with the next batch.
+      await saveState("last", epoch, b);
+      meter.dispose();
+      stopped = "aborted";
+      progress.done(`stopped at epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}; checkpoint written`);
+      break;
+    }
+    const losses = await meter.read();
+    meter.dispose();
+    const { metrics: val } = await evaluateSplit(
+      { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
+      valSplit,
+      c.batchSize,
+    );
+    const rec: EpochRecord = {
+      epoch: epoch + 1,
+      losses,
+      val,
+      imagesPerSecond: (images * 1000) / Math.max(trainMs, 1),
+      seconds: (performance.now() - t0) / 1000,
+      lr,
+    };
+    history.push(rec);
+    await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
+    const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
+    let improved = false;
+    const crash = opts.crashCheckpointAfterEpoch?.epoch === epoch + 1 ? opts.crashCheckpointAfterEpoch.at : undefined;
+    if (!Number.isNaN(dice) && dice > best.dice) {
+      best = { ...best, dice, diceEpoch: epoch + 1 };
+      improved = c.mode !== "cls";
+      await saveState("best", epoch + 1, 0);
+    }
+    if (c.mode !== "seg" && !Number.isNaN(auc) && auc > best.auc) {
+      best = { ...best, auc, aucEpoch: epoch + 1 };
+      if (c.mode === "cls") improved = true;
+      await saveState(c.mode === "cls" ? "best" : "best-cls", epoch + 1, 0);
+    }
+    await saveState("last", epoch + 1, 0, crash);
+    lastEpoch = epoch + 1;
+    progress.epoch(rec);
+    opts.onEpoch?.(rec);
+    if (opts.signal?.aborted) {
+      stopped = "aborted";
+      break;
+    }
+    const bestEpoch = c.mode === "cls" ? best.aucEpoch : best.diceEpoch;
+    if (c.earlyStopping > 0 && !improved && epoch + 1 - bestEpoch >= c.earlyStopping) {
+      stopped = "early-stopping";
+      progress.done(`early stopping: no val improvement for ${c.earlyStopping} epoch(s)`);
+      break;
+    }
+  }
+  // Report from the best checkpoint's metrics history and the current nets' overlays.
+  const all = [...history0, ...history];
+  if (all.length) {
+    await writeReport({
+      out: c.out,
+      config: runConfig as unknown as Record<string, unknown>,
+      history: all,
+      dataset: ds,
+      nets: { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
+      batchSize: c.batchSize,
+      overlays: c.overlays,
+      note: `after epoch ${lastEpoch}`,
+    });
+  }
+  for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
+  for (const o of [nets.optS, nets.optD]) o?.dispose();
+  return { out: c.out, history, best, stopped, config: c };
+}
+
+/** One optimisation step (one S step after `dSteps` D steps in mtl). Returns scalar losses (caller disposes). */
+function runStep(
+  c: ResolvedTrainOptions,
+  nets: Nets,
+  segLoss: (t: tf.Tensor, p: tf.Tensor) => tf.Tensor1D,
+  batch: import("../data/dataset.ts").Batch,
+  epoch: number,
+  b: number,
+): Record<string, tf.Scalar> {
+  const out: Record<string, tf.Scalar> = {};
+  const { images, masks, hasMask, labels, hasLabel, valid } = batch;
+  const maskW = tf.tidy(() => tf.mul(hasMask, valid)) as tf.Tensor1D;
+  if (c.mode === "seg") {
+    const S = nets.segmentor!;
+    out.seg = nets.optS!.minimize(() => {
+      const p = S.apply(images, { training: true }) as tf.Tensor;
+      return weightedMean(segLoss(masks, p), maskW);
+    }, true, vars(S))!;
+  } else if (c.mode === "cls") {
+    const D = nets.discriminator!;
+    out.cls = nets.optD!.minimize(() => {
+      const logits = D.apply(images, { training: true }) as tf.Tensor2D;
+      return weightedMean(realClassCrossEntropy(logits, labels, false), tf.mul(hasLabel, valid) as tf.Tensor1D);
+    }, true, vars(D))!;
+  } else {
+    const S = nets.segmentor!, D = nets.discriminator!;
+    // Real masks with noise (seeded): y → |y − u|, u ~ U(0, noise).
+    const noisy = tf.tidy(() => {
+      if (c.realMaskNoise <= 0) return masks.clone();
+      const u = tf.randomUniform(masks.shape, 0, c.realMaskNoise, "float32", createRng(c.seed, epoch, b, 0x9015e).int(2 ** 31));
+      return tf.abs(tf.sub(masks, u));
+    });
+    for (let k = 0; k < c.dSteps; k++) {
+      const sx = tf.tidy(() => S.apply(images, { training: true }) as tf.Tensor);
+      const dl = nets.optD!.minimize(() => {
+        const logitsReal = D.apply(tf.concat([images, noisy], 3), { training: true }) as tf.Tensor2D;
+        const logitsFake = D.apply(tf.concat([images, sx], 3), { training: true }) as tf.Tensor2D;
+        // Labeled pairs use the true mask where known, else S(x): the same rows of the two passes.
+        const logitsLabeledPairs = tf.where(tf.cast(tf.reshape(hasMask, [-1, 1]), "bool"), logitsReal, logitsFake) as tf.Tensor2D;
+        const l = discriminatorLoss({
+          logitsLabeledPairs,
+          logitsReal,
+          logitsFake,
+          labels,
+          hasLabel,
+          hasMask,
+          valid,
+          realTarget: 1 - c.labelSmoothing,
+        });
+        if (k === c.dSteps - 1) {
+          out.dSup = tf.keep(l.supervised);
+          out.dReal = tf.keep(l.real);
+          out.dFake = tf.keep(l.fake);
+        }
+        return l.total;
+      }, true, vars(D))!;
+      sx.dispose();
+      if (k === c.dSteps - 1) out.d = dl;
+      else dl.dispose();
+    }
+    noisy.dispose();
+    out.s = nets.optS!.minimize(() => {
+      const p = S.apply(images, { training: true }) as tf.Tensor;
+      const seg = weightedMean(segLoss(masks, p), maskW);
+      const adv = segmentorAdversarialLoss(D.apply(tf.concat([images, p], 3), { training: true }) as tf.Tensor2D, valid);
+      out.seg = tf.keep(seg.clone());
+      out.adv = tf.keep(adv.clone());
+      return tf.add(tf.mul(seg, c.lambdaSeg), tf.mul(adv, c.lambdaAdv)) as tf.Scalar;
+    }, true, vars(S))!;
+  }
+  maskW.dispose();
+  return out;
+}
+
+/** Loads a dataset split for evaluation with a run's config. */
+export async function datasetForRun(
+  config: { size: number; seed: number; normalize?: "unit" | "zscore"; clahe?: boolean },
+  data: string,
+  split: "train" | "val" | "test",
+  skipBad = false,
+): Promise<Dataset> {
+  return await createDataset(readManifest(data), {
+    size: config.size,
+    seed: config.seed,
+    normalize: config.normalize,
+    clahe: config.clahe,
+    splits: [split],
+    skipBad,
+  });
+}
