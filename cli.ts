@@ -80,7 +80,8 @@ Ctrl-C finishes the current step, writes a checkpoint and exits; --resume contin
   eval: `usage: cli.ts eval --model <checkpoint dir> --data <manifest.csv> [--split test] [--batch-size B] [--json]
 Prints segmentation (Dice, Jaccard, pixel accuracy: mean ± std) and classification (AUC, accuracy,
 sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
-  predict: `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] <images… | manifest.csv>
+  predict:
+    `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] <images… | manifest.csv>
 Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl).`,
 };
 
@@ -91,7 +92,10 @@ function parse(
   argv: string[],
   spec: Spec,
   positionals = false,
-): { values: Record<string, string | undefined> & Record<string, string | boolean | undefined>; positionals: string[] } {
+): {
+  values: Record<string, string | undefined> & Record<string, string | boolean | undefined>;
+  positionals: string[];
+} {
   try {
     const r = parseArgs({ args: argv, options: { ...COMMON, ...spec }, strict: true, allowPositionals: positionals });
     return { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
@@ -113,7 +117,10 @@ async function setup(values: Record<string, string | boolean | undefined>) {
   useFastKernels(kernels === "fast");
   const backend = (values.backend as string | undefined) ?? "webgpu";
   if (backend !== "webgpu" && backend !== "cpu") throw new UsageError(`--backend: "${backend}" is not webgpu or cpu`);
-  const info = await initBackend({ backend: backend as BackendName, allowFallback: Boolean(values["allow-cpu-fallback"]) });
+  const info = await initBackend({
+    backend: backend as BackendName,
+    allowFallback: Boolean(values["allow-cpu-fallback"]),
+  });
   for (const w of info.warnings) if (!w.includes("Falling back")) console.error(`warning: ${w}`);
   return info;
 }
@@ -128,10 +135,17 @@ function printMetrics(m: SplitMetrics, classNames: string[]) {
     console.log(`  Jaccard         ${f(s.jaccard.mean)} ± ${f(s.jaccard.std)}`);
     console.log(`  pixel accuracy  ${f(s.pixelAccuracy.mean)} ± ${f(s.pixelAccuracy.std)}`);
   }
-  for (const [title, c] of [["classification D(x ⊕ S(x))", m.classification], ["classification D(x ⊕ y), true masks", m.classificationTrueMask]] as const) {
+  for (
+    const [title, c] of [["classification D(x ⊕ S(x))", m.classification], [
+      "classification D(x ⊕ y), true masks",
+      m.classificationTrueMask,
+    ]] as const
+  ) {
     if (!c) continue;
     console.log(`${title} (${c.n} labeled images)`);
-    console.log(`  AUC ${f(c.auc)}  accuracy ${f(c.accuracy)}  sensitivity ${f(c.sensitivity)}  specificity ${f(c.specificity)}`);
+    console.log(
+      `  AUC ${f(c.auc)}  accuracy ${f(c.accuracy)}  sensitivity ${f(c.sensitivity)}  specificity ${f(c.specificity)}`,
+    );
     console.log(`  confusion [true][pred] (${classNames.join(", ")}): ${JSON.stringify(c.confusion)}`);
   }
 }
@@ -232,13 +246,20 @@ async function cmdTrain(argv: string[], demo = false) {
   const t0 = performance.now();
   let result;
   try {
-    result = await train({ ...opts, resume: s("resume"), progress: (s("progress") ?? "auto") as "auto", signal: ac.signal });
+    result = await train({
+      ...opts,
+      resume: s("resume"),
+      progress: (s("progress") ?? "auto") as "auto",
+      signal: ac.signal,
+    });
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
   }
   const b = result.best;
   console.log(
-    `${result.stopped} in ${((performance.now() - t0) / 1000).toFixed(0)} s · best val Dice ${b.dice.toFixed(4)} (epoch ${b.diceEpoch})` +
+    `${result.stopped} in ${((performance.now() - t0) / 1000).toFixed(0)} s · best val Dice ${
+      b.dice.toFixed(4)
+    } (epoch ${b.diceEpoch})` +
       (b.auc > -Infinity ? ` · best val AUC ${b.auc.toFixed(4)} (epoch ${b.aucEpoch})` : "") +
       ` · ${path.join(result.out, "report.html")}`,
   );
@@ -292,7 +313,13 @@ async function cmdPredict(argv: string[]) {
     shard = { k: Number(m[1]), n: Number(m[2]) };
   }
   await setup(v);
-  const recs = await predict({ model: v.model, out: v.out, inputs: positionals, shard, batchSize: num("batch-size", v["batch-size"]) });
+  const recs = await predict({
+    model: v.model,
+    out: v.out,
+    inputs: positionals,
+    shard,
+    batchSize: num("batch-size", v["batch-size"]),
+  });
   console.log(`wrote ${recs.length} prediction(s) to ${v.out}`);
 }
 
@@ -325,9 +352,15 @@ async function cmdInfo(argv: string[]) {
   console.log(`kernels      ${fastKernelsEnabled() ? "fast (appaunet replacements)" : "stock tfjs"}`);
   if (i.adapter) {
     const a = i.adapter;
-    console.log(`adapter      ${a.description || "(no description)"} · vendor ${a.vendor || "?"}${a.isFallbackAdapter ? " · software" : ""}`);
+    console.log(
+      `adapter      ${a.description || "(no description)"} · vendor ${a.vendor || "?"}${
+        a.isFallbackAdapter ? " · software" : ""
+      }`,
+    );
     if (a.mesaVersion) console.log(`mesa         ${a.mesaVersion}`);
-    console.log(`limits       maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize} · maxComputeWorkgroupStorageSize ${a.maxComputeWorkgroupStorageSize} · maxComputeInvocationsPerWorkgroup ${a.maxComputeInvocationsPerWorkgroup}`);
+    console.log(
+      `limits       maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize} · maxComputeWorkgroupStorageSize ${a.maxComputeWorkgroupStorageSize} · maxComputeInvocationsPerWorkgroup ${a.maxComputeInvocationsPerWorkgroup}`,
+    );
   }
   console.log(`versions     deno ${i.versions.deno} · tfjs ${i.versions.tfjs} · appaunet 0.1.0`);
   for (const w of i.warnings) console.log(`warning      ${w}`);

@@ -37,7 +37,10 @@ Deno.test("every loader fixture decodes to its pixel values or fails with its me
   for (const f of loaderFixtures()) {
     const file = path.join(LOADERS, f.name);
     if (f.error) {
-      assert.throws(() => loadImage(file), (e: Error) => e instanceof DataError && f.error!.test(e.message) && e.message.includes(file));
+      assert.throws(
+        () => loadImage(file),
+        (e: Error) => e instanceof DataError && f.error!.test(e.message) && e.message.includes(file),
+      );
       failed++;
     } else if (f.expected) {
       const img = loadImage(file);
@@ -96,7 +99,13 @@ Deno.test("augmentation keeps image and mask aligned", () => {
   for (let y = 10; y < 30; y++) for (let x = 14; x < 40; x++) mask[y * size + x] = 1;
   const image = mask.map((v) => (v ? 0.8 : 0.2));
   for (let k = 0; k < 5; k++) {
-    const a = augmentPair(image, mask, size, createRng(7, k), { rotation: 10, shift: 0.08, zoom: 0.1, brightness: 0, contrast: 0 });
+    const a = augmentPair(image, mask, size, createRng(7, k), {
+      rotation: 10,
+      shift: 0.08,
+      zoom: 0.1,
+      brightness: 0,
+      contrast: 0,
+    });
     let agree = 0, moved = 0;
     for (let i = 0; i < size * size; i++) {
       if ((a.image[i] > 0.5) === (a.mask![i] === 1)) agree++;
@@ -200,7 +209,10 @@ Deno.test("manifest errors: missing column, bad label, bad split, escaping path,
     return path.join(dir, name);
   };
   assert.throws(() => readManifest(w("a.csv", "file,label\nx.png,0\n")), /no "image" column/);
-  assert.throws(() => readManifest(w("b.csv", "image,label\nx.png,7\n")), /b\.csv:2: label "7" is out of range for 2 classes/);
+  assert.throws(
+    () => readManifest(w("b.csv", "image,label\nx.png,7\n")),
+    /b\.csv:2: label "7" is out of range for 2 classes/,
+  );
   assert.throws(() => readManifest(w("c.csv", "image,split\nx.png,training\n")), /unknown split "training"/);
   assert.throws(() => readManifest(w("d.csv", "image\n../../etc/passwd\n")), /escapes the dataset folder/);
   assert.throws(() => readManifest(path.join(dir, "nope.csv")), /nope\.csv: manifest not found/);
@@ -216,7 +228,10 @@ Deno.test("manifest errors: missing column, bad label, bad split, escaping path,
 });
 
 Deno.test("decodeImageBytes names the file on failure", () => {
-  assert.throws(() => decodeImageBytes(new Uint8Array([1, 2, 3]), "scan.xyz"), /^DataError: scan\.xyz: unsupported format|scan\.xyz: unsupported format/);
+  assert.throws(
+    () => decodeImageBytes(new Uint8Array([1, 2, 3]), "scan.xyz"),
+    /^DataError: scan\.xyz: unsupported format|scan\.xyz: unsupported format/,
+  );
 });
 
 const REAL = path.join(import.meta.dirname!, "..", "..", "shared", "data", "montgomery-shenzhen-cxr-256", "labels.csv");
@@ -225,7 +240,9 @@ try {
   haveReal = Deno.statSync(REAL).isFile;
 } catch { /* absent on a user's machine */ }
 Deno.test({
-  name: haveReal ? "real Montgomery/Shenzhen manifest reads as is" : "real manifest (SKIPPED: ../shared/data/montgomery-shenzhen-cxr-256 is absent)",
+  name: haveReal
+    ? "real Montgomery/Shenzhen manifest reads as is"
+    : "real manifest (SKIPPED: ../shared/data/montgomery-shenzhen-cxr-256 is absent)",
   ignore: !haveReal,
   fn: async () => {
     const m = readManifest(REAL);

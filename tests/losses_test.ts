@@ -10,8 +10,8 @@ import {
   jaccardIndex,
   klLoss,
   kltvLoss,
-  lossByName,
   LOSS_NAMES,
+  lossByName,
   tverskyLoss,
   xeTverskyLoss,
 } from "../mod.ts";
@@ -24,7 +24,8 @@ const val = async (s: tf.Scalar) => {
   s.dispose();
   return v;
 };
-const close = (a: number, b: number, tol = 1e-5, msg = "") => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${msg} ${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-5, msg = "") =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${msg} ${a} vs ${b}`);
 
 // Hand values on y = [1, 1, 0, 0], p = [0.9, 0.6, 0.2, 0.0].
 const Y = [1, 1, 0, 0], P = [0.9, 0.6, 0.2, 0.0];
@@ -70,9 +71,19 @@ Deno.test("|KL| (default and normalized) and KLTV against hand values", async ()
   close(await val(klLoss(t4(Y), t4(P), { normalized: true })), Math.abs(kln), 1e-5, "kl normalized");
   const ti = (tp + 1) / (tp + 0.3 * fp + 0.7 * fn + 1);
   close(await val(kltvLoss(t4(Y), t4(P))), kl + (1 - ti), 1e-6, "kltv");
-  close(await val(kltvLoss(t4(Y), t4(P), { klWeight: 2, tverskyWeight: 0.5 })), 2 * kl + 0.5 * (1 - ti), 1e-6, "kltv weights");
+  close(
+    await val(kltvLoss(t4(Y), t4(P), { klWeight: 2, tverskyWeight: 0.5 })),
+    2 * kl + 0.5 * (1 - ti),
+    1e-6,
+    "kltv weights",
+  );
   close(await val(kltvLoss(t4(Y), t4(Y))), 0, 1e-6, "kltv perfect");
-  close(await val(xeTverskyLoss(t4(Y), t4(P))), -(Math.log(0.9) + Math.log(0.6) + Math.log(0.8) + Math.log(1 - EPS)) / 4 + 1 - ti, 1e-5, "xe+tversky");
+  close(
+    await val(xeTverskyLoss(t4(Y), t4(P))),
+    -(Math.log(0.9) + Math.log(0.6) + Math.log(0.8) + Math.log(1 - EPS)) / 4 + 1 - ti,
+    1e-5,
+    "xe+tversky",
+  );
   // Empty mask: KL = 0 whatever the prediction.
   close(await val(klLoss(t4([0, 0]), t4([0.7, 0.1]))), 0, 1e-9, "kl empty");
 });
@@ -112,10 +123,19 @@ Deno.test("KLTV gradient matches finite differences", () => {
 });
 
 Deno.test("shape and range validation give clear errors", async () => {
-  assert.throws(() => diceLoss(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 8, 8, 1])), /diceLoss: yTrue shape \[1,4,4,1\] differs from yPred shape \[1,8,8,1\]/);
+  assert.throws(
+    () => diceLoss(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 8, 8, 1])),
+    /diceLoss: yTrue shape \[1,4,4,1\] differs from yPred shape \[1,8,8,1\]/,
+  );
   assert.throws(() => kltvLoss(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1], "int32")), /float32/);
-  await assert.rejects(() => checkLossRanges("kltv", tf.zeros([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 1.5)), /outside \[0, 1\]; apply a sigmoid/);
-  await assert.rejects(() => checkLossRanges("kltv", tf.fill([1, 2, 2, 1], 0.5), tf.zeros([1, 2, 2, 1])), /masks must be binary/);
+  await assert.rejects(
+    () => checkLossRanges("kltv", tf.zeros([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 1.5)),
+    /outside \[0, 1\]; apply a sigmoid/,
+  );
+  await assert.rejects(
+    () => checkLossRanges("kltv", tf.fill([1, 2, 2, 1], 0.5), tf.zeros([1, 2, 2, 1])),
+    /masks must be binary/,
+  );
   assert.throws(() => lossByName("bce"), /unknown loss "bce": use one of xe, dice/);
 });
 

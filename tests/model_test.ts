@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { createAppauNet, createDiscriminator, createSegmentor, fileHandler, initBackend, kltvLoss, segmentorVariantName } from "../mod.ts";
+import {
+  createAppauNet,
+  createDiscriminator,
+  createSegmentor,
+  fileHandler,
+  initBackend,
+  kltvLoss,
+  segmentorVariantName,
+} from "../mod.ts";
 
 await initBackend({ backend: "cpu" });
 const SIZE = 32, small = { size: SIZE, depth: 2, baseFilters: 4, seed: 1 };
@@ -15,7 +23,8 @@ function phantomBatch(n: number) {
     for (let y = 0; y < SIZE; y++) {
       for (let x = 0; x < SIZE; x++) {
         const i = b * SIZE * SIZE + y * SIZE + x;
-        const inside = ((x - 10 - b) / 5) ** 2 + ((y - 16) / 10) ** 2 < 1 || ((x - 22 + b) / 5) ** 2 + ((y - 16) / 10) ** 2 < 1;
+        const inside = ((x - 10 - b) / 5) ** 2 + ((y - 16) / 10) ** 2 < 1 ||
+          ((x - 22 + b) / 5) ** 2 + ((y - 16) / 10) ** 2 < 1;
         msk[i] = inside ? 1 : 0;
         img[i] = (inside ? 0.2 : 0.7) + 0.05 * Math.sin(x * 1.3 + y * 0.7);
       }
@@ -37,7 +46,9 @@ Deno.test("all 8 segmentor variants: shape, range, parameter counts, gradients r
     counts.set(segmentorVariantName(v), s.countParams());
     const first = s.trainableWeights[0];
     assert.match(first.name, /seg_conv_0/);
-    const { grads } = tf.variableGrads(() => kltvLoss(y, s.apply(x, { training: true }) as tf.Tensor), [first.read() as tf.Variable]);
+    const { grads } = tf.variableGrads(() => kltvLoss(y, s.apply(x, { training: true }) as tf.Tensor), [
+      first.read() as tf.Variable,
+    ]);
     const g = Object.values(grads)[0];
     const norm = (await tf.norm(g).data())[0];
     assert.ok(norm > 0 && Number.isFinite(norm), `gradient reaches the first conv (${segmentorVariantName(v)})`);
@@ -100,7 +111,12 @@ Deno.test("discriminator: [B, K+1] logits, gradients flow to both input channels
 });
 
 Deno.test("save → load round trip through the file IOHandler gives the same outputs", async () => {
-  const net = createAppauNet({ size: SIZE, seed: 4, segmentor: { depth: 2, baseFilters: 4 }, discriminator: { depth: 2, baseFilters: 4 } });
+  const net = createAppauNet({
+    size: SIZE,
+    seed: 4,
+    segmentor: { depth: 2, baseFilters: 4 },
+    discriminator: { depth: 2, baseFilters: 4 },
+  });
   const dir = await Deno.makeTempDir();
   await net.segmentor.save(fileHandler(`${dir}/s`));
   await net.discriminator.save(fileHandler(`${dir}/d`));
@@ -129,7 +145,9 @@ try {
   webgpu = Boolean(await navigator.gpu?.requestAdapter());
 } catch { /* none */ }
 Deno.test({
-  name: webgpu ? "webgpu and cpu give the same forward output (1e-4)" : "webgpu vs cpu forward (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  name: webgpu
+    ? "webgpu and cpu give the same forward output (1e-4)"
+    : "webgpu vs cpu forward (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
   ignore: !webgpu,
   fn: async () => {
     await initBackend({ backend: "cpu" });

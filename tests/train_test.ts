@@ -41,7 +41,8 @@ const weightsOf = async (dir: string, name = "segmentor") => {
   m.dispose();
   return w.map((a) => Array.from(a));
 };
-const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.map((w, i) => Math.max(...w.map((v, j) => Math.abs(v - b[i][j])))));
+const maxDiff = (a: number[][], b: number[][]) =>
+  Math.max(...a.map((w, i) => Math.max(...w.map((v, j) => Math.abs(v - b[i][j])))));
 
 Deno.test("AUC against hand-computed cases, ties included", () => {
   assert.equal(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75);
@@ -65,7 +66,15 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
   const one = tf.ones([2]) as tf.Tensor1D;
   const labels = tf.tensor1d([0, 1], "int32");
   const hasLabel = tf.tensor1d([1, 0]), hasMask = tf.tensor1d([1, 1]);
-  const l = discriminatorLoss({ logitsLabeledPairs: logits, logitsReal: logits, logitsFake: logits, labels, hasLabel, hasMask, valid: one });
+  const l = discriminatorLoss({
+    logitsLabeledPairs: logits,
+    logitsReal: logits,
+    logitsFake: logits,
+    labels,
+    hasLabel,
+    hasMask,
+    valid: one,
+  });
   const sup = -(1 - lse([1, 0])); // only row 0 labeled, class 0
   const real = rows.map((r) => -(lse(r.slice(0, 2)) - lse(r))).reduce((a, b) => a + b) / 2;
   const fake = rows.map((r) => -(r[2] - lse(r))).reduce((a, b) => a + b) / 2;
@@ -77,11 +86,29 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
   const adv = segmentorAdversarialLoss(logits, one);
   assert.ok(Math.abs(await v(adv) - real) < 1e-5, "S's adversarial term = −log(1 − p_K) on its own pairs");
   // Label smoothing 0.1 on real pairs: −[0.9 log(1−p_K) + 0.1 log p_K]
-  const ls = discriminatorLoss({ logitsLabeledPairs: logits, logitsReal: logits, logitsFake: logits, labels, hasLabel, hasMask, valid: one, realTarget: 0.9 });
-  const realLs = rows.map((r) => -(0.9 * (lse(r.slice(0, 2)) - lse(r)) + 0.1 * (r[2] - lse(r)))).reduce((a, b) => a + b) / 2;
+  const ls = discriminatorLoss({
+    logitsLabeledPairs: logits,
+    logitsReal: logits,
+    logitsFake: logits,
+    labels,
+    hasLabel,
+    hasMask,
+    valid: one,
+    realTarget: 0.9,
+  });
+  const realLs =
+    rows.map((r) => -(0.9 * (lse(r.slice(0, 2)) - lse(r)) + 0.1 * (r[2] - lse(r)))).reduce((a, b) => a + b) / 2;
   assert.ok(Math.abs(await v(ls.real) - realLs) < 1e-5);
   // Zero weights → 0 (no NaN).
-  const z = discriminatorLoss({ logitsLabeledPairs: logits, logitsReal: logits, logitsFake: logits, labels, hasLabel: tf.zeros([2]) as tf.Tensor1D, hasMask: tf.zeros([2]) as tf.Tensor1D, valid: one });
+  const z = discriminatorLoss({
+    logitsLabeledPairs: logits,
+    logitsReal: logits,
+    logitsFake: logits,
+    labels,
+    hasLabel: tf.zeros([2]) as tf.Tensor1D,
+    hasMask: tf.zeros([2]) as tf.Tensor1D,
+    valid: one,
+  });
   assert.equal(await v(z.supervised), 0);
   assert.equal(await v(z.real), 0);
 });
@@ -98,13 +125,20 @@ Deno.test("tiny mtl run end to end writes a readable run folder; eval and predic
   const lines = (await Deno.readTextFile(path.join(out, "metrics.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
   for (const l of lines) {
-    for (const k of ["d", "s", "seg", "adv", "dSup", "dReal", "dFake"]) assert.ok(Number.isFinite(l.losses[k]), `loss ${k}`);
+    for (const k of ["d", "s", "seg", "adv", "dSup", "dReal", "dFake"]) {
+      assert.ok(Number.isFinite(l.losses[k]), `loss ${k}`);
+    }
     assert.ok(l.val.segmentation.dice.mean >= 0 && l.val.classification.auc >= 0);
     assert.ok(l.imagesPerSecond > 0 && l.seconds > 0);
   }
-  for (const c of ["last", "best", "best-cls"]) assert.equal(resolveCheckpoint(path.join(out, "checkpoints", c)), path.join(out, "checkpoints", c));
+  for (const c of ["last", "best", "best-cls"]) {
+    assert.equal(resolveCheckpoint(path.join(out, "checkpoints", c)), path.join(out, "checkpoints", c));
+  }
   const html = await Deno.readTextFile(path.join(out, "report.html"));
-  assert.ok(html.includes("<svg") && html.includes("data:image/png;base64,") && !/https?:\/\//.test(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, "")));
+  assert.ok(
+    html.includes("<svg") && html.includes("data:image/png;base64,") &&
+      !/https?:\/\//.test(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, "")),
+  );
   const overlays = [...Deno.readDirSync(path.join(out, "overlays"))];
   assert.equal(overlays.length, 3);
   const png = decode(await Deno.readFile(path.join(out, "overlays", overlays[0].name)));
@@ -114,10 +148,22 @@ Deno.test("tiny mtl run end to end writes a readable run folder; eval and predic
   assert.ok(e.metrics.classification!.n > 0);
   // predict on a manifest, in 2 shards
   const predDir = path.join(root, "pred");
-  const a = await predict({ model: path.join(out, "checkpoints", "best"), inputs: [data], out: predDir, shard: { k: 1, n: 2 } });
-  const b = await predict({ model: path.join(out, "checkpoints", "best"), inputs: [data], out: predDir, shard: { k: 2, n: 2 } });
+  const a = await predict({
+    model: path.join(out, "checkpoints", "best"),
+    inputs: [data],
+    out: predDir,
+    shard: { k: 1, n: 2 },
+  });
+  const b = await predict({
+    model: path.join(out, "checkpoints", "best"),
+    inputs: [data],
+    out: predDir,
+    shard: { k: 2, n: 2 },
+  });
   assert.equal(a.length + b.length, 28);
-  const recs = (await Deno.readTextFile(path.join(predDir, "predictions.1-of-2.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
+  const recs = (await Deno.readTextFile(path.join(predDir, "predictions.1-of-2.jsonl"))).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
   assert.equal(recs.length, a.length);
   for (const rec of recs) {
     const m = decode(await Deno.readFile(rec.mask));
@@ -128,12 +174,20 @@ Deno.test("tiny mtl run end to end writes a readable run folder; eval and predic
     assert.ok(Math.abs(ps.reduce((s, v) => s + v, 0) - 1) < 1e-4);
     assert.ok(["normal", "opacity"].includes(rec.predictedClass));
   }
-  await assert.rejects(() => predict({ model: path.join(out, "checkpoints", "best"), inputs: [data], out: predDir, shard: { k: 3, n: 2 } }), /--shard/);
+  await assert.rejects(
+    () =>
+      predict({ model: path.join(out, "checkpoints", "best"), inputs: [data], out: predDir, shard: { k: 3, n: 2 } }),
+    /--shard/,
+  );
 });
 
 Deno.test("no tensor leaks: numTensors identical after step 2 and step 20", async () => {
   const counts = new Map<number, number>();
-  await train({ ...base("leak", { epochs: 4, batchSize: 2, overlays: 0 }), progress: "none", onStep: (s) => void counts.set(s, tf.memory().numTensors) });
+  await train({
+    ...base("leak", { epochs: 4, batchSize: 2, overlays: 0 }),
+    progress: "none",
+    onStep: (s) => void counts.set(s, tf.memory().numTensors),
+  });
   assert.ok(counts.has(20), `ran ${counts.size} steps`);
   assert.equal(counts.get(20), counts.get(2));
 });
@@ -161,7 +215,14 @@ Deno.test("resume equivalence: 4 epochs == 2 + resume 2 (cpu, same seed), and th
 
 Deno.test("an interrupt mid-epoch writes a checkpoint and resume continues from that batch", async () => {
   const ac = new AbortController();
-  const r = await train({ ...base("sigint", { epochs: 2, overlays: 0 }), progress: "none", signal: ac.signal, onStep: (s) => { if (s === 3) ac.abort(); } });
+  const r = await train({
+    ...base("sigint", { epochs: 2, overlays: 0 }),
+    progress: "none",
+    signal: ac.signal,
+    onStep: (s) => {
+      if (s === 3) ac.abort();
+    },
+  });
   assert.equal(r.stopped, "aborted");
   const st = (await loadCheckpoint(path.join(root, "sigint", "checkpoints", "last"))).state;
   assert.equal(st.epoch, 0);
@@ -176,7 +237,12 @@ Deno.test("an interrupt mid-epoch writes a checkpoint and resume continues from 
 Deno.test("a crash while writing or swapping a checkpoint leaves the previous one loadable", async () => {
   for (const at of ["writing", "swapping"] as const) {
     await assert.rejects(
-      () => train({ ...base(`crash-${at}`, { epochs: 2, overlays: 0 }), progress: "none", crashCheckpointAfterEpoch: { epoch: 2, at } }),
+      () =>
+        train({
+          ...base(`crash-${at}`, { epochs: 2, overlays: 0 }),
+          progress: "none",
+          crashCheckpointAfterEpoch: { epoch: 2, at },
+        }),
       /simulated crash/,
     );
     const last = path.join(root, `crash-${at}`, "checkpoints", "last");
@@ -192,10 +258,19 @@ Deno.test("a crash while writing or swapping a checkpoint leaves the previous on
 Deno.test("bad config values and unreadable checkpoints give clear errors", async () => {
   await assert.rejects(() => train({ ...base("bad"), batchSize: 0 }), /--batch-size: must be an integer ≥ 1, got 0/);
   await assert.rejects(() => train({ ...base("bad"), loss: "bce" }), /--loss: "bce" is not one of xe, dice/);
-  await assert.rejects(() => train({ ...base("bad"), mode: "gan" as "mtl" }), /--mode: "gan" is not one of mtl, seg, cls/);
-  await assert.rejects(() => train({ ...base("bad"), classLabelFraction: 1.5 }), /--label-fraction: must be in \[0, 1\]/);
+  await assert.rejects(
+    () => train({ ...base("bad"), mode: "gan" as "mtl" }),
+    /--mode: "gan" is not one of mtl, seg, cls/,
+  );
+  await assert.rejects(
+    () => train({ ...base("bad"), classLabelFraction: 1.5 }),
+    /--label-fraction: must be in \[0, 1\]/,
+  );
   await assert.rejects(() => train({ ...base("bad"), lr: -1 }), /--lr: must be in \(0, 1\)/);
-  await assert.rejects(() => train({ resume: path.join(root, "nothing-here"), progress: "none" }), /--resume .*no complete checkpoint/);
+  await assert.rejects(
+    () => train({ resume: path.join(root, "nothing-here"), progress: "none" }),
+    /--resume .*no complete checkpoint/,
+  );
   const broken = path.join(root, "broken");
   await Deno.mkdir(broken, { recursive: true });
   await Deno.writeTextFile(path.join(broken, "COMPLETE"), "{}");

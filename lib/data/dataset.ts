@@ -5,9 +5,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { augmentPair, type AugmentOptions } from "./augment.ts";
+import { type AugmentOptions, augmentPair } from "./augment.ts";
 import { DataError } from "./errors.ts";
-import { decodeFile, loadMask, type LoadImageOptions, prepareImage } from "./load.ts";
+import { decodeFile, type LoadImageOptions, loadMask, prepareImage } from "./load.ts";
 import type { Manifest, ManifestRow, SplitName } from "./manifest.ts";
 import { createRng } from "./rng.ts";
 
@@ -235,7 +235,9 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
   const classFrac = opts.classLabelFraction ?? 1, maskFrac = opts.maskFraction ?? 1;
   checkFraction("classLabelFraction", classFrac);
   checkFraction("maskFraction", maskFrac);
-  if (!Number.isInteger(size) || size < 8) throw new DataError("size", `must be an integer ≥ 8, got ${size}`, "e.g. 64");
+  if (!Number.isInteger(size) || size < 8) {
+    throw new DataError("size", `must be an integer ≥ 8, got ${size}`, "e.g. 64");
+  }
   const assigned = manifest.rows.some((r) => r.split === null)
     ? stratifiedSplit(manifest.rows, seed, opts.splitFractions)
     : null;
@@ -254,14 +256,24 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
           expectSize: { width: decoded.width, height: decoded.height, image: row.image },
         })
         : null;
-      samples.push({ id: row.id, path: row.image, image, mask, label: row.label, split, hidden: { mask: false, label: false } });
+      samples.push({
+        id: row.id,
+        path: row.image,
+        image,
+        mask,
+        label: row.label,
+        split,
+        hidden: { mask: false, label: false },
+      });
     } catch (e) {
       if (!(e instanceof DataError) || !opts.skipBad) throw e;
       skipped.push({ file: e.file, message: e.message });
     }
     if (i % 64 === 63) await new Promise((r) => setTimeout(r, 0));
   }
-  if (skipped.length) console.error(`warning: skipped ${skipped.length} bad row(s) (--skip-bad); first: ${skipped[0].message}`);
+  if (skipped.length) {
+    console.error(`warning: skipped ${skipped.length} bad row(s) (--skip-bad); first: ${skipped[0].message}`);
+  }
   // Fraction knobs (train only), stratified by class.
   const train = samples.filter((s) => s.split === "train");
   const byClass = (s: Sample) => String(s.label);
@@ -323,10 +335,14 @@ function makeSplit(name: SplitName, samples: Sample[], size: number, clamp: bool
     numBatches,
     *batches(opts: BatchOptions) {
       const bs = opts.batchSize;
-      if (!Number.isInteger(bs) || bs < 1) throw new DataError("batchSize", `must be an integer ≥ 1, got ${bs}`, "e.g. 8");
+      if (!Number.isInteger(bs) || bs < 1) {
+        throw new DataError("batchSize", `must be an integer ≥ 1, got ${bs}`, "e.g. 8");
+      }
       const seed = opts.seed ?? 0, epoch = opts.epoch ?? 0;
       const remainder = opts.remainder ?? (opts.shuffle ? "wrap" : "pad");
-      const order = opts.shuffle ? createRng(seed, epoch, 0x5eed).shuffle(samples.map((_, i) => i)) : samples.map((_, i) => i);
+      const order = opts.shuffle
+        ? createRng(seed, epoch, 0x5eed).shuffle(samples.map((_, i) => i))
+        : samples.map((_, i) => i);
       const augOpts = opts.augment ? { clamp, ...(opts.augment === true ? {} : opts.augment) } : null;
       const n = numBatches(bs, remainder);
       const px = size * size;

@@ -204,6 +204,6 @@ function decodeDicom(bytes: Uint8Array, name: string): DecodedImage {
     const b = Math.max(lo * slope + intercept, hi * slope + intercept);
     for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (raw[i] * slope + intercept - a) / (b - a)));
   }
-  if (photometric === "MONOCHROME1") for (let i = 0; i < n; i++) out[i] = 1 - out[i];
+  if (photometric === "MONOCHROME1") { for (let i = 0; i < n; i++) out[i] = 1 - out[i]; }
   return { width: cols, height: rows, data: out, format: "dicom", bitDepth: bitsStored };
 }

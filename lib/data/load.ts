@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { decodeImageBytes, type DecodedImage } from "./decode.ts";
+import { type DecodedImage, decodeImageBytes } from "./decode.ts";
 import { DataError } from "./errors.ts";
 import { resizeArea, resizeMaskNearest } from "./resize.ts";
 import { clahe, zScore } from "./normalize.ts";
@@ -112,7 +112,11 @@ export function loadMask(paths: string | string[], opts: LoadMaskOptions = {}): 
       );
     }
     if (acc && (m.width !== w || m.height !== h)) {
-      throw new DataError(p, `mask parts differ in size (${m.width}×${m.height} vs ${w}×${h})`, "export all parts at one size");
+      throw new DataError(
+        p,
+        `mask parts differ in size (${m.width}×${m.height} vs ${w}×${h})`,
+        "export all parts at one size",
+      );
     }
     let max = 0;
     for (const v of m.data) if (v > max) max = v;

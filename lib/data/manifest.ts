@@ -118,7 +118,9 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
   try {
     text = Deno.readTextFileSync(csvPath);
   } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "manifest not found" : `cannot read manifest (${(e as Error).message})`;
+    const why = e instanceof Deno.errors.NotFound
+      ? "manifest not found"
+      : `cannot read manifest (${(e as Error).message})`;
     throw new DataError(csvPath, why, "pass the path of a CSV with an `image` column (see README: Manifest)");
   }
   const table = parseCsv(text);

@@ -57,7 +57,9 @@ export function generatePhantoms(opts: PhantomOptions = {}): Phantom[] {
   const count = opts.count ?? 240, size = opts.size ?? 64, seed = opts.seed ?? 42;
   const diseased = Math.round((opts.diseaseFraction ?? 0.5) * count);
   const labels = createRng(seed, 1).shuffle(Array.from({ length: count }, (_, i) => (i < diseased ? 1 : 0) as 0 | 1));
-  const noMask = new Set(createRng(seed, 2).shuffle([...Array(count).keys()]).slice(0, Math.round((opts.noMaskFraction ?? 0.1) * count)));
+  const noMask = new Set(
+    createRng(seed, 2).shuffle([...Array(count).keys()]).slice(0, Math.round((opts.noMaskFraction ?? 0.1) * count)),
+  );
   return labels.map((label, i) => ({
     id: `phantom_${String(i).padStart(4, "0")}_${label}`,
     ...renderPhantom(size, label, createRng(seed, 1000 + i)),
@@ -72,12 +74,20 @@ function renderPhantom(size: number, label: 0 | 1, rng: ReturnType<typeof create
   const lungA = rng.uniform(0.23, 0.29), lungB = rng.uniform(0.5, 0.6), gap = rng.uniform(0.34, 0.42);
   const tissue = rng.uniform(0.5, 0.62), air = rng.uniform(0.15, 0.25);
   const ribPhase = rng.uniform(0, 1), ribFreq = rng.uniform(4.5, 5.5);
-  const texture = Array.from({ length: 3 }, () => ({ fx: rng.uniform(1, 4), fy: rng.uniform(1, 4), ph: rng.uniform(0, 6.3) }));
+  const texture = Array.from(
+    { length: 3 },
+    () => ({ fx: rng.uniform(1, 4), fy: rng.uniform(1, 4), ph: rng.uniform(0, 6.3) }),
+  );
   const lungs = [
     { cx: -gap, cy: -0.02, a: lungA, b: lungB },
     { cx: gap, cy: -0.02, a: lungA * 0.95, b: lungB * 0.97 },
   ];
-  const heart = { cx: rng.uniform(0.1, 0.16), cy: rng.uniform(0.2, 0.28), a: rng.uniform(0.22, 0.27), b: rng.uniform(0.17, 0.21) };
+  const heart = {
+    cx: rng.uniform(0.1, 0.16),
+    cy: rng.uniform(0.2, 0.28),
+    a: rng.uniform(0.22, 0.27),
+    b: rng.uniform(0.17, 0.21),
+  };
   const nodules = label === 1
     ? Array.from({ length: 1 + rng.int(4) }, () => {
       const lung = lungs[rng.int(2)];
@@ -158,7 +168,9 @@ export async function writePhantomDataset(dir: string, opts: WritePhantomOptions
   const lines = ["id,image,mask,label,label_name,split"];
   for (const [i, p] of phantoms.entries()) {
     await Deno.writeFile(path.join(dir, "images", `${p.id}.png`), encodeGrayPng(p.image, size, size));
-    if (p.maskPublished) await Deno.writeFile(path.join(dir, "masks", `${p.id}.png`), encodeGrayPng(p.mask, size, size));
+    if (p.maskPublished) {
+      await Deno.writeFile(path.join(dir, "masks", `${p.id}.png`), encodeGrayPng(p.mask, size, size));
+    }
     const mask = p.maskPublished ? `masks/${p.id}.png` : "";
     lines.push(`${p.id},images/${p.id}.png,${mask},${p.label},${p.label ? "opacity" : "normal"},${splits[i]}`);
   }

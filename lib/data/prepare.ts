@@ -48,13 +48,16 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
   const size = o.size ?? 256;
   const list = (dir: string) => {
     try {
-      return [...Deno.readDirSync(dir)].filter((e) => e.isFile && /\.(png|jpe?g|dcm)$/i.test(e.name)).map((e) => e.name).sort();
+      return [...Deno.readDirSync(dir)].filter((e) => e.isFile && /\.(png|jpe?g|dcm)$/i.test(e.name)).map((e) => e.name)
+        .sort();
     } catch {
       throw new DataError(dir, "folder not found or unreadable", "pass the folder that holds the downloaded files");
     }
   };
   const names = list(o.images);
-  if (names.length === 0) throw new DataError(o.images, "no PNG/JPEG/DICOM files", "point --images at the image folder");
+  if (names.length === 0) {
+    throw new DataError(o.images, "no PNG/JPEG/DICOM files", "point --images at the image folder");
+  }
   const maskIndex = (o.masks ?? []).map((dir) => {
     const m = new Map<string, string>();
     for (const n of list(dir)) m.set(n.replace(/\.[^.]+$/, "").replace(/_mask$/, ""), path.join(dir, n));
@@ -66,19 +69,33 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
   for (const n of names) {
     const id = n.replace(/\.[^.]+$/, "");
     const m = id.match(/_([01])$/);
-    if (!m) throw new DataError(path.join(o.images, n), 'name does not end in "_0" or "_1" (the label)', "rename it or leave it out");
+    if (!m) {
+      throw new DataError(
+        path.join(o.images, n),
+        'name does not end in "_0" or "_1" (the label)',
+        "rename it or leave it out",
+      );
+    }
     const img = decodeFile(path.join(o.images, n));
-    await Deno.writeFile(path.join(o.out, "images", `${id}.png`), encodeGrayPng(resizeArea(img.data, img.width, img.height, size, size), size, size));
+    await Deno.writeFile(
+      path.join(o.out, "images", `${id}.png`),
+      encodeGrayPng(resizeArea(img.data, img.width, img.height, size, size), size, size),
+    );
     const found = maskIndex.map((idx) => idx.get(id)).filter((p): p is string => !!p);
     if (found.length) {
-      const mask = loadMask(found, { size, expectSize: { width: img.width, height: img.height, image: path.join(o.images, n) } });
+      const mask = loadMask(found, {
+        size,
+        expectSize: { width: img.width, height: img.height, image: path.join(o.images, n) },
+      });
       await Deno.writeFile(path.join(o.out, "masks", `${id}.png`), encodeGrayPng(mask, size, size));
     }
     rows.push({ id, label: Number(m[1]), masks: found.length ? [`masks/${id}.png`] : [] });
   }
   const splits = stratifiedSplit(rows, o.seed ?? 0);
   const lines = ["id,image,mask,label,label_name,split"];
-  rows.forEach((r, i) => lines.push(`${r.id},images/${r.id}.png,${r.masks[0] ?? ""},${r.label},${r.label ? "tb" : "normal"},${splits[i]}`));
+  rows.forEach((r, i) =>
+    lines.push(`${r.id},images/${r.id}.png,${r.masks[0] ?? ""},${r.label},${r.label ? "tb" : "normal"},${splits[i]}`)
+  );
   const csv = path.join(o.out, "manifest.csv");
   await Deno.writeTextFile(csv, lines.join("\n") + "\n");
   return csv;

@@ -104,7 +104,9 @@ export function fileHandler(dir: string): tf.io.IOHandler {
           try {
             chunks.push(await Deno.readFile(path.join(dir, p)));
           } catch (e) {
-            throw new Error(`${path.join(dir, p)}: cannot read weights (${(e as Error).message}); the checkpoint is incomplete`);
+            throw new Error(
+              `${path.join(dir, p)}: cannot read weights (${(e as Error).message}); the checkpoint is incomplete`,
+            );
           }
         }
       }

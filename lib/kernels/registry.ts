@@ -4,7 +4,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { backend_util } from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
+import { conv2dBackpropFilterWebGpu, conv2dBackpropInputWebGpu, conv2dWebGpu, fastConvEligible } from "./webgpu_conv.ts";
 
 interface Replacement {
   kernelName: string;
@@ -12,18 +15,70 @@ interface Replacement {
   make: (stock: tf.KernelFunc) => tf.KernelFunc;
 }
 
+// deno-lint-ignore no-explicit-any
+type AnyBackend = any;
+type Attrs = Record<string, unknown>;
+
+function convInfo(xShape: number[], filterShape: number[], a: Attrs, dilations: unknown = 1) {
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides as [number, number],
+    dilations as [number, number],
+    a.pad as "same",
+    a.dimRoundingMode as "floor" | undefined,
+    false,
+    backend_util.convertConv2DDataFormat(a.dataFormat as "NHWC"),
+  );
+}
+
+const webgpuBackpropFilter = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = args.attrs as Attrs;
+  const info = convInfo(x.shape, a.filterShape as number[], a);
+  if (!fastConvEligible(info) || x.dtype !== "float32") return stock(args);
+  return conv2dBackpropFilterWebGpu(args.backend as AnyBackend, x, dy, info);
+};
+
+const webgpuBackpropInput = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+  const a = args.attrs as Attrs;
+  const info = convInfo(a.inputShape as number[], filter.shape, a);
+  if (!fastConvEligible(info) || dy.dtype !== "float32") return stock(args);
+  return conv2dBackpropInputWebGpu(args.backend as AnyBackend, dy, filter, info);
+};
+
+const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const a = args.attrs as Attrs;
+  const info = convInfo(x!.shape, filter!.shape, a, a.dilations ?? 1);
+  const activation = (fused ? a.activation ?? "linear" : "linear") as string;
+  const biasOk = !bias || (bias.shape.reduce((p, q) => p * q, 1) === info.outChannels && bias.shape.length === 1);
+  if (
+    !fastConvEligible(info) || x!.dtype !== "float32" || preluActivationWeights || !biasOk ||
+    (activation !== "linear" && activation !== "relu")
+  ) return stock(args);
+  return conv2dWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation, info);
+};
+
 /** Every replacement kernel appaunet ships. */
 const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropFilter", backendName: "cpu", make: makeCpuConv2DBackpropFilter },
+  { kernelName: "Conv2DBackpropFilter", backendName: "webgpu", make: webgpuBackpropFilter },
+  { kernelName: "Conv2DBackpropInput", backendName: "webgpu", make: webgpuBackpropInput },
+  { kernelName: "Conv2D", backendName: "webgpu", make: webgpuConv(false) },
+  { kernelName: "FusedConv2D", backendName: "webgpu", make: webgpuConv(true) },
 ];
 
 const stockKernels = new Map<string, tf.KernelConfig>();
 let active = false;
 
 /**
- * Turns appaunet's replacement kernels on (default after import of `mod.ts`) or off (stock tfjs kernels), for
- * every model and loss, with no other code change. Replacements so far: the `cpu` backend's
- * `Conv2DBackpropFilter` (stock is ≈ 60× slower).
+ * Turns appaunet's replacement kernels on (the default once `mod.ts` is imported) or off (stock tfjs
+ * kernels) for every model and loss, with no other code change. Replacements: on `webgpu`, `Conv2D`,
+ * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
+ * see `webgpu_conv.ts`); on `cpu`, `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does
+ * not handle (NCHW, dilation, other activations) goes to the stock kernel.
  *
  * @example
  * ```ts

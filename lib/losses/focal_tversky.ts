@@ -35,7 +35,11 @@ export function focalTverskyLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: Focal
 }
 
 /** Per-image {@linkcode focalTverskyLoss}, shape `[B]`. */
-export function focalTverskyLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: FocalTverskyOptions = {}): tf.Tensor1D {
+export function focalTverskyLossPerImage(
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+  opts: FocalTverskyOptions = {},
+): tf.Tensor1D {
   const gamma = opts.gamma ?? 4 / 3;
   if (!(gamma > 0)) throw new Error(`focalTverskyLoss: gamma must be > 0, got ${gamma}`);
   return tf.tidy(() => {

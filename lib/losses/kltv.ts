@@ -39,6 +39,9 @@ export function kltvLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions =
 export function kltvLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions = {}): tf.Tensor1D {
   const wKl = opts.klWeight ?? 1, wTv = opts.tverskyWeight ?? 1;
   return tf.tidy(() =>
-    tf.add(tf.mul(klLossPerImage(yTrue, yPred, opts), wKl), tf.mul(tverskyLossPerImage(yTrue, yPred, opts), wTv)) as tf.Tensor1D
+    tf.add(
+      tf.mul(klLossPerImage(yTrue, yPred, opts), wKl),
+      tf.mul(tverskyLossPerImage(yTrue, yPred, opts), wTv),
+    ) as tf.Tensor1D
   );
 }

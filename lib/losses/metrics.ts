@@ -39,7 +39,11 @@ export function dicePerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOp
   return tf.tidy(() => {
     const { inter, sumT, sumP } = overlap(yTrue, yPred, opts.threshold ?? 0.5);
     const denom = tf.add(sumT, sumP);
-    return tf.where(tf.equal(denom, 0), tf.onesLike(denom), tf.div(tf.mul(inter, 2), tf.maximum(denom, 1))) as tf.Tensor1D;
+    return tf.where(
+      tf.equal(denom, 0),
+      tf.onesLike(denom),
+      tf.div(tf.mul(inter, 2), tf.maximum(denom, 1)),
+    ) as tf.Tensor1D;
   });
 }
 

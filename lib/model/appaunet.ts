@@ -4,8 +4,19 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { createDiscriminator, type DiscriminatorOptions, resolveDiscriminatorOptions, type ResolvedDiscriminatorOptions } from "./discriminator.ts";
-import { createSegmentor, resolveSegmentorOptions, type ResolvedSegmentorOptions, type SegmentorOptions, segmentorVariantName } from "./segmentor.ts";
+import {
+  createDiscriminator,
+  type DiscriminatorOptions,
+  type ResolvedDiscriminatorOptions,
+  resolveDiscriminatorOptions,
+} from "./discriminator.ts";
+import {
+  createSegmentor,
+  type ResolvedSegmentorOptions,
+  resolveSegmentorOptions,
+  type SegmentorOptions,
+  segmentorVariantName,
+} from "./segmentor.ts";
 
 /** Options for {@linkcode createAppauNet}. */
 export interface AppauNetOptions {
@@ -48,7 +59,12 @@ export interface AppauNet {
 export function createAppauNet(opts: AppauNetOptions = {}): AppauNet {
   const size = opts.size ?? opts.segmentor?.size ?? 64;
   const seg = resolveSegmentorOptions({ seed: opts.seed, ...opts.segmentor, size });
-  const disc = resolveDiscriminatorOptions({ seed: opts.seed, numClasses: opts.numClasses, ...opts.discriminator, size });
+  const disc = resolveDiscriminatorOptions({
+    seed: opts.seed,
+    numClasses: opts.numClasses,
+    ...opts.discriminator,
+    size,
+  });
   return {
     segmentor: createSegmentor(seg),
     discriminator: createDiscriminator(disc),

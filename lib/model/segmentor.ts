@@ -54,9 +54,13 @@ export function resolveSegmentorOptions(opts: SegmentorOptions = {}): ResolvedSe
     dropout: 0,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   } as ResolvedSegmentorOptions;
-  if (!Number.isInteger(o.depth) || o.depth < 1) throw new Error(`segmentor depth must be an integer ≥ 1, got ${o.depth}`);
+  if (!Number.isInteger(o.depth) || o.depth < 1) {
+    throw new Error(`segmentor depth must be an integer ≥ 1, got ${o.depth}`);
+  }
   if (!Number.isInteger(o.size) || o.size % 2 ** o.depth !== 0) {
-    throw new Error(`segmentor size ${o.size} must be divisible by 2^depth = ${2 ** o.depth}; pick e.g. ${2 ** o.depth * 4}`);
+    throw new Error(
+      `segmentor size ${o.size} must be divisible by 2^depth = ${2 ** o.depth}; pick e.g. ${2 ** o.depth * 4}`,
+    );
   }
   if (!Number.isInteger(o.baseFilters) || o.baseFilters < 2) {
     throw new Error(`segmentor baseFilters must be an integer ≥ 2, got ${o.baseFilters}`);
@@ -79,7 +83,12 @@ class Builder {
   glorot() {
     return tf.initializers.glorotUniform({ seed: this.seed === undefined ? undefined : this.seed * 1000 + this.n });
   }
-  conv(x: tf.SymbolicTensor, filters: number, kernel: number, o: { strides?: number; activation?: "relu" | "linear"; bias?: boolean } = {}) {
+  conv(
+    x: tf.SymbolicTensor,
+    filters: number,
+    kernel: number,
+    o: { strides?: number; activation?: "relu" | "linear"; bias?: boolean } = {},
+  ) {
     return tf.layers.conv2d({
       filters,
       kernelSize: kernel,
@@ -163,7 +172,10 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
       q = b.apply(tf.layers.reLU({ name: b.name("att_relu") }), q);
       q = b.conv(q, 1, 1);
       q = b.apply(tf.layers.activation({ activation: "sigmoid", name: b.name("att_sigmoid") }), q);
-      const alpha = b.apply(tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear", name: b.name("att_up") }), q);
+      const alpha = b.apply(
+        tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear", name: b.name("att_up") }),
+        q,
+      );
       skip = b.apply(tf.layers.multiply({ name: b.name("att_gate") }), [skip, alpha]);
     }
     const up = b.apply(
@@ -187,7 +199,10 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
     let p = sideLogits[0];
     sums.push(p);
     for (let k = 1; k < sideLogits.length; k++) {
-      const upP = b.apply(tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear", name: b.name("prog_up") }), p);
+      const upP = b.apply(
+        tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear", name: b.name("prog_up") }),
+        p,
+      );
       p = b.apply(tf.layers.add({ name: b.name("prog_add") }), [sideLogits[k], upP]);
       sums.push(p);
     }
@@ -196,7 +211,10 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
   if (o.deepSupervision) {
     for (let k = sums.length - 2; k >= 0; k--) {
       const factor = 2 ** (sums.length - 1 - k);
-      const up = b.apply(tf.layers.upSampling2d({ size: [factor, factor], interpolation: "bilinear", name: b.name("ds_up") }), sums[k]);
+      const up = b.apply(
+        tf.layers.upSampling2d({ size: [factor, factor], interpolation: "bilinear", name: b.name("ds_up") }),
+        sums[k],
+      );
       outputs.push(b.apply(tf.layers.activation({ activation: "sigmoid", name: `side_${k}` }), up));
     }
   }
@@ -214,7 +232,9 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
  * @param opts the three switches (default on)
  * @returns the variant name
  */
-export function segmentorVariantName(opts: Pick<SegmentorOptions, "pyramid" | "attention" | "progressive"> = {}): string {
+export function segmentorVariantName(
+  opts: Pick<SegmentorOptions, "pyramid" | "attention" | "progressive"> = {},
+): string {
   const parts: string[] = [];
   if (opts.pyramid ?? true) parts.push("Pyramid");
   if (opts.progressive ?? true) parts.push("Progressive");

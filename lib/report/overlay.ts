@@ -21,7 +21,12 @@ import { encodeRgbPng } from "../io/png.ts";
  * @param size side length
  * @returns PNG bytes
  */
-export function overlayPng(image: Float32Array, pred: Float32Array | null, truth: Float32Array | null, size: number): Uint8Array {
+export function overlayPng(
+  image: Float32Array,
+  pred: Float32Array | null,
+  truth: Float32Array | null,
+  size: number,
+): Uint8Array {
   const rgb = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
@@ -61,7 +66,6 @@ export function maskPng(pred: Float32Array, size: number): Uint8Array {
   for (let i = 0; i < rgb.length; i++) rgb[i] = pred[i] > 0.5 ? 255 : 0;
   return encodeGray8(rgb, size);
 }
-
 
 function encodeGray8(px: Uint8Array, size: number): Uint8Array {
   return encode({ width: size, height: size, data: px, depth: 8, channels: 1 });

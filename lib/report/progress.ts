@@ -31,7 +31,9 @@ export function epochLine(r: EpochRecord, epochs: number): string {
   const losses = Object.entries(r.losses).map(([k, v]) => `${k} ${fmt(v)}`).join(" ");
   const parts = [`epoch ${r.epoch}/${epochs}`, losses];
   if (r.val.segmentation) parts.push(`val dice ${fmt(r.val.segmentation.dice.mean)}`);
-  if (r.val.classification) parts.push(`val auc ${fmt(r.val.classification.auc)} acc ${fmt(r.val.classification.accuracy, 3)}`);
+  if (r.val.classification) {
+    parts.push(`val auc ${fmt(r.val.classification.auc)} acc ${fmt(r.val.classification.accuracy, 3)}`);
+  }
   parts.push(`${r.imagesPerSecond.toFixed(1)} img/s`, `${r.seconds.toFixed(1)} s`);
   return parts.join(" | ");
 }
@@ -67,7 +69,11 @@ export function createProgress(mode: ProgressMode, epochs: number, stepsPerEpoch
       const width = 24, filled = Math.round((step / stepsPerEpoch) * width);
       const bar = "#".repeat(filled) + ".".repeat(width - filled);
       Deno.stderr.writeSync(
-        enc.encode(`\repoch ${epoch + 1}/${epochs} [${bar}] ${step}/${stepsPerEpoch} ${ips.toFixed(1)} img/s ETA ${eta.toFixed(0)} s   `),
+        enc.encode(
+          `\repoch ${epoch + 1}/${epochs} [${bar}] ${step}/${stepsPerEpoch} ${ips.toFixed(1)} img/s ETA ${
+            eta.toFixed(0)
+          } s   `,
+        ),
       );
     },
     epoch(r) {

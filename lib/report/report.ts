@@ -60,13 +60,19 @@ export function svgLineChart(title: string, series: Record<string, number[]>): s
   Object.entries(series).forEach(([name, vals], k) => {
     const pts = vals.map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : "")).filter(Boolean);
     body += `<polyline fill="none" stroke="${colors[k % colors.length]}" stroke-width="2" points="${pts.join(" ")}"/>`;
-    body += `<text x="${w - pad + 4}" y="${pad + 14 * k}" font-size="11" fill="${colors[k % colors.length]}">${esc(name)}</text>`;
+    body += `<text x="${w - pad + 4}" y="${pad + 14 * k}" font-size="11" fill="${colors[k % colors.length]}">${
+      esc(name)
+    }</text>`;
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w + 90}" height="${h}" role="img" aria-label="${esc(title)}">` +
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w + 90}" height="${h}" role="img" aria-label="${
+    esc(title)
+  }">` +
     `<text x="${pad}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>` +
     `<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#888"/>` +
     `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#888"/>` +
-    `<text x="2" y="${pad + 4}" font-size="10">${num(hi, 3)}</text><text x="2" y="${h - pad}" font-size="10">${num(lo, 3)}</text>` +
+    `<text x="2" y="${pad + 4}" font-size="10">${num(hi, 3)}</text><text x="2" y="${h - pad}" font-size="10">${
+      num(lo, 3)
+    }</text>` +
     `<text x="${w / 2}" y="${h - 8}" font-size="10">epoch (1…${n})</text>${body}</svg>`;
 }
 
@@ -89,7 +95,10 @@ export async function writeReport(r: ReportInput): Promise<string> {
       const png = overlayPng(s.image, p.mask ?? null, s.mask, size);
       await Deno.writeFile(path.join(overlayDir, `${p.id}.png`), png);
       const cls = p.probs ? ` · p=${p.probs.map((v) => v.toFixed(2)).join("/")}` : "";
-      grid += `<figure><img src="data:image/png;base64,${encodeBase64(png)}" width="${Math.max(size, 128)}" alt="${esc(p.id)}">` +
+      grid +=
+        `<figure><img src="data:image/png;base64,${encodeBase64(png)}" width="${Math.max(size, 128)}" alt="${
+          esc(p.id)
+        }">` +
         `<figcaption>${esc(p.id)}<br>Dice ${num(p.dice, 3)}${cls}</figcaption></figure>`;
     }
   }
@@ -112,19 +121,29 @@ export async function writeReport(r: ReportInput): Promise<string> {
     rows.push(["AUC", num(cls.auc)], ["Accuracy", num(cls.accuracy)], ["Sensitivity", num(cls.sensitivity)]);
     rows.push(["Specificity", num(cls.specificity)], ["Confusion [true][pred]", JSON.stringify(cls.confusion)]);
   }
-  if (last.val.classificationTrueMask) rows.push(["AUC with true masks D(x⊕y)", num(last.val.classificationTrueMask.auc)]);
+  if (last.val.classificationTrueMask) {
+    rows.push(["AUC with true masks D(x⊕y)", num(last.val.classificationTrueMask.auc)]);
+  }
   const table = (pairs: [string, string][]) =>
     `<table>${pairs.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("")}</table>`;
-  const cfgPairs = Object.entries(r.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)] as [string, string]);
+  const cfgPairs = Object.entries(r.config).map(([k, v]) =>
+    [k, typeof v === "string" ? v : JSON.stringify(v)] as [string, string]
+  );
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>appaunet run report</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1100px}table{border-collapse:collapse;margin:8px 0}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px;vertical-align:top}th{background:#f4f4f4}
 figure{display:inline-block;margin:6px;text-align:center;font-size:11px}img{image-rendering:pixelated;border:1px solid #ccc}
 .charts svg{margin-right:12px}</style></head><body>
-<h1>appaunet run report</h1><p>${esc(String(r.config.variant ?? ""))} · mode ${esc(String(r.config.mode))} · ${h.length} epoch(s) · ${esc(r.note ?? "")}</p>
+<h1>appaunet run report</h1><p>${esc(String(r.config.variant ?? ""))} · mode ${
+    esc(String(r.config.mode))
+  } · ${h.length} epoch(s) · ${esc(r.note ?? "")}</p>
 <h2>Validation metrics (last epoch ${last.epoch})</h2>${table(rows)}
-<h2>Curves</h2><div class="charts">${svgLineChart("training losses", lossSeries)}${svgLineChart("validation", valSeries)}</div>
-<h2>Validation overlays</h2><p>Red: predicted lung (p &gt; 0.5). Green: true mask contour.</p><div>${grid || "<p>(no segmentor)</p>"}</div>
+<h2>Curves</h2><div class="charts">${svgLineChart("training losses", lossSeries)}${
+    svgLineChart("validation", valSeries)
+  }</div>
+<h2>Validation overlays</h2><p>Red: predicted lung (p &gt; 0.5). Green: true mask contour.</p><div>${
+    grid || "<p>(no segmentor)</p>"
+  }</div>
 <h2>Configuration</h2>${table(cfgPairs)}
 </body></html>`;
   const file = path.join(r.out, "report.html");

@@ -136,7 +136,9 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     try {
       return JSON.parse(await Deno.readTextFile(path.join(d, f)));
     } catch (e) {
-      throw new Error(`${path.join(d, f)}: unreadable (${(e as Error).message}); the checkpoint is damaged, use another one`);
+      throw new Error(
+        `${path.join(d, f)}: unreadable (${(e as Error).message}); the checkpoint is damaged, use another one`,
+      );
     }
   };
   return { dir: d, state: await read("state.json"), config: await read("config.json") };

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { BackendName } from "../backend.ts";
 import type { DiscriminatorOptions } from "../model/discriminator.ts";
 import type { SegmentorOptions } from "../model/segmentor.ts";
 import { LOSS_NAMES } from "../losses/by_name.ts";
@@ -75,7 +74,17 @@ export interface TrainOptions {
 }
 
 /** Options the run does not depend on numerically (not compared on resume). */
-export const RUNTIME_KEYS = ["out", "epochs", "backend", "progress", "signal", "onEpoch", "resume", "overlays", "skipBad"];
+export const RUNTIME_KEYS = [
+  "out",
+  "epochs",
+  "backend",
+  "progress",
+  "signal",
+  "onEpoch",
+  "resume",
+  "overlays",
+  "skipBad",
+];
 
 /** Fully resolved options. */
 export type ResolvedTrainOptions =
@@ -146,9 +155,15 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
   frac("beta1", r.beta1);
   if (!(r.lr > 0 && r.lr < 1)) throw new Error(`--lr: must be in (0, 1), got ${r.lr}`);
   if (!(r.lambdaSeg >= 0) || !(r.lambdaAdv >= 0)) throw new Error("--lambda-seg/--lambda-adv: must be ≥ 0");
-  if (!(r.realMaskNoise >= 0 && r.realMaskNoise < 0.5)) throw new Error(`--real-mask-noise: must be in [0, 0.5), got ${r.realMaskNoise}`);
-  if (!(LOSS_NAMES as readonly string[]).includes(r.loss)) throw new Error(`--loss: "${r.loss}" is not one of ${LOSS_NAMES.join(", ")}`);
-  if (!["constant", "cosine"].includes(r.lrSchedule)) throw new Error(`--lr-schedule: "${r.lrSchedule}" is not constant or cosine`);
+  if (!(r.realMaskNoise >= 0 && r.realMaskNoise < 0.5)) {
+    throw new Error(`--real-mask-noise: must be in [0, 0.5), got ${r.realMaskNoise}`);
+  }
+  if (!(LOSS_NAMES as readonly string[]).includes(r.loss)) {
+    throw new Error(`--loss: "${r.loss}" is not one of ${LOSS_NAMES.join(", ")}`);
+  }
+  if (!["constant", "cosine"].includes(r.lrSchedule)) {
+    throw new Error(`--lr-schedule: "${r.lrSchedule}" is not constant or cosine`);
+  }
   if (r.mode === "seg" && r.maskFraction === 0) throw new Error("--mask-fraction: seg mode needs masks (> 0)");
   if (r.mode === "cls" && r.classLabelFraction === 0) throw new Error("--label-fraction: cls mode needs labels (> 0)");
   return r;
@@ -169,7 +184,9 @@ export function configDifferences(saved: Record<string, unknown>, given: Record<
     if (k === "segmentor" || k === "discriminator") {
       for (const [kk, vv] of Object.entries(v as Record<string, unknown>)) {
         const sv = (saved[k] as Record<string, unknown> | undefined)?.[kk];
-        if (vv !== undefined && JSON.stringify(sv) !== JSON.stringify(vv)) diffs.push(`${k}.${kk}: ${JSON.stringify(sv)} → ${JSON.stringify(vv)}`);
+        if (vv !== undefined && JSON.stringify(sv) !== JSON.stringify(vv)) {
+          diffs.push(`${k}.${kk}: ${JSON.stringify(sv)} → ${JSON.stringify(vv)}`);
+        }
       }
     } else if (a !== b) diffs.push(`${k}: ${a} → ${b}`);
   }

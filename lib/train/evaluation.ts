@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { DatasetSplit } from "../data/dataset.ts";
 import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
 import { realClassProbabilities } from "./objectives.ts";
-import { classificationMetrics, type ClassificationMetrics, meanStd, type MeanStd } from "./metrics.ts";
+import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd } from "./metrics.ts";
 
 /** Metrics of one split. */
 export interface SplitMetrics {
@@ -80,7 +80,9 @@ export async function evaluateSplit(
         const input = models.mode === "cls" ? b.images : tf.concat([b.images, pred!], 3);
         r.probs = realClassProbabilities(models.discriminator.apply(input, { training: false }) as tf.Tensor2D, fake);
         if (models.mode === "mtl") {
-          const logitsTrue = models.discriminator.apply(tf.concat([b.images, b.masks], 3), { training: false }) as tf.Tensor2D;
+          const logitsTrue = models.discriminator.apply(tf.concat([b.images, b.masks], 3), {
+            training: false,
+          }) as tf.Tensor2D;
           r.probsTrue = realClassProbabilities(logitsTrue, true);
         }
       }

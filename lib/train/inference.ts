@@ -59,7 +59,9 @@ export interface EvaluateOptions {
  * @param opts checkpoint, manifest, split
  * @returns metrics, the split, the epoch of the checkpoint
  */
-export async function evaluate(opts: EvaluateOptions): Promise<{ metrics: SplitMetrics; split: string; epoch: number; classNames: string[] }> {
+export async function evaluate(
+  opts: EvaluateOptions,
+): Promise<{ metrics: SplitMetrics; split: string; epoch: number; classNames: string[] }> {
   const split = opts.split ?? "test";
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split: "${split}" is not train, val or test`);
   const m = await loadModels(opts.model);
@@ -127,7 +129,9 @@ export async function predict(opts: PredictOptions): Promise<PredictionRecord[]>
   }
   if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files or a manifest CSV");
   let files = opts.inputs;
-  if (files.length === 1 && files[0].toLowerCase().endsWith(".csv")) files = readManifest(files[0]).rows.map((r) => r.image);
+  if (files.length === 1 && files[0].toLowerCase().endsWith(".csv")) {
+    files = readManifest(files[0]).rows.map((r) => r.image);
+  }
   files = files.filter((_, i) => i % shard.n === shard.k - 1);
   const m = await loadModels(opts.model);
   const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
@@ -160,7 +164,10 @@ export async function predict(opts: PredictOptions): Promise<PredictionRecord[]>
         }
         if (m.discriminator) {
           const input = m.config.mode === "cls" ? x : tf.concat([x, pred!], 3);
-          r.probs = realClassProbabilities(m.discriminator.apply(input, { training: false }) as tf.Tensor2D, m.config.mode === "mtl");
+          r.probs = realClassProbabilities(
+            m.discriminator.apply(input, { training: false }) as tf.Tensor2D,
+            m.config.mode === "mtl",
+          );
         }
         return r;
       });

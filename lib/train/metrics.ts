@@ -84,7 +84,10 @@ export function classificationMetrics(probs: number[][], labels: number[]): Clas
   let auc: number;
   if (k === 2) auc = rocAuc(probs.map((p) => p[1]), labels);
   else {
-    const per = Array.from({ length: k }, (_, c) => rocAuc(probs.map((p) => p[c]), labels.map((l) => (l === c ? 1 : 0))));
+    const per = Array.from(
+      { length: k },
+      (_, c) => rocAuc(probs.map((p) => p[c]), labels.map((l) => (l === c ? 1 : 0))),
+    );
     const ok = per.filter((v) => !Number.isNaN(v));
     auc = ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
   }

@@ -19,7 +19,7 @@ import { createSegmentor, segmentorVariantName } from "../model/segmentor.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { checkLossRanges } from "../losses/common.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
-import { configDifferences, resolveTrainOptions, type ResolvedTrainOptions, type TrainOptions } from "./config.ts";
+import { configDifferences, type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
 import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
 import { discriminatorLoss, realClassCrossEntropy, segmentorAdversarialLoss, weightedMean } from "./objectives.ts";
@@ -168,7 +168,9 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
     });
     const saved = ck.config as unknown as ResolvedTrainOptions;
-    const explicit = Object.fromEntries(Object.entries(opts).filter(([k, v]) => v !== undefined && k !== "resume" && k !== "out"));
+    const explicit = Object.fromEntries(
+      Object.entries(opts).filter(([k, v]) => v !== undefined && k !== "resume" && k !== "out"),
+    );
     const diffs = configDifferences(saved as unknown as Record<string, unknown>, explicit);
     if (diffs.length) {
       throw new Error(
@@ -208,7 +210,13 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
     ...c,
     variant: c.mode === "cls" ? "classifier" : segmentorVariantName(c.segmentor),
     classNames: ds.classNames,
-    counts: { train: trainSplit.size, val: valSplit.size, labeled: part.labeled.length, maskOnly: part.maskOnly.length, unlabeled: part.unlabeled.length },
+    counts: {
+      train: trainSplit.size,
+      val: valSplit.size,
+      labeled: part.labeled.length,
+      maskOnly: part.maskOnly.length,
+      unlabeled: part.unlabeled.length,
+    },
     versions: { appaunet: "0.1.0", ...info.versions },
     backend: info.backend,
     adapter: info.adapter ?? null,
@@ -229,7 +237,8 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
   let stopped: TrainResult["stopped"] = "completed";
   let step = start.step;
   let checkedRanges = false;
-  const lrAt = (epoch: number) => c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
+  const lrAt = (epoch: number) =>
+    c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
   const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
     const models: Record<string, tf.LayersModel> = {};
     if (nets.segmentor) models.segmentor = nets.segmentor;
@@ -253,7 +262,16 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
     let images = 0, trainMs = 0;
     const skip = epoch === start.epoch ? start.batch : 0;
     let b = skip;
-    for (const batch of trainSplit.batches({ batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment, skip })) {
+    for (
+      const batch of trainSplit.batches({
+        batchSize: c.batchSize,
+        shuffle: true,
+        seed: c.seed,
+        epoch,
+        augment: c.augment,
+        skip,
+      })
+    ) {
       const ts = performance.now();
       if (!checkedRanges && c.mode !== "cls") {
         await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
@@ -357,61 +375,90 @@ function runStep(
   const maskW = tf.tidy(() => tf.mul(hasMask, valid)) as tf.Tensor1D;
   if (c.mode === "seg") {
     const S = nets.segmentor!;
-    out.seg = nets.optS!.minimize(() => {
-      const p = S.apply(images, { training: true }) as tf.Tensor;
-      return weightedMean(segLoss(masks, p), maskW);
-    }, true, vars(S))!;
+    out.seg = nets.optS!.minimize(
+      () => {
+        const p = S.apply(images, { training: true }) as tf.Tensor;
+        return weightedMean(segLoss(masks, p), maskW);
+      },
+      true,
+      vars(S),
+    )!;
   } else if (c.mode === "cls") {
     const D = nets.discriminator!;
-    out.cls = nets.optD!.minimize(() => {
-      const logits = D.apply(images, { training: true }) as tf.Tensor2D;
-      return weightedMean(realClassCrossEntropy(logits, labels, false), tf.mul(hasLabel, valid) as tf.Tensor1D);
-    }, true, vars(D))!;
+    out.cls = nets.optD!.minimize(
+      () => {
+        const logits = D.apply(images, { training: true }) as tf.Tensor2D;
+        return weightedMean(realClassCrossEntropy(logits, labels, false), tf.mul(hasLabel, valid) as tf.Tensor1D);
+      },
+      true,
+      vars(D),
+    )!;
   } else {
     const S = nets.segmentor!, D = nets.discriminator!;
     // Real masks with noise (seeded): y → |y − u|, u ~ U(0, noise).
     const noisy = tf.tidy(() => {
       if (c.realMaskNoise <= 0) return masks.clone();
-      const u = tf.randomUniform(masks.shape, 0, c.realMaskNoise, "float32", createRng(c.seed, epoch, b, 0x9015e).int(2 ** 31));
+      const u = tf.randomUniform(
+        masks.shape,
+        0,
+        c.realMaskNoise,
+        "float32",
+        createRng(c.seed, epoch, b, 0x9015e).int(2 ** 31),
+      );
       return tf.abs(tf.sub(masks, u));
     });
     for (let k = 0; k < c.dSteps; k++) {
       const sx = tf.tidy(() => S.apply(images, { training: true }) as tf.Tensor);
-      const dl = nets.optD!.minimize(() => {
-        const logitsReal = D.apply(tf.concat([images, noisy], 3), { training: true }) as tf.Tensor2D;
-        const logitsFake = D.apply(tf.concat([images, sx], 3), { training: true }) as tf.Tensor2D;
-        // Labeled pairs use the true mask where known, else S(x): the same rows of the two passes.
-        const logitsLabeledPairs = tf.where(tf.cast(tf.reshape(hasMask, [-1, 1]), "bool"), logitsReal, logitsFake) as tf.Tensor2D;
-        const l = discriminatorLoss({
-          logitsLabeledPairs,
-          logitsReal,
-          logitsFake,
-          labels,
-          hasLabel,
-          hasMask,
-          valid,
-          realTarget: 1 - c.labelSmoothing,
-        });
-        if (k === c.dSteps - 1) {
-          out.dSup = tf.keep(l.supervised);
-          out.dReal = tf.keep(l.real);
-          out.dFake = tf.keep(l.fake);
-        }
-        return l.total;
-      }, true, vars(D))!;
+      const dl = nets.optD!.minimize(
+        () => {
+          const logitsReal = D.apply(tf.concat([images, noisy], 3), { training: true }) as tf.Tensor2D;
+          const logitsFake = D.apply(tf.concat([images, sx], 3), { training: true }) as tf.Tensor2D;
+          // Labeled pairs use the true mask where known, else S(x): the same rows of the two passes.
+          const logitsLabeledPairs = tf.where(
+            tf.cast(tf.reshape(hasMask, [-1, 1]), "bool"),
+            logitsReal,
+            logitsFake,
+          ) as tf.Tensor2D;
+          const l = discriminatorLoss({
+            logitsLabeledPairs,
+            logitsReal,
+            logitsFake,
+            labels,
+            hasLabel,
+            hasMask,
+            valid,
+            realTarget: 1 - c.labelSmoothing,
+          });
+          if (k === c.dSteps - 1) {
+            out.dSup = tf.keep(l.supervised);
+            out.dReal = tf.keep(l.real);
+            out.dFake = tf.keep(l.fake);
+          }
+          return l.total;
+        },
+        true,
+        vars(D),
+      )!;
       sx.dispose();
       if (k === c.dSteps - 1) out.d = dl;
       else dl.dispose();
     }
     noisy.dispose();
-    out.s = nets.optS!.minimize(() => {
-      const p = S.apply(images, { training: true }) as tf.Tensor;
-      const seg = weightedMean(segLoss(masks, p), maskW);
-      const adv = segmentorAdversarialLoss(D.apply(tf.concat([images, p], 3), { training: true }) as tf.Tensor2D, valid);
-      out.seg = tf.keep(seg.clone());
-      out.adv = tf.keep(adv.clone());
-      return tf.add(tf.mul(seg, c.lambdaSeg), tf.mul(adv, c.lambdaAdv)) as tf.Scalar;
-    }, true, vars(S))!;
+    out.s = nets.optS!.minimize(
+      () => {
+        const p = S.apply(images, { training: true }) as tf.Tensor;
+        const seg = weightedMean(segLoss(masks, p), maskW);
+        const adv = segmentorAdversarialLoss(
+          D.apply(tf.concat([images, p], 3), { training: true }) as tf.Tensor2D,
+          valid,
+        );
+        out.seg = tf.keep(seg.clone());
+        out.adv = tf.keep(adv.clone());
+        return tf.add(tf.mul(seg, c.lambdaSeg), tf.mul(adv, c.lambdaAdv)) as tf.Scalar;
+      },
+      true,
+      vars(S),
+    )!;
   }
   maskW.dispose();
   return out;

@@ -1,0 +1,11 @@
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "./mod.ts";
+await initBackend({ backend: "webgpu" });
+const be = tf.backend() as any;
+const dev: GPUDevice = be.device;
+dev.pushErrorScope("validation");
+const x = tf.ones([1, 7, 9, 1]); const w = tf.ones([3, 3, 1, 3]);
+const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same");
+console.log(Array.from(await y.data()).slice(0, 12));
+const err = await dev.popErrorScope();
+console.log("err", err?.message?.slice(0, 3000));

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { createRng, initBackend, useFastKernels } from "../mod.ts";
+
+type Case = { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: "same" | "valid" };
+const CASES: Case[] = [
+  { n: 1, h: 7, w: 9, cin: 1, cout: 3, k: 3, s: 1, pad: "same" },
+  { n: 2, h: 8, w: 8, cin: 3, cout: 5, k: 3, s: 2, pad: "same" },
+  { n: 2, h: 9, w: 7, cin: 4, cout: 8, k: 3, s: 1, pad: "valid" },
+  { n: 1, h: 16, w: 16, cin: 8, cout: 16, k: 4, s: 2, pad: "same" },
+  { n: 3, h: 6, w: 6, cin: 5, cout: 4, k: 1, s: 1, pad: "same" },
+  { n: 2, h: 5, w: 5, cin: 6, cout: 6, k: 1, s: 2, pad: "valid" },
+  { n: 1, h: 12, w: 10, cin: 2, cout: 7, k: 4, s: 2, pad: "valid" },
+  { n: 2, h: 4, w: 4, cin: 16, cout: 12, k: 2, s: 2, pad: "same" },
+  { n: 2, h: 32, w: 32, cin: 8, cout: 8, k: 3, s: 1, pad: "same" },
+];
+
+function rand(n: number, seed: number) {
+  const r = createRng(seed);
+  return Float32Array.from({ length: n }, () => r.uniform(-1, 1));
+}
+
+/** Forward (fused bias + relu and plain), dx and dW for one case on the active backend. */
+async function run(c: Case, seed: number) {
+  const x = tf.tensor4d(rand(c.n * c.h * c.w * c.cin, seed), [c.n, c.h, c.w, c.cin]);
+  const w = tf.tensor4d(rand(c.k * c.k * c.cin * c.cout, seed + 1), [c.k, c.k, c.cin, c.cout]);
+  const b = tf.tensor1d(rand(c.cout, seed + 2));
+  const y = tf.conv2d(x, w, c.s, c.pad);
+  const fused = tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" });
+  const dy = tf.tensor(rand(y.size, seed + 3), y.shape);
+  const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, c.s, c.pad), dy)))([x, w]);
+  const out = { y: await y.data(), fused: await fused.data(), dx: await dx.data(), dw: await dw.data() };
+  tf.dispose([x, w, b, y, fused, dy, dx, dw]);
+  return out;
+}
+
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>) {
+  let m = 0, scale = 1;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m / scale;
+}
+
+let webgpu = false;
+try {
+  webgpu = Boolean(await navigator.gpu?.requestAdapter());
+} catch { /* none */ }
+
+Deno.test("cpu fast Conv2DBackpropFilter equals the stock cpu kernel", async () => {
+  await initBackend({ backend: "cpu" });
+  for (const [i, c] of CASES.entries()) {
+    useFastKernels(false);
+    const ref = await run(c, 10 * i);
+    useFastKernels(true);
+    const fast = await run(c, 10 * i);
+    assert.ok(maxRel(fast.dw, ref.dw) < 1e-5, `case ${i} dW`);
+  }
+});
+
+Deno.test({
+  name: webgpu
+    ? "webgpu fast conv kernels equal stock webgpu and cpu (1e-4 relative) over a shape sweep"
+    : "webgpu fast conv kernels (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    const refs = [];
+    await initBackend({ backend: "cpu" });
+    useFastKernels(false);
+    for (const [i, c] of CASES.entries()) refs.push(await run(c, 10 * i));
+    await initBackend({ backend: "webgpu" });
+    for (const mode of [false, true]) {
+      useFastKernels(mode);
+      for (const [i, c] of CASES.entries()) {
+        const got = await run(c, 10 * i);
+        for (const k of ["y", "fused", "dx", "dw"] as const) {
+          const e = maxRel(got[k], refs[i][k]);
+          assert.ok(e < 1e-4, `${mode ? "fast" : "stock"} ${k} case ${i} ${JSON.stringify(c)}: rel err ${e}`);
+        }
+      }
+    }
+    useFastKernels(true);
+    await initBackend({ backend: "cpu" });
+  },
+});
