@@ -95,35 +95,36 @@ export function fastConvEligible(info: ConvInfo): boolean {
  * @returns the filter gradient
  */
 export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, info: ConvInfo): tf.TensorInfo {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, outHeight: OH, outWidth: OW, outChannels: COUT } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
-  const PT = info.padInfo.top, PL = info.padInfo.left;
-  const CIB = Math.ceil(CIN / 4), COB = Math.ceil(COUT / 4);
+  const { batchSize: N, inChannels: CIN, outHeight: OH, outChannels: COUT } = info;
+  const { filterHeight: KH, filterWidth: KW } = info;
+  const [CT, CV] = DW_TILE;
+  const CB = 4 * CV;
+  const CIB = Math.ceil(CIN / CT), COB = Math.ceil(COUT / CB);
   const tiles = KH * KW * CIB * COB;
   const rows = N * OH;
-  // Split the N·OH output rows into chunks so that there are enough invocations to fill the device.
-  const want = Math.max(1, Math.ceil(512 / tiles));
-  const chunks = Math.min(rows, want);
-  const rowsPer = Math.ceil(rows / chunks);
-  const S = Math.ceil(rows / rowsPer);
+  // Split the N·OH output rows into chunks (split-K) so that there are enough invocations for the device.
+  const S = Math.min(rows, Math.max(1, Math.ceil(256 / tiles)));
+  const rowsPer = Math.ceil(rows / S);
   const size = KH * KW * CIN * COUT;
-  const ciOk = (k: number) => (CIN % 4 === 0 ? "true" : `ci0 + ${k} < CIN`);
+  const ciExact = CIN % CT === 0, coExact = COUT % CB === 0;
+  const ct = [...Array(CT).keys()], cv = [...Array(CV).keys()];
+  const acc = (i: number, v: number) => `a${i}_${v}`;
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
-    let cob = t % ((COUT + 3) / 4); t = t / ((COUT + 3) / 4);
-    let cib = t % ((CIN + 3) / 4); t = t / ((CIN + 3) / 4);
+    let cob = t % ${COB}; t = t / ${COB};
+    let cib = t % ${CIB}; t = t / ${CIB};
     let kw = t % KW; t = t / KW;
     let kh = t % KH;
     let s = t / KH;
-    let co0 = cob * 4;
-    let ci0 = cib * 4;
-    var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+    let co0 = cob * ${CB};
+    let ci0 = cib * ${CT};
+    ${ct.flatMap((i) => cv.map((v) => `var ${acc(i, v)} = vec4<f32>(0.0);`)).join(" ")}
     // Valid output columns for this tap: 0 <= ow*SW + kw - PL < W.
-    let owMin = max(0, (PL - kw + (SW - 1)) / SW);
-    let owMax = min((OW - 1), ((W - 1 + PL) - kw) / SW);
-    let r1 = min((N * OH), (s + 1) * E1);
+    let owMin = max(0, (PL - kw + SW - 1) / SW);
+    let owMax = min(OW - 1, (W - 1 + PL - kw) / SW);
+    let r1 = min(N * OH, (s + 1) * E1);
     for (var r = s * E1; r < r1; r = r + 1) {
       let oh = r % OH;
       let n = r / OH;
@@ -134,26 +135,31 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
       for (var ow = owMin; ow <= owMax; ow = ow + 1) {
         let xb = (xRow + ow * SW + kw - PL) * CIN + ci0;
         let db = (dRow + ow) * COUT + co0;
-        let d = ${load4("dy", "db", "co0", COUT % 4 === 0, "COUT")};
-        a0 = a0 + x[xb] * d;
-        ${CIN > 1 || CIN % 4 === 0 ? `if (${ciOk(1)}) { a1 = a1 + x[xb + 1] * d; }` : ""}
-        ${CIN > 2 || CIN % 4 === 0 ? `if (${ciOk(2)}) { a2 = a2 + x[xb + 2] * d; }` : ""}
-        ${CIN > 3 || CIN % 4 === 0 ? `if (${ciOk(3)}) { a3 = a3 + x[xb + 3] * d; }` : ""}
+        ${cv.map((v) => `let d${v} = ${load4("dy", `db + ${4 * v}`, `co0 + ${4 * v}`, coExact, "COUT")};`).join("\n        ")}
+        ${ct.map((i) => `let x${i} = ${ciExact || i === 0 ? `x[xb + ${i}]` : `select(0.0, x[xb + ${i}], ci0 + ${i} < CIN)`};`).join(" ")}
+        ${ct.flatMap((i) => cv.map((v) => `${acc(i, v)} = ${acc(i, v)} + x${i} * d${v};`)).join("\n        ")}
       }
     }
     let out0 = ${S > 1 ? "s * E2 + " : ""}((kh * KW + kw) * CIN + ci0) * COUT + co0;
-    let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
-    for (var i = 0; i < 4; i = i + 1) {
-      if (ci0 + i >= CIN) { break; }
-      let o = out0 + i * COUT;
-      for (var j = 0; j < 4; j = j + 1) {
-        if (co0 + j < COUT) { result[o + j] = acc[i][j]; }
-      }
-    }
+    ${
+    ct.map((i) =>
+      `if (ci0 + ${i} < CIN) { ${
+        cv.map((v) =>
+          [0, 1, 2, 3].map((c) => `if (co0 + ${4 * v + c} < COUT) { result[out0 + ${i} * COUT + ${4 * v + c}] = ${acc(i, v)}[${c}]; }`)
+            .join(" ")
+        ).join(" ")
+      } }`
+    ).join("\n    ")
+  }
   }`;
-  const key = `appaunet_dw_${Math.min(CIN, 4)}_${CIN % 4 === 0}_${COUT % 4 === 0}_${S > 1}`;
+  const key = `appaunet_dw_${ciExact}_${coExact}_${S > 1}_${CT}x${CV}_${COB}_${CIB}`;
   const partialShape = S > 1 ? [S, size] : [KH, KW, CIN, COUT];
-  const partial = backend.runWebGPUProgram(flatProgram(key, partialShape, ["x", "dy"], tiles * S, code), [x, dy], "float32", dims(info, tiles * S, rowsPer, size));
+  const partial = backend.runWebGPUProgram(
+    flatProgram(key, partialShape, ["x", "dy"], tiles * S, code),
+    [x, dy],
+    "float32",
+    dims(info, tiles * S, rowsPer, size),
+  );
   if (S === 1) return partial;
   const sum = `
   fn main(index : i32) {
@@ -171,6 +177,13 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
   backend.disposeData(partial.dataId);
   return out;
 }
+
+/** Filter-gradient register tile: input channels × vec4 groups of output channels per invocation. */
+const DW_TILE: [number, number] = (() => {
+  const v = (globalThis as { Deno?: { env?: { get(k: string): string | undefined } } }).Deno?.env?.get?.("APPAUNET_DW_TILE");
+  const m = v?.match(/^(\d+)x(\d+)$/);
+  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
+})();
 
 /** Activations the forward kernel fuses. */
 export type FusedActivation = "linear" | "relu";
@@ -194,63 +207,85 @@ export function conv2dWebGpu(
   activation: FusedActivation,
   info: ConvInfo,
 ): tf.TensorInfo {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, outHeight: OH, outWidth: OW, outChannels: COUT } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
-  const PT = info.padInfo.top, PL = info.padInfo.left;
-  const OWB = Math.ceil(OW / 4), COB = Math.ceil(COUT / 4);
+  const { batchSize: N, outHeight: OH, outWidth: OW, outChannels: COUT } = info;
+  const [PX, CV] = FWD_TILE;
+  const CB = 4 * CV;
+  const OWB = Math.ceil(OW / PX), COB = Math.ceil(COUT / CB);
   const total = N * OH * OWB * COB;
   const names = bias ? ["x", "w", "bias"] : ["x", "w"];
+  const px = [...Array(PX).keys()], cv = [...Array(CV).keys()];
+  const exact = COUT % CB === 0;
   const col = (j: number) => `
         let iw${j} = (ow0 + ${j}) * SW + kw - PL;
         let ok${j} = iw${j} >= 0 && iw${j} < W && ow0 + ${j} < OW;
         let xb${j} = select(0, (xRow + iw${j}) * CIN, ok${j});`;
+  const acc = (j: number, v: number) => `a${j}_${v}`;
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
-    let cob = t % ((COUT + 3) / 4); t = t / ((COUT + 3) / 4);
-    let owb = t % ((OW + 3) / 4); t = t / ((OW + 3) / 4);
+    let cob = t % ${COB}; t = t / ${COB};
+    let owb = t % ${OWB}; t = t / ${OWB};
     let oh = t % OH;
     let n = t / OH;
-    let co0 = cob * 4;
-    let ow0 = owb * 4;
-    var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+    let co0 = cob * ${CB};
+    let ow0 = owb * ${PX};
+    ${px.flatMap((j) => cv.map((v) => `var ${acc(j, v)} = vec4<f32>(0.0);`)).join(" ")}
     for (var kh = 0; kh < KH; kh = kh + 1) {
       let ih = oh * SH + kh - PT;
       if (ih < 0 || ih >= H) { continue; }
       let xRow = (n * H + ih) * W;
       for (var kw = 0; kw < KW; kw = kw + 1) {
-        ${col(0)}${col(1)}${col(2)}${col(3)}
+        ${px.map(col).join("")}
         let wb = (kh * KW + kw) * CIN * COUT + co0;
         for (var ci = 0; ci < CIN; ci = ci + 1) {
           let wi = wb + ci * COUT;
-          let wv = ${load4("w", "wi", "co0", COUT % 4 === 0, "COUT")};
-          a0 = a0 + select(0.0, x[xb0 + ci], ok0) * wv;
-          a1 = a1 + select(0.0, x[xb1 + ci], ok1) * wv;
-          a2 = a2 + select(0.0, x[xb2 + ci], ok2) * wv;
-          a3 = a3 + select(0.0, x[xb3 + ci], ok3) * wv;
+          ${cv.map((v) => `let w${v} = ${load4("w", `wi + ${4 * v}`, `co0 + ${4 * v}`, exact, "COUT")};`).join("\n          ")}
+          ${px.map((j) => `let x${j} = select(0.0, x[xb${j} + ci], ok${j});`).join(" ")}
+          ${px.flatMap((j) => cv.map((v) => `${acc(j, v)} = ${acc(j, v)} + x${j} * w${v};`)).join("\n          ")}
         }
       }
     }
-    ${bias ? `let bv = ${load4("bias", "co0", "co0", COUT % 4 === 0, "COUT")}; a0 = a0 + bv; a1 = a1 + bv; a2 = a2 + bv; a3 = a3 + bv;` : ""}
-    ${activation === "relu" ? "a0 = max(a0, vec4<f32>(0.0)); a1 = max(a1, vec4<f32>(0.0)); a2 = max(a2, vec4<f32>(0.0)); a3 = max(a3, vec4<f32>(0.0));" : ""}
-    let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
+    ${
+    cv.map((v) => {
+      const post = [bias ? `${load4("bias", `co0 + ${4 * v}`, `co0 + ${4 * v}`, exact, "COUT")}` : ""];
+      return px.map((j) => {
+        let e = acc(j, v);
+        if (bias) e = `(${e} + ${post[0]})`;
+        if (activation === "relu") e = `max(${e}, vec4<f32>(0.0))`;
+        return `let r${j}_${v} = ${e};`;
+      }).join(" ");
+    }).join("\n    ")
+  }
     let ob = ((n * OH + oh) * OW + ow0) * COUT + co0;
-    for (var j = 0; j < 4; j = j + 1) {
-      if (ow0 + j >= OW) { break; }
-      for (var c = 0; c < 4; c = c + 1) {
-        if (co0 + c < COUT) { result[ob + j * COUT + c] = acc[j][c]; }
-      }
-    }
+    ${
+    px.map((j) =>
+      `if (ow0 + ${j} < OW) {${
+        cv.map((v) =>
+          [0, 1, 2, 3].map((c) =>
+            `if (co0 + ${4 * v + c} < COUT) { result[ob + ${j} * COUT + ${4 * v + c}] = r${j}_${v}[${c}]; }`
+          ).join(" ")
+        ).join(" ")
+      }}`
+    ).join("\n    ")
+  }
   }`;
-  const key = `appaunet_conv_${COUT % 4 === 0}_${bias ? 1 : 0}_${activation}`;
+  const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}_${COB}_${OWB}`;
   const inputs = bias ? [x, filter, bias] : [x, filter];
   return backend.runWebGPUProgram(flatProgram(key, [N, OH, OW, COUT], names, total, code), inputs, "float32", dims(info, total));
 }
 
+/** Forward register tile: output columns × vec4 groups of output channels per invocation. */
+const FWD_TILE: [number, number] = (() => {
+  const v = (globalThis as { Deno?: { env?: { get(k: string): string | undefined } } }).Deno?.env?.get?.("APPAUNET_FWD_TILE");
+  const m = v?.match(/^(\d+)x(\d+)$/);
+  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
+})();
+
 /**
- * dx for NHWC: dy `[N,OH,OW,COUT]`, filter `[KH,KW,CIN,COUT]` → `[N,H,W,CIN]`.
- * Each invocation computes 4 input columns of one stride phase (iw = phase + SW·(4b + j)) × 4 input channels.
+ * dx for NHWC: dy `[N,OH,OW,COUT]`, filter `[KH,KW,CIN,COUT]` → `[N,H,W,CIN]`. Each invocation computes PX
+ * input columns of one stride phase (iw = phase + SW·(PX·b + j)), all hit by the same taps, × 4·CV input
+ * channels, looping over output channels.
  *
  * @param backend the webgpu backend
  * @param dy output gradient
@@ -259,40 +294,30 @@ export function conv2dWebGpu(
  * @returns the input gradient
  */
 export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, outHeight: OH, outWidth: OW, outChannels: COUT } = info;
-  const { filterHeight: KH, filterWidth: KW, strideHeight: SH, strideWidth: SW } = info;
-  const PT = info.padInfo.top, PL = info.padInfo.left;
-  const CIB = Math.ceil(CIN / 4);
-  const perPhase = Math.ceil(W / SW); // columns in one stride phase (upper bound)
-  const IWB = Math.ceil(perPhase / 4);
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, strideWidth: SW } = info;
+  const [PX, CV] = DX_TILE;
+  const CB = 4 * CV;
+  const CIB = Math.ceil(CIN / CB);
+  const perPhase = Math.ceil(W / SW);
+  const IWB = Math.ceil(perPhase / PX);
   const total = N * H * SW * IWB * CIB;
-  const COUT4 = Math.floor(COUT / 4) * 4;
-  const dot4 = (j: number) => `
-            let dv${j} = select(vec4<f32>(0.0), vec4<f32>(dy[db${j} + co], dy[db${j} + co + 1], dy[db${j} + co + 2], dy[db${j} + co + 3]), ok${j});
-            a${j} = a${j} + vec4<f32>(dot(dv${j}, w0), dot(dv${j}, w1), dot(dv${j}, w2), dot(dv${j}, w3));`;
-  const tail = (j: number) => `
-            let dv${j} = select(0.0, dy[db${j} + co], ok${j});
-            a${j} = a${j} + dv${j} * wv;`;
-  const wRow = (i: number) => `(wb + ${i} * COUT)`;
-  const colSetup = (j: number) => `
-        let iw${j} = phase + SW * (ib * 4 + ${j});
-        let tw${j} = iw${j} + PL - kw;
-        let ow${j} = tw${j} / SW;
-        let ok${j} = iw${j} < W && tw${j} >= 0 && tw${j} % SW == 0 && ow${j} < OW;
-        let db${j} = select(0, (dRow + ow${j}) * COUT, ok${j});`;
-  const ciGuard = (i: number) => (CIN % 4 === 0 ? "true" : `ci0 + ${i} < CIN`);
+  const exact = CIN % CB === 0;
+  const px = [...Array(PX).keys()], cv = [...Array(CV).keys()];
+  const acc = (j: number, v: number) => `a${j}_${v}`;
+  const wload = (v: number) => load4("w", `wi + ${4 * v}`, `ci0 + ${4 * v}`, exact, "CIN");
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
-    let cib = t % ((CIN + 3) / 4); t = t / ((CIN + 3) / 4);
-    let ib = t % E1; t = t / E1;
+    let cib = t % ${CIB}; t = t / ${CIB};
+    let ib = t % ${IWB}; t = t / ${IWB};
     let phase = t % SW; t = t / SW;
     let ih = t % H;
     let n = t / H;
-    let ci0 = cib * 4;
-    if (phase + SW * ib * 4 >= W) { return; }
-    var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+    let ci0 = cib * ${CB};
+    let iwBase = phase + SW * ib * ${PX};
+    if (iwBase >= W) { return; }
+    ${px.flatMap((j) => cv.map((v) => `var ${acc(j, v)} = vec4<f32>(0.0);`)).join(" ")}
     for (var kh = 0; kh < KH; kh = kh + 1) {
       let th = ih + PT - kh;
       if (th < 0 || th % SH != 0) { continue; }
@@ -300,41 +325,61 @@ export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.Ten
       if (oh >= OH) { continue; }
       let dRow = (n * OH + oh) * OW;
       for (var kw = 0; kw < KW; kw = kw + 1) {
-        ${colSetup(0)}${colSetup(1)}${colSetup(2)}${colSetup(3)}
-        if (!(ok0 || ok1 || ok2 || ok3)) { continue; }
-        let wb = ((kh * KW + kw) * CIN + ci0) * COUT;
+        let twb = iwBase + PL - kw;
+        if ((twb % SW + SW) % SW != 0) { continue; }
         ${
-    COUT4 > 0
-      ? `for (var co = 0; co < (COUT / 4 * 4); co = co + 4) {
-          let w0 = vec4<f32>(w[wb + co], w[wb + co + 1], w[wb + co + 2], w[wb + co + 3]);
-          let w1 = select(vec4<f32>(0.0), vec4<f32>(w[${wRow(1)} + co], w[${wRow(1)} + co + 1], w[${wRow(1)} + co + 2], w[${wRow(1)} + co + 3]), ${ciGuard(1)});
-          let w2 = select(vec4<f32>(0.0), vec4<f32>(w[${wRow(2)} + co], w[${wRow(2)} + co + 1], w[${wRow(2)} + co + 2], w[${wRow(2)} + co + 3]), ${ciGuard(2)});
-          let w3 = select(vec4<f32>(0.0), vec4<f32>(w[${wRow(3)} + co], w[${wRow(3)} + co + 1], w[${wRow(3)} + co + 2], w[${wRow(3)} + co + 3]), ${ciGuard(3)});
-          ${dot4(0)}${dot4(1)}${dot4(2)}${dot4(3)}
-        }`
-      : ""
+    px.map((j) => `
+        let tw${j} = twb + ${j} * SW;
+        let ow${j} = tw${j} / SW;
+        let ok${j} = tw${j} >= 0 && ow${j} < OW && iwBase + ${j} * SW < W;
+        let db${j} = select(0, (dRow + ow${j}) * COUT, ok${j});`).join("")
   }
-        ${
-    COUT4 < COUT
-      ? `for (var co = (COUT / 4 * 4); co < COUT; co = co + 1) {
-          let wv = vec4<f32>(w[wb + co], select(0.0, w[${wRow(1)} + co], ${ciGuard(1)}),
-                             select(0.0, w[${wRow(2)} + co], ${ciGuard(2)}), select(0.0, w[${wRow(3)} + co], ${ciGuard(3)}));
-          ${tail(0)}${tail(1)}${tail(2)}${tail(3)}
-        }`
-      : ""
-  }
+        let wb = (kh * KW + kw) * COUT * CIN + ci0;
+        for (var co = 0; co < COUT; co = co + 1) {
+          let wi = wb + co * CIN;
+          ${cv.map((v) => `let w${v} = ${wload(v)};`).join("\n          ")}
+          ${px.map((j) => `let d${j} = select(0.0, dy[db${j} + co], ok${j});`).join(" ")}
+          ${px.flatMap((j) => cv.map((v) => `${acc(j, v)} = ${acc(j, v)} + d${j} * w${v};`)).join("\n          ")}
+        }
       }
     }
-    let acc = array<vec4<f32>, 4>(a0, a1, a2, a3);
-    for (var j = 0; j < 4; j = j + 1) {
-      let iw = phase + SW * (ib * 4 + j);
-      if (iw >= W) { break; }
-      let ob = ((n * H + ih) * W + iw) * CIN + ci0;
-      for (var c = 0; c < 4; c = c + 1) {
-        if (ci0 + c < CIN) { result[ob + c] = acc[j][c]; }
-      }
-    }
+    ${
+    px.map((j) =>
+      `{ let iw = iwBase + ${j} * SW; if (iw < W) { let ob = ((n * H + ih) * W + iw) * CIN + ci0; ${
+        cv.map((v) =>
+          [0, 1, 2, 3].map((c) => `if (ci0 + ${4 * v + c} < CIN) { result[ob + ${4 * v + c}] = ${acc(j, v)}[${c}]; }`).join(" ")
+        ).join(" ")
+      } } }`
+    ).join("\n    ")
+  }
   }`;
-  const key = `appaunet_dx_${CIN % 4 === 0}_${COUT >= 4}_${COUT % 4 !== 0}`;
-  return backend.runWebGPUProgram(flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code), [dy, filter], "float32", dims(info, total, IWB));
+  const key = `appaunet_dx_${exact}_${PX}x${CV}_${CIB}_${IWB}`;
+  // Weights as [KH, KW, COUT, CIN] so the input channels of one tap and output channel are contiguous.
+  const wT = transposeLastTwo(backend, filter, info);
+  const out = backend.runWebGPUProgram(flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code), [dy, wT], "float32", dims(info, total));
+  backend.disposeData(wT.dataId);
+  return out;
 }
+
+/** `[KH, KW, CIN, COUT]` → `[KH, KW, COUT, CIN]`. */
+function transposeLastTwo(backend: WebGpuBackendLike, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo {
+  const { filterHeight: KH, filterWidth: KW, inChannels: CIN, outChannels: COUT } = info;
+  const size = KH * KW * CIN * COUT;
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let ci = index % CIN;
+    let t = index / CIN;
+    let co = t % COUT;
+    let tap = t / COUT;
+    result[index] = w[(tap * CIN + ci) * COUT + co];
+  }`;
+  return backend.runWebGPUProgram(flatProgram("appaunet_wT", [KH, KW, COUT, CIN], ["w"], size, code), [filter], "float32", dims(info, size));
+}
+
+/** Data-gradient register tile: input columns × vec4 groups of input channels per invocation. */
+const DX_TILE: [number, number] = (() => {
+  const v = (globalThis as { Deno?: { env?: { get(k: string): string | undefined } } }).Deno?.env?.get?.("APPAUNET_DX_TILE");
+  const m = v?.match(/^(\d+)x(\d+)$/);
+  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
+})();
