@@ -5,6 +5,8 @@ import { createRng, initBackend, useFastKernels } from "../mod.ts";
 type Case = { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: "same" | "valid" };
 const CASES: Case[] = [
   { n: 1, h: 7, w: 9, cin: 1, cout: 3, k: 3, s: 1, pad: "same" },
+  { n: 2, h: 7, w: 9, cin: 9, cout: 3, k: 3, s: 1, pad: "same" },
+  { n: 1, h: 9, w: 11, cin: 12, cout: 10, k: 4, s: 2, pad: "same" },
   { n: 2, h: 8, w: 8, cin: 3, cout: 5, k: 3, s: 2, pad: "same" },
   { n: 2, h: 9, w: 7, cin: 4, cout: 8, k: 3, s: 1, pad: "valid" },
   { n: 1, h: 16, w: 16, cin: 8, cout: 16, k: 4, s: 2, pad: "same" },

@@ -113,8 +113,10 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
-    let cob = t % ${COB}; t = t / ${COB};
-    let cib = t % ${CIB}; t = t / ${CIB};
+    let COB = (COUT + ${CB - 1}) / ${CB};
+    let CIB = (CIN + ${CT - 1}) / ${CT};
+    let cob = t % COB; t = t / COB;
+    let cib = t % CIB; t = t / CIB;
     let kw = t % KW; t = t / KW;
     let kh = t % KH;
     let s = t / KH;
@@ -152,7 +154,7 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
     ).join("\n    ")
   }
   }`;
-  const key = `appaunet_dw_${ciExact}_${coExact}_${S > 1}_${CT}x${CV}_${COB}_${CIB}`;
+  const key = `appaunet_dw_${ciExact}_${coExact}_${S > 1}_${CT}x${CV}`;
   const partialShape = S > 1 ? [S, size] : [KH, KW, CIN, COUT];
   const partial = backend.runWebGPUProgram(
     flatProgram(key, partialShape, ["x", "dy"], tiles * S, code),
@@ -224,8 +226,10 @@ export function conv2dWebGpu(
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
-    let cob = t % ${COB}; t = t / ${COB};
-    let owb = t % ${OWB}; t = t / ${OWB};
+    let COB = (COUT + ${CB - 1}) / ${CB};
+    let OWB = (OW + ${PX - 1}) / ${PX};
+    let cob = t % COB; t = t / COB;
+    let owb = t % OWB; t = t / OWB;
     let oh = t % OH;
     let n = t / OH;
     let co0 = cob * ${CB};
@@ -270,7 +274,7 @@ export function conv2dWebGpu(
     ).join("\n    ")
   }
   }`;
-  const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}_${COB}_${OWB}`;
+  const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}`;
   const inputs = bias ? [x, filter, bias] : [x, filter];
   return backend.runWebGPUProgram(flatProgram(key, [N, OH, OW, COUT], names, total, code), inputs, "float32", dims(info, total));
 }
@@ -309,8 +313,9 @@ export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.Ten
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
-    let cib = t % ${CIB}; t = t / ${CIB};
-    let ib = t % ${IWB}; t = t / ${IWB};
+    let CIB = (CIN + ${CB - 1}) / ${CB};
+    let cib = t % CIB; t = t / CIB;
+    let ib = t % E1; t = t / E1;
     let phase = t % SW; t = t / SW;
     let ih = t % H;
     let n = t / H;
@@ -353,10 +358,10 @@ export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.Ten
     ).join("\n    ")
   }
   }`;
-  const key = `appaunet_dx_${exact}_${PX}x${CV}_${CIB}_${IWB}`;
+  const key = `appaunet_dx_${exact}_${PX}x${CV}`;
   // Weights as [KH, KW, COUT, CIN] so the input channels of one tap and output channel are contiguous.
   const wT = transposeLastTwo(backend, filter, info);
-  const out = backend.runWebGPUProgram(flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code), [dy, wT], "float32", dims(info, total));
+  const out = backend.runWebGPUProgram(flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code), [dy, wT], "float32", dims(info, total, IWB));
   backend.disposeData(wT.dataId);
   return out;
 }
