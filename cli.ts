@@ -22,7 +22,7 @@ import {
   train,
   type TrainOptions,
   useFastKernels,
-} from "./mod.ts";
+} from "@appaunet/appaunet";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -49,7 +49,7 @@ commands:
 Run 'deno run -A cli.ts <command> --help' for its flags.`,
   info: `usage: cli.ts info [--backend webgpu|cpu] [--kernels fast|stock]
 Prints the backend, the WebGPU adapter (description, vendor, software or not, limits), versions and warnings.`,
-  demo: `usage: cli.ts demo [--out runs/demo] [--epochs 6] [--backend webgpu|cpu] [--allow-cpu-fallback]
+  demo: `usage: cli.ts demo [--out runs/demo] [--epochs 4] [--backend webgpu|cpu] [--allow-cpu-fallback]
 Trains APPAU-Net (mtl, 50% of class labels hidden) on fixtures/phantoms at 64², evaluates the best checkpoint
 on the test split and writes runs/demo/report.html.`,
   prepare: `usage: cli.ts prepare --images <dir> [--masks <dir>[,<dir>…]] --out <dir> [--size 256] [--seed 0]
@@ -197,7 +197,7 @@ async function cmdTrain(argv: string[], demo = false) {
     out: s("out") ?? (demo ? "runs/demo" : undefined),
     mode: s("mode") as TrainOptions["mode"],
     size: num("size", v.size),
-    epochs: num("epochs", v.epochs) ?? (demo ? 6 : undefined),
+    epochs: num("epochs", v.epochs) ?? (demo ? 4 : undefined),
     batchSize: num("batch-size", v["batch-size"]),
     seed: num("seed", v.seed),
     loss: s("loss"),
@@ -371,7 +371,7 @@ async function cmdInfo(argv: string[]) {
  *
  * @example
  * ```ts ignore
- * import { main } from "./cli.ts";
+ * import { main } from "@appaunet/appaunet/cli";
  * await main(["info", "--backend", "cpu"]);
  * ```
  * @param args command-line arguments

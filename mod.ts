@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { generatePhantoms, initBackend } from "./mod.ts";
+ * import { generatePhantoms, initBackend } from "@appaunet/appaunet";
  * await initBackend({ backend: "cpu" });
  * console.log(generatePhantoms({ count: 2, size: 32 }).length); // 2
  * ```

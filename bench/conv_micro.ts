@@ -24,10 +24,24 @@ if (import.meta.main) {
     const gflop = (2 * n * oh * ow * k * k * ci * co) / 1e9;
     const ops: [string, () => tf.Tensor][] = [
       ["fwd", () => tf.conv2d(x, f, st, "same")],
-      ["dx", () =>
-        tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: f }, { ...attrs, inputShape: [n, h, w, ci] } as unknown as tf.NamedAttrMap) as tf.Tensor],
-      ["dw", () =>
-        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, { ...attrs, filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap) as tf.Tensor],
+      [
+        "dx",
+        () =>
+          tf.engine().runKernel(
+            "Conv2DBackpropInput",
+            { dy, filter: f },
+            { ...attrs, inputShape: [n, h, w, ci] } as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor,
+      ],
+      [
+        "dw",
+        () =>
+          tf.engine().runKernel(
+            "Conv2DBackpropFilter",
+            { x, dy },
+            { ...attrs, filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor,
+      ],
     ];
     for (const [op, fn] of ops) {
       const times: Record<string, number[]> = { stock: [], fast: [] };
@@ -44,7 +58,9 @@ if (import.meta.main) {
       }
       const s = median(times.stock), q = median(times.fast);
       console.log(
-        `| ${name} | ${op} | ${s.toFixed(1)} | ${q.toFixed(1)} | ${(gflop / s * 1e3).toFixed(2)} | ${(gflop / q * 1e3).toFixed(2)} | ${(s / q).toFixed(1)}× |`,
+        `| ${name} | ${op} | ${s.toFixed(1)} | ${q.toFixed(1)} | ${(gflop / s * 1e3).toFixed(2)} | ${
+          (gflop / q * 1e3).toFixed(2)
+        } | ${(s / q).toFixed(1)}× |`,
       );
     }
     tf.dispose([x, f, dy]);

@@ -22,10 +22,24 @@ for (const [name, n, h, w, ci, co, k, st] of CONV_SHAPES) {
   const attrs = { strides: [st, st], pad: "same", dataFormat: "NHWC", dimRoundingMode: undefined };
   const ops: [string, () => tf.Tensor][] = [
     ["Conv2D", () => tf.conv2d(x!, f!, st, "same")],
-    ["Conv2DBackpropInput", () =>
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: dy!, filter: f! }, { ...attrs, inputShape: [n, h, w, ci] } as unknown as tf.NamedAttrMap) as tf.Tensor],
-    ["Conv2DBackpropFilter", () =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: x!, dy: dy! }, { ...attrs, filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap) as tf.Tensor],
+    [
+      "Conv2DBackpropInput",
+      () =>
+        tf.engine().runKernel(
+          "Conv2DBackpropInput",
+          { dy: dy!, filter: f! },
+          { ...attrs, inputShape: [n, h, w, ci] } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
+    ],
+    [
+      "Conv2DBackpropFilter",
+      () =>
+        tf.engine().runKernel(
+          "Conv2DBackpropFilter",
+          { x: x!, dy: dy! },
+          { ...attrs, filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor,
+    ],
   ];
   const gflop = (2 * n * oh * ow * k * k * ci * co) / 1e9;
   for (const [op, fn] of ops) {

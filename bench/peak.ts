@@ -26,7 +26,10 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
   const module = device.createShaderModule({ code });
   const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
   const buf = device.createBuffer({ size: GROUPS * WG * 16, usage: GPUBufferUsage.STORAGE });
-  const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: buf } }] });
+  const bind = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: buf } }],
+  });
   const run = async () => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -51,5 +54,9 @@ fn main(@builtin(global_invocation_id) gid : vec3<u32>) {
 
 if (import.meta.main) {
   const r = await measurePeak();
-  console.log(`FMA peak ${r.gflops.toFixed(1)} GFLOP/s on ${r.adapter} (LP_NUM_THREADS=${Deno.env.get("LP_NUM_THREADS") ?? "unset"})`);
+  console.log(
+    `FMA peak ${r.gflops.toFixed(1)} GFLOP/s on ${r.adapter} (LP_NUM_THREADS=${
+      Deno.env.get("LP_NUM_THREADS") ?? "unset"
+    })`,
+  );
 }

@@ -103,7 +103,7 @@ function readMesaVersion(): string | undefined {
  *
  * @example Start the cpu backend (always available)
  * ```ts
- * import { initBackend } from "./mod.ts";
+ * import { initBackend } from "@appaunet/appaunet";
  * const info = await initBackend({ backend: "cpu" });
  * console.log(info.backend); // "cpu"
  * ```
@@ -189,7 +189,7 @@ async function probeWebGpu(): Promise<string | undefined> {
  *
  * @example
  * ```ts
- * import { backendInfo, initBackend } from "./mod.ts";
+ * import { backendInfo, initBackend } from "@appaunet/appaunet";
  * await initBackend({ backend: "cpu" });
  * console.log(backendInfo().versions.tfjs); // "4.22.0"
  * ```

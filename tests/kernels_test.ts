@@ -30,7 +30,9 @@ async function run(c: Case, seed: number) {
   const y = tf.conv2d(x, w, c.s, c.pad);
   const fused = tf.fused.conv2d({ x, filter: w, strides: c.s, pad: c.pad, bias: b, activation: "relu" });
   const dy = tf.tensor(rand(y.size, seed + 3), y.shape);
-  const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, c.s, c.pad), dy)))([x, w]);
+  const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) =>
+    tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, c.s, c.pad), dy))
+  )([x, w]);
   const out = { y: await y.data(), fused: await fused.data(), dx: await dx.data(), dw: await dw.data() };
   tf.dispose([x, w, b, y, fused, dy, dx, dw]);
   return out;
@@ -80,6 +82,75 @@ Deno.test({
         }
       }
     }
+    useFastKernels(true);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: webgpu
+    ? "a full S + D train step gives the same losses and weights with fast and stock kernels (webgpu)"
+    : "full train step fast vs stock (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    const { createDiscriminator, createSegmentor, discriminatorLoss, kltvLoss, segmentorAdversarialLoss } =
+      await import("../mod.ts");
+    const run = async (fast: boolean) => {
+      useFastKernels(fast);
+      const S = createSegmentor({ size: 32, depth: 2, baseFilters: 8, seed: 7 });
+      const D = createDiscriminator({ size: 32, depth: 2, baseFilters: 8, seed: 8, dropout: 0 });
+      const optS = tf.train.adam(1e-3, 0.5), optD = tf.train.adam(1e-3, 0.5);
+      const x = tf.tensor4d(rand(4 * 32 * 32, 99).map((v) => (v + 1) / 2), [4, 32, 32, 1]);
+      const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32"));
+      const one = tf.ones([4]) as tf.Tensor1D, labels = tf.tensor1d([0, 1, 0, 1], "int32");
+      const losses: number[] = [];
+      for (let step = 0; step < 2; step++) {
+        const sx = tf.tidy(() => S.apply(x, { training: true }) as tf.Tensor);
+        const dl = optD.minimize(
+          () => {
+            const r = D.apply(tf.concat([x, y], 3), { training: true }) as tf.Tensor2D;
+            const f = D.apply(tf.concat([x, sx], 3), { training: true }) as tf.Tensor2D;
+            return discriminatorLoss({
+              logitsLabeledPairs: r,
+              logitsReal: r,
+              logitsFake: f,
+              labels,
+              hasLabel: one,
+              hasMask: one,
+              valid: one,
+            })
+              .total;
+          },
+          true,
+          D.trainableWeights.map((w) => w.read() as tf.Variable),
+        )!;
+        const sl = optS.minimize(
+          () => {
+            const p = S.apply(x, { training: true }) as tf.Tensor;
+            const adv = segmentorAdversarialLoss(D.apply(tf.concat([x, p], 3), { training: true }) as tf.Tensor2D, one);
+            return tf.add(kltvLoss(y, p), tf.mul(adv, 0.1)) as tf.Scalar;
+          },
+          true,
+          S.trainableWeights.map((w) => w.read() as tf.Variable),
+        )!;
+        losses.push((await dl.data())[0], (await sl.data())[0]);
+        tf.dispose([sx, dl, sl]);
+      }
+      const w = await S.getWeights()[0].data();
+      tf.dispose([x, y, one, labels]);
+      S.dispose();
+      D.dispose();
+      return { losses, w };
+    };
+    const stock = await run(false), fast = await run(true);
+    for (let i = 0; i < stock.losses.length; i++) {
+      assert.ok(
+        Math.abs(stock.losses[i] - fast.losses[i]) < 1e-3 * Math.max(1, Math.abs(stock.losses[i])),
+        `loss ${i}: ${stock.losses[i]} vs ${fast.losses[i]}`,
+      );
+    }
+    assert.ok(maxRel(fast.w, stock.w) < 1e-3, "first conv weights after 2 steps");
     useFastKernels(true);
     await initBackend({ backend: "cpu" });
   },

@@ -41,7 +41,7 @@ export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
  *
  * @example
  * ```ts
- * import { augmentPair, createRng } from "./mod.ts";
+ * import { augmentPair, createRng } from "@appaunet/appaunet";
  * const img = new Float32Array(16 * 16).fill(0.5);
  * const { image, mask } = augmentPair(img, null, 16, createRng(1), {});
  * console.log(image.length, mask); // 256 null

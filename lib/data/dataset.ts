@@ -137,7 +137,7 @@ export interface Dataset {
  *
  * @example
  * ```ts
- * import { stratifiedSplit } from "./mod.ts";
+ * import { stratifiedSplit } from "@appaunet/appaunet";
  * const rows = Array.from({ length: 20 }, (_, i) => ({ label: i % 2, masks: [] as string[] }));
  * const s = stratifiedSplit(rows, 1);
  * console.log(s.filter((x) => x === "train").length); // 14
@@ -174,7 +174,7 @@ export function stratifiedSplit(
  *
  * @example
  * ```ts
- * import { stratifiedKeep } from "./mod.ts";
+ * import { stratifiedKeep } from "@appaunet/appaunet";
  * const keep = stratifiedKeep([0, 0, 0, 0, 1, 1, 1, 1], (c) => String(c), 0.5, 3);
  * console.log(keep.size); // 4
  * ```
@@ -215,7 +215,7 @@ function checkFraction(name: string, v: number) {
  *
  * @example
  * ```ts
- * import { createDataset, generatePhantoms, writePhantomDataset, readManifest } from "./mod.ts";
+ * import { createDataset, generatePhantoms, writePhantomDataset, readManifest } from "@appaunet/appaunet";
  * const dir = await Deno.makeTempDir();
  * await writePhantomDataset(dir, { count: 12, size: 32 });
  * const ds = await createDataset(readManifest(`${dir}/manifest.csv`), { size: 32 });

@@ -55,7 +55,7 @@ export function sniffFormat(bytes: Uint8Array): "png" | "jpeg" | "dicom" | undef
  *
  * @example
  * ```ts
- * import { decodeImageBytes, encodeGrayPng } from "./mod.ts";
+ * import { decodeImageBytes, encodeGrayPng } from "@appaunet/appaunet";
  * const png = encodeGrayPng(new Float32Array([0, 1, 0.5, 0.25]), 2, 2);
  * const img = decodeImageBytes(png, "tiny.png");
  * console.log(img.width, img.data[1]); // 2 1

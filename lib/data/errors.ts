@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { DataError } from "./mod.ts";
+ * import { DataError } from "@appaunet/appaunet";
  * const e = new DataError("x.png", "file is empty (0 bytes)", "re-export the image");
  * console.log(e.message); // "x.png: file is empty (0 bytes); re-export the image"
  * ```

@@ -53,7 +53,7 @@ export function decodeFile(path: string): DecodedImage {
  *
  * @example
  * ```ts
- * import { encodeGrayPng, loadImage } from "./mod.ts";
+ * import { encodeGrayPng, loadImage } from "@appaunet/appaunet";
  * const path = await Deno.makeTempFile({ suffix: ".png" });
  * await Deno.writeFile(path, encodeGrayPng(new Float32Array(16).fill(0.5), 4, 4));
  * const img = loadImage(path, { size: 2 });
@@ -86,7 +86,7 @@ export function prepareImage(img: DecodedImage, path: string, opts: LoadImageOpt
  *
  * @example
  * ```ts
- * import { encodeGrayPng, loadMask } from "./mod.ts";
+ * import { encodeGrayPng, loadMask } from "@appaunet/appaunet";
  * const path = await Deno.makeTempFile({ suffix: ".png" });
  * await Deno.writeFile(path, encodeGrayPng(new Float32Array([1, 0, 0, 1]), 2, 2));
  * console.log(Array.from(loadMask(path))); // [1, 0, 0, 1]

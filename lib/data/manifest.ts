@@ -60,7 +60,7 @@ export interface ReadManifestOptions {
  *
  * @example
  * ```ts
- * import { parseCsv } from "./mod.ts";
+ * import { parseCsv } from "@appaunet/appaunet";
  * console.log(parseCsv('a,b\n1,"x,y"\n')); // [["a","b"],["1","x,y"]]
  * ```
  * @param text CSV text
@@ -102,7 +102,7 @@ export function parseCsv(text: string): string[][] {
  *
  * @example
  * ```ts
- * import { readManifest } from "./mod.ts";
+ * import { readManifest } from "@appaunet/appaunet";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/m.csv`, "image,mask,label,split\na.png,,1,train\n");
  * const m = readManifest(`${dir}/m.csv`);

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { zScore } from "./mod.ts";
+ * import { zScore } from "@appaunet/appaunet";
  * const z = zScore(new Float32Array([0, 1]));
  * console.log(z[0], z[1]); // -1 1
  * ```
@@ -42,7 +42,7 @@ export interface ClaheOptions {
  *
  * @example
  * ```ts
- * import { clahe } from "./mod.ts";
+ * import { clahe } from "@appaunet/appaunet";
  * const out = clahe(new Float32Array(64 * 64).map((_, i) => (i % 64) / 128), 64, 64);
  * console.log(out.length); // 4096
  * ```

@@ -46,7 +46,7 @@ export interface Phantom {
  *
  * @example
  * ```ts
- * import { generatePhantoms } from "./mod.ts";
+ * import { generatePhantoms } from "@appaunet/appaunet";
  * const [p] = generatePhantoms({ count: 1, size: 32 });
  * console.log(p.image.length, p.mask.some((v) => v === 1)); // 1024 true
  * ```
@@ -147,7 +147,7 @@ export interface WritePhantomOptions extends PhantomOptions {
  *
  * @example
  * ```ts
- * import { writePhantomDataset } from "./mod.ts";
+ * import { writePhantomDataset } from "@appaunet/appaunet";
  * const dir = await Deno.makeTempDir();
  * const csv = await writePhantomDataset(dir, { count: 8, size: 32 });
  * console.log(csv.endsWith("manifest.csv")); // true

@@ -34,7 +34,7 @@ export interface PrepareOptions {
  *
  * @example
  * ```ts
- * import { encodeGrayPng, prepareDataset } from "./mod.ts";
+ * import { encodeGrayPng, prepareDataset } from "@appaunet/appaunet";
  * const src = await Deno.makeTempDir();
  * await Deno.writeFile(`${src}/CASE_0001_1.png`, encodeGrayPng(new Float32Array(64).fill(0.5), 8, 8));
  * const csv = await prepareDataset({ images: src, out: `${src}/out`, size: 4 });

@@ -28,7 +28,7 @@ function areaWeights(src: number, dst: number): { idx: Int32Array; w: Float32Arr
  *
  * @example
  * ```ts
- * import { resizeArea } from "./mod.ts";
+ * import { resizeArea } from "@appaunet/appaunet";
  * const out = resizeArea(new Float32Array([0, 1, 1, 0]), 2, 2, 1, 1);
  * console.log(out[0]); // 0.5
  * ```
@@ -71,7 +71,7 @@ export function resizeArea(
  *
  * @example
  * ```ts
- * import { resizeMaskNearest } from "./mod.ts";
+ * import { resizeMaskNearest } from "@appaunet/appaunet";
  * const out = resizeMaskNearest(new Float32Array([1, 0, 0, 0]), 2, 2, 4, 4);
  * console.log(out.length, out[0], out[3]); // 16 1 0
  * ```

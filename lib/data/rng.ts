@@ -23,7 +23,7 @@ export interface Rng {
  *
  * @example
  * ```ts
- * import { createRng } from "./mod.ts";
+ * import { createRng } from "@appaunet/appaunet";
  * const a = createRng(1, 2).next();
  * const b = createRng(1, 2).next();
  * console.log(a === b); // true

@@ -38,7 +38,7 @@ export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { fileHandler } from "./mod.ts";
+ * import { fileHandler } from "@appaunet/appaunet";
  * const dir = await Deno.makeTempDir();
  * const m = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });
  * await m.save(fileHandler(dir));

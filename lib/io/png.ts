@@ -10,7 +10,7 @@ import { encode } from "fast-png";
  *
  * @example
  * ```ts
- * import { encodeGrayPng } from "./mod.ts";
+ * import { encodeGrayPng } from "@appaunet/appaunet";
  * const bytes = encodeGrayPng(new Float32Array([0, 1]), 2, 1, 16);
  * console.log(bytes[1] === 0x50); // true ("PNG" signature)
  * ```
@@ -32,7 +32,7 @@ export function encodeGrayPng(data: Float32Array, width: number, height: number,
  *
  * @example
  * ```ts
- * import { encodeRgbPng } from "./mod.ts";
+ * import { encodeRgbPng } from "@appaunet/appaunet";
  * const bytes = encodeRgbPng(new Uint8Array([255, 0, 0]), 1, 1);
  * console.log(bytes.length > 0); // true
  * ```

@@ -7,7 +7,12 @@ import * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
-import { conv2dBackpropFilterWebGpu, conv2dBackpropInputWebGpu, conv2dWebGpu, fastConvEligible } from "./webgpu_conv.ts";
+import {
+  conv2dBackpropFilterWebGpu,
+  conv2dBackpropInputWebGpu,
+  conv2dWebGpu,
+  fastConvEligible,
+} from "./webgpu_conv.ts";
 
 interface Replacement {
   kernelName: string;
@@ -83,7 +88,7 @@ let active = false;
  *
  * @example
  * ```ts
- * import { fastKernelsEnabled, useFastKernels } from "./mod.ts";
+ * import { fastKernelsEnabled, useFastKernels } from "@appaunet/appaunet";
  * useFastKernels(false);
  * console.log(fastKernelsEnabled()); // false
  * useFastKernels(true);
@@ -111,7 +116,7 @@ export function useFastKernels(enabled: boolean): void {
  *
  * @example
  * ```ts
- * import { fastKernelsEnabled } from "./mod.ts";
+ * import { fastKernelsEnabled } from "@appaunet/appaunet";
  * console.log(typeof fastKernelsEnabled()); // "boolean"
  * ```
  * @returns `true` when {@linkcode useFastKernels} last turned them on

@@ -1,23 +1,24 @@
 /**
- * WGSL convolution kernels for the tfjs `webgpu` backend, tuned for register tiling without workgroup memory
- * (what Mesa's lavapipe, a CPU, runs fastest; no barriers) and with every shape baked in as a constant so the
- * shader compiler can unroll and fold index arithmetic. Shapes are fixed during training, so each layer
- * compiles once.
+ * WGSL convolution kernels for the tfjs `webgpu` backend, tuned for Mesa's lavapipe (a CPU: SIMD lanes are
+ * invocations, so the win is many independent multiply-adds per load and no workgroup memory or barriers).
+ * Each invocation keeps a large register tile; the geometry arrives as uniforms (baking it in as constants made the
+ * shader compiler unroll for minutes).
  *
- * - `Conv2DBackpropFilter`: implicit GEMM dW = im2col(x)ᵀ·dy; each invocation owns a 4 (in) × 4 (out) channel
- *   tile of one filter tap over a chunk of output rows (split-K), then a second pass sums the chunks. The
- *   stock kernel loops over the whole batch × image serially for every weight.
- * - `Conv2D` / `FusedConv2D` (bias, linear/relu): each invocation computes 4 output columns × 4 output
- *   channels.
- * - `Conv2DBackpropInput` (the data gradient): each invocation computes 4 input columns (of one stride
- *   phase) × 4 input channels, looping over taps and output channels in vec4 steps.
+ * - `Conv2D` / `FusedConv2D` (bias, linear/relu): 8 output columns × 8 output channels per invocation.
+ * - `Conv2DBackpropInput`: 8 input columns of one stride phase × 8 input channels, over weights transposed to
+ *   `[KH, KW, COUT, CIN]` so every load of the inner loop is contiguous.
+ * - `Conv2DBackpropFilter`: implicit GEMM dW = im2col(x)ᵀ·dy, 8 input × 8 output channels of one tap per
+ *   invocation over a chunk of output rows (split-K), then a second pass sums the chunks. The stock kernel
+ *   loops over the whole batch × image serially for every weight.
  *
- * Only NHWC, dilation 1 and float32 take these paths; anything else goes to the stock kernel.
+ * Tile sizes were chosen by measurement (bench/conv_micro.ts); `APPAUNET_FWD_TILE`, `APPAUNET_DX_TILE`,
+ * `APPAUNET_DW_TILE` (e.g. `4x2`) override them for experiments. Only NHWC, dilation 1 and float32 take these
+ * paths; anything else goes to the stock kernel.
  *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { backend_util } from "@tensorflow/tfjs";
+import type { backend_util } from "@tensorflow/tfjs";
 
 /** The part of tfjs's WebGPU program interface these kernels use. */
 interface Program {
@@ -78,6 +79,18 @@ function load4(buf: string, base: string, c0: string, divisible: boolean, limit:
   return `vec4<f32>(${l(0)}, ${l(1)}, ${l(2)}, ${l(3)})`;
 }
 
+/** A tile size from an environment variable like `8x2` (default 8 × 2); no env permission needed otherwise. */
+function envTile(name: string): [number, number] {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get(name);
+  } catch {
+    v = undefined; // no --allow-env: use the default
+  }
+  const m = v?.match(/^(\d+)x(\d+)$/);
+  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
+}
+
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
 
 /** Whether the fast kernels handle this geometry (NHWC, no dilation). */
@@ -94,7 +107,12 @@ export function fastConvEligible(info: ConvInfo): boolean {
  * @param info convolution geometry
  * @returns the filter gradient
  */
-export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, info: ConvInfo): tf.TensorInfo {
+export function conv2dBackpropFilterWebGpu(
+  backend: WebGpuBackendLike,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: ConvInfo,
+): tf.TensorInfo {
   const { batchSize: N, inChannels: CIN, outHeight: OH, outChannels: COUT } = info;
   const { filterHeight: KH, filterWidth: KW } = info;
   const [CT, CV] = DW_TILE;
@@ -137,8 +155,13 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
       for (var ow = owMin; ow <= owMax; ow = ow + 1) {
         let xb = (xRow + ow * SW + kw - PL) * CIN + ci0;
         let db = (dRow + ow) * COUT + co0;
-        ${cv.map((v) => `let d${v} = ${load4("dy", `db + ${4 * v}`, `co0 + ${4 * v}`, coExact, "COUT")};`).join("\n        ")}
-        ${ct.map((i) => `let x${i} = ${ciExact || i === 0 ? `x[xb + ${i}]` : `select(0.0, x[xb + ${i}], ci0 + ${i} < CIN)`};`).join(" ")}
+        ${
+    cv.map((v) => `let d${v} = ${load4("dy", `db + ${4 * v}`, `co0 + ${4 * v}`, coExact, "COUT")};`).join("\n        ")
+  }
+        ${
+    ct.map((i) => `let x${i} = ${ciExact || i === 0 ? `x[xb + ${i}]` : `select(0.0, x[xb + ${i}], ci0 + ${i} < CIN)`};`)
+      .join(" ")
+  }
         ${ct.flatMap((i) => cv.map((v) => `${acc(i, v)} = ${acc(i, v)} + x${i} * d${v};`)).join("\n        ")}
       }
     }
@@ -147,7 +170,9 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
     ct.map((i) =>
       `if (ci0 + ${i} < CIN) { ${
         cv.map((v) =>
-          [0, 1, 2, 3].map((c) => `if (co0 + ${4 * v + c} < COUT) { result[out0 + ${i} * COUT + ${4 * v + c}] = ${acc(i, v)}[${c}]; }`)
+          [0, 1, 2, 3].map((c) =>
+            `if (co0 + ${4 * v + c} < COUT) { result[out0 + ${i} * COUT + ${4 * v + c}] = ${acc(i, v)}[${c}]; }`
+          )
             .join(" ")
         ).join(" ")
       } }`
@@ -181,11 +206,7 @@ export function conv2dBackpropFilterWebGpu(backend: WebGpuBackendLike, x: tf.Ten
 }
 
 /** Filter-gradient register tile: input channels × vec4 groups of output channels per invocation. */
-const DW_TILE: [number, number] = (() => {
-  const v = (globalThis as { Deno?: { env?: { get(k: string): string | undefined } } }).Deno?.env?.get?.("APPAUNET_DW_TILE");
-  const m = v?.match(/^(\d+)x(\d+)$/);
-  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
-})();
+const DW_TILE = envTile("APPAUNET_DW_TILE");
 
 /** Activations the forward kernel fuses. */
 export type FusedActivation = "linear" | "relu";
@@ -244,7 +265,9 @@ export function conv2dWebGpu(
         let wb = (kh * KW + kw) * CIN * COUT + co0;
         for (var ci = 0; ci < CIN; ci = ci + 1) {
           let wi = wb + ci * COUT;
-          ${cv.map((v) => `let w${v} = ${load4("w", `wi + ${4 * v}`, `co0 + ${4 * v}`, exact, "COUT")};`).join("\n          ")}
+          ${
+    cv.map((v) => `let w${v} = ${load4("w", `wi + ${4 * v}`, `co0 + ${4 * v}`, exact, "COUT")};`).join("\n          ")
+  }
           ${px.map((j) => `let x${j} = select(0.0, x[xb${j} + ci], ok${j});`).join(" ")}
           ${px.flatMap((j) => cv.map((v) => `${acc(j, v)} = ${acc(j, v)} + x${j} * w${v};`)).join("\n          ")}
         }
@@ -276,15 +299,16 @@ export function conv2dWebGpu(
   }`;
   const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}`;
   const inputs = bias ? [x, filter, bias] : [x, filter];
-  return backend.runWebGPUProgram(flatProgram(key, [N, OH, OW, COUT], names, total, code), inputs, "float32", dims(info, total));
+  return backend.runWebGPUProgram(
+    flatProgram(key, [N, OH, OW, COUT], names, total, code),
+    inputs,
+    "float32",
+    dims(info, total),
+  );
 }
 
 /** Forward register tile: output columns × vec4 groups of output channels per invocation. */
-const FWD_TILE: [number, number] = (() => {
-  const v = (globalThis as { Deno?: { env?: { get(k: string): string | undefined } } }).Deno?.env?.get?.("APPAUNET_FWD_TILE");
-  const m = v?.match(/^(\d+)x(\d+)$/);
-  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
-})();
+const FWD_TILE = envTile("APPAUNET_FWD_TILE");
 
 /**
  * dx for NHWC: dy `[N,OH,OW,COUT]`, filter `[KH,KW,CIN,COUT]` → `[N,H,W,CIN]`. Each invocation computes PX
@@ -297,7 +321,12 @@ const FWD_TILE: [number, number] = (() => {
  * @param info convolution geometry
  * @returns the input gradient
  */
-export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo {
+export function conv2dBackpropInputWebGpu(
+  backend: WebGpuBackendLike,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: ConvInfo,
+): tf.TensorInfo {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, strideWidth: SW } = info;
   const [PX, CV] = DX_TILE;
   const CB = 4 * CV;
@@ -352,7 +381,8 @@ export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.Ten
     px.map((j) =>
       `{ let iw = iwBase + ${j} * SW; if (iw < W) { let ob = ((n * H + ih) * W + iw) * CIN + ci0; ${
         cv.map((v) =>
-          [0, 1, 2, 3].map((c) => `if (ci0 + ${4 * v + c} < CIN) { result[ob + ${4 * v + c}] = ${acc(j, v)}[${c}]; }`).join(" ")
+          [0, 1, 2, 3].map((c) => `if (ci0 + ${4 * v + c} < CIN) { result[ob + ${4 * v + c}] = ${acc(j, v)}[${c}]; }`)
+            .join(" ")
         ).join(" ")
       } } }`
     ).join("\n    ")
@@ -361,7 +391,12 @@ export function conv2dBackpropInputWebGpu(backend: WebGpuBackendLike, dy: tf.Ten
   const key = `appaunet_dx_${exact}_${PX}x${CV}`;
   // Weights as [KH, KW, COUT, CIN] so the input channels of one tap and output channel are contiguous.
   const wT = transposeLastTwo(backend, filter, info);
-  const out = backend.runWebGPUProgram(flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code), [dy, wT], "float32", dims(info, total, IWB));
+  const out = backend.runWebGPUProgram(
+    flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code),
+    [dy, wT],
+    "float32",
+    dims(info, total, IWB),
+  );
   backend.disposeData(wT.dataId);
   return out;
 }
@@ -379,12 +414,13 @@ function transposeLastTwo(backend: WebGpuBackendLike, filter: tf.TensorInfo, inf
     let tap = t / COUT;
     result[index] = w[(tap * CIN + ci) * COUT + co];
   }`;
-  return backend.runWebGPUProgram(flatProgram("appaunet_wT", [KH, KW, COUT, CIN], ["w"], size, code), [filter], "float32", dims(info, size));
+  return backend.runWebGPUProgram(
+    flatProgram("appaunet_wT", [KH, KW, COUT, CIN], ["w"], size, code),
+    [filter],
+    "float32",
+    dims(info, size),
+  );
 }
 
 /** Data-gradient register tile: input columns × vec4 groups of input channels per invocation. */
-const DX_TILE: [number, number] = (() => {
-  const v = (globalThis as { Deno?: { env?: { get(k: string): string | undefined } } }).Deno?.env?.get?.("APPAUNET_DX_TILE");
-  const m = v?.match(/^(\d+)x(\d+)$/);
-  return m ? [Number(m[1]), Number(m[2])] : [8, 2];
-})();
+const DX_TILE = envTile("APPAUNET_DX_TILE");

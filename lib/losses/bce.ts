@@ -13,7 +13,7 @@ import { checkLossShapes, EPSILON, meanPerImage } from "./common.ts";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { bceLoss } from "./mod.ts";
+ * import { bceLoss } from "@appaunet/appaunet";
  * const l = bceLoss(tf.ones([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 0.5));
  * console.log((await l.data())[0].toFixed(4)); // "0.6931"
  * ```

@@ -37,7 +37,7 @@ const PER_IMAGE: Record<LossName, PerImageLossFn> = {
  *
  * @example
  * ```ts
- * import { perImageLossByName } from "./mod.ts";
+ * import { perImageLossByName } from "@appaunet/appaunet";
  * console.log(typeof perImageLossByName("dice")); // "function"
  * ```
  * @param name CLI name
@@ -57,7 +57,7 @@ export function perImageLossByName(name: string): PerImageLossFn {
  *
  * @example
  * ```ts
- * import { lossByName } from "./mod.ts";
+ * import { lossByName } from "@appaunet/appaunet";
  * const loss = lossByName("kltv");
  * console.log(typeof loss); // "function"
  * ```

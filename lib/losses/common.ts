@@ -18,7 +18,7 @@ export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { checkLossShapes } from "./mod.ts";
+ * import { checkLossShapes } from "@appaunet/appaunet";
  * checkLossShapes("dice", tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1])); // ok
  * ```
  * @param name loss name for the message
@@ -44,7 +44,7 @@ export function checkLossShapes(name: string, yTrue: tf.Tensor, yPred: tf.Tensor
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { checkLossRanges } from "./mod.ts";
+ * import { checkLossRanges } from "@appaunet/appaunet";
  * await checkLossRanges("kltv", tf.ones([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 0.5)); // ok
  * ```
  * @param name loss name for the message

@@ -18,7 +18,7 @@ export interface DiceOptions {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { diceLoss } from "./mod.ts";
+ * import { diceLoss } from "@appaunet/appaunet";
  * const y = tf.tensor4d([1, 0, 1, 0], [1, 2, 2, 1]);
  * console.log((await diceLoss(y, y).data())[0]); // 0
  * ```

@@ -21,7 +21,7 @@ export interface FocalTverskyOptions extends TverskyOptions {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { focalTverskyLoss } from "./mod.ts";
+ * import { focalTverskyLoss } from "@appaunet/appaunet";
  * const l = focalTverskyLoss(tf.ones([1, 2, 2, 1]), tf.zeros([1, 2, 2, 1]));
  * console.log((await l.data())[0] > 0.5); // true
  * ```

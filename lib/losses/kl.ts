@@ -24,7 +24,7 @@ export interface KlOptions {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { klLoss } from "./mod.ts";
+ * import { klLoss } from "@appaunet/appaunet";
  * const y = tf.tensor4d([1, 0, 1, 0], [1, 2, 2, 1]);
  * console.log((await klLoss(y, y).data())[0]); // 0
  * ```

@@ -22,7 +22,7 @@ export interface KltvOptions extends TverskyOptions, KlOptions {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { kltvLoss } from "./mod.ts";
+ * import { kltvLoss } from "@appaunet/appaunet";
  * const y = tf.ones([1, 2, 2, 1]);
  * console.log((await kltvLoss(y, y).data())[0] < 1e-6); // true
  * ```

@@ -24,7 +24,7 @@ function overlap(yTrue: tf.Tensor, yPred: tf.Tensor, threshold: number) {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { dicePerImage } from "./mod.ts";
+ * import { dicePerImage } from "@appaunet/appaunet";
  * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
  * const p = tf.tensor4d([1, 0, 0, 0], [1, 2, 2, 1]);
  * console.log((await dicePerImage(y, p).data())[0].toFixed(3)); // "0.667"
@@ -53,7 +53,7 @@ export function dicePerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOp
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { jaccardPerImage } from "./mod.ts";
+ * import { jaccardPerImage } from "@appaunet/appaunet";
  * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
  * const p = tf.tensor4d([1, 0, 0, 0], [1, 2, 2, 1]);
  * console.log((await jaccardPerImage(y, p).data())[0]); // 0.5
@@ -78,7 +78,7 @@ export function jaccardPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: Overla
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { diceCoefficient } from "./mod.ts";
+ * import { diceCoefficient } from "@appaunet/appaunet";
  * const y = tf.ones([2, 2, 2, 1]);
  * console.log((await diceCoefficient(y, y).data())[0]); // 1
  * ```
@@ -97,7 +97,7 @@ export function diceCoefficient(yTrue: tf.Tensor, yPred: tf.Tensor, opts: Overla
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { jaccardIndex } from "./mod.ts";
+ * import { jaccardIndex } from "@appaunet/appaunet";
  * const y = tf.ones([2, 2, 2, 1]);
  * console.log((await jaccardIndex(y, y).data())[0]); // 1
  * ```
@@ -116,7 +116,7 @@ export function jaccardIndex(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOp
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { pixelAccuracyPerImage } from "./mod.ts";
+ * import { pixelAccuracyPerImage } from "@appaunet/appaunet";
  * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
  * console.log((await pixelAccuracyPerImage(y, tf.zeros([1, 2, 2, 1])).data())[0]); // 0.5
  * ```

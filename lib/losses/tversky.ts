@@ -23,7 +23,7 @@ export interface TverskyOptions {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { tverskyIndex } from "./mod.ts";
+ * import { tverskyIndex } from "@appaunet/appaunet";
  * const y = tf.ones([1, 2, 2, 1]);
  * console.log(await tverskyIndex(y, y).data()); // Float32Array [1]
  * ```
@@ -51,7 +51,7 @@ export function tverskyIndex(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOp
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { tverskyLoss } from "./mod.ts";
+ * import { tverskyLoss } from "@appaunet/appaunet";
  * const y = tf.ones([1, 2, 2, 1]);
  * console.log((await tverskyLoss(y, y).data())[0]); // 0
  * ```

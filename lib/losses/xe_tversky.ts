@@ -13,7 +13,7 @@ import { tverskyLossPerImage, type TverskyOptions } from "./tversky.ts";
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { xeTverskyLoss } from "./mod.ts";
+ * import { xeTverskyLoss } from "@appaunet/appaunet";
  * const y = tf.ones([1, 2, 2, 1]);
  * console.log((await xeTverskyLoss(y, y).data())[0] < 1e-5); // true
  * ```

@@ -47,7 +47,7 @@ export interface AppauNet {
  *
  * @example
  * ```ts
- * import { createAppauNet } from "./mod.ts";
+ * import { createAppauNet } from "@appaunet/appaunet";
  * const net = createAppauNet({ size: 32, segmentor: { depth: 2, baseFilters: 4 }, discriminator: { depth: 2, baseFilters: 4 } });
  * console.log(net.config.variant); // "Pyramid Progressive Attention U-Net"
  * net.segmentor.dispose();

@@ -58,7 +58,7 @@ export function resolveDiscriminatorOptions(opts: DiscriminatorOptions = {}): Re
  *
  * @example
  * ```ts
- * import { createDiscriminator } from "./mod.ts";
+ * import { createDiscriminator } from "@appaunet/appaunet";
  * const d = createDiscriminator({ size: 32, depth: 2, baseFilters: 4 });
  * console.log(d.outputs[0].shape); // [null, 3]
  * d.dispose();

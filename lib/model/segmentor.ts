@@ -133,7 +133,7 @@ class Builder {
  *
  * @example
  * ```ts
- * import { createSegmentor } from "./mod.ts";
+ * import { createSegmentor } from "@appaunet/appaunet";
  * const s = createSegmentor({ size: 32, depth: 2, baseFilters: 4 });
  * console.log(s.outputs[0].shape); // [null, 32, 32, 1]
  * s.dispose();
@@ -226,7 +226,7 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
  *
  * @example
  * ```ts
- * import { segmentorVariantName } from "./mod.ts";
+ * import { segmentorVariantName } from "@appaunet/appaunet";
  * console.log(segmentorVariantName({ pyramid: false })); // "Progressive Attention U-Net"
  * ```
  * @param opts the three switches (default on)

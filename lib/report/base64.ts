@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { encodeBase64 } from "./mod.ts";
+ * import { encodeBase64 } from "@appaunet/appaunet";
  * console.log(encodeBase64(new Uint8Array([104, 105]))); // "aGk="
  * ```
  * @param bytes input

@@ -11,7 +11,7 @@ import { encodeRgbPng } from "../io/png.ts";
  *
  * @example
  * ```ts
- * import { overlayPng } from "./mod.ts";
+ * import { overlayPng } from "@appaunet/appaunet";
  * const png = overlayPng(new Float32Array(16).fill(0.5), new Float32Array(16), null, 4);
  * console.log(png.length > 0); // true
  * ```
@@ -54,7 +54,7 @@ export function overlayPng(
  *
  * @example
  * ```ts
- * import { maskPng } from "./mod.ts";
+ * import { maskPng } from "@appaunet/appaunet";
  * console.log(maskPng(new Float32Array([0.9, 0.1, 0, 1]), 2).length > 0); // true
  * ```
  * @param pred probabilities

@@ -43,7 +43,7 @@ export function epochLine(r: EpochRecord, epochs: number): string {
  *
  * @example
  * ```ts
- * import { createProgress } from "./mod.ts";
+ * import { createProgress } from "@appaunet/appaunet";
  * const p = createProgress("none", 1, 1);
  * p.done("ok");
  * ```

@@ -40,7 +40,7 @@ const num = (v: number | undefined, d = 4) => (v === undefined || Number.isNaN(v
  *
  * @example
  * ```ts
- * import { svgLineChart } from "./mod.ts";
+ * import { svgLineChart } from "@appaunet/appaunet";
  * console.log(svgLineChart("loss", { a: [3, 2, 1] }).startsWith("<svg")); // true
  * ```
  * @param title chart title

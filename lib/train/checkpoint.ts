@@ -43,7 +43,7 @@ async function exists(p: string): Promise<boolean> {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { loadCheckpoint, saveCheckpoint } from "./mod.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "@appaunet/appaunet";
  * const dir = `${await Deno.makeTempDir()}/last`;
  * const m = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
  * await saveCheckpoint(dir, { models: { segmentor: m }, optimizers: {}, state: { epoch: 1 }, config: {} });
@@ -86,7 +86,7 @@ export async function saveCheckpoint(dir: string, c: CheckpointContent, crashAt?
  *
  * @example
  * ```ts
- * import { resolveCheckpoint } from "./mod.ts";
+ * import { resolveCheckpoint } from "@appaunet/appaunet";
  * try {
  *   resolveCheckpoint("/nonexistent");
  * } catch (e) {
@@ -124,7 +124,7 @@ export interface LoadedCheckpoint {
  *
  * @example
  * ```ts
- * import { loadCheckpoint } from "./mod.ts";
+ * import { loadCheckpoint } from "@appaunet/appaunet";
  * await loadCheckpoint("/nonexistent").catch((e) => console.log(e.message.length > 0)); // true
  * ```
  * @param dir checkpoint path
@@ -149,7 +149,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  *
  * @example
  * ```ts
- * import { loadCheckpointModel } from "./mod.ts";
+ * import { loadCheckpointModel } from "@appaunet/appaunet";
  * await loadCheckpointModel("/nonexistent", "segmentor").catch(() => console.log("missing")); // missing
  * ```
  * @param dir checkpoint path

@@ -96,7 +96,7 @@ export type ResolvedTrainOptions =
  *
  * @example
  * ```ts
- * import { resolveTrainOptions } from "./mod.ts";
+ * import { resolveTrainOptions } from "@appaunet/appaunet";
  * console.log(resolveTrainOptions({ data: "m.csv", out: "runs/x", mode: "seg" }).lr); // 0.001
  * ```
  * @param o user options

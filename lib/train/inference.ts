@@ -52,7 +52,7 @@ export interface EvaluateOptions {
  *
  * @example
  * ```ts ignore
- * import { evaluate } from "./mod.ts";
+ * import { evaluate } from "@appaunet/appaunet";
  * const r = await evaluate({ model: "runs/demo/checkpoints/best", data: "fixtures/phantoms/manifest.csv" });
  * console.log(r.metrics.segmentation?.dice.mean);
  * ```
@@ -116,7 +116,7 @@ export interface PredictionRecord {
  *
  * @example
  * ```ts ignore
- * import { predict } from "./mod.ts";
+ * import { predict } from "@appaunet/appaunet";
  * await predict({ model: "runs/demo/checkpoints/best", inputs: ["xray.png"], out: "pred" });
  * ```
  * @param opts checkpoint, inputs, output folder, shard

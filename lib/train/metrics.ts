@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { rocAuc } from "./mod.ts";
+ * import { rocAuc } from "@appaunet/appaunet";
  * console.log(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])); // 0.75
  * ```
  * @param scores score of the positive class per sample
@@ -63,7 +63,7 @@ export interface ClassificationMetrics {
  *
  * @example
  * ```ts
- * import { classificationMetrics } from "./mod.ts";
+ * import { classificationMetrics } from "@appaunet/appaunet";
  * const m = classificationMetrics([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], [0, 1, 1]);
  * console.log(m.accuracy.toFixed(3), m.confusion); // "0.667" [[1, 0], [1, 1]]
  * ```
@@ -118,7 +118,7 @@ export interface MeanStd {
  *
  * @example
  * ```ts
- * import { meanStd } from "./mod.ts";
+ * import { meanStd } from "@appaunet/appaunet";
  * console.log(meanStd([1, 3])); // { mean: 2, std: 1 }
  * ```
  * @param values numbers

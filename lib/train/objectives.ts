@@ -33,7 +33,7 @@ export function fakeLogProbs(logits: tf.Tensor2D): { logFake: tf.Tensor1D; logRe
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { realClassCrossEntropy } from "./mod.ts";
+ * import { realClassCrossEntropy } from "@appaunet/appaunet";
  * const ce = realClassCrossEntropy(tf.tensor2d([[0, 0, 5]]), tf.tensor1d([1], "int32"), true);
  * console.log((await ce.data())[0].toFixed(4)); // "0.6931"
  * ```
@@ -80,7 +80,7 @@ export interface DiscriminatorLossInputs {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { discriminatorLoss } from "./mod.ts";
+ * import { discriminatorLoss } from "@appaunet/appaunet";
  * const l = tf.tensor2d([[2, 0, -2]]);
  * const one = tf.ones([1]) as tf.Tensor1D;
  * const out = discriminatorLoss({ logitsLabeledPairs: l, logitsReal: l, logitsFake: l, labels: tf.tensor1d([0], "int32"), hasLabel: one, hasMask: one, valid: one });
@@ -115,7 +115,7 @@ export function discriminatorLoss(i: DiscriminatorLossInputs): {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { segmentorAdversarialLoss } from "./mod.ts";
+ * import { segmentorAdversarialLoss } from "@appaunet/appaunet";
  * const out = segmentorAdversarialLoss(tf.tensor2d([[0, 0, 0]]), tf.ones([1]) as tf.Tensor1D);
  * console.log((await out.data())[0].toFixed(4)); // "0.4055"
  * ```
@@ -133,7 +133,7 @@ export function segmentorAdversarialLoss(logitsFake: tf.Tensor2D, valid: tf.Tens
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { realClassProbabilities } from "./mod.ts";
+ * import { realClassProbabilities } from "@appaunet/appaunet";
  * const p = realClassProbabilities(tf.tensor2d([[0, 0, 9]]), true);
  * console.log(await p.data()); // Float32Array [0.5, 0.5]
  * ```

@@ -147,7 +147,7 @@ class LossMeter {
  *
  * @example
  * ```ts ignore
- * import { initBackend, train } from "./mod.ts";
+ * import { initBackend, train } from "@appaunet/appaunet";
  * await initBackend({ backend: "webgpu", allowFallback: true });
  * const r = await train({ data: "fixtures/phantoms/manifest.csv", out: "runs/demo", epochs: 2 });
  * console.log(r.best.dice);
