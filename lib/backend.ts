@@ -204,3 +204,10 @@ export function backendInfo(): BackendInfo {
     warnings: [...warnings],
   };
 }
+
+// Before initBackend() runs, tfjs would pick its highest-priority registered backend (webgpu), which needs an
+// async start, and every op would throw "backend 'webgpu' has not yet been initialized". Start on the synchronous
+// cpu backend instead (setBackend switches synchronously for backends without an async init); initBackend()
+// then moves to webgpu.
+void tf.setBackend("cpu");
+(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
