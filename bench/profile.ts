@@ -1,5 +1,5 @@
 /**
- * Profiles one full APPAU-Net mtl train step (S + D) per kernel: `deno run -A bench/profile.ts [size] [batch] [base] [depth] [stock|fast]`.
+ * Profiles one full APPAU-Net mtl train step (S + D) per kernel: `deno run -A bench/profile.ts [size] [batch] [base] [depth] [stock|fast] [first]` (`first`: stop after the first step).
  *
  * @module
  */
@@ -15,6 +15,7 @@ if (import.meta.main) {
   let t = performance.now();
   await step();
   console.log(`first step ${(performance.now() - t).toFixed(0)} ms`);
+  if (Deno.args[5] === "first") Deno.exit(0);
   t = performance.now();
   await step();
   console.log(`second step ${(performance.now() - t).toFixed(0)} ms`);
