@@ -160,6 +160,11 @@ Deno.test("phantom fixture set equals the generator and loads with the right pix
     assert.equal(kept, Math.round(0.25 * inClass), `class ${c}: stratified label keep`);
   }
   assert.ok(part.unlabeled.length > 0 && part.maskOnly.length > 0);
+  for (const c of [0, 1]) {
+    const withMask = train.filter((s) => trueLabel.get(s.id) === c && (s.mask !== null || s.hidden.mask)).length;
+    const kept = train.filter((s) => trueLabel.get(s.id) === c && s.mask !== null).length;
+    assert.equal(kept, Math.round(0.5 * withMask), `class ${c}: stratified mask keep`);
+  }
   // val/test keep everything
   assert.ok(ds.split("val").samples.every((s) => s.label !== null));
   // deterministic

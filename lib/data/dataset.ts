@@ -274,23 +274,23 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
   if (skipped.length) {
     console.error(`warning: skipped ${skipped.length} bad row(s) (--skip-bad); first: ${skipped[0].message}`);
   }
-  // Fraction knobs (train only), stratified by class.
+  // Fraction knobs (train only), both stratified by the true class.
   const train = samples.filter((s) => s.split === "train");
   const byClass = (s: Sample) => String(s.label);
+  const masked = train.filter((s) => s.mask !== null);
+  const keepMask = stratifiedKeep(masked, byClass, maskFrac, seed * 7919 + 2);
   const labeled = train.filter((s) => s.label !== null);
   const keepLabel = stratifiedKeep(labeled, byClass, classFrac, seed * 7919 + 1);
-  labeled.forEach((s, i) => {
-    if (!keepLabel.has(i)) {
-      s.label = null;
-      s.hidden.label = true;
-    }
-  });
-  const masked = train.filter((s) => s.mask !== null);
-  const keepMask = stratifiedKeep(masked, (s) => String(s.hidden.label ? "h" : s.label), maskFrac, seed * 7919 + 2);
   masked.forEach((s, i) => {
     if (!keepMask.has(i)) {
       s.mask = null;
       s.hidden.mask = true;
+    }
+  });
+  labeled.forEach((s, i) => {
+    if (!keepLabel.has(i)) {
+      s.label = null;
+      s.hidden.label = true;
     }
   });
   const splits = new Map<SplitName, DatasetSplit>();
