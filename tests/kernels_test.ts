@@ -155,3 +155,40 @@ Deno.test({
     await initBackend({ backend: "cpu" });
   },
 });
+
+Deno.test({
+  name: webgpu
+    ? "webgpu column Sum/Mean equal the cpu backend (all axes but the last, keepDims, split-R)"
+    : "webgpu column reductions (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65]];
+    const run = async () => {
+      const out: Float32Array[] = [];
+      for (const [i, s] of shapes.entries()) {
+        const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 500 + i), s);
+        const axes = s.map((_, k) => k).slice(0, -1);
+        for (
+          const t of [
+            tf.sum(x, axes),
+            tf.mean(x, axes, true),
+            tf.sum(x, -1),
+            tf.mean(x, axes.reverse().map((a) => a - s.length)),
+          ]
+        ) {
+          out.push((await t.data()) as Float32Array);
+          t.dispose();
+        }
+        x.dispose();
+      }
+      return out;
+    };
+    await initBackend({ backend: "cpu" });
+    const ref = await run();
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    const got = await run();
+    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `reduction ${i}: ${maxRel(g, ref[i])}`));
+    await initBackend({ backend: "cpu" });
+  },
+});

@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
+import { columnReduceWebGpu, isColumnReduction } from "./webgpu_reduce.ts";
 import {
   conv2dBackpropFilterWebGpu,
   conv2dBackpropInputWebGpu,
@@ -67,6 +68,13 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
   return conv2dWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation, info);
 };
 
+const webgpuColumnReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const a = args.attrs as Attrs;
+  if (x.dtype !== "float32" || !isColumnReduction(x.shape, a.axis as number | number[])) return stock(args);
+  return columnReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
+};
+
 /** Every replacement kernel appaunet ships. */
 const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropFilter", backendName: "cpu", make: makeCpuConv2DBackpropFilter },
@@ -74,6 +82,8 @@ const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropInput", backendName: "webgpu", make: webgpuBackpropInput },
   { kernelName: "Conv2D", backendName: "webgpu", make: webgpuConv(false) },
   { kernelName: "FusedConv2D", backendName: "webgpu", make: webgpuConv(true) },
+  { kernelName: "Sum", backendName: "webgpu", make: webgpuColumnReduce(false) },
+  { kernelName: "Mean", backendName: "webgpu", make: webgpuColumnReduce(true) },
 ];
 
 const stockKernels = new Map<string, tf.KernelConfig>();
@@ -83,7 +93,7 @@ let active = false;
  * Turns appaunet's replacement kernels on (the default once `mod.ts` is imported) or off (stock tfjs
  * kernels) for every model and loss, with no other code change. Replacements: on `webgpu`, `Conv2D`,
  * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
- * see `webgpu_conv.ts`); on `cpu`, `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does
+ * see `webgpu_conv.ts`), `Sum` and `Mean` over all axes but the last (see `webgpu_reduce.ts`); on `cpu`, `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does
  * not handle (NCHW, dilation, other activations) goes to the stock kernel.
  *
  * @example

@@ -21,7 +21,7 @@ import type * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
 
 /** The part of tfjs's WebGPU program interface these kernels use. */
-interface Program {
+export interface Program {
   outputShape: number[];
   shaderKey: string;
   dispatchLayout: { x: number[] };
@@ -34,7 +34,7 @@ interface Program {
 }
 
 /** The part of the tfjs WebGPUBackend these kernels use. */
-interface WebGpuBackendLike {
+export interface WebGpuBackendLike {
   runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: string, uniforms?: unknown[]): tf.TensorInfo;
   disposeData(id: object): void;
 }
