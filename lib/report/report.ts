@@ -131,7 +131,7 @@ export async function writeReport(r: ReportInput): Promise<string> {
   );
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>appaunet run report</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1100px}table{border-collapse:collapse;margin:8px 0}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px;vertical-align:top}th{background:#f4f4f4}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px;vertical-align:top;word-break:break-word}table{max-width:100%}th{background:#f4f4f4}
 figure{display:inline-block;margin:6px;text-align:center;font-size:11px}img{image-rendering:pixelated;border:1px solid #ccc}
 .charts svg{margin-right:12px}</style></head><body>
 <h1>appaunet run report</h1><p>${esc(String(r.config.variant ?? ""))} · mode ${
