@@ -20,6 +20,7 @@ import {
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-train-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
 const data = await writePhantomDataset(path.join(root, "data"), { count: 28, size: 32, seed: 9 });
 const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
   data,
