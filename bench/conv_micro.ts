@@ -4,9 +4,8 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { initBackend, useFastKernels } from "../mod.ts";
-import { CONV_SHAPES } from "./shapes.ts";
+import { CONV_OPS, CONV_SHAPES, convOps } from "./shapes.ts";
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
@@ -15,34 +14,10 @@ if (import.meta.main) {
   await initBackend({ backend: "webgpu" });
   console.log("| shape | op | stock ms | fast ms | stock GFLOP/s | fast GFLOP/s | speed-up |");
   console.log("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
-  for (const [name, n, h, w, ci, co, k, st] of CONV_SHAPES) {
-    const x = tf.randomUniform([n, h, w, ci]) as tf.Tensor4D;
-    const f = tf.randomUniform([k, k, ci, co]) as tf.Tensor4D;
-    const oh = Math.ceil(h / st), ow = Math.ceil(w / st);
-    const dy = tf.randomUniform([n, oh, ow, co]) as tf.Tensor4D;
-    const attrs = { strides: [st, st], pad: "same", dataFormat: "NHWC", dimRoundingMode: undefined };
-    const gflop = (2 * n * oh * ow * k * k * ci * co) / 1e9;
-    const ops: [string, () => tf.Tensor][] = [
-      ["fwd", () => tf.conv2d(x, f, st, "same")],
-      [
-        "dx",
-        () =>
-          tf.engine().runKernel(
-            "Conv2DBackpropInput",
-            { dy, filter: f },
-            { ...attrs, inputShape: [n, h, w, ci] } as unknown as tf.NamedAttrMap,
-          ) as tf.Tensor,
-      ],
-      [
-        "dw",
-        () =>
-          tf.engine().runKernel(
-            "Conv2DBackpropFilter",
-            { x, dy },
-            { ...attrs, filterShape: [k, k, ci, co] } as unknown as tf.NamedAttrMap,
-          ) as tf.Tensor,
-      ],
-    ];
+  for (const shape of CONV_SHAPES) {
+    const { gflop, run, dispose } = convOps(shape);
+    const name = shape[0];
+    const ops = CONV_OPS.map(([, short], i) => [short, run[i]] as const);
     for (const [op, fn] of ops) {
       const times: Record<string, number[]> = { stock: [], fast: [] };
       for (let r = -1; r < reps; r++) {
@@ -63,6 +38,6 @@ if (import.meta.main) {
         } | ${(s / q).toFixed(1)}× |`,
       );
     }
-    tf.dispose([x, f, dy]);
+    dispose();
   }
 }

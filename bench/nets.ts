@@ -1,11 +1,11 @@
 /**
  * The workloads shared by the model benchmarks: S forward, S forward+backward (KLTV) and the full APPAU-Net
- * mtl train step (D step then S step), on random data with fixed shapes.
+ * mtl train step (the trainer's `ganTrainStep`: D step then S step), on random data with fixed shapes.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { createDiscriminator, createSegmentor, discriminatorLoss, kltvLoss, segmentorAdversarialLoss } from "../mod.ts";
+import { createDiscriminator, createSegmentor, ganTrainStep, kltvLoss, kltvLossPerImage } from "../mod.ts";
 
 /** The three workloads of one configuration. */
 export interface Workloads {
@@ -34,7 +34,7 @@ export function makeWorkloads(size: number, base: number, depth: number, batch: 
   const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32"));
   const one = tf.ones([batch]) as tf.Tensor1D, labels = tf.zeros([batch], "int32") as tf.Tensor1D;
   const sv = S.trainableWeights.map((w) => w.read() as tf.Variable);
-  const dv = D.trainableWeights.map((w) => w.read() as tf.Variable);
+  const gan = { images: x as tf.Tensor4D, masks: y as tf.Tensor4D, hasMask: one, labels, hasLabel: one, valid: one };
   return {
     async forward() {
       const p = S.apply(x, { training: false }) as tf.Tensor;
@@ -47,37 +47,9 @@ export function makeWorkloads(size: number, base: number, depth: number, batch: 
       l.dispose();
     },
     async mtlStep() {
-      const sx = tf.tidy(() => S.apply(x, { training: true }) as tf.Tensor);
-      const dl = optD.minimize(
-        () => {
-          const r = D.apply(tf.concat([x, y], 3), { training: true }) as tf.Tensor2D;
-          const f = D.apply(tf.concat([x, sx], 3), { training: true }) as tf.Tensor2D;
-          return discriminatorLoss({
-            logitsLabeledPairs: r,
-            logitsReal: r,
-            logitsFake: f,
-            labels,
-            hasLabel: one,
-            hasMask: one,
-            valid: one,
-          })
-            .total;
-        },
-        true,
-        dv,
-      )!;
-      sx.dispose();
-      const sl = optS.minimize(
-        () => {
-          const p = S.apply(x, { training: true }) as tf.Tensor;
-          const adv = segmentorAdversarialLoss(D.apply(tf.concat([x, p], 3), { training: true }) as tf.Tensor2D, one);
-          return tf.add(kltvLoss(y, p), tf.mul(adv, 0.1)) as tf.Scalar;
-        },
-        true,
-        sv,
-      )!;
-      await sl.data();
-      tf.dispose([dl, sl]);
+      const l = ganTrainStep({ segmentor: S, discriminator: D, optS, optD }, gan, { segLoss: kltvLossPerImage });
+      await l.s.data();
+      tf.dispose(Object.values(l));
     },
   };
 }

@@ -64,6 +64,15 @@ export class BackendError extends Error {
 }
 
 let lastAdapter: AdapterInfo | undefined;
+let mesaVersion: string | null | undefined; // read once: it means scanning the driver library
+
+/**
+ * tfjs-backend-cpu prints an "install tfjs-node" banner on first use under Node-like runtimes; Deno has no
+ * tfjs-node, so the advice is wrong here.
+ */
+function silenceCpuBanner(): void {
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+}
 const warnings: string[] = [];
 
 /** Finds the Mesa version of the lavapipe Vulkan driver by reading the driver library's version string. */
@@ -137,9 +146,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   await tf.setBackend("cpu");
   await tf.ready();
-  // tfjs-backend-cpu prints a "install tfjs-node" banner on first use under Node-like runtimes; Deno has no
-  // tfjs-node, so the advice is wrong here.
-  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  silenceCpuBanner();
   return backendInfo();
 }
 
@@ -171,7 +178,8 @@ async function probeWebGpu(): Promise<string | undefined> {
     maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
   };
   if (/llvmpipe|lavapipe/i.test(description)) {
-    const v = readMesaVersion();
+    if (mesaVersion === undefined) mesaVersion = readMesaVersion() ?? null;
+    const v = mesaVersion ?? undefined;
     if (v) lastAdapter.mesaVersion = v;
     const major = v ? Number(v.split(".")[0]) : NaN;
     if (Number.isFinite(major) && major < 25) {
@@ -210,4 +218,4 @@ export function backendInfo(): BackendInfo {
 // cpu backend instead (setBackend switches synchronously for backends without an async init); initBackend()
 // then moves to webgpu.
 void tf.setBackend("cpu");
-(tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+silenceCpuBanner();

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { createRng, initBackend, useFastKernels } from "../mod.ts";
+import {
+  createDiscriminator,
+  createRng,
+  createSegmentor,
+  ganTrainStep,
+  initBackend,
+  kltvLossPerImage,
+  useFastKernels,
+} from "../mod.ts";
 
 type Case = { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: "same" | "valid" };
 const CASES: Case[] = [
@@ -94,48 +102,23 @@ Deno.test({
   ignore: !webgpu,
   fn: async () => {
     await initBackend({ backend: "webgpu" });
-    const { createDiscriminator, createSegmentor, discriminatorLoss, kltvLoss, segmentorAdversarialLoss } =
-      await import("../mod.ts");
     const run = async (fast: boolean) => {
       useFastKernels(fast);
       const S = createSegmentor({ size: 32, depth: 2, baseFilters: 8, seed: 7 });
       const D = createDiscriminator({ size: 32, depth: 2, baseFilters: 8, seed: 8, dropout: 0 });
       const optS = tf.train.adam(1e-3, 0.5), optD = tf.train.adam(1e-3, 0.5);
       const x = tf.tensor4d(rand(4 * 32 * 32, 99).map((v) => (v + 1) / 2), [4, 32, 32, 1]);
-      const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32"));
+      const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32")) as tf.Tensor4D;
       const one = tf.ones([4]) as tf.Tensor1D, labels = tf.tensor1d([0, 1, 0, 1], "int32");
       const losses: number[] = [];
       for (let step = 0; step < 2; step++) {
-        const sx = tf.tidy(() => S.apply(x, { training: true }) as tf.Tensor);
-        const dl = optD.minimize(
-          () => {
-            const r = D.apply(tf.concat([x, y], 3), { training: true }) as tf.Tensor2D;
-            const f = D.apply(tf.concat([x, sx], 3), { training: true }) as tf.Tensor2D;
-            return discriminatorLoss({
-              logitsLabeledPairs: r,
-              logitsReal: r,
-              logitsFake: f,
-              labels,
-              hasLabel: one,
-              hasMask: one,
-              valid: one,
-            })
-              .total;
-          },
-          true,
-          D.trainableWeights.map((w) => w.read() as tf.Variable),
-        )!;
-        const sl = optS.minimize(
-          () => {
-            const p = S.apply(x, { training: true }) as tf.Tensor;
-            const adv = segmentorAdversarialLoss(D.apply(tf.concat([x, p], 3), { training: true }) as tf.Tensor2D, one);
-            return tf.add(kltvLoss(y, p), tf.mul(adv, 0.1)) as tf.Scalar;
-          },
-          true,
-          S.trainableWeights.map((w) => w.read() as tf.Variable),
-        )!;
-        losses.push((await dl.data())[0], (await sl.data())[0]);
-        tf.dispose([sx, dl, sl]);
+        const l = ganTrainStep(
+          { segmentor: S, discriminator: D, optS, optD },
+          { images: x, masks: y, hasMask: one, labels, hasLabel: one, valid: one },
+          { segLoss: kltvLossPerImage },
+        );
+        losses.push((await l.d.data())[0], (await l.s.data())[0]);
+        tf.dispose(Object.values(l));
       }
       const w = await S.getWeights()[0].data();
       tf.dispose([x, y, one, labels]);

@@ -19,27 +19,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-
-/** The part of tfjs's WebGPU program interface these kernels use. */
-export interface Program {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  variableNames: string[];
-  workgroupSize: [number, number, number];
-  size?: boolean;
-  uniforms?: string;
-  getUserCode(): string;
-}
-
-/** The part of the tfjs WebGPUBackend these kernels use. */
-export interface WebGpuBackendLike {
-  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: string, uniforms?: unknown[]): tf.TensorInfo;
-  disposeData(id: object): void;
-}
-
-const WG = 64;
+import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 const DIMS = `
     let N = uniforms.d0.x; let H = uniforms.d0.y; let W = uniforms.d0.z; let CIN = uniforms.d0.w;
@@ -58,18 +38,10 @@ function dims(info: ConvInfo, e0 = 0, e1 = 0, e2 = 0) {
   return d.map((data) => ({ type: "int32", data }));
 }
 
-function flatProgram(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
-  return {
-    outputShape,
-    shaderKey: key,
-    uniforms: "d0 : vec4<i32>, d1 : vec4<i32>, d2 : vec4<i32>, d3 : vec4<i32>,",
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.ceil(invocations / WG), 1, 1],
-    variableNames: names,
-    workgroupSize: [WG, 1, 1],
-    // The auto bind-group layout only holds bindings the shader uses, and tfjs always binds its uniforms.
-    getUserCode: () => code.replace("fn main(index : i32) {", `fn main(index : i32) {${DIMS}`),
-  };
+const CONV_UNIFORMS = "d0 : vec4<i32>, d1 : vec4<i32>, d2 : vec4<i32>, d3 : vec4<i32>,";
+
+function convProgram(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
+  return flatProgram(key, outputShape, names, invocations, code, CONV_UNIFORMS, DIMS);
 }
 
 /** A vec4 of 4 scalar loads of `buf` at `base + 0..3`, lanes ≥ `limit - c0` replaced by 0 when `tail`. */
@@ -182,7 +154,7 @@ export function conv2dBackpropFilterWebGpu(
   const key = `appaunet_dw_${ciExact}_${coExact}_${S > 1}_${CT}x${CV}`;
   const partialShape = S > 1 ? [S, size] : [KH, KW, CIN, COUT];
   const partial = backend.runWebGPUProgram(
-    flatProgram(key, partialShape, ["x", "dy"], tiles * S, code),
+    convProgram(key, partialShape, ["x", "dy"], tiles * S, code),
     [x, dy],
     "float32",
     dims(info, tiles * S, rowsPer, size),
@@ -196,7 +168,7 @@ export function conv2dBackpropFilterWebGpu(
     result[index] = acc;
   }`;
   const out = backend.runWebGPUProgram(
-    flatProgram("appaunet_dw_sum", [KH, KW, CIN, COUT], ["partial"], size, sum),
+    convProgram("appaunet_dw_sum", [KH, KW, CIN, COUT], ["partial"], size, sum),
     [partial],
     "float32",
     dims(info, 0, S, size),
@@ -300,7 +272,7 @@ export function conv2dWebGpu(
   const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}`;
   const inputs = bias ? [x, filter, bias] : [x, filter];
   return backend.runWebGPUProgram(
-    flatProgram(key, [N, OH, OW, COUT], names, total, code),
+    convProgram(key, [N, OH, OW, COUT], names, total, code),
     inputs,
     "float32",
     dims(info, total),
@@ -392,7 +364,7 @@ export function conv2dBackpropInputWebGpu(
   // Weights as [KH, KW, COUT, CIN] so the input channels of one tap and output channel are contiguous.
   const wT = transposeLastTwo(backend, filter, info);
   const out = backend.runWebGPUProgram(
-    flatProgram(key, [N, H, W, CIN], ["dy", "w"], total, code),
+    convProgram(key, [N, H, W, CIN], ["dy", "w"], total, code),
     [dy, wT],
     "float32",
     dims(info, total, IWB),
@@ -415,7 +387,7 @@ function transposeLastTwo(backend: WebGpuBackendLike, filter: tf.TensorInfo, inf
     result[index] = w[(tap * CIN + ci) * COUT + co];
   }`;
   return backend.runWebGPUProgram(
-    flatProgram("appaunet_wT", [KH, KW, COUT, CIN], ["w"], size, code),
+    convProgram("appaunet_wT", [KH, KW, COUT, CIN], ["w"], size, code),
     [filter],
     "float32",
     dims(info, size),

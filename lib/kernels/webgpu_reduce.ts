@@ -7,25 +7,12 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { Program, WebGpuBackendLike } from "./webgpu_conv.ts";
+import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
 
-const WG = 64;
+const PRELUDE = "\n    let R = uniforms.r0.x; let C = uniforms.r0.y; let S = uniforms.r0.z; let RP = uniforms.r0.w;";
 
 function program(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
-  return {
-    outputShape,
-    shaderKey: key,
-    uniforms: "r0 : vec4<i32>,",
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [Math.ceil(invocations / WG), 1, 1],
-    variableNames: names,
-    workgroupSize: [WG, 1, 1],
-    getUserCode: () =>
-      code.replace(
-        "fn main(index : i32) {",
-        "fn main(index : i32) {\n    let R = uniforms.r0.x; let C = uniforms.r0.y; let S = uniforms.r0.z; let RP = uniforms.r0.w;",
-      ),
-  };
+  return flatProgram(key, outputShape, names, invocations, code, "r0 : vec4<i32>,", PRELUDE);
 }
 
 /**

@@ -22,7 +22,8 @@ import { fastKernelsEnabled } from "../kernels/registry.ts";
 import { configDifferences, type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
 import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
-import { discriminatorLoss, realClassCrossEntropy, segmentorAdversarialLoss, weightedMean } from "./objectives.ts";
+import { ganTrainStep } from "./gan_step.ts";
+import { realClassCrossEntropy, weightedMean } from "./objectives.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
 
@@ -342,7 +343,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       break;
     }
   }
-  // Report from the best checkpoint's metrics history and the current nets' overlays.
+  // Report: every epoch's metrics (resumed runs included) and overlays drawn with the last nets.
   const all = [...history0, ...history];
   if (all.length) {
     await writeReport({
@@ -394,9 +395,8 @@ function runStep(
       vars(D),
     )!;
   } else {
-    const S = nets.segmentor!, D = nets.discriminator!;
     // Real masks with noise (seeded): y → |y − u|, u ~ U(0, noise).
-    const noisy = tf.tidy(() => {
+    const realMasks = tf.tidy(() => {
       if (c.realMaskNoise <= 0) return masks.clone();
       const u = tf.randomUniform(
         masks.shape,
@@ -407,58 +407,15 @@ function runStep(
       );
       return tf.abs(tf.sub(masks, u));
     });
-    for (let k = 0; k < c.dSteps; k++) {
-      const sx = tf.tidy(() => S.apply(images, { training: true }) as tf.Tensor);
-      const dl = nets.optD!.minimize(
-        () => {
-          const logitsReal = D.apply(tf.concat([images, noisy], 3), { training: true }) as tf.Tensor2D;
-          const logitsFake = D.apply(tf.concat([images, sx], 3), { training: true }) as tf.Tensor2D;
-          // Labeled pairs use the true mask where known, else S(x): the same rows of the two passes.
-          const logitsLabeledPairs = tf.where(
-            tf.cast(tf.reshape(hasMask, [-1, 1]), "bool"),
-            logitsReal,
-            logitsFake,
-          ) as tf.Tensor2D;
-          const l = discriminatorLoss({
-            logitsLabeledPairs,
-            logitsReal,
-            logitsFake,
-            labels,
-            hasLabel,
-            hasMask,
-            valid,
-            realTarget: 1 - c.labelSmoothing,
-          });
-          if (k === c.dSteps - 1) {
-            out.dSup = tf.keep(l.supervised);
-            out.dReal = tf.keep(l.real);
-            out.dFake = tf.keep(l.fake);
-          }
-          return l.total;
-        },
-        true,
-        vars(D),
-      )!;
-      sx.dispose();
-      if (k === c.dSteps - 1) out.d = dl;
-      else dl.dispose();
-    }
-    noisy.dispose();
-    out.s = nets.optS!.minimize(
-      () => {
-        const p = S.apply(images, { training: true }) as tf.Tensor;
-        const seg = weightedMean(segLoss(masks, p), maskW);
-        const adv = segmentorAdversarialLoss(
-          D.apply(tf.concat([images, p], 3), { training: true }) as tf.Tensor2D,
-          valid,
-        );
-        out.seg = tf.keep(seg.clone());
-        out.adv = tf.keep(adv.clone());
-        return tf.add(tf.mul(seg, c.lambdaSeg), tf.mul(adv, c.lambdaAdv)) as tf.Scalar;
-      },
-      true,
-      vars(S),
-    )!;
+    Object.assign(
+      out,
+      ganTrainStep(
+        { segmentor: nets.segmentor!, discriminator: nets.discriminator!, optS: nets.optS!, optD: nets.optD! },
+        { ...batch, realMasks },
+        { segLoss, lambdaSeg: c.lambdaSeg, lambdaAdv: c.lambdaAdv, labelSmoothing: c.labelSmoothing, dSteps: c.dSteps },
+      ),
+    );
+    realMasks.dispose();
   }
   maskW.dispose();
   return out;

@@ -1,0 +1,62 @@
+/**
+ * The small slice of tfjs-backend-webgpu's program interface that appaunet's WGSL kernels use, and a builder for
+ * flat-dispatched programs (one invocation per `index`, 64 per workgroup, values passed as uniforms).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+
+/** The part of tfjs's WebGPU program interface these kernels use. */
+export interface Program {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames: string[];
+  workgroupSize: [number, number, number];
+  size?: boolean;
+  uniforms?: string;
+  getUserCode(): string;
+}
+
+/** The part of the tfjs WebGPUBackend these kernels use. */
+export interface WebGpuBackendLike {
+  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: string, uniforms?: unknown[]): tf.TensorInfo;
+  disposeData(id: object): void;
+}
+
+const WG = 64;
+
+/**
+ * A program whose `fn main(index : i32)` runs once per flat index in `[0, invocations)`.
+ *
+ * @param key shader cache key: must change whenever `code` does (shapes belong in uniforms, not in the code)
+ * @param outputShape shape of `result`
+ * @param names input buffer names, in input order
+ * @param invocations number of indices to run
+ * @param code WGSL with `fn main(index : i32) {`
+ * @param uniforms the program's uniform fields (tfjs appends them to its own struct)
+ * @param prelude WGSL inserted at the top of `main` (e.g. `let` bindings of the uniforms). It must read
+ *   `uniforms`: the auto bind-group layout only holds bindings the shader uses, and tfjs always binds them.
+ * @returns the program
+ */
+export function flatProgram(
+  key: string,
+  outputShape: number[],
+  names: string[],
+  invocations: number,
+  code: string,
+  uniforms: string,
+  prelude: string,
+): Program {
+  return {
+    outputShape,
+    shaderKey: key,
+    uniforms,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [Math.ceil(invocations / WG), 1, 1],
+    variableNames: names,
+    workgroupSize: [WG, 1, 1],
+    getUserCode: () => code.replace("fn main(index : i32) {", `fn main(index : i32) {${prelude}`),
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * One APPAU-Net semi-supervised multi-task GAN step: `dSteps` discriminator steps (S frozen, S(x) detached), then
+ * one segmentor step (D frozen). The trainer, the benchmarks and the kernel tests all run this one function.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { discriminatorLoss, segmentorAdversarialLoss, weightedMean } from "./objectives.ts";
+
+/** The networks and their optimizers. */
+export interface GanNets {
+  /** Segmentor S. */
+  segmentor: tf.LayersModel;
+  /** Discriminator D (K + 1 logits). */
+  discriminator: tf.LayersModel;
+  /** Optimizer of S. */
+  optS: tf.Optimizer;
+  /** Optimizer of D. */
+  optD: tf.Optimizer;
+}
+
+/** One batch, fixed shape; per-sample weights say which terms a sample takes part in. */
+export interface GanBatch {
+  /** `[B, H, W, 1]` images. */
+  images: tf.Tensor4D;
+  /** `[B, H, W, 1]` true masks (zeros where unknown), for the segmentation loss. */
+  masks: tf.Tensor4D;
+  /** `[B, H, W, 1]` the true masks as D sees them (e.g. with noise). Default: `masks`. */
+  realMasks?: tf.Tensor;
+  /** `[B]` 1 where the mask is known. */
+  hasMask: tf.Tensor1D;
+  /** `[B]` int32 labels (0 where unknown). */
+  labels: tf.Tensor1D;
+  /** `[B]` 1 where the label is known. */
+  hasLabel: tf.Tensor1D;
+  /** `[B]` 1 for real samples, 0 for padding. */
+  valid: tf.Tensor1D;
+}
+
+/** Loss weights and step options. */
+export interface GanStepOptions {
+  /** Per-image segmentation loss `(y, ŷ) → [B]`. */
+  segLoss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor1D;
+  /** λ_seg. Default 1. */
+  lambdaSeg?: number;
+  /** λ_adv. Default 0.1. */
+  lambdaAdv?: number;
+  /** One-sided label smoothing of D's real-pair target. Default 0. */
+  labelSmoothing?: number;
+  /** D steps per S step. Default 1. */
+  dSteps?: number;
+}
+
+function vars(m: tf.LayersModel): tf.Variable[] {
+  return m.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+/**
+ * Runs one GAN step and returns the scalar losses of the last D step and of the S step (`d`, `dSup`, `dReal`,
+ * `dFake`, `s`, `seg`, `adv`); the caller disposes them.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createDiscriminator, createSegmentor, ganTrainStep, kltvLossPerImage } from "@appaunet/appaunet";
+ * const nets = {
+ *   segmentor: createSegmentor({ size: 16, depth: 1, baseFilters: 2 }),
+ *   discriminator: createDiscriminator({ size: 16, depth: 1, baseFilters: 2 }),
+ *   optS: tf.train.adam(1e-3),
+ *   optD: tf.train.adam(1e-3),
+ * };
+ * const one = tf.ones([2]) as tf.Tensor1D;
+ * const out = ganTrainStep(nets, {
+ *   images: tf.zeros([2, 16, 16, 1]), masks: tf.zeros([2, 16, 16, 1]),
+ *   hasMask: one, labels: tf.tensor1d([0, 1], "int32"), hasLabel: one, valid: one,
+ * }, { segLoss: kltvLossPerImage });
+ * console.log(Object.keys(out).sort().join()); // "adv,d,dFake,dReal,dSup,s,seg"
+ * ```
+ * @param nets S, D and their optimizers
+ * @param batch images, masks, labels and per-sample weights
+ * @param opts loss function and weights
+ * @returns scalar losses
+ */
+export function ganTrainStep(nets: GanNets, batch: GanBatch, opts: GanStepOptions): Record<string, tf.Scalar> {
+  const { segmentor: S, discriminator: D } = nets;
+  const { images, masks, hasMask, labels, hasLabel, valid } = batch;
+  const realMasks = batch.realMasks ?? masks;
+  const dSteps = opts.dSteps ?? 1, lambdaSeg = opts.lambdaSeg ?? 1, lambdaAdv = opts.lambdaAdv ?? 0.1;
+  const out: Record<string, tf.Scalar> = {};
+  for (let k = 0; k < dSteps; k++) {
+    const sx = tf.tidy(() => S.apply(images, { training: true }) as tf.Tensor);
+    const dl = nets.optD.minimize(
+      () => {
+        const logitsReal = D.apply(tf.concat([images, realMasks], 3), { training: true }) as tf.Tensor2D;
+        const logitsFake = D.apply(tf.concat([images, sx], 3), { training: true }) as tf.Tensor2D;
+        // Labeled pairs use the true mask where known, else S(x): the same rows of the two passes.
+        const logitsLabeledPairs = tf.where(
+          tf.cast(tf.reshape(hasMask, [-1, 1]), "bool"),
+          logitsReal,
+          logitsFake,
+        ) as tf.Tensor2D;
+        const l = discriminatorLoss({
+          logitsLabeledPairs,
+          logitsReal,
+          logitsFake,
+          labels,
+          hasLabel,
+          hasMask,
+          valid,
+          realTarget: 1 - (opts.labelSmoothing ?? 0),
+        });
+        if (k === dSteps - 1) {
+          out.dSup = tf.keep(l.supervised);
+          out.dReal = tf.keep(l.real);
+          out.dFake = tf.keep(l.fake);
+        }
+        return l.total;
+      },
+      true,
+      vars(D),
+    )!;
+    sx.dispose();
+    if (k === dSteps - 1) out.d = dl;
+    else dl.dispose();
+  }
+  const maskW = tf.tidy(() => tf.mul(hasMask, valid)) as tf.Tensor1D;
+  out.s = nets.optS.minimize(
+    () => {
+      const p = S.apply(images, { training: true }) as tf.Tensor;
+      const seg = weightedMean(opts.segLoss(masks, p), maskW);
+      const adv = segmentorAdversarialLoss(
+        D.apply(tf.concat([images, p], 3), { training: true }) as tf.Tensor2D,
+        valid,
+      );
+      out.seg = tf.keep(seg.clone());
+      out.adv = tf.keep(adv.clone());
+      return tf.add(tf.mul(seg, lambdaSeg), tf.mul(adv, lambdaAdv)) as tf.Scalar;
+    },
+    true,
+    vars(S),
+  )!;
+  maskW.dispose();
+  return out;
+}
