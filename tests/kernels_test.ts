@@ -9,6 +9,7 @@ import {
   kltvLossPerImage,
   useFastKernels,
 } from "../mod.ts";
+import { isChannelBroadcast, isChannelTile } from "../lib/kernels/webgpu_channel.ts";
 
 type Case = { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: "same" | "valid" };
 const CASES: Case[] = [
@@ -172,6 +173,67 @@ Deno.test({
     useFastKernels(true);
     const got = await run();
     got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `reduction ${i}: ${maxRel(g, ref[i])}`));
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: webgpu
+    ? "webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile equal the cpu backend"
+    : "webgpu per-channel kernels (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    // Channel counts: power of two (mask), multiple of 4 (mod once per 4), odd (mod per element).
+    const bigShapes = [[2, 16, 16, 16], [2, 12, 12, 48], [4, 17, 13, 7]];
+    for (const s of bigShapes) {
+      const C = s[s.length - 1];
+      for (const small of [[C], [1, 1, 1, C], [], [1]]) {
+        assert.ok(isChannelBroadcast(s, small), `${s} with ${small} takes the channel kernel`);
+      }
+      assert.ok(isChannelTile([1, 1, 1, C], [s[0], s[1], s[2], 1]));
+    }
+    assert.ok(!isChannelBroadcast([2, 16, 16, 16], [16, 1]), "a non-channel broadcast is left to stock");
+    const run = async () => {
+      const out: Float32Array[] = [];
+      for (const [i, s] of bigShapes.entries()) {
+        const C = s[s.length - 1];
+        const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 700 + i), s);
+        const v = tf.tensor1d(rand(C, 710 + i).map((q) => q + 2)); // away from 0: RealDiv
+        const v4 = v.reshape([1, 1, 1, C]);
+        const sc = tf.scalar(1.5), pos = tf.tidy(() => x.abs().add(1)), vFlat = v4.reshape([C]);
+        // A float32 tensor whose stored data is still the bool it was cast from (tfjs casts without a copy).
+        const mask = tf.tidy(() => tf.cast(tf.greater(x, 0), "float32"));
+        const mean = tf.tensor1d(rand(C, 720 + i)), vari = tf.tensor1d(rand(C, 730 + i).map((q) => q + 1.5));
+        const ts = [
+          tf.mul(x, v),
+          tf.mul(v4, x),
+          tf.add(x, v4),
+          tf.sub(x, v),
+          tf.sub(v, x),
+          tf.div(x, v),
+          tf.div(v4, pos),
+          tf.mul(x, sc),
+          tf.sub(sc, x),
+          tf.batchNorm(x, mean, vari, v, vFlat, 1e-3),
+          tf.batchNorm(x, mean, vari, undefined, undefined, 1e-3),
+          tf.batchNorm(x, mean, vari, v, undefined, 0.5),
+          tf.tile(v4, [s[0], s[1], s[2], 1]),
+          tf.sub(sc, mask),
+          tf.mul(mask, v),
+        ];
+        for (const t of ts) out.push((await t.data()) as Float32Array);
+        tf.dispose([x, v, v4, sc, pos, vFlat, mask, mean, vari, ...ts]);
+      }
+      return out;
+    };
+    await initBackend({ backend: "cpu" });
+    const ref = await run();
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    const before = tf.memory().numTensors;
+    const got = await run();
+    assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `op ${i}: ${maxRel(g, ref[i])}`));
     await initBackend({ backend: "cpu" });
   },
 });

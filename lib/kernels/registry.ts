@@ -9,6 +9,14 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
 import { columnReduceWebGpu, isColumnReduction } from "./webgpu_reduce.ts";
 import {
+  channelBatchNormWebGpu,
+  type ChannelBinaryOp,
+  channelBinaryWebGpu,
+  channelTileWebGpu,
+  isChannelBroadcast,
+  isChannelTile,
+} from "./webgpu_channel.ts";
+import {
   conv2dBackpropFilterWebGpu,
   conv2dBackpropInputWebGpu,
   conv2dWebGpu,
@@ -38,11 +46,22 @@ function convInfo(xShape: number[], filterShape: number[], a: Attrs, dilations: 
   );
 }
 
+/**
+ * Whether every tensor's *stored* data is float32 on the backend. A tensor's own `dtype` is not enough: tfjs's
+ * `cast` from bool/int32 to float32 can return the same data id with a new dtype, while the buffer (and the
+ * type our WGSL would declare for it) stays i32.
+ */
+function allF32(backend: AnyBackend, ...ts: (tf.TensorInfo | undefined)[]): boolean {
+  return ts.every((t) =>
+    !t || (t.dtype === "float32" && (backend.tensorMap?.get(t.dataId)?.dtype ?? "float32") === "float32")
+  );
+}
+
 const webgpuBackpropFilter = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = args.attrs as Attrs;
   const info = convInfo(x.shape, a.filterShape as number[], a);
-  if (!fastConvEligible(info) || x.dtype !== "float32") return stock(args);
+  if (!fastConvEligible(info) || !allF32(args.backend, x, dy)) return stock(args);
   return conv2dBackpropFilterWebGpu(args.backend as AnyBackend, x, dy, info);
 };
 
@@ -51,7 +70,7 @@ const webgpuBackpropInput = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const a = args.attrs as Attrs;
   const info = convInfo(a.inputShape as number[], filter.shape, a);
   // With fewer than 8 input channels most of the 8-channel register tile is idle; stock is as fast there.
-  if (!fastConvEligible(info) || dy.dtype !== "float32" || info.inChannels < 8) return stock(args);
+  if (!fastConvEligible(info) || !allF32(args.backend, dy, filter) || info.inChannels < 8) return stock(args);
   return conv2dBackpropInputWebGpu(args.backend as AnyBackend, dy, filter, info);
 };
 
@@ -62,7 +81,7 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
   const activation = (fused ? a.activation ?? "linear" : "linear") as string;
   const biasOk = !bias || (bias.shape.reduce((p, q) => p * q, 1) === info.outChannels && bias.shape.length === 1);
   if (
-    !fastConvEligible(info) || x!.dtype !== "float32" || preluActivationWeights || !biasOk ||
+    !fastConvEligible(info) || !allF32(args.backend, x, filter, bias) || preluActivationWeights || !biasOk ||
     (activation !== "linear" && activation !== "relu")
   ) return stock(args);
   return conv2dWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation, info);
@@ -71,8 +90,34 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
 const webgpuColumnReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const a = args.attrs as Attrs;
-  if (x.dtype !== "float32" || !isColumnReduction(x.shape, a.axis as number | number[])) return stock(args);
+  if (!allF32(args.backend, x) || !isColumnReduction(x.shape, a.axis as number | number[])) return stock(args);
   return columnReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
+};
+
+const webgpuChannelBinary = (op: ChannelBinaryOp) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  if (!allF32(args.backend, a, b)) return stock(args);
+  if (isChannelBroadcast(a.shape, b.shape)) return channelBinaryWebGpu(args.backend as AnyBackend, op, a, b, false);
+  if (isChannelBroadcast(b.shape, a.shape)) return channelBinaryWebGpu(args.backend as AnyBackend, op, a, b, true);
+  return stock(args);
+};
+
+const webgpuBatchNorm = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x, mean, variance, offset, scale } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+  const params = [mean, variance, offset, scale].filter((p): p is tf.TensorInfo => p != null);
+  const C = x!.shape[x!.shape.length - 1];
+  const perChannel = (p: tf.TensorInfo) =>
+    isChannelBroadcast(x!.shape, p.shape) && p.shape.reduce((q, r) => q * r, 1) === C;
+  if (!allF32(args.backend, x, ...params) || !mean || !variance || !params.every(perChannel)) return stock(args);
+  const eps = (args.attrs as Attrs).varianceEpsilon as number;
+  return channelBatchNormWebGpu(args.backend as AnyBackend, x!, mean, variance, offset, scale, eps);
+};
+
+const webgpuTile = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const reps = (args.attrs as Attrs).reps as number[];
+  if (!allF32(args.backend, x) || !isChannelTile(x.shape, reps)) return stock(args);
+  return channelTileWebGpu(args.backend as AnyBackend, x, reps);
 };
 
 /** Every replacement kernel appaunet ships. */
@@ -84,6 +129,13 @@ const REPLACEMENTS: Replacement[] = [
   { kernelName: "FusedConv2D", backendName: "webgpu", make: webgpuConv(true) },
   { kernelName: "Sum", backendName: "webgpu", make: webgpuColumnReduce(false) },
   { kernelName: "Mean", backendName: "webgpu", make: webgpuColumnReduce(true) },
+  ...(["Multiply", "Add", "Sub", "RealDiv"] as const).map((op) => ({
+    kernelName: op,
+    backendName: "webgpu",
+    make: webgpuChannelBinary(op),
+  })),
+  { kernelName: "FusedBatchNorm", backendName: "webgpu", make: webgpuBatchNorm },
+  { kernelName: "Tile", backendName: "webgpu", make: webgpuTile },
 ];
 
 const stockKernels = new Map<string, tf.KernelConfig>();

@@ -68,9 +68,14 @@ export function columnReduceWebGpu(
     let c = index % C;
     let s = index / C;
     let r1 = min(R, (s + 1) * RP);
-    var acc = 0.0;
-    for (var r = s * RP; r < r1; r = r + 1) { acc = acc + x[r * C + c]; }
-    result[index] = acc;
+    var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
+    var r = s * RP;
+    for (; r + 3 < r1; r = r + 4) {
+      let b = r * C + c;
+      a0 = a0 + x[b]; a1 = a1 + x[b + C]; a2 = a2 + x[b + 2 * C]; a3 = a3 + x[b + 3 * C];
+    }
+    for (; r < r1; r = r + 1) { a0 = a0 + x[r * C + c]; }
+    result[index] = (a0 + a1) + (a2 + a3);
   }`;
   const partial = backend.runWebGPUProgram(
     program("appaunet_colsum_part", [S, C], ["x"], S * C, partialCode),
