@@ -38,6 +38,7 @@ export * from "./lib/losses/xe_tversky.ts";
 export * from "./lib/losses/by_name.ts";
 export * from "./lib/losses/metrics.ts";
 export * from "./lib/kernels/registry.ts";
+export * from "./lib/train/adam.ts";
 export * from "./lib/train/objectives.ts";
 export * from "./lib/train/gan_step.ts";
 export * from "./lib/train/metrics.ts";

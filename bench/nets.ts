@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { createDiscriminator, createSegmentor, ganTrainStep, kltvLoss, kltvLossPerImage } from "../mod.ts";
+import { createAdam, createDiscriminator, createSegmentor, ganTrainStep, kltvLoss, kltvLossPerImage } from "../mod.ts";
 
 /** The three workloads of one configuration. */
 export interface Workloads {
@@ -29,7 +29,7 @@ export interface Workloads {
 export function makeWorkloads(size: number, base: number, depth: number, batch: number): Workloads {
   const S = createSegmentor({ size, baseFilters: base, depth, seed: 1 });
   const D = createDiscriminator({ size, baseFilters: base, depth, seed: 2 });
-  const optS = tf.train.adam(2e-4, 0.5), optD = tf.train.adam(2e-4, 0.5);
+  const optS = createAdam(2e-4, 0.5), optD = createAdam(2e-4, 0.5);
   const x = tf.randomUniform([batch, size, size, 1], 0, 1, "float32", 1);
   const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32"));
   const one = tf.ones([batch]) as tf.Tensor1D, labels = tf.zeros([batch], "int32") as tf.Tensor1D;

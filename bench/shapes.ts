@@ -16,6 +16,7 @@ export const CONV_SHAPES: ConvShape[] = [
   ["D conv1 64² 16→32 4×4 s2", 8, 64, 64, 16, 32, 4, 2],
   ["S enc0 256² 16→16 3×3", 8, 256, 256, 16, 16, 3, 1],
   ["S pyramid 128² 1→32 3×3", 8, 128, 128, 1, 32, 3, 1],
+  ["D conv0 128² 2→16 4×4 s2", 8, 128, 128, 2, 16, 4, 2],
 ];
 
 /** The three kernels timed per shape: tfjs kernel name and short label. */

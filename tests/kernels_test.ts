@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import {
+  createAdam,
   createDiscriminator,
   createRng,
   createSegmentor,
@@ -107,7 +108,7 @@ Deno.test({
       useFastKernels(fast);
       const S = createSegmentor({ size: 32, depth: 2, baseFilters: 8, seed: 7 });
       const D = createDiscriminator({ size: 32, depth: 2, baseFilters: 8, seed: 8, dropout: 0 });
-      const optS = tf.train.adam(1e-3, 0.5), optD = tf.train.adam(1e-3, 0.5);
+      const optS = createAdam(1e-3, 0.5), optD = createAdam(1e-3, 0.5);
       const x = tf.tensor4d(rand(4 * 32 * 32, 99).map((v) => (v + 1) / 2), [4, 32, 32, 1]);
       const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32")) as tf.Tensor4D;
       const one = tf.ones([4]) as tf.Tensor1D, labels = tf.tensor1d([0, 1, 0, 1], "int32");
@@ -234,6 +235,47 @@ Deno.test({
     const got = await run();
     assert.equal(tf.memory().numTensors, before, "no tensor leaks");
     got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `op ${i}: ${maxRel(g, ref[i])}`));
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: webgpu
+    ? "fused Adam equals tf.train.adam (webgpu, 5 steps), its state loads into stock Adam, and it leaks nothing"
+    : "fused Adam (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    const shapes = [[3, 3, 4, 8], [8], [5000]];
+    const run = async (opt: tf.Optimizer, steps: number, start?: tf.Variable[], k0 = 0) => {
+      const vs = start ?? shapes.map((s, i) => tf.variable(tf.tensor(rand(s.reduce((a, b) => a * b, 1), 900 + i), s)));
+      const counts: number[] = [];
+      for (let k = k0; k < k0 + steps; k++) {
+        // loss = Σ (w − 0.1·i)² · (k + 1): the gradients change every step.
+        opt.minimize(() =>
+          tf.tidy(() => tf.addN(vs.map((v, i) => tf.sum(tf.square(tf.sub(v, 0.1 * i))).mul(k + 1))) as tf.Scalar)
+        );
+        counts.push(tf.memory().numTensors);
+      }
+      return { vs, counts, values: await Promise.all(vs.map((v) => v.data())) };
+    };
+    const stock = await run(tf.train.adam(0.05, 0.5, 0.9), 5);
+    const fusedOpt = createAdam(0.05, 0.5, 0.9);
+    const fused = await run(fusedOpt, 5);
+    fused.values.forEach((f, i) =>
+      assert.ok(maxRel(f, stock.values[i]) < 1e-5, `var ${i}: ${maxRel(f, stock.values[i])}`)
+    );
+    assert.equal(fused.counts[4], fused.counts[1], "tensor count stable across steps");
+    // The fused optimizer's state (getWeights) continues in stock Adam like stock's own 7 steps.
+    const moved = tf.train.adam(0.05, 0.5, 0.9);
+    await moved.setWeights(await fusedOpt.getWeights());
+    const cont = await run(moved, 2, fused.vs, 5);
+    const ref = await run(tf.train.adam(0.05, 0.5, 0.9), 7);
+    cont.values.forEach((f, i) =>
+      assert.ok(maxRel(f, ref.values[i]) < 1e-4, `continued var ${i}: ${maxRel(f, ref.values[i])}`)
+    );
+    tf.dispose([...stock.vs, ...fused.vs, ...ref.vs]);
     await initBackend({ backend: "cpu" });
   },
 });

@@ -6,6 +6,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
+import { storedAsFloat32 } from "./webgpu_program.ts";
+import { registerAdamKernels } from "./webgpu_adam.ts";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
 import { columnReduceWebGpu, isColumnReduction } from "./webgpu_reduce.ts";
 import {
@@ -46,15 +48,8 @@ function convInfo(xShape: number[], filterShape: number[], a: Attrs, dilations: 
   );
 }
 
-/**
- * Whether every tensor's *stored* data is float32 on the backend. A tensor's own `dtype` is not enough: tfjs's
- * `cast` from bool/int32 to float32 can return the same data id with a new dtype, while the buffer (and the
- * type our WGSL would declare for it) stays i32.
- */
 function allF32(backend: AnyBackend, ...ts: (tf.TensorInfo | undefined)[]): boolean {
-  return ts.every((t) =>
-    !t || (t.dtype === "float32" && (backend.tensorMap?.get(t.dataId)?.dtype ?? "float32") === "float32")
-  );
+  return storedAsFloat32(backend, ...ts);
 }
 
 const webgpuBackpropFilter = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
@@ -69,8 +64,7 @@ const webgpuBackpropInput = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as Attrs;
   const info = convInfo(a.inputShape as number[], filter.shape, a);
-  // With fewer than 8 input channels most of the 8-channel register tile is idle; stock is as fast there.
-  if (!fastConvEligible(info) || !allF32(args.backend, dy, filter) || info.inChannels < 8) return stock(args);
+  if (!fastConvEligible(info) || !allF32(args.backend, dy, filter)) return stock(args);
   return conv2dBackpropInputWebGpu(args.backend as AnyBackend, dy, filter, info);
 };
 
@@ -154,6 +148,7 @@ let active = false;
  * useFastKernels(false);
  * console.log(fastKernelsEnabled()); // false
  * useFastKernels(true);
+registerAdamKernels();
  * ```
  * @param enabled `true` for the fast kernels, `false` for stock tfjs
  */
@@ -188,3 +183,4 @@ export function fastKernelsEnabled(): boolean {
 }
 
 useFastKernels(true);
+registerAdamKernels();

@@ -300,7 +300,8 @@ export function conv2dBackpropInputWebGpu(
   info: ConvInfo,
 ): tf.TensorInfo {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, strideWidth: SW } = info;
-  const [PX, CV] = DX_TILE;
+  // With ≤ 4 input channels (the image ⊕ mask input of D, the pyramid inputs) one vec4 of channels is enough.
+  const [PX, CV] = CIN <= 4 ? [DX_TILE[0], 1] : DX_TILE;
   const CB = 4 * CV;
   const CIB = Math.ceil(CIN / CB);
   const perPhase = Math.ceil(W / SW);

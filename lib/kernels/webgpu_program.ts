@@ -60,3 +60,17 @@ export function flatProgram(
     getUserCode: () => code.replace("fn main(index : i32) {", `fn main(index : i32) {${prelude}`),
   };
 }
+
+/**
+ * Whether every tensor's *stored* data is float32 on the backend (undefined entries are skipped). A tensor's own
+ * `dtype` is not enough: tfjs's `cast` from bool/int32 to float32 can return the same data id with a new dtype,
+ * while the buffer (and the type a WGSL program would be declared with) stays i32.
+ *
+ * @param backend the backend holding the data
+ * @param ts tensors to check
+ * @returns true when all are float32 in storage
+ */
+export function storedAsFloat32(backend: unknown, ...ts: (tf.TensorInfo | undefined)[]): boolean {
+  const map = (backend as { tensorMap?: { get(id: object): { dtype: string } | undefined } }).tensorMap;
+  return ts.every((t) => !t || (t.dtype === "float32" && (map?.get(t.dataId)?.dtype ?? "float32") === "float32"));
+}

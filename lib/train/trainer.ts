@@ -14,6 +14,7 @@ import { backendInfo } from "../backend.ts";
 import { createDataset, type Dataset } from "../data/dataset.ts";
 import { readManifest } from "../data/manifest.ts";
 import { createRng } from "../data/rng.ts";
+import { createAdam } from "./adam.ts";
 import { createDiscriminator } from "../model/discriminator.ts";
 import { createSegmentor, segmentorVariantName } from "../model/segmentor.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
@@ -99,7 +100,7 @@ function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
   const nets: Nets = {};
   if (c.mode !== "cls") {
     nets.segmentor = createSegmentor({ ...c.segmentor, size: c.size, seed: c.seed, deepSupervision: false });
-    nets.optS = tf.train.adam(c.lr, c.beta1, 0.999, 1e-7);
+    nets.optS = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   }
   if (c.mode !== "seg") {
     nets.discriminator = createDiscriminator({
@@ -110,7 +111,7 @@ function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
       channels: c.mode === "cls" ? 1 : 2,
       fakeClass: c.mode === "mtl",
     });
-    nets.optD = tf.train.adam(c.lr, c.beta1, 0.999, 1e-7);
+    nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   }
   return nets;
 }

@@ -1,0 +1,71 @@
+/**
+ * Fused Adam update kernels for the tfjs `webgpu` backend (used by {@linkcode FusedAdamOptimizer} in
+ * `lib/train/adam.ts`). Stock `tf.train.adam` runs about 14 elementwise dispatches per variable and step; these
+ * are 3: the first moment, the second moment, and the parameter update.
+ *
+ * - `AppaunetAdamMoment` (inputs `m`, `g`; attrs `beta`, `square`): `β·m + (1 − β)·g` (`g²` when `square`).
+ * - `AppaunetAdamUpdate` (inputs `value`, `m`, `v`; attrs `lr`, `c1`, `c2`, `epsilon`):
+ *   `value − lr · (m / c1) / (√(v / c2) + ε)`, where `c1 = 1 − β₁ᵗ`, `c2 = 1 − β₂ᵗ` (bias corrections).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { flatProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
+
+/** Kernel name of the fused moment update. */
+export const ADAM_MOMENT_KERNEL = "AppaunetAdamMoment";
+/** Kernel name of the fused parameter update. */
+export const ADAM_UPDATE_KERNEL = "AppaunetAdamUpdate";
+
+const UNIFORMS = "p : vec4<f32>, n : i32,";
+const PRELUDE = "\n    let NE = uniforms.n;";
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+function moment(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { m, g } = args.inputs as { m: tf.TensorInfo; g: tf.TensorInfo };
+  const { beta, square } = args.attrs as unknown as { beta: number; square: boolean };
+  const n = size(m.shape);
+  const gg = square ? "g[index] * g[index]" : "g[index]";
+  const code = `
+  fn main(index : i32) {
+    if (index >= NE) { return; }
+    result[index] = uniforms.p.x * m[index] + uniforms.p.y * ${gg};
+  }`;
+  const backend = args.backend as WebGpuBackendLike;
+  return backend.runWebGPUProgram(
+    flatProgram(`appaunet_adam_moment_${square}`, m.shape, ["m", "g"], n, code, UNIFORMS, PRELUDE),
+    [m, g],
+    "float32",
+    [{ type: "float32", data: [beta, 1 - beta, 0, 0] }, { type: "int32", data: [n] }],
+  );
+}
+
+function update(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { value, m, v } = args.inputs as { value: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
+  const { lr, c1, c2, epsilon } = args.attrs as unknown as { lr: number; c1: number; c2: number; epsilon: number };
+  const n = size(value.shape);
+  const code = `
+  fn main(index : i32) {
+    if (index >= NE) { return; }
+    let p = uniforms.p;
+    result[index] = value[index] - p.x * (m[index] / p.y) / (sqrt(v[index] / p.z) + p.w);
+  }`;
+  const backend = args.backend as WebGpuBackendLike;
+  return backend.runWebGPUProgram(
+    flatProgram("appaunet_adam_update", value.shape, ["value", "m", "v"], n, code, UNIFORMS, PRELUDE),
+    [value, m, v],
+    "float32",
+    [{ type: "float32", data: [lr, c1, c2, epsilon] }, { type: "int32", data: [n] }],
+  );
+}
+
+let registered = false;
+
+/** Registers the two fused Adam kernels for `webgpu` (idempotent). */
+export function registerAdamKernels(): void {
+  if (registered) return;
+  tf.registerKernel({ kernelName: ADAM_MOMENT_KERNEL, backendName: "webgpu", kernelFunc: moment as tf.KernelFunc });
+  tf.registerKernel({ kernelName: ADAM_UPDATE_KERNEL, backendName: "webgpu", kernelFunc: update as tf.KernelFunc });
+  registered = true;
+}
