@@ -279,3 +279,56 @@ Deno.test({
     await initBackend({ backend: "cpu" });
   },
 });
+
+Deno.test({
+  name: webgpu
+    ? "BatchNormalization training on webgpu (fused backward) equals tfjs-layers on cpu: output, dx, dγ, dβ, moving stats"
+    : "fused BatchNormalization (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    const shapes = [[2, 8, 8, 16], [3, 5, 7, 12], [2, 9, 5, 5]];
+    const run = async () => {
+      const out: Float32Array[] = [];
+      const names: string[] = [];
+      for (const [i, s] of shapes.entries()) {
+        const C = s[3], n = s.reduce((a, b) => a * b, 1);
+        const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 });
+        layer.build(s);
+        const gb = [rand(C, 800 + i).map((q) => q + 1.5), rand(C, 810 + i)];
+        const init = [tf.tensor1d(gb[0]), tf.tensor1d(gb[1]), tf.zeros([C]), tf.ones([C])];
+        layer.setWeights(init);
+        tf.dispose(init);
+        const x0 = tf.tensor(rand(n, 820 + i).map((q) => 3 * q + 1), s), x = tf.variable(x0);
+        x0.dispose();
+        const w = tf.tensor(rand(n, 830 + i), s);
+        const prof = await tf.profile(() => {
+          const { value, grads } = tf.variableGrads(() =>
+            tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar
+          );
+          const y = layer.apply(x, { training: false }) as tf.Tensor; // uses the updated moving stats
+          return [value, y, grads[x.name], ...layer.trainableWeights.map((v) => grads[v.name])];
+        });
+        const res = prof.result as tf.Tensor[];
+        names.push(...prof.kernels.map((k) => k.name));
+        for (const t of [...res, ...layer.getWeights()]) out.push((await t.data()) as Float32Array);
+        tf.dispose([...res, x, w]);
+        for (const v of layer.weights) (v as unknown as { dispose(): void }).dispose();
+      }
+      return { out, names };
+    };
+    await initBackend({ backend: "cpu" });
+    const ref = await run();
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    const before = tf.memory().numTensors;
+    const got = await run();
+    assert.equal(tf.memory().numTensors, before, `no tensor leaks (${before} → ${tf.memory().numTensors})`);
+    assert.ok(got.names.includes("AppaunetBatchNormGradInput"), "the fused backward ran");
+    got.out.forEach((g, i) => assert.ok(maxRel(g, ref.out[i]) < 1e-4, `tensor ${i}: ${maxRel(g, ref.out[i])}`));
+    useFastKernels(false);
+    const stock = await run();
+    assert.ok(!stock.names.includes("AppaunetBatchNormGradInput"), "stock kernels: tfjs's own BatchNormalization");
+    useFastKernels(true);
+    await initBackend({ backend: "cpu" });
+  },
+});

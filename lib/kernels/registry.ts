@@ -8,6 +8,7 @@ import { backend_util } from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { storedAsFloat32 } from "./webgpu_program.ts";
 import { registerAdamKernels } from "./webgpu_adam.ts";
+import { patchBatchNormalization, registerBatchNormKernels } from "./webgpu_batchnorm.ts";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
 import { columnReduceWebGpu, isColumnReduction } from "./webgpu_reduce.ts";
 import {
@@ -149,6 +150,8 @@ let active = false;
  * console.log(fastKernelsEnabled()); // false
  * useFastKernels(true);
 registerAdamKernels();
+registerBatchNormKernels();
+patchBatchNormalization(() => active);
  * ```
  * @param enabled `true` for the fast kernels, `false` for stock tfjs
  */
@@ -184,3 +187,5 @@ export function fastKernelsEnabled(): boolean {
 
 useFastKernels(true);
 registerAdamKernels();
+registerBatchNormKernels();
+patchBatchNormalization(() => active);

@@ -43,9 +43,31 @@ export function isChannelBroadcast(big: number[], small: number[]): boolean {
 }
 
 /** How element `i` finds its channel: mask (power of two), once-per-4 modulo (C % 4 = 0), or modulo. */
-function channelMode(C: number): "pow2" | "mod4" | "mod" {
+export type ChannelMode = "pow2" | "mod4" | "mod";
+
+/**
+ * The channel mode for `C` channels.
+ *
+ * @param C channels (last axis)
+ * @returns the cheapest exact way to compute `i mod C`
+ */
+export function channelMode(C: number): ChannelMode {
   if ((C & (C - 1)) === 0) return "pow2";
   return C % 4 === 0 ? "mod4" : "mod";
+}
+
+/**
+ * WGSL for the channel of element `i` (the k-th of 4 starting at `i0`); needs `M = C − 1` for pow2 and
+ * `c0 = i0 % C` for mod4 in scope.
+ *
+ * @param mode channel mode
+ * @param k element within the group of 4
+ * @returns a WGSL expression
+ */
+export function channelOf(mode: ChannelMode, k: number): string {
+  if (mode === "pow2") return "(i & M)";
+  if (mode === "mod4") return `(c0 + ${k})`;
+  return "(i % C)";
 }
 
 const UNIFORMS = "e0 : vec4<i32>,";
@@ -60,12 +82,8 @@ function program(key: string, outputShape: number[], names: string[], code: stri
  * WGSL computing `out[i] = f(i, c)` for the 4 elements `4·index … 4·index + 3`, where `body(c)` is an
  * expression of `i` (element) and `c` (channel) in `fn main`.
  */
-function fourElements(mode: "pow2" | "mod4" | "mod", body: string): string {
-  const ch = (k: number) => {
-    if (mode === "pow2") return `(i & M)`;
-    if (mode === "mod4") return `(c0 + ${k})`;
-    return `(i % C)`;
-  };
+function fourElements(mode: ChannelMode, body: string): string {
+  const ch = (k: number) => channelOf(mode, k);
   const lines = [0, 1, 2, 3].map((k) =>
     `{ let i = i0 + ${k}; if (i < NE) { let c = ${ch(k)}; result[i] = ${body}; } }`
   );
