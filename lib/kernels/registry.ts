@@ -138,10 +138,15 @@ let active = false;
 
 /**
  * Turns appaunet's replacement kernels on (the default once `mod.ts` is imported) or off (stock tfjs
- * kernels) for every model and loss, with no other code change. Replacements: on `webgpu`, `Conv2D`,
+ * kernels) for every model and loss, with no other code change. Replacements on `webgpu`: `Conv2D`,
  * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
- * see `webgpu_conv.ts`), `Sum` and `Mean` over all axes but the last (see `webgpu_reduce.ts`); on `cpu`, `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does
- * not handle (NCHW, dilation, other activations) goes to the stock kernel.
+ * see `webgpu_conv.ts`); `Sum` and `Mean` over all axes but the last (`webgpu_reduce.ts`); `Multiply`, `Add`,
+ * `Sub`, `RealDiv` with a per-channel or single-value operand, `FusedBatchNorm` and `Tile` of a `[1, …, 1, C]`
+ * tensor (`webgpu_channel.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
+ * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable
+ * (`webgpu_adam.ts`). On `cpu`: `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does not
+ * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock
+ * kernel.
  *
  * @example
  * ```ts
