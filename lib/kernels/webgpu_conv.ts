@@ -5,12 +5,15 @@
  * shader compiler unroll for minutes).
  *
  * - `Conv2D` / `FusedConv2D` (bias, linear/relu): 8 output columns × 8 output channels per invocation.
- * - `Conv2DBackpropInput`: 8 input columns of one stride phase × 8 input channels, over weights transposed to
- *   `[KH, KW, COUT, CIN]` so every load of the inner loop is contiguous.
+ * - `Conv2DBackpropInput`: 8 input columns of one stride phase × 8 input channels (4 when there are ≤ 4, e.g. D's
+ *   image ⊕ mask input), over weights transposed to `[KH, KW, COUT, CIN]` so every load of the inner loop is
+ *   contiguous.
  * - `Conv2DBackpropFilter`: implicit GEMM dW = im2col(x)ᵀ·dy, 8 input × 8 output channels of one tap per
  *   invocation over a chunk of output rows (split-K), then a second pass sums the chunks. The stock kernel
  *   loops over the whole batch × image serially for every weight.
  *
+ * On lavapipe every buffer load is a per-lane masked, bounds-checked sequence of ~10 instructions while a multiply-add
+ * is one instruction per 8 lanes, so speed is set by loads per FMA (see bench/README.md for what was tried).
  * Tile sizes were chosen by measurement (bench/conv_micro.ts); `APPAUNET_FWD_TILE`, `APPAUNET_DX_TILE`,
  * `APPAUNET_DW_TILE` (e.g. `4x2`) override them for experiments. Only NHWC, dilation 1 and float32 take these
  * paths; anything else goes to the stock kernel.
