@@ -11,6 +11,7 @@ import {
   useFastKernels,
 } from "../mod.ts";
 import { isChannelBroadcast, isChannelTile } from "../lib/kernels/webgpu_channel.ts";
+import { isLastAxisConcat } from "../lib/kernels/webgpu_concat.ts";
 
 type Case = { n: number; h: number; w: number; cin: number; cout: number; k: number; s: number; pad: "same" | "valid" };
 const CASES: Case[] = [
@@ -329,6 +330,49 @@ Deno.test({
     const stock = await run();
     assert.ok(!stock.names.includes("AppaunetBatchNormGradInput"), "stock kernels: tfjs's own BatchNormalization");
     useFastKernels(true);
+    await initBackend({ backend: "cpu" });
+  },
+});
+
+Deno.test({
+  name: webgpu
+    ? "webgpu last-axis Concat and SplitV (and the concat gradient) equal the cpu backend"
+    : "webgpu Concat/SplitV (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
+  ignore: !webgpu,
+  fn: async () => {
+    assert.ok(isLastAxisConcat([[2, 16, 16, 8], [2, 16, 16, 24]], -1));
+    assert.ok(!isLastAxisConcat([[2, 16, 16, 8], [2, 16, 16, 8]], 1), "other axes are left to stock");
+    const run = async () => {
+      const a = tf.tensor(rand(2 * 16 * 16 * 8, 950), [2, 16, 16, 8]);
+      const b = tf.tensor(rand(2 * 16 * 16 * 24, 951), [2, 16, 16, 24]);
+      const c = tf.tensor(rand(2 * 16 * 16 * 5, 952), [2, 16, 16, 5]);
+      const w = tf.tensor(rand(2 * 16 * 16 * 37, 953), [2, 16, 16, 37]);
+      const ts = [
+        tf.concat([a, b], -1),
+        tf.concat([a, b, c], 3),
+        tf.concat([b, a, c, a], -1),
+        tf.concat([a, a], 1),
+        ...tf.split(b, [5, 19], -1),
+        ...tf.split(b, 3, 3),
+        ...tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, q, r], -1), w)))([
+          a,
+          b,
+          c,
+        ]),
+      ];
+      const out: Float32Array[] = [];
+      for (const t of ts) out.push((await t.data()) as Float32Array);
+      tf.dispose([a, b, c, w, ...ts]);
+      return out;
+    };
+    await initBackend({ backend: "cpu" });
+    const ref = await run();
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    const before = tf.memory().numTensors;
+    const got = await run();
+    assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    got.forEach((g, i) => assert.ok(g.length === ref[i].length && maxRel(g, ref[i]) === 0, `tensor ${i}`));
     await initBackend({ backend: "cpu" });
   },
 });

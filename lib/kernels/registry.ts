@@ -8,6 +8,7 @@ import { backend_util } from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { storedAsFloat32 } from "./webgpu_program.ts";
 import { registerAdamKernels } from "./webgpu_adam.ts";
+import { concatLastWebGpu, isLastAxisConcat, sliceLastWebGpu } from "./webgpu_concat.ts";
 import { patchBatchNormalization, registerBatchNormKernels } from "./webgpu_batchnorm.ts";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
 import { columnReduceWebGpu, isColumnReduction } from "./webgpu_reduce.ts";
@@ -115,6 +116,33 @@ const webgpuTile = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   return channelTileWebGpu(args.backend as AnyBackend, x, reps);
 };
 
+const bigEnough = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1) >= 4096;
+
+const webgpuConcat = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const parts = args.inputs as unknown as tf.TensorInfo[];
+  const axis = (args.attrs as Attrs).axis as number;
+  if (
+    !Array.isArray(parts) || !allF32(args.backend, ...parts) || !isLastAxisConcat(parts.map((p) => p.shape), axis) ||
+    !parts.some(bigEnough)
+  ) return stock(args);
+  return concatLastWebGpu(args.backend as AnyBackend, parts);
+};
+
+const webgpuSplitV = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const a = args.attrs as Attrs;
+  const r = x.shape.length;
+  const axis = (a.axis as number) < 0 ? (a.axis as number) + r : (a.axis as number);
+  if (r < 2 || axis !== r - 1 || !allF32(args.backend, x) || !bigEnough(x)) return stock(args);
+  const sizes = backend_util.prepareSplitSize(x as tf.Tensor, a.numOrSizeSplits as number[] | number, axis);
+  let offset = 0;
+  return sizes.map((w) => {
+    const part = sliceLastWebGpu(args.backend as AnyBackend, x, offset, w);
+    offset += w;
+    return part;
+  }) as unknown as tf.TensorInfo;
+};
+
 /** Every replacement kernel appaunet ships. */
 const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropFilter", backendName: "cpu", make: makeCpuConv2DBackpropFilter },
@@ -131,6 +159,8 @@ const REPLACEMENTS: Replacement[] = [
   })),
   { kernelName: "FusedBatchNorm", backendName: "webgpu", make: webgpuBatchNorm },
   { kernelName: "Tile", backendName: "webgpu", make: webgpuTile },
+  { kernelName: "Concat", backendName: "webgpu", make: webgpuConcat },
+  { kernelName: "SplitV", backendName: "webgpu", make: webgpuSplitV },
 ];
 
 const stockKernels = new Map<string, tf.KernelConfig>();
@@ -142,7 +172,7 @@ let active = false;
  * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
  * see `webgpu_conv.ts`); `Sum` and `Mean` over all axes but the last (`webgpu_reduce.ts`); `Multiply`, `Add`,
  * `Sub`, `RealDiv` with a per-channel or single-value operand, `FusedBatchNorm` and `Tile` of a `[1, …, 1, C]`
- * tensor (`webgpu_channel.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
+ * tensor (`webgpu_channel.ts`); `Concat` and `SplitV` along the last axis (`webgpu_concat.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
  * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable
  * (`webgpu_adam.ts`). On `cpu`: `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does not
  * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock

@@ -303,6 +303,8 @@ export function conv2dBackpropInputWebGpu(
   info: ConvInfo,
 ): tf.TensorInfo {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: CIN, strideWidth: SW } = info;
+  // Stride 1 (every 3×3 conv of S): no integer divisions per tap (lavapipe runs them lane by lane).
+  const unit = info.strideHeight === 1 && SW === 1;
   // With ≤ 4 input channels (the image ⊕ mask input of D, the pyramid inputs) one vec4 of channels is enough.
   const [PX, CV] = CIN <= 4 ? [DX_TILE[0], 1] : DX_TILE;
   const CB = 4 * CV;
@@ -330,17 +332,17 @@ export function conv2dBackpropInputWebGpu(
     ${px.flatMap((j) => cv.map((v) => `var ${acc(j, v)} = vec4<f32>(0.0);`)).join(" ")}
     for (var kh = 0; kh < KH; kh = kh + 1) {
       let th = ih + PT - kh;
-      if (th < 0 || th % SH != 0) { continue; }
-      let oh = th / SH;
+      ${unit ? "if (th < 0) { continue; }" : "if (th < 0 || th % SH != 0) { continue; }"}
+      let oh = ${unit ? "th" : "th / SH"};
       if (oh >= OH) { continue; }
       let dRow = (n * OH + oh) * OW;
       for (var kw = 0; kw < KW; kw = kw + 1) {
         let twb = iwBase + PL - kw;
-        if ((twb % SW + SW) % SW != 0) { continue; }
+        ${unit ? "" : "if ((twb % SW + SW) % SW != 0) { continue; }"}
         ${
     px.map((j) => `
         let tw${j} = twb + ${j} * SW;
-        let ow${j} = tw${j} / SW;
+        let ow${j} = ${unit ? `tw${j}` : `tw${j} / SW`};
         let ok${j} = tw${j} >= 0 && ow${j} < OW && iwBase + ${j} * SW < W;
         let db${j} = select(0, (dRow + ow${j}) * COUT, ok${j});`).join("")
   }
@@ -364,7 +366,7 @@ export function conv2dBackpropInputWebGpu(
     ).join("\n    ")
   }
   }`;
-  const key = `appaunet_dx_${exact}_${PX}x${CV}`;
+  const key = `appaunet_dx_${exact}_${unit}_${PX}x${CV}`;
   // Weights as [KH, KW, COUT, CIN] so the input channels of one tap and output channel are contiguous.
   const wT = transposeLastTwo(backend, filter, info);
   const out = backend.runWebGPUProgram(
