@@ -100,7 +100,7 @@ Deno.test({
 
 Deno.test({
   name: webgpu
-    ? "a full S + D train step gives the same losses and weights with fast and stock kernels (webgpu)"
+    ? "a full S + D train step gives the same losses and weights with fast and stock kernels, leak-free (webgpu)"
     : "full train step fast vs stock (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
   ignore: !webgpu,
   fn: async () => {
@@ -113,8 +113,8 @@ Deno.test({
       const x = tf.tensor4d(rand(4 * 32 * 32, 99).map((v) => (v + 1) / 2), [4, 32, 32, 1]);
       const y = tf.tidy(() => tf.cast(tf.greater(x, 0.5), "float32")) as tf.Tensor4D;
       const one = tf.ones([4]) as tf.Tensor1D, labels = tf.tensor1d([0, 1, 0, 1], "int32");
-      const losses: number[] = [];
-      for (let step = 0; step < 2; step++) {
+      const losses: number[] = [], counts: number[] = [];
+      for (let step = 0; step < 3; step++) {
         const l = ganTrainStep(
           { segmentor: S, discriminator: D, optS, optD },
           { images: x, masks: y, hasMask: one, labels, hasLabel: one, valid: one },
@@ -122,7 +122,10 @@ Deno.test({
         );
         losses.push((await l.d.data())[0], (await l.s.data())[0]);
         tf.dispose(Object.values(l));
+        counts.push(tf.memory().numTensors);
       }
+      // Leak-free: after the first step (which creates the optimizer slots) the tensor count stays put.
+      assert.equal(counts[2], counts[1], `tensor count after steps 1..3: ${counts}`);
       const w = await S.getWeights()[0].data();
       tf.dispose([x, y, one, labels]);
       S.dispose();
