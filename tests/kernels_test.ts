@@ -61,6 +61,30 @@ try {
   webgpu = Boolean(await navigator.gpu?.requestAdapter());
 } catch { /* none */ }
 
+/** A test that needs a WebGPU adapter; without one it is ignored with a name that says how to get one. */
+function webgpuTest(name: string, fn: () => Promise<void>) {
+  Deno.test({
+    name: webgpu ? name : `${name} (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)`,
+    ignore: !webgpu,
+    fn,
+  });
+}
+
+/**
+ * Runs `run` on the cpu backend (reference), then on webgpu with the fast kernels; with `leaks`, asserts that the
+ * webgpu run leaves the tensor count as it found it. Leaves the webgpu backend active.
+ */
+async function cpuThenFastWebgpu<T>(run: () => Promise<T>, leaks: boolean): Promise<{ ref: T; got: T }> {
+  await initBackend({ backend: "cpu" });
+  const ref = await run();
+  await initBackend({ backend: "webgpu" });
+  useFastKernels(true);
+  const before = tf.memory().numTensors;
+  const got = await run();
+  if (leaks) assert.equal(tf.memory().numTensors, before, `no tensor leaks (${before} → ${tf.memory().numTensors})`);
+  return { ref, got };
+}
+
 Deno.test("cpu fast Conv2DBackpropFilter equals the stock cpu kernel", async () => {
   await initBackend({ backend: "cpu" });
   for (const [i, c] of CASES.entries()) {
@@ -72,38 +96,29 @@ Deno.test("cpu fast Conv2DBackpropFilter equals the stock cpu kernel", async () 
   }
 });
 
-Deno.test({
-  name: webgpu
-    ? "webgpu fast conv kernels equal stock webgpu and cpu (1e-4 relative) over a shape sweep"
-    : "webgpu fast conv kernels (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
-    const refs = [];
-    await initBackend({ backend: "cpu" });
-    useFastKernels(false);
-    for (const [i, c] of CASES.entries()) refs.push(await run(c, 10 * i));
-    await initBackend({ backend: "webgpu" });
-    for (const mode of [false, true]) {
-      useFastKernels(mode);
-      for (const [i, c] of CASES.entries()) {
-        const got = await run(c, 10 * i);
-        for (const k of ["y", "fused", "dx", "dw"] as const) {
-          const e = maxRel(got[k], refs[i][k]);
-          assert.ok(e < 1e-4, `${mode ? "fast" : "stock"} ${k} case ${i} ${JSON.stringify(c)}: rel err ${e}`);
-        }
+webgpuTest("webgpu fast conv kernels equal stock webgpu and cpu (1e-4 relative) over a shape sweep", async () => {
+  const refs = [];
+  await initBackend({ backend: "cpu" });
+  useFastKernels(false);
+  for (const [i, c] of CASES.entries()) refs.push(await run(c, 10 * i));
+  await initBackend({ backend: "webgpu" });
+  for (const mode of [false, true]) {
+    useFastKernels(mode);
+    for (const [i, c] of CASES.entries()) {
+      const got = await run(c, 10 * i);
+      for (const k of ["y", "fused", "dx", "dw"] as const) {
+        const e = maxRel(got[k], refs[i][k]);
+        assert.ok(e < 1e-4, `${mode ? "fast" : "stock"} ${k} case ${i} ${JSON.stringify(c)}: rel err ${e}`);
       }
     }
-    useFastKernels(true);
-    await initBackend({ backend: "cpu" });
-  },
+  }
+  useFastKernels(true);
+  await initBackend({ backend: "cpu" });
 });
 
-Deno.test({
-  name: webgpu
-    ? "a full S + D train step gives the same losses and weights with fast and stock kernels, leak-free (webgpu)"
-    : "full train step fast vs stock (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
+webgpuTest(
+  "a full S + D train step gives the same losses and weights with fast and stock kernels, leak-free (webgpu)",
+  async () => {
     await initBackend({ backend: "webgpu" });
     const run = async (fast: boolean) => {
       useFastKernels(fast);
@@ -143,112 +158,87 @@ Deno.test({
     useFastKernels(true);
     await initBackend({ backend: "cpu" });
   },
-});
+);
 
-Deno.test({
-  name: webgpu
-    ? "webgpu column Sum/Mean equal the cpu backend (all axes but the last, keepDims, split-R)"
-    : "webgpu column reductions (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
-    const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65]];
-    const run = async () => {
-      const out: Float32Array[] = [];
-      for (const [i, s] of shapes.entries()) {
-        const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 500 + i), s);
-        const axes = s.map((_, k) => k).slice(0, -1);
-        for (
-          const t of [
-            tf.sum(x, axes),
-            tf.mean(x, axes, true),
-            tf.sum(x, -1),
-            tf.mean(x, axes.reverse().map((a) => a - s.length)),
-          ]
-        ) {
-          out.push((await t.data()) as Float32Array);
-          t.dispose();
-        }
-        x.dispose();
+webgpuTest("webgpu column Sum/Mean equal the cpu backend (all axes but the last, keepDims, split-R)", async () => {
+  const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65]];
+  const run = async () => {
+    const out: Float32Array[] = [];
+    for (const [i, s] of shapes.entries()) {
+      const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 500 + i), s);
+      const axes = s.map((_, k) => k).slice(0, -1);
+      for (
+        const t of [
+          tf.sum(x, axes),
+          tf.mean(x, axes, true),
+          tf.sum(x, -1),
+          tf.mean(x, axes.reverse().map((a) => a - s.length)),
+        ]
+      ) {
+        out.push((await t.data()) as Float32Array);
+        t.dispose();
       }
-      return out;
-    };
-    await initBackend({ backend: "cpu" });
-    const ref = await run();
-    await initBackend({ backend: "webgpu" });
-    useFastKernels(true);
-    const got = await run();
-    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `reduction ${i}: ${maxRel(g, ref[i])}`));
-    await initBackend({ backend: "cpu" });
-  },
-});
-
-Deno.test({
-  name: webgpu
-    ? "webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile equal the cpu backend"
-    : "webgpu per-channel kernels (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
-    // Channel counts: power of two (mask), multiple of 4 (mod once per 4), odd (mod per element).
-    const bigShapes = [[2, 16, 16, 16], [2, 12, 12, 48], [4, 17, 13, 7]];
-    for (const s of bigShapes) {
-      const C = s[s.length - 1];
-      for (const small of [[C], [1, 1, 1, C], [], [1]]) {
-        assert.ok(isChannelBroadcast(s, small), `${s} with ${small} takes the channel kernel`);
-      }
-      assert.ok(isChannelTile([1, 1, 1, C], [s[0], s[1], s[2], 1]));
+      x.dispose();
     }
-    assert.ok(!isChannelBroadcast([2, 16, 16, 16], [16, 1]), "a non-channel broadcast is left to stock");
-    const run = async () => {
-      const out: Float32Array[] = [];
-      for (const [i, s] of bigShapes.entries()) {
-        const C = s[s.length - 1];
-        const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 700 + i), s);
-        const v = tf.tensor1d(rand(C, 710 + i).map((q) => q + 2)); // away from 0: RealDiv
-        const v4 = v.reshape([1, 1, 1, C]);
-        const sc = tf.scalar(1.5), pos = tf.tidy(() => x.abs().add(1)), vFlat = v4.reshape([C]);
-        // A float32 tensor whose stored data is still the bool it was cast from (tfjs casts without a copy).
-        const mask = tf.tidy(() => tf.cast(tf.greater(x, 0), "float32"));
-        const mean = tf.tensor1d(rand(C, 720 + i)), vari = tf.tensor1d(rand(C, 730 + i).map((q) => q + 1.5));
-        const ts = [
-          tf.mul(x, v),
-          tf.mul(v4, x),
-          tf.add(x, v4),
-          tf.sub(x, v),
-          tf.sub(v, x),
-          tf.div(x, v),
-          tf.div(v4, pos),
-          tf.mul(x, sc),
-          tf.sub(sc, x),
-          tf.batchNorm(x, mean, vari, v, vFlat, 1e-3),
-          tf.batchNorm(x, mean, vari, undefined, undefined, 1e-3),
-          tf.batchNorm(x, mean, vari, v, undefined, 0.5),
-          tf.tile(v4, [s[0], s[1], s[2], 1]),
-          tf.sub(sc, mask),
-          tf.mul(mask, v),
-        ];
-        for (const t of ts) out.push((await t.data()) as Float32Array);
-        tf.dispose([x, v, v4, sc, pos, vFlat, mask, mean, vari, ...ts]);
-      }
-      return out;
-    };
-    await initBackend({ backend: "cpu" });
-    const ref = await run();
-    await initBackend({ backend: "webgpu" });
-    useFastKernels(true);
-    const before = tf.memory().numTensors;
-    const got = await run();
-    assert.equal(tf.memory().numTensors, before, "no tensor leaks");
-    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `op ${i}: ${maxRel(g, ref[i])}`));
-    await initBackend({ backend: "cpu" });
-  },
+    return out;
+  };
+  const { ref, got } = await cpuThenFastWebgpu(run, false);
+  got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `reduction ${i}: ${maxRel(g, ref[i])}`));
+  await initBackend({ backend: "cpu" });
 });
 
-Deno.test({
-  name: webgpu
-    ? "fused Adam equals tf.train.adam (webgpu, 5 steps), its state loads into stock Adam, and it leaks nothing"
-    : "fused Adam (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
+webgpuTest("webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile equal the cpu backend", async () => {
+  // Channel counts: power of two (mask), multiple of 4 (mod once per 4), odd (mod per element).
+  const bigShapes = [[2, 16, 16, 16], [2, 12, 12, 48], [4, 17, 13, 7]];
+  for (const s of bigShapes) {
+    const C = s[s.length - 1];
+    for (const small of [[C], [1, 1, 1, C], [], [1]]) {
+      assert.ok(isChannelBroadcast(s, small), `${s} with ${small} takes the channel kernel`);
+    }
+    assert.ok(isChannelTile([1, 1, 1, C], [s[0], s[1], s[2], 1]));
+  }
+  assert.ok(!isChannelBroadcast([2, 16, 16, 16], [16, 1]), "a non-channel broadcast is left to stock");
+  const run = async () => {
+    const out: Float32Array[] = [];
+    for (const [i, s] of bigShapes.entries()) {
+      const C = s[s.length - 1];
+      const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 700 + i), s);
+      const v = tf.tensor1d(rand(C, 710 + i).map((q) => q + 2)); // away from 0: RealDiv
+      const v4 = v.reshape([1, 1, 1, C]);
+      const sc = tf.scalar(1.5), pos = tf.tidy(() => x.abs().add(1)), vFlat = v4.reshape([C]);
+      // A float32 tensor whose stored data is still the bool it was cast from (tfjs casts without a copy).
+      const mask = tf.tidy(() => tf.cast(tf.greater(x, 0), "float32"));
+      const mean = tf.tensor1d(rand(C, 720 + i)), vari = tf.tensor1d(rand(C, 730 + i).map((q) => q + 1.5));
+      const ts = [
+        tf.mul(x, v),
+        tf.mul(v4, x),
+        tf.add(x, v4),
+        tf.sub(x, v),
+        tf.sub(v, x),
+        tf.div(x, v),
+        tf.div(v4, pos),
+        tf.mul(x, sc),
+        tf.sub(sc, x),
+        tf.batchNorm(x, mean, vari, v, vFlat, 1e-3),
+        tf.batchNorm(x, mean, vari, undefined, undefined, 1e-3),
+        tf.batchNorm(x, mean, vari, v, undefined, 0.5),
+        tf.tile(v4, [s[0], s[1], s[2], 1]),
+        tf.sub(sc, mask),
+        tf.mul(mask, v),
+      ];
+      for (const t of ts) out.push((await t.data()) as Float32Array);
+      tf.dispose([x, v, v4, sc, pos, vFlat, mask, mean, vari, ...ts]);
+    }
+    return out;
+  };
+  const { ref, got } = await cpuThenFastWebgpu(run, true);
+  got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `op ${i}: ${maxRel(g, ref[i])}`));
+  await initBackend({ backend: "cpu" });
+});
+
+webgpuTest(
+  "fused Adam equals tf.train.adam (webgpu, 5 steps), its state loads into stock Adam, and it leaks nothing",
+  async () => {
     await initBackend({ backend: "webgpu" });
     useFastKernels(true);
     const shapes = [[3, 3, 4, 8], [8], [5000]];
@@ -282,14 +272,11 @@ Deno.test({
     tf.dispose([...stock.vs, ...fused.vs, ...ref.vs]);
     await initBackend({ backend: "cpu" });
   },
-});
+);
 
-Deno.test({
-  name: webgpu
-    ? "BatchNormalization training on webgpu (fused backward) equals tfjs-layers on cpu: output, dx, dγ, dβ, moving stats"
-    : "fused BatchNormalization (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
+webgpuTest(
+  "BatchNormalization training on webgpu (fused backward) equals tfjs-layers on cpu: output, dx, dγ, dβ, moving stats",
+  async () => {
     const shapes = [[2, 8, 8, 16], [3, 5, 7, 12], [2, 9, 5, 5]];
     const run = async () => {
       const out: Float32Array[] = [];
@@ -320,13 +307,7 @@ Deno.test({
       }
       return { out, names };
     };
-    await initBackend({ backend: "cpu" });
-    const ref = await run();
-    await initBackend({ backend: "webgpu" });
-    useFastKernels(true);
-    const before = tf.memory().numTensors;
-    const got = await run();
-    assert.equal(tf.memory().numTensors, before, `no tensor leaks (${before} → ${tf.memory().numTensors})`);
+    const { ref, got } = await cpuThenFastWebgpu(run, true);
     assert.ok(got.names.includes("AppaunetBatchNormGradInput"), "the fused backward ran");
     got.out.forEach((g, i) => assert.ok(maxRel(g, ref.out[i]) < 1e-4, `tensor ${i}: ${maxRel(g, ref.out[i])}`));
     useFastKernels(false);
@@ -335,47 +316,35 @@ Deno.test({
     useFastKernels(true);
     await initBackend({ backend: "cpu" });
   },
-});
+);
 
-Deno.test({
-  name: webgpu
-    ? "webgpu last-axis Concat and SplitV (and the concat gradient) equal the cpu backend"
-    : "webgpu Concat/SplitV (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
-    assert.ok(isLastAxisConcat([[2, 16, 16, 8], [2, 16, 16, 24]], -1));
-    assert.ok(!isLastAxisConcat([[2, 16, 16, 8], [2, 16, 16, 8]], 1), "other axes are left to stock");
-    const run = async () => {
-      const a = tf.tensor(rand(2 * 16 * 16 * 8, 950), [2, 16, 16, 8]);
-      const b = tf.tensor(rand(2 * 16 * 16 * 24, 951), [2, 16, 16, 24]);
-      const c = tf.tensor(rand(2 * 16 * 16 * 5, 952), [2, 16, 16, 5]);
-      const w = tf.tensor(rand(2 * 16 * 16 * 37, 953), [2, 16, 16, 37]);
-      const ts = [
-        tf.concat([a, b], -1),
-        tf.concat([a, b, c], 3),
-        tf.concat([b, a, c, a], -1),
-        tf.concat([a, a], 1),
-        ...tf.split(b, [5, 19], -1),
-        ...tf.split(b, 3, 3),
-        ...tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, q, r], -1), w)))([
-          a,
-          b,
-          c,
-        ]),
-      ];
-      const out: Float32Array[] = [];
-      for (const t of ts) out.push((await t.data()) as Float32Array);
-      tf.dispose([a, b, c, w, ...ts]);
-      return out;
-    };
-    await initBackend({ backend: "cpu" });
-    const ref = await run();
-    await initBackend({ backend: "webgpu" });
-    useFastKernels(true);
-    const before = tf.memory().numTensors;
-    const got = await run();
-    assert.equal(tf.memory().numTensors, before, "no tensor leaks");
-    got.forEach((g, i) => assert.ok(g.length === ref[i].length && maxRel(g, ref[i]) === 0, `tensor ${i}`));
-    await initBackend({ backend: "cpu" });
-  },
+webgpuTest("webgpu last-axis Concat and SplitV (and the concat gradient) equal the cpu backend", async () => {
+  assert.ok(isLastAxisConcat([[2, 16, 16, 8], [2, 16, 16, 24]], -1));
+  assert.ok(!isLastAxisConcat([[2, 16, 16, 8], [2, 16, 16, 8]], 1), "other axes are left to stock");
+  const run = async () => {
+    const a = tf.tensor(rand(2 * 16 * 16 * 8, 950), [2, 16, 16, 8]);
+    const b = tf.tensor(rand(2 * 16 * 16 * 24, 951), [2, 16, 16, 24]);
+    const c = tf.tensor(rand(2 * 16 * 16 * 5, 952), [2, 16, 16, 5]);
+    const w = tf.tensor(rand(2 * 16 * 16 * 37, 953), [2, 16, 16, 37]);
+    const ts = [
+      tf.concat([a, b], -1),
+      tf.concat([a, b, c], 3),
+      tf.concat([b, a, c, a], -1),
+      tf.concat([a, a], 1),
+      ...tf.split(b, [5, 19], -1),
+      ...tf.split(b, 3, 3),
+      ...tf.grads((p: tf.Tensor, q: tf.Tensor, r: tf.Tensor) => tf.sum(tf.mul(tf.concat([p, q, r], -1), w)))([
+        a,
+        b,
+        c,
+      ]),
+    ];
+    const out: Float32Array[] = [];
+    for (const t of ts) out.push((await t.data()) as Float32Array);
+    tf.dispose([a, b, c, w, ...ts]);
+    return out;
+  };
+  const { ref, got } = await cpuThenFastWebgpu(run, true);
+  got.forEach((g, i) => assert.ok(g.length === ref[i].length && maxRel(g, ref[i]) === 0, `tensor ${i}`));
+  await initBackend({ backend: "cpu" });
 });

@@ -67,7 +67,7 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
   const one = tf.ones([2]) as tf.Tensor1D;
   const labels = tf.tensor1d([0, 1], "int32");
   const hasLabel = tf.tensor1d([1, 0]), hasMask = tf.tensor1d([1, 1]);
-  const l = discriminatorLoss({
+  const inputs = {
     logitsLabeledPairs: logits,
     logitsReal: logits,
     logitsFake: logits,
@@ -75,7 +75,8 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
     hasLabel,
     hasMask,
     valid: one,
-  });
+  };
+  const l = discriminatorLoss(inputs);
   const sup = -(1 - lse([1, 0])); // only row 0 labeled, class 0
   const real = rows.map((r) => -(lse(r.slice(0, 2)) - lse(r))).reduce((a, b) => a + b) / 2;
   const fake = rows.map((r) => -(r[2] - lse(r))).reduce((a, b) => a + b) / 2;
@@ -87,16 +88,7 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
   const adv = segmentorAdversarialLoss(logits, one);
   assert.ok(Math.abs(await v(adv) - real) < 1e-5, "S's adversarial term = −log(1 − p_K) on its own pairs");
   // Label smoothing 0.1 on real pairs: −[0.9 log(1−p_K) + 0.1 log p_K]
-  const ls = discriminatorLoss({
-    logitsLabeledPairs: logits,
-    logitsReal: logits,
-    logitsFake: logits,
-    labels,
-    hasLabel,
-    hasMask,
-    valid: one,
-    realTarget: 0.9,
-  });
+  const ls = discriminatorLoss({ ...inputs, realTarget: 0.9 });
   const realLs =
     rows.map((r) => -(0.9 * (lse(r.slice(0, 2)) - lse(r)) + 0.1 * (r[2] - lse(r)))).reduce((a, b) => a + b) / 2;
   assert.ok(Math.abs(await v(ls.real) - realLs) < 1e-5);

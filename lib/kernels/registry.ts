@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import { storedAsFloat32 } from "./webgpu_program.ts";
+import { MIN_FAST_ELEMENTS, storedAsFloat32 } from "./webgpu_program.ts";
 import { registerAdamKernels } from "./webgpu_adam.ts";
 import { concatLastWebGpu, isLastAxisConcat, sliceLastWebGpu } from "./webgpu_concat.ts";
 import { patchBatchNormalization, registerBatchNormKernels } from "./webgpu_batchnorm.ts";
@@ -50,15 +50,11 @@ function convInfo(xShape: number[], filterShape: number[], a: Attrs, dilations: 
   );
 }
 
-function allF32(backend: AnyBackend, ...ts: (tf.TensorInfo | undefined)[]): boolean {
-  return storedAsFloat32(backend, ...ts);
-}
-
 const webgpuBackpropFilter = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = args.attrs as Attrs;
   const info = convInfo(x.shape, a.filterShape as number[], a);
-  if (!fastConvEligible(info) || !allF32(args.backend, x, dy)) return stock(args);
+  if (!fastConvEligible(info) || !storedAsFloat32(args.backend, x, dy)) return stock(args);
   return conv2dBackpropFilterWebGpu(args.backend as AnyBackend, x, dy, info);
 };
 
@@ -66,7 +62,7 @@ const webgpuBackpropInput = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const a = args.attrs as Attrs;
   const info = convInfo(a.inputShape as number[], filter.shape, a);
-  if (!fastConvEligible(info) || !allF32(args.backend, dy, filter)) return stock(args);
+  if (!fastConvEligible(info) || !storedAsFloat32(args.backend, dy, filter)) return stock(args);
   return conv2dBackpropInputWebGpu(args.backend as AnyBackend, dy, filter, info);
 };
 
@@ -75,9 +71,9 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
   const a = args.attrs as Attrs;
   const info = convInfo(x!.shape, filter!.shape, a, a.dilations ?? 1);
   const activation = (fused ? a.activation ?? "linear" : "linear") as string;
-  const biasOk = !bias || (bias.shape.reduce((p, q) => p * q, 1) === info.outChannels && bias.shape.length === 1);
+  const biasOk = !bias || (tf.util.sizeFromShape(bias.shape) === info.outChannels && bias.shape.length === 1);
   if (
-    !fastConvEligible(info) || !allF32(args.backend, x, filter, bias) || preluActivationWeights || !biasOk ||
+    !fastConvEligible(info) || !storedAsFloat32(args.backend, x, filter, bias) || preluActivationWeights || !biasOk ||
     (activation !== "linear" && activation !== "relu")
   ) return stock(args);
   return conv2dWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation, info);
@@ -86,13 +82,13 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
 const webgpuColumnReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const a = args.attrs as Attrs;
-  if (!allF32(args.backend, x) || !isColumnReduction(x.shape, a.axis as number | number[])) return stock(args);
+  if (!storedAsFloat32(args.backend, x) || !isColumnReduction(x.shape, a.axis as number | number[])) return stock(args);
   return columnReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
 };
 
 const webgpuChannelBinary = (op: ChannelBinaryOp) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-  if (!allF32(args.backend, a, b)) return stock(args);
+  if (!storedAsFloat32(args.backend, a, b)) return stock(args);
   if (isChannelBroadcast(a.shape, b.shape)) return channelBinaryWebGpu(args.backend as AnyBackend, op, a, b, false);
   if (isChannelBroadcast(b.shape, a.shape)) return channelBinaryWebGpu(args.backend as AnyBackend, op, a, b, true);
   return stock(args);
@@ -103,8 +99,10 @@ const webgpuBatchNorm = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const params = [mean, variance, offset, scale].filter((p): p is tf.TensorInfo => p != null);
   const C = x!.shape[x!.shape.length - 1];
   const perChannel = (p: tf.TensorInfo) =>
-    isChannelBroadcast(x!.shape, p.shape) && p.shape.reduce((q, r) => q * r, 1) === C;
-  if (!allF32(args.backend, x, ...params) || !mean || !variance || !params.every(perChannel)) return stock(args);
+    isChannelBroadcast(x!.shape, p.shape) && tf.util.sizeFromShape(p.shape) === C;
+  if (!storedAsFloat32(args.backend, x, ...params) || !mean || !variance || !params.every(perChannel)) {
+    return stock(args);
+  }
   const eps = (args.attrs as Attrs).varianceEpsilon as number;
   return channelBatchNormWebGpu(args.backend as AnyBackend, x!, mean, variance, offset, scale, eps);
 };
@@ -112,17 +110,18 @@ const webgpuBatchNorm = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
 const webgpuTile = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const reps = (args.attrs as Attrs).reps as number[];
-  if (!allF32(args.backend, x) || !isChannelTile(x.shape, reps)) return stock(args);
+  if (!storedAsFloat32(args.backend, x) || !isChannelTile(x.shape, reps)) return stock(args);
   return channelTileWebGpu(args.backend as AnyBackend, x, reps);
 };
 
-const bigEnough = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1) >= 4096;
+const bigEnough = (t: tf.TensorInfo) => tf.util.sizeFromShape(t.shape) >= MIN_FAST_ELEMENTS;
 
 const webgpuConcat = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const parts = args.inputs as unknown as tf.TensorInfo[];
   const axis = (args.attrs as Attrs).axis as number;
   if (
-    !Array.isArray(parts) || !allF32(args.backend, ...parts) || !isLastAxisConcat(parts.map((p) => p.shape), axis) ||
+    !Array.isArray(parts) || !storedAsFloat32(args.backend, ...parts) ||
+    !isLastAxisConcat(parts.map((p) => p.shape), axis) ||
     !parts.some(bigEnough)
   ) return stock(args);
   return concatLastWebGpu(args.backend as AnyBackend, parts);
@@ -133,7 +132,7 @@ const webgpuSplitV = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const a = args.attrs as Attrs;
   const r = x.shape.length;
   const axis = (a.axis as number) < 0 ? (a.axis as number) + r : (a.axis as number);
-  if (r < 2 || axis !== r - 1 || !allF32(args.backend, x) || !bigEnough(x)) return stock(args);
+  if (r < 2 || axis !== r - 1 || !storedAsFloat32(args.backend, x) || !bigEnough(x)) return stock(args);
   const sizes = backend_util.prepareSplitSize(x as tf.Tensor, a.numOrSizeSplits as number[] | number, axis);
   let offset = 0;
   return sizes.map((w) => {

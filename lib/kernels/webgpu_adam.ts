@@ -20,7 +20,7 @@ export const ADAM_UPDATE_KERNEL = "AppaunetAdamUpdate";
 const UNIFORMS = "p : vec4<f32>, n : i32,";
 const PRELUDE = "\n    let NE = uniforms.n;";
 
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const size = tf.util.sizeFromShape;
 
 function moment(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { m, g } = args.inputs as { m: tf.TensorInfo; g: tf.TensorInfo };

@@ -18,8 +18,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, storedAsFloat32, type WebGpuBackendLike } from "./webgpu_program.ts";
-import { channelMode, channelOf } from "./webgpu_channel.ts";
+import { storedAsFloat32, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { channelMapWebGpu } from "./webgpu_channel.ts";
+import { columnFinish, columnPartialSums } from "./webgpu_reduce.ts";
 
 /** Variance kernel: `mean((x − μ)²)` over all axes but the last. Inputs `x`, `mean`. */
 export const BN_VARIANCE_KERNEL = "AppaunetBatchNormVariance";
@@ -28,97 +29,16 @@ export const BN_GRAD_REDUCE_KERNEL = "AppaunetBatchNormGradReduce";
 /** Backward elementwise: dx from `x`, `dy`, `mean`, `variance`, `gamma`, `dbeta`, `dgamma`; attr `epsilon`. */
 export const BN_GRAD_INPUT_KERNEL = "AppaunetBatchNormGradInput";
 
-const UNIFORMS = "b0 : vec4<i32>, bf : vec4<f32>,";
-const PRELUDE = "\n    let R = uniforms.b0.x; let C = uniforms.b0.y; let S = uniforms.b0.z; let RP = uniforms.b0.w;" +
-  " let EPS = uniforms.bf.x;";
-
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-
-/** Rows (N·H·W), channels, chunks and rows per chunk of a column reduction over `shape`. */
-function split(shape: number[]) {
-  const C = shape[shape.length - 1];
-  const R = shape.reduce((a, b) => a * b, 1) / C;
-  const S = Math.max(1, Math.min(Math.ceil(R / 32), Math.ceil(256 / C)));
-  return { R, C, S, RP: Math.ceil(R / S) };
-}
-
-function uniforms(shape: number[], eps = 0) {
-  const { R, C, S, RP } = split(shape);
-  return [{ type: "int32", data: [R, C, S, RP] }, { type: "float32", data: [eps, 0, 0, 0] }];
-}
-
-/**
- * Partial column sums: `result[s·K·C + k·C + c]` = Σ over rows of chunk `s` of term k (one of `terms`, WGSL
- * expressions of `b = r·C + c` and `c`).
- */
-function partialSums(
-  backend: WebGpuBackendLike,
-  key: string,
-  inputs: tf.TensorInfo[],
-  names: string[],
-  terms: string[],
-  shape: number[],
-): tf.TensorInfo {
-  const { C, S } = split(shape);
-  const K = terms.length;
-  const acc = terms.map((_, k) => `var a${k} = 0.0;`).join(" ");
-  const add = terms.map((t, k) => `a${k} = a${k} + ${t};`).join(" ");
-  const store = terms.map((_, k) => `result[s * ${K} * C + ${k} * C + c] = a${k};`).join(" ");
-  const code = `
-  fn main(index : i32) {
-    if (index >= S * C) { return; }
-    let c = index % C;
-    let s = index / C;
-    let r1 = min(R, (s + 1) * RP);
-    ${acc}
-    for (var r = s * RP; r < r1; r = r + 1) { let b = r * C + c; ${add} }
-    ${store}
-  }`;
-  return backend.runWebGPUProgram(
-    flatProgram(key, [S, K, C], names, S * C, code, UNIFORMS, PRELUDE),
-    inputs,
-    "float32",
-    uniforms(shape),
-  );
-}
-
-/** `result[c]` = `expr(sum)` where `sum` = Σ_s partial[s, k, c] (K terms per chunk). */
-function finish(
-  backend: WebGpuBackendLike,
-  key: string,
-  partial: tf.TensorInfo,
-  extra: tf.TensorInfo[],
-  extraNames: string[],
-  k: number,
-  K: number,
-  expr: string,
-  shape: number[],
-  eps = 0,
-): tf.TensorInfo {
-  const { C } = split(shape);
-  const code = `
-  fn main(index : i32) {
-    if (index >= C) { return; }
-    let c = index;
-    var sum = 0.0;
-    for (var s = 0; s < S; s = s + 1) { sum = sum + partial[s * ${K} * C + ${k} * C + c]; }
-    result[c] = ${expr};
-  }`;
-  return backend.runWebGPUProgram(
-    flatProgram(key, [C], ["partial", ...extraNames], C, code, UNIFORMS, PRELUDE),
-    [partial, ...extra],
-    "float32",
-    uniforms(shape, eps),
-  );
-}
 
 function variance(args: KernelArgs): tf.TensorInfo {
   const { x, mean } = args.inputs as { x: tf.TensorInfo; mean: tf.TensorInfo };
   const backend = args.backend as WebGpuBackendLike;
-  const part = partialSums(backend, "appaunet_bn_var_part", [x, mean], ["x", "mean"], [
-    "(x[b] - mean[c]) * (x[b] - mean[c])",
+  const part = columnPartialSums(backend, "appaunet_bn_var_part", [x, mean], ["x", "mean"], [
+    (b) => `(x[${b}] - mean[c]) * (x[${b}] - mean[c])`,
   ], x.shape);
-  const out = finish(backend, "appaunet_bn_var_fin", part, [], [], 0, 1, "sum / f32(R)", x.shape);
+  const C = x.shape[x.shape.length - 1];
+  const out = columnFinish(backend, "appaunet_bn_var_fin", part, [], [], 0, 1, "sum / f32(R)", [C], x.shape);
   backend.disposeData(part.dataId);
   return out;
 }
@@ -127,12 +47,13 @@ function gradReduce(args: KernelArgs): tf.TensorInfo[] {
   const { x, dy, mean, variance } = args.inputs as Record<string, tf.TensorInfo>;
   const eps = (args.attrs as unknown as { epsilon: number }).epsilon;
   const backend = args.backend as WebGpuBackendLike;
-  const part = partialSums(backend, "appaunet_bn_grad_part", [x, dy, mean], ["x", "dy", "mean"], [
-    "dy[b]",
-    "dy[b] * (x[b] - mean[c])",
+  const C = x.shape[x.shape.length - 1];
+  const part = columnPartialSums(backend, "appaunet_bn_grad_part", [x, dy, mean], ["x", "dy", "mean"], [
+    (b) => `dy[${b}]`,
+    (b) => `dy[${b}] * (x[${b}] - mean[c])`,
   ], x.shape);
-  const dbeta = finish(backend, "appaunet_bn_dbeta", part, [], [], 0, 2, "sum", x.shape);
-  const dgamma = finish(
+  const dbeta = columnFinish(backend, "appaunet_bn_dbeta", part, [], [], 0, 2, "sum", [C], x.shape);
+  const dgamma = columnFinish(
     backend,
     "appaunet_bn_dgamma",
     part,
@@ -141,6 +62,7 @@ function gradReduce(args: KernelArgs): tf.TensorInfo[] {
     1,
     2,
     "sum * inverseSqrt(variance[c] + EPS)",
+    [C],
     x.shape,
     eps,
   );
@@ -150,38 +72,19 @@ function gradReduce(args: KernelArgs): tf.TensorInfo[] {
 
 function gradInput(args: KernelArgs): tf.TensorInfo {
   const { x, dy, mean, variance, gamma, dbeta, dgamma } = args.inputs as Record<string, tf.TensorInfo>;
-  const eps = (args.attrs as unknown as { epsilon: number }).epsilon;
-  const backend = args.backend as WebGpuBackendLike;
-  const C = x.shape[x.shape.length - 1];
-  const n = x.shape.reduce((a, b) => a * b, 1);
-  const mode = channelMode(C);
-  const body = `{ let r = inverseSqrt(variance[c] + EPS); let M = f32(NE / C);
-        result[i] = gamma[c] * r / M * (M * dy[i] - dbeta[c] - (x[i] - mean[c]) * r * dgamma[c]); }`;
-  const code = `
-  fn main(index : i32) {
-    let i0 = index * 4;
-    if (i0 >= NE) { return; }
-    ${mode === "mod4" ? "let c0 = i0 % C;" : ""}
-    ${
-    [0, 1, 2, 3].map((k) => `{ let i = i0 + ${k}; if (i < NE) { let c = ${channelOf(mode, k)}; ${body} } }`).join(
-      "\n    ",
-    )
-  }
-  }`;
+  const epsilon = (args.attrs as unknown as { epsilon: number }).epsilon;
+  // dx = γ·r/M · (M·dy − dβ − (x − μ)·r·dγ), r = 1/√(σ² + ε), M = N·H·W.
+  const r = "inverseSqrt(variance[c] + uniforms.eps)", m = "f32(NE / C)";
+  const expr = `gamma[c] * ${r} / ${m} * (${m} * dy[i] - dbeta[c] - (x[i] - mean[c]) * ${r} * dgamma[c])`;
   const names = ["x", "dy", "mean", "variance", "gamma", "dbeta", "dgamma"];
-  return backend.runWebGPUProgram(
-    flatProgram(
-      `appaunet_bn_dx_${mode}`,
-      x.shape,
-      names,
-      Math.ceil(n / 4),
-      code,
-      "e0 : vec4<i32>, bf : vec4<f32>,",
-      "\n    let NE = uniforms.e0.x; let C = uniforms.e0.y; let M = uniforms.e0.z; let EPS = uniforms.bf.x;",
-    ),
+  return channelMapWebGpu(
+    args.backend as WebGpuBackendLike,
+    "appaunet_bn_dx",
+    x.shape,
+    names,
     [x, dy, mean, variance, gamma, dbeta, dgamma],
-    "float32",
-    [{ type: "int32", data: [n, C, C - 1, 0] }, { type: "float32", data: [eps, 0, 0, 0] }],
+    expr,
+    { epsilon },
   );
 }
 

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
-import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
+import * as tf from "@tensorflow/tfjs";
+import { flatProgram, MIN_FAST_ELEMENTS, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 /** The binary ops handled, with their WGSL expression of `a` and `b`. */
 export const CHANNEL_BINARY_OPS = {
@@ -21,10 +21,7 @@ export const CHANNEL_BINARY_OPS = {
 /** A binary op name handled by {@linkcode channelBinaryWebGpu}. */
 export type ChannelBinaryOp = keyof typeof CHANNEL_BINARY_OPS;
 
-/** Smallest big operand worth a dedicated dispatch (below it the stock kernel may run on the CPU). */
-const MIN_SIZE = 4096;
-
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const size = tf.util.sizeFromShape;
 
 /**
  * Whether `small` broadcasts along the last axis of `big` (its size is that axis' length, or 1, and every other
@@ -35,7 +32,7 @@ const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
  * @returns true when the channel kernel applies
  */
 export function isChannelBroadcast(big: number[], small: number[]): boolean {
-  if (big.length < 2 || small.length > big.length || size(big) < MIN_SIZE) return false;
+  if (big.length < 2 || small.length > big.length || size(big) < MIN_FAST_ELEMENTS) return false;
   const C = big[big.length - 1], n = size(small);
   if (n !== C && n !== 1) return false;
   // Every axis of `small` but its last must be 1; its last must be C or 1.
@@ -64,7 +61,7 @@ export function channelMode(C: number): ChannelMode {
  * @param k element within the group of 4
  * @returns a WGSL expression
  */
-export function channelOf(mode: ChannelMode, k: number): string {
+function channelOf(mode: ChannelMode, k: number): string {
   if (mode === "pow2") return "(i & M)";
   if (mode === "mod4") return `(c0 + ${k})`;
   return "(i % C)";
@@ -73,19 +70,13 @@ export function channelOf(mode: ChannelMode, k: number): string {
 const UNIFORMS = "e0 : vec4<i32>,";
 const PRELUDE = "\n    let NE = uniforms.e0.x; let C = uniforms.e0.y; let M = uniforms.e0.z;";
 
-function program(key: string, outputShape: number[], names: string[], code: string, extraUniforms = ""): Program {
-  const n = size(outputShape);
-  return flatProgram(key, outputShape, names, Math.ceil(n / 4), code, UNIFORMS + extraUniforms, PRELUDE);
-}
-
 /**
- * WGSL computing `out[i] = f(i, c)` for the 4 elements `4·index … 4·index + 3`, where `body(c)` is an
- * expression of `i` (element) and `c` (channel) in `fn main`.
+ * WGSL computing `result[i] = expr` for the 4 elements `4·index … 4·index + 3`, where `expr` may use `i` (element)
+ * and `c` (its channel).
  */
-function fourElements(mode: ChannelMode, body: string): string {
-  const ch = (k: number) => channelOf(mode, k);
+function fourElements(mode: ChannelMode, expr: string): string {
   const lines = [0, 1, 2, 3].map((k) =>
-    `{ let i = i0 + ${k}; if (i < NE) { let c = ${ch(k)}; result[i] = ${body}; } }`
+    `{ let i = i0 + ${k}; if (i < NE) { let c = ${channelOf(mode, k)}; result[i] = ${expr}; } }`
   );
   return `
   fn main(index : i32) {
@@ -96,8 +87,54 @@ function fourElements(mode: ChannelMode, body: string): string {
   }`;
 }
 
-function uniformsFor(n: number, C: number) {
-  return [{ type: "int32", data: [n, C, C - 1, 0] }];
+/** Options of {@linkcode channelMapWebGpu}. */
+export interface ChannelMapOptions {
+  /** How elements find their channel. Default: {@linkcode channelMode} of the last axis. */
+  mode?: ChannelMode;
+  /** A float passed as `uniforms.eps` (e.g. a variance epsilon). Default: none. */
+  epsilon?: number;
+}
+
+/**
+ * Runs `result[i] = expr` over a channels-last output, 4 elements per invocation; `expr` is WGSL in `i` (element),
+ * `c` (channel), `NE` (element count), `C` (channels) and the named inputs (and `uniforms.eps` when given).
+ *
+ * @param backend the webgpu backend
+ * @param key shader cache key (the channel mode is appended); must change whenever `expr` or `names` do
+ * @param outShape output shape (channels last)
+ * @param names input buffer names
+ * @param inputs input tensors, in `names` order
+ * @param expr the WGSL expression
+ * @param opts channel mode and epsilon
+ * @returns the output
+ */
+export function channelMapWebGpu(
+  backend: WebGpuBackendLike,
+  key: string,
+  outShape: number[],
+  names: string[],
+  inputs: tf.TensorInfo[],
+  expr: string,
+  opts: ChannelMapOptions = {},
+): tf.TensorInfo {
+  const C = outShape[outShape.length - 1];
+  const mode = opts.mode ?? channelMode(C);
+  const n = size(outShape);
+  const eps = opts.epsilon !== undefined;
+  return backend.runWebGPUProgram(
+    flatProgram(
+      `${key}_${mode}`,
+      outShape,
+      names,
+      Math.ceil(n / 4),
+      fourElements(mode, expr),
+      UNIFORMS + (eps ? "eps : f32," : ""),
+      PRELUDE,
+    ),
+    inputs,
+    "float32",
+    [{ type: "int32", data: [n, C, C - 1, 0] }, ...(eps ? [{ type: "float32", data: [opts.epsilon!] }] : [])],
+  );
 }
 
 /**
@@ -118,17 +155,19 @@ export function channelBinaryWebGpu(
   smallFirst: boolean,
 ): tf.TensorInfo {
   const big = smallFirst ? b : a, small = smallFirst ? a : b;
-  const C = big.shape[big.shape.length - 1];
   const scalar = size(small.shape) === 1;
-  const mode = scalar ? "pow2" : channelMode(C);
   const s = scalar ? "s[0]" : "s[c]";
   const expr = CHANNEL_BINARY_OPS[op].replace("a", smallFirst ? s : "x[i]").replace("b", smallFirst ? "x[i]" : s);
-  const code = fourElements(mode, expr);
-  return backend.runWebGPUProgram(
-    program(`appaunet_chan_${op}_${mode}_${smallFirst}_${scalar}`, big.shape, ["x", "s"], code),
+  return channelMapWebGpu(
+    backend,
+    `appaunet_chan_${op}_${smallFirst}_${scalar}`,
+    big.shape,
+    ["x", "s"],
     [big, small],
-    "float32",
-    uniformsFor(size(big.shape), C),
+    expr,
+    {
+      mode: scalar ? "pow2" : undefined, // the channel is unused: the cheapest mode
+    },
   );
 }
 
@@ -153,17 +192,20 @@ export function channelBatchNormWebGpu(
   scale: tf.TensorInfo | undefined,
   epsilon: number,
 ): tf.TensorInfo {
-  const C = x.shape[x.shape.length - 1];
-  const mode = channelMode(C);
   const names = ["x", "mean", "variance", ...(offset ? ["offset"] : []), ...(scale ? ["scale"] : [])];
   const sc = scale ? "scale[c]" : "1.0", off = offset ? "offset[c]" : "0.0";
-  const code = fourElements(mode, `(x[i] - mean[c]) * (${sc} * inverseSqrt(variance[c] + uniforms.eps)) + ${off}`);
+  const expr = `(x[i] - mean[c]) * (${sc} * inverseSqrt(variance[c] + uniforms.eps)) + ${off}`;
   const inputs = [x, mean, variance, ...(offset ? [offset] : []), ...(scale ? [scale] : [])];
-  return backend.runWebGPUProgram(
-    program(`appaunet_chan_bn_${mode}_${Boolean(offset)}_${Boolean(scale)}`, x.shape, names, code, "eps : f32,"),
+  return channelMapWebGpu(
+    backend,
+    `appaunet_chan_bn_${Boolean(offset)}_${Boolean(scale)}`,
+    x.shape,
+    names,
     inputs,
-    "float32",
-    [...uniformsFor(size(x.shape), C), { type: "float32", data: [epsilon] }],
+    expr,
+    {
+      epsilon,
+    },
   );
 }
 
@@ -178,14 +220,7 @@ export function channelBatchNormWebGpu(
  */
 export function channelTileWebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo, reps: number[]): tf.TensorInfo {
   const outShape = x.shape.map((d, i) => d * reps[i]);
-  const C = x.shape[x.shape.length - 1];
-  const mode = channelMode(C);
-  return backend.runWebGPUProgram(
-    program(`appaunet_chan_tile_${mode}`, outShape, ["x"], fourElements(mode, "x[c]")),
-    [x],
-    "float32",
-    uniformsFor(size(outShape), C),
-  );
+  return channelMapWebGpu(backend, "appaunet_chan_tile", outShape, ["x"], [x], "x[c]");
 }
 
 /**
@@ -198,5 +233,5 @@ export function channelTileWebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo, 
 export function isChannelTile(shape: number[], reps: number[]): boolean {
   const r = shape.length;
   return r >= 2 && reps.length === r && reps[r - 1] === 1 && shape.slice(0, -1).every((d) => d === 1) &&
-    size(reps) * shape[r - 1] >= MIN_SIZE;
+    size(reps) * shape[r - 1] >= MIN_FAST_ELEMENTS;
 }

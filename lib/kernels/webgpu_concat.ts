@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { flatProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 /** Most parts handled in one dispatch (tfjs's own limit for one program's inputs is larger). */
 export const MAX_CONCAT_PARTS = 4;
 
-const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const size = tf.util.sizeFromShape;
 
 /**
  * Whether {@linkcode concatLastWebGpu} handles these shapes: 2–4 parts of equal rank ≥ 2 that agree on every
@@ -42,14 +42,10 @@ export function concatLastWebGpu(backend: WebGpuBackendLike, parts: tf.TensorInf
   const total = widths.reduce((a, b) => a + b, 0);
   const rows = size(parts[0].shape) / widths[0];
   const names = parts.map((_, k) => `p${k}`);
-  let offset = 0;
+  // Part k starts at channel uniforms.o0[k] (0 for the first part) and is uniforms.c0[k] wide.
   const copies = widths.map((_, k) => {
-    const o = offset;
-    offset += widths[k];
-    const ck = `uniforms.c0[${k}]`;
-    return `for (var c = 0; c < ${ck}; c = c + 1) { result[index * T + ${
-      o === 0 ? "" : `uniforms.o0[${k}] + `
-    }c] = p${k}[index * ${ck} + c]; }`;
+    const ck = `uniforms.c0[${k}]`, start = k === 0 ? "" : `uniforms.o0[${k}] + `;
+    return `for (var c = 0; c < ${ck}; c = c + 1) { result[index * T + ${start}c] = p${k}[index * ${ck} + c]; }`;
   });
   const code = `
   fn main(index : i32) {

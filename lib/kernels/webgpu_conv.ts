@@ -54,6 +54,18 @@ function load4(buf: string, base: string, c0: string, divisible: boolean, limit:
   return `vec4<f32>(${l(0)}, ${l(1)}, ${l(2)}, ${l(3)})`;
 }
 
+/**
+ * WGSL storing the vec4 groups `value(v)` (v in `cv`) at `result[base + 4v + c]` for the channels
+ * `ch0 + 4v + c < limit` (the epilogue of every conv kernel).
+ */
+function storeGroups(cv: number[], base: string, ch0: string, limit: string, value: (v: number) => string): string {
+  return cv.map((v) =>
+    [0, 1, 2, 3].map((c) =>
+      `if (${ch0} + ${4 * v + c} < ${limit}) { result[${base} + ${4 * v + c}] = ${value(v)}[${c}]; }`
+    ).join(" ")
+  ).join(" ");
+}
+
 /** A tile size from an environment variable like `8x2` (default 8 × 2); no env permission needed otherwise. */
 function envTile(name: string): [number, number] {
   let v: string | undefined;
@@ -142,16 +154,8 @@ export function conv2dBackpropFilterWebGpu(
     }
     let out0 = ${S > 1 ? "s * E2 + " : ""}((kh * KW + kw) * CIN + ci0) * COUT + co0;
     ${
-    ct.map((i) =>
-      `if (ci0 + ${i} < CIN) { ${
-        cv.map((v) =>
-          [0, 1, 2, 3].map((c) =>
-            `if (co0 + ${4 * v + c} < COUT) { result[out0 + ${i} * COUT + ${4 * v + c}] = ${acc(i, v)}[${c}]; }`
-          )
-            .join(" ")
-        ).join(" ")
-      } }`
-    ).join("\n    ")
+    ct.map((i) => `if (ci0 + ${i} < CIN) { ${storeGroups(cv, `out0 + ${i} * COUT`, "co0", "COUT", (v) => acc(i, v))} }`)
+      .join("\n    ")
   }
   }`;
   const key = `appaunet_dw_${ciExact}_${coExact}_${S > 1}_${CT}x${CV}`;
@@ -261,15 +265,8 @@ export function conv2dWebGpu(
   }
     let ob = ((n * OH + oh) * OW + ow0) * COUT + co0;
     ${
-    px.map((j) =>
-      `if (ow0 + ${j} < OW) {${
-        cv.map((v) =>
-          [0, 1, 2, 3].map((c) =>
-            `if (co0 + ${4 * v + c} < COUT) { result[ob + ${j} * COUT + ${4 * v + c}] = r${j}_${v}[${c}]; }`
-          ).join(" ")
-        ).join(" ")
-      }}`
-    ).join("\n    ")
+    px.map((j) => `if (ow0 + ${j} < OW) {${storeGroups(cv, `ob + ${j} * COUT`, "co0", "COUT", (v) => `r${j}_${v}`)}}`)
+      .join("\n    ")
   }
   }`;
   const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}`;
@@ -358,10 +355,7 @@ export function conv2dBackpropInputWebGpu(
     ${
     px.map((j) =>
       `{ let iw = iwBase + ${j} * SW; if (iw < W) { let ob = ((n * H + ih) * W + iw) * CIN + ci0; ${
-        cv.map((v) =>
-          [0, 1, 2, 3].map((c) => `if (ci0 + ${4 * v + c} < CIN) { result[ob + ${4 * v + c}] = ${acc(j, v)}[${c}]; }`)
-            .join(" ")
-        ).join(" ")
+        storeGroups(cv, "ob", "ci0", "CIN", (v) => acc(j, v))
       } } }`
     ).join("\n    ")
   }

@@ -28,6 +28,12 @@ export interface WebGpuBackendLike {
 const WG = 64;
 
 /**
+ * Smallest tensor (elements) the elementwise replacements take: below it a dedicated dispatch is not worth it and
+ * the stock kernel may run on the CPU.
+ */
+export const MIN_FAST_ELEMENTS = 4096;
+
+/**
  * A program whose `fn main(index : i32)` runs once per flat index in `[0, invocations)`.
  *
  * @param key shader cache key: must change whenever `code` does (shapes belong in uniforms, not in the code)

@@ -6,13 +6,125 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
 
-const PRELUDE = "\n    let R = uniforms.r0.x; let C = uniforms.r0.y; let S = uniforms.r0.z; let RP = uniforms.r0.w;";
+const UNIFORMS = "b0 : vec4<i32>, bf : vec4<f32>,";
+const PRELUDE = "\n    let R = uniforms.b0.x; let C = uniforms.b0.y; let S = uniforms.b0.z; let RP = uniforms.b0.w;" +
+  " let EPS = uniforms.bf.x;";
+
+/**
+ * How a column reduction over `shape` is split: R rows (all axes but the last), C channels, S chunks of RP rows
+ * (enough chunks for ≥ 256 invocations, but chunks of ≥ 32 rows).
+ *
+ * @param shape the reduced tensor's shape
+ * @returns rows, channels, chunks and rows per chunk
+ */
+export function columnSplit(shape: number[]): { R: number; C: number; S: number; RP: number } {
+  const C = shape[shape.length - 1];
+  const R = tf.util.sizeFromShape(shape) / C;
+  const S = Math.max(1, Math.min(Math.ceil(R / 32), Math.ceil(256 / C)));
+  return { R, C, S, RP: Math.ceil(R / S) };
+}
+
+/** Uniforms of the column programs (R, C, S and RP come from the uniforms: pipelines are cached by key). */
+function uniformsFor(shape: number[], eps = 0) {
+  const { R, C, S, RP } = columnSplit(shape);
+  return [{ type: "int32", data: [R, C, S, RP] }, { type: "float32", data: [eps, 0, 0, 0] }];
+}
 
 function program(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
-  return flatProgram(key, outputShape, names, invocations, code, "r0 : vec4<i32>,", PRELUDE);
+  return flatProgram(key, outputShape, names, invocations, code, UNIFORMS, PRELUDE);
+}
+
+/**
+ * Partial column sums of K terms: `result[s·K·C + k·C + c]` = Σ over the rows of chunk `s` of `terms[k](b)`,
+ * where `b` is the WGSL index `r·C + c` of the row's element (`c` is in scope too). Lanes are adjacent channels;
+ * each invocation runs 4 accumulators per term.
+ *
+ * @param backend the webgpu backend
+ * @param key shader cache key (must change whenever `terms` or `names` do)
+ * @param inputs input tensors
+ * @param names their buffer names
+ * @param terms one WGSL expression builder per summed term
+ * @param shape the reduced tensor's shape (see {@linkcode columnSplit})
+ * @returns the `[S, K, C]` partial sums
+ */
+export function columnPartialSums(
+  backend: WebGpuBackendLike,
+  key: string,
+  inputs: tf.TensorInfo[],
+  names: string[],
+  terms: ((b: string) => string)[],
+  shape: number[],
+): tf.TensorInfo {
+  const { C, S } = columnSplit(shape);
+  const K = terms.length;
+  const u = [0, 1, 2, 3];
+  const acc = terms.map((_, k) => u.map((j) => `var a${k}_${j} = 0.0;`).join(" ")).join(" ");
+  const add4 = terms.map((t, k) => u.map((j) => `a${k}_${j} = a${k}_${j} + ${t(j ? `b + ${j} * C` : "b")};`).join(" "));
+  const add1 = terms.map((t, k) => `a${k}_0 = a${k}_0 + ${t("b")};`);
+  const store = terms.map((_, k) => `result[s * ${K} * C + ${k} * C + c] = (a${k}_0 + a${k}_1) + (a${k}_2 + a${k}_3);`);
+  const code = `
+  fn main(index : i32) {
+    if (index >= S * C) { return; }
+    let c = index % C;
+    let s = index / C;
+    let r1 = min(R, (s + 1) * RP);
+    ${acc}
+    var r = s * RP;
+    for (; r + 3 < r1; r = r + 4) { let b = r * C + c; ${add4.join(" ")} }
+    for (; r < r1; r = r + 1) { let b = r * C + c; ${add1.join(" ")} }
+    ${store.join("\n    ")}
+  }`;
+  return backend.runWebGPUProgram(program(key, [S, K, C], names, S * C, code), inputs, "float32", uniformsFor(shape));
+}
+
+/**
+ * Finishes term `k` of {@linkcode columnPartialSums}: `result[c] = expr` with `sum` = Σ_s partial[s, k, c] (and
+ * `R`, `EPS`, `c` and the extra inputs in scope).
+ *
+ * @param backend the webgpu backend
+ * @param key shader cache key (must change whenever `expr`, `extraNames`, `k` or `K` do)
+ * @param partial the partial sums
+ * @param extra extra inputs (per-channel tensors)
+ * @param extraNames their buffer names
+ * @param k which term
+ * @param K how many terms the partial sums hold
+ * @param expr WGSL expression of `sum`
+ * @param outShape output shape (C elements)
+ * @param shape the reduced tensor's shape
+ * @param eps value of `EPS`
+ * @returns the per-channel result
+ */
+export function columnFinish(
+  backend: WebGpuBackendLike,
+  key: string,
+  partial: tf.TensorInfo,
+  extra: tf.TensorInfo[],
+  extraNames: string[],
+  k: number,
+  K: number,
+  expr: string,
+  outShape: number[],
+  shape: number[],
+  eps = 0,
+): tf.TensorInfo {
+  const { C } = columnSplit(shape);
+  const code = `
+  fn main(index : i32) {
+    if (index >= C) { return; }
+    let c = index;
+    var sum = 0.0;
+    for (var s = 0; s < S; s = s + 1) { sum = sum + partial[s * ${K} * C + ${k} * C + c]; }
+    result[c] = ${expr};
+  }`;
+  return backend.runWebGPUProgram(
+    program(key, outShape, ["partial", ...extraNames], C, code),
+    [partial, ...extra],
+    "float32",
+    uniformsFor(shape, eps),
+  );
 }
 
 /**
@@ -44,14 +156,9 @@ export function columnReduceWebGpu(
   keepDims: boolean,
   mean: boolean,
 ): tf.TensorInfo {
-  const C = x.shape[x.shape.length - 1];
-  const R = x.shape.reduce((a, b) => a * b, 1) / C;
+  const { C, S } = columnSplit(x.shape);
   const outShape = keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C];
-  // Enough chunks that there are ≥ 256 invocations, but chunks of ≥ 32 rows.
-  const S = Math.max(1, Math.min(Math.ceil(R / 32), Math.ceil(256 / C)));
-  const RP = Math.ceil(R / S);
-  const uni = [{ type: "int32", data: [R, C, S, RP] }];
-  const scale = mean ? " / f32(R)" : ""; // R comes from the uniforms: the pipeline is cached by key, not by shape
+  const scale = mean ? " / f32(R)" : "";
   if (S === 1) {
     const code = `
   fn main(index : i32) {
@@ -60,41 +167,25 @@ export function columnReduceWebGpu(
     for (var r = 0; r < R; r = r + 1) { acc = acc + x[r * C + index]; }
     result[index] = acc${scale};
   }`;
-    return backend.runWebGPUProgram(program(`appaunet_colsum1_${mean}`, outShape, ["x"], C, code), [x], "float32", uni);
+    return backend.runWebGPUProgram(
+      program(`appaunet_colsum1_${mean}`, outShape, ["x"], C, code),
+      [x],
+      "float32",
+      uniformsFor(x.shape),
+    );
   }
-  const partialCode = `
-  fn main(index : i32) {
-    if (index >= S * C) { return; }
-    let c = index % C;
-    let s = index / C;
-    let r1 = min(R, (s + 1) * RP);
-    var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
-    var r = s * RP;
-    for (; r + 3 < r1; r = r + 4) {
-      let b = r * C + c;
-      a0 = a0 + x[b]; a1 = a1 + x[b + C]; a2 = a2 + x[b + 2 * C]; a3 = a3 + x[b + 3 * C];
-    }
-    for (; r < r1; r = r + 1) { a0 = a0 + x[r * C + c]; }
-    result[index] = (a0 + a1) + (a2 + a3);
-  }`;
-  const partial = backend.runWebGPUProgram(
-    program("appaunet_colsum_part", [S, C], ["x"], S * C, partialCode),
-    [x],
-    "float32",
-    uni,
-  );
-  const sumCode = `
-  fn main(index : i32) {
-    if (index >= C) { return; }
-    var acc = 0.0;
-    for (var s = 0; s < S; s = s + 1) { acc = acc + partial[s * C + index]; }
-    result[index] = acc${scale};
-  }`;
-  const out = backend.runWebGPUProgram(
-    program(`appaunet_colsum_fin_${mean}`, outShape, ["partial"], C, sumCode),
-    [partial],
-    "float32",
-    uni,
+  const partial = columnPartialSums(backend, "appaunet_colsum_part", [x], ["x"], [(b) => `x[${b}]`], x.shape);
+  const out = columnFinish(
+    backend,
+    `appaunet_colsum_fin_${mean}`,
+    partial,
+    [],
+    [],
+    0,
+    1,
+    `sum${scale}`,
+    outShape,
+    x.shape,
   );
   backend.disposeData(partial.dataId);
   return out;
