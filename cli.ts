@@ -22,6 +22,7 @@ import {
   train,
   type TrainOptions,
   useFastKernels,
+  winogradOutputTile,
 } from "@appaunet/appaunet";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
@@ -349,7 +350,14 @@ async function cmdInfo(argv: string[]) {
   await setup(v);
   const i = backendInfo();
   console.log(`backend      ${i.backend}`);
-  console.log(`kernels      ${fastKernelsEnabled() ? "fast (appaunet replacements)" : "stock tfjs"}`);
+  const wino = winogradOutputTile();
+  console.log(
+    `kernels      ${
+      fastKernelsEnabled()
+        ? `fast (appaunet replacements; 3×3 convs: ${wino ? `Winograd F(${wino}×${wino}, 3×3)` : "direct"})`
+        : "stock tfjs"
+    }`,
+  );
   if (i.adapter) {
     const a = i.adapter;
     console.log(

@@ -9,6 +9,7 @@ import {
   initBackend,
   kltvLossPerImage,
   useFastKernels,
+  useWinograd,
 } from "../mod.ts";
 import { isChannelBroadcast, isChannelTile } from "../lib/kernels/webgpu_channel.ts";
 import { isLastAxisConcat } from "../lib/kernels/webgpu_concat.ts";
@@ -113,6 +114,67 @@ webgpuTest("webgpu fast conv kernels equal stock webgpu and cpu (1e-4 relative) 
     }
   }
   useFastKernels(true);
+  await initBackend({ backend: "cpu" });
+});
+
+webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs and input gradients equal the cpu backend (1e-4)", async () => {
+  type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
+  const cases: { n: number; h: number; w: number; cin: number; cout: number; pad: Pad }[] = [
+    { n: 1, h: 13, w: 7, cin: 8, cout: 12, pad: "same" }, // odd sizes, partial tiles, 12 = 3 vec4 (1-vec4 product)
+    { n: 3, h: 9, w: 10, cin: 12, cout: 8, pad: "valid" },
+    { n: 2, h: 16, w: 16, cin: 16, cout: 24, pad: "same" },
+    { n: 2, h: 11, w: 6, cin: 8, cout: 8, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] }, // explicit, uneven padding
+    { n: 1, h: 8, w: 8, cin: 64, cout: 32, pad: "same" }, // long reduction
+  ];
+  const run = async () => {
+    const out: Float32Array[] = [];
+    for (const [i, c] of cases.entries()) {
+      const x = tf.tensor4d(rand(c.n * c.h * c.w * c.cin, 500 + i), [c.n, c.h, c.w, c.cin]);
+      const f = tf.tensor4d(rand(9 * c.cin * c.cout, 600 + i), [3, 3, c.cin, c.cout]);
+      const b = tf.tensor1d(rand(c.cout, 700 + i));
+      const y = tf.fused.conv2d({ x, filter: f, strides: 1, pad: c.pad, bias: b, activation: "relu" });
+      const plain = tf.conv2d(x, f, 1, c.pad);
+      const dy = tf.tensor(rand(plain.size, 800 + i), plain.shape);
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f, 1, c.pad), dy)))(x);
+      for (const t of [y, plain, dx]) out.push(await t.data() as Float32Array);
+      tf.dispose([x, f, b, y, plain, dy, dx]);
+    }
+    return out;
+  };
+  for (const m of [4, 2] as const) {
+    useWinograd(true, m);
+    const { ref, got } = await cpuThenFastWebgpu(async () => {
+      // Count the Winograd dispatches (4 per case: fused, plain, the forward inside tf.grad, dx), so that a silent
+      // fallback to the direct kernels fails the test.
+      // deno-lint-ignore no-explicit-any
+      const backend = tf.backend() as any;
+      const keys: string[] = [];
+      const original = backend.runWebGPUProgram;
+      if (original) {
+        backend.runWebGPUProgram = function (p: { shaderKey: string }, ...rest: unknown[]) {
+          keys.push(p.shaderKey);
+          return original.call(this, p, ...rest);
+        };
+      }
+      try {
+        const out = await run();
+        if (original) {
+          const products = keys.filter((k) => k.startsWith("appaunet_wino_m")).length;
+          assert.equal(products, 4 * cases.length, `Winograd products run (F(${m}×${m})): ${products}`);
+          assert.ok(keys.includes(`appaunet_wino${m}_v`), `F(${m}×${m}) input transform ran`);
+        }
+        return out;
+      } finally {
+        if (original) backend.runWebGPUProgram = original;
+      }
+    }, true);
+    for (let i = 0; i < ref.length; i++) {
+      const e = maxRel(got[i], ref[i]);
+      const what = ["fused", "conv", "dx"][i % 3];
+      assert.ok(e < 1e-4, `F(${m}×${m}) ${what} case ${Math.floor(i / 3)}: rel err ${e}`);
+    }
+  }
+  useWinograd(true);
   await initBackend({ backend: "cpu" });
 });
 

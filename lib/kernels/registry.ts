@@ -25,7 +25,10 @@ import {
   conv2dBackpropInputWebGpu,
   conv2dWebGpu,
   fastConvEligible,
+  type FusedActivation,
 } from "./webgpu_conv.ts";
+export { useWinograd, winogradOutputTile } from "./webgpu_winograd.ts";
+import { conv2dBackpropInputWinogradWebGpu, conv2dWinogradWebGpu, winogradEligible } from "./webgpu_winograd.ts";
 
 interface Replacement {
   kernelName: string;
@@ -63,6 +66,7 @@ const webgpuBackpropInput = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const a = args.attrs as Attrs;
   const info = convInfo(a.inputShape as number[], filter.shape, a);
   if (!fastConvEligible(info) || !storedAsFloat32(args.backend, dy, filter)) return stock(args);
+  if (winogradEligible(info)) return conv2dBackpropInputWinogradWebGpu(args.backend as AnyBackend, dy, filter, info);
   return conv2dBackpropInputWebGpu(args.backend as AnyBackend, dy, filter, info);
 };
 
@@ -76,7 +80,8 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
     !fastConvEligible(info) || !storedAsFloat32(args.backend, x, filter, bias) || preluActivationWeights || !biasOk ||
     (activation !== "linear" && activation !== "relu")
   ) return stock(args);
-  return conv2dWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation, info);
+  const conv = winogradEligible(info) ? conv2dWinogradWebGpu : conv2dWebGpu;
+  return conv(args.backend as AnyBackend, x!, filter!, bias, activation as FusedActivation, info);
 };
 
 const webgpuColumnReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {

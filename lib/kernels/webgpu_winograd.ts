@@ -1,0 +1,475 @@
+/**
+ * Winograd F(2×2, 3×3) convolution for the tfjs `webgpu` backend: 3×3, stride 1 convolutions (every conv of S's
+ * encoder and decoder) and their input gradients (a 3×3 stride-1 convolution of dy with the flipped, transposed
+ * filter) take 16 multiplies per 2×2 output tile and channel pair instead of 36 (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", CVPR 2016, arXiv 1509.09308).
+ *
+ * Four dispatches per convolution:
+ * 1. filter transform U = G g Gᵀ, stored `[16, K, C]` (K: channels summed over, C: channels produced);
+ * 2. input transform V = Bᵀ d B of every 4×4 input tile (zero outside the image), stored `[16, T, K]`, T tiles;
+ * 3. 16 independent products M[p] = V[p] · U[p] (register-tiled like the direct kernels: 8 tiles × 8 channels);
+ * 4. output transform Y = Aᵀ m A of every tile, plus bias and relu, written to the `[N, OH, OW, C]` output.
+ *
+ * On lavapipe the product (3) runs at the same GFLOP/s as the direct kernel, so the 2.25× fewer multiplies are a
+ * ≈ 1.5–2× faster convolution once the transforms (memory passes over 4× the activation size) are paid. F(2×2, 3×3)
+ * keeps float32 results within ≈ 1e-6 relative of the direct convolution (its transforms only add, subtract and halve).
+ * `APPAUNET_WINOGRAD=0` turns it off (the direct kernels of `webgpu_conv.ts` then take these shapes).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { backend_util } from "@tensorflow/tfjs";
+import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
+import type { FusedActivation } from "./webgpu_conv.ts";
+
+type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
+
+/** Geometry of one Winograd correlation: input `[N, H, W, K]` → output `[N, OH, OW, C]`, padding PT/PL. */
+interface Geometry {
+  N: number;
+  H: number;
+  W: number;
+  K: number;
+  OH: number;
+  OW: number;
+  C: number;
+  PT: number;
+  PL: number;
+}
+
+const PRELUDE = `
+    let N = uniforms.g0.x; let H = uniforms.g0.y; let W = uniforms.g0.z; let K = uniforms.g0.w;
+    let OH = uniforms.g1.x; let OW = uniforms.g1.y; let C = uniforms.g1.z; let PT = uniforms.g1.w;
+    let PL = uniforms.g2.x; let TH = uniforms.g2.y; let TW = uniforms.g2.z; let T = uniforms.g2.w;
+    let E0 = uniforms.g3.x;`;
+
+const UNIFORMS = "g0 : vec4<i32>, g1 : vec4<i32>, g2 : vec4<i32>, g3 : vec4<i32>,";
+
+/** Output tile side m of F(m×m, 3×3), or 0 when off; from `APPAUNET_WINOGRAD` (`0`, `2` or `4`; default 4). */
+function envTile(): 0 | 2 | 4 {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("APPAUNET_WINOGRAD");
+  } catch {
+    v = undefined; // no --allow-env: the default
+  }
+  return v === "0" ? 0 : v === "2" ? 2 : 4;
+}
+
+let tile: 0 | 2 | 4 = envTile();
+
+/**
+ * Turns the Winograd path on or off and picks its output tile (on with F(4×4, 3×3) by default;
+ * `APPAUNET_WINOGRAD=0|2|4` sets the starting value). With it off, the direct kernels of `webgpu_conv.ts` run these
+ * convolutions; benchmarks and tests use this to compare the two. F(4×4, 3×3) does 4× fewer multiplies than a direct
+ * 3×3 convolution and writes 2.25× the activation size between passes; F(2×2, 3×3) does 2.25× fewer and writes 4×,
+ * but is the more accurate of the two (≈ 3e-7 vs ≈ 3e-6 of the output's magnitude on our shapes).
+ *
+ * @example
+ * ```ts
+ * import { useWinograd } from "./webgpu_winograd.ts";
+ * useWinograd(false); // direct kernels only
+ * useWinograd(true, 2); // F(2×2, 3×3)
+ * useWinograd(true); // back to the default, F(4×4, 3×3)
+ * ```
+ *
+ * @param enabled whether eligible 3×3 stride-1 convolutions use Winograd
+ * @param outputTile m of F(m×m, 3×3): 4 (default) or 2
+ */
+export function useWinograd(enabled: boolean, outputTile: 2 | 4 = 4): void {
+  if (outputTile !== 2 && outputTile !== 4) {
+    throw new RangeError(`useWinograd: outputTile must be 2 or 4, got ${outputTile}`);
+  }
+  tile = enabled ? outputTile : 0;
+}
+
+/**
+ * The Winograd output tile in use: 4 or 2 (F(m×m, 3×3)), 0 when the Winograd path is off.
+ *
+ * @example
+ * ```ts
+ * import { winogradOutputTile } from "./webgpu_winograd.ts";
+ * console.log(winogradOutputTile()); // 4 unless APPAUNET_WINOGRAD says otherwise
+ * ```
+ *
+ * @returns m, or 0
+ */
+export function winogradOutputTile(): 0 | 2 | 4 {
+  return tile;
+}
+
+/**
+ * Whether a convolution takes the Winograd path: NHWC, 3×3, stride 1, no dilation, channel counts that are
+ * multiples of 4 and at least 8 on both sides (smaller ones, e.g. the 1-channel pyramid inputs, stay direct).
+ *
+ * @param info convolution geometry (of the forward convolution)
+ * @returns true when {@linkcode conv2dWinogradWebGpu} and {@linkcode conv2dBackpropInputWinogradWebGpu} apply
+ */
+export function winogradEligible(info: ConvInfo): boolean {
+  return tile !== 0 && info.dataFormat === "channelsLast" && info.filterHeight === 3 && info.filterWidth === 3 &&
+    info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 &&
+    info.inChannels % 4 === 0 && info.outChannels % 4 === 0 && info.inChannels >= 8 && info.outChannels >= 8;
+}
+
+function tiles(g: Geometry, m: number) {
+  const TH = Math.ceil(g.OH / m), TW = Math.ceil(g.OW / m);
+  return { TH, TW, T: g.N * TH * TW };
+}
+
+function uniforms(g: Geometry, e0: number, m: number) {
+  const { TH, TW, T } = tiles(g, m);
+  return [
+    [g.N, g.H, g.W, g.K],
+    [g.OH, g.OW, g.C, g.PT],
+    [g.PL, TH, TW, T],
+    [e0, 0, 0, 0],
+  ].map((data) => ({ type: "int32", data }));
+}
+
+function program(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
+  return flatProgram(key, outputShape, names, invocations, code, UNIFORMS, PRELUDE);
+}
+
+/** One Winograd algorithm F(m×m, 3×3): tile side n = m + 2, transforms Bᵀ (n×n), G (n×3), Aᵀ (m×n). */
+interface Variant {
+  m: number;
+  bt: number[][];
+  g: number[][];
+  at: number[][];
+}
+
+/** F(2×2, 3×3) (Lavin & Gray, eq. 7–8): interpolation points 0, ±1, ∞. */
+export const F2: Variant = {
+  m: 2,
+  bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+  g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+  at: [[1, 1, 1, 0], [0, 1, -1, -1]],
+};
+
+/** F(4×4, 3×3) (Lavin & Gray, §4.2): interpolation points 0, ±1, ±2, ∞. */
+export const F4: Variant = {
+  m: 4,
+  bt: [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ],
+  g: [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+  at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+};
+
+/** WGSL expressions of `mat · xs` (one per row), zero coefficients skipped. */
+function lin(mat: number[][], xs: string[]): string[] {
+  return mat.map((row) => {
+    const terms = row.flatMap((c, i) => {
+      if (c === 0) return [];
+      const mag = Math.abs(c) === 1 ? xs[i] : `${Math.abs(c).toPrecision(9)} * ${xs[i]}`;
+      return [`${c < 0 ? "-" : "+"} ${mag}`];
+    });
+    const e = terms.join(" ");
+    return e.startsWith("+ ") ? e.slice(2) : `0.0 ${e}`;
+  });
+}
+
+const range = (n: number) => [...Array(n).keys()];
+
+/**
+ * U = G g Gᵀ for every (k, c): `[n², K, C]`. `flipped`: g is the input-gradient filter, `g[i][j][k][c] =
+ * w[2-i][2-j][c][k]` of the forward filter w `[3, 3, C, K]`.
+ */
+export function filterTransform(
+  backend: WebGpuBackendLike,
+  filter: tf.TensorInfo,
+  g: Geometry,
+  flipped: boolean,
+  f: Variant,
+) {
+  const n = f.m + 2, r3 = range(3), rn = range(n);
+  const load = (i: number, j: number) =>
+    flipped ? `w[((${(2 - i) * 3 + 2 - j} * C + c) * K + k)]` : `w[((${i * 3 + j} * K + k) * C + c)]`;
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let c = index % C;
+    let k = index / C;
+    ${r3.flatMap((i) => r3.map((j) => `let g${i}_${j} = ${load(i, j)};`)).join(" ")}
+    ${
+    r3.map((j) => lin(f.g, r3.map((i) => `g${i}_${j}`)).map((e, a) => `let h${a}_${j} = ${e};`).join(" ")).join(
+      "\n    ",
+    )
+  }
+    ${
+    rn.map((a) =>
+      lin(f.g, r3.map((j) => `h${a}_${j}`)).map((e, b) => `result[(${n * a + b} * K + k) * C + c] = ${e};`).join(" ")
+    ).join("\n    ")
+  }
+  }`;
+  const size = g.K * g.C;
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino${f.m}_u_${flipped}`, [n * n, g.K, g.C], ["w"], size, code),
+    [filter],
+    "float32",
+    uniforms(g, size, f.m),
+  );
+}
+
+/** V = Bᵀ d B of every n×n input tile, 4 channels per invocation: `[n², T, K]`. */
+export function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometry, f: Variant) {
+  const n = f.m + 2, rn = range(n);
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let KQ = K / 4;
+    let k = (index % KQ) * 4;
+    let t = index / KQ;
+    let tw = t % TW;
+    let th = (t / TW) % TH;
+    let nn = t / (TW * TH);
+    let ih0 = ${f.m} * th - PT;
+    let iw0 = ${f.m} * tw - PL;
+    ${
+    rn.map((i) => `let okr${i} = ih0 + ${i} >= 0 && ih0 + ${i} < H; let okc${i} = iw0 + ${i} >= 0 && iw0 + ${i} < W;`)
+      .join("\n    ")
+  }
+    ${
+    rn.flatMap((i) =>
+      rn.map((j) =>
+        `let b${i}_${j} = select(0, ((nn * H + ih0 + ${i}) * W + iw0 + ${j}) * K + k, okr${i} && okc${j}); ` +
+        `let d${i}_${j} = select(vec4<f32>(0.0), vec4<f32>(x[b${i}_${j}], x[b${i}_${j} + 1], x[b${i}_${j} + 2], ` +
+        `x[b${i}_${j} + 3]), okr${i} && okc${j});`
+      )
+    ).join("\n    ")
+  }
+    ${
+    rn.map((j) => lin(f.bt, rn.map((i) => `d${i}_${j}`)).map((e, a) => `let e${a}_${j} = ${e};`).join(" ")).join(
+      "\n    ",
+    )
+  }
+    ${
+    rn.map((a) =>
+      lin(f.bt, rn.map((j) => `e${a}_${j}`)).map((e, b) =>
+        `{ let v = ${e}; let o = (${n * a + b} * T + t) * K + k; ` +
+        `result[o] = v.x; result[o + 1] = v.y; result[o + 2] = v.z; result[o + 3] = v.w; }`
+      ).join(" ")
+    ).join("\n    ")
+  }
+  }`;
+  const { T } = tiles(g, f.m);
+  const size = T * g.K / 4;
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino${f.m}_v`, [n * n, T, g.K], ["x"], size, code),
+    [x],
+    "float32",
+    uniforms(g, size, f.m),
+  );
+}
+
+/** Tiles per invocation of the batched product (× 8 channels). */
+const PT_ROWS = 8;
+
+/** M[p] = V[p] · U[p] for the P = n² positions p: `[P, T, C]`. */
+export function batchedProduct(
+  backend: WebGpuBackendLike,
+  v: tf.TensorInfo,
+  u: tf.TensorInfo,
+  g: Geometry,
+  f: Variant,
+) {
+  const P = (f.m + 2) ** 2;
+  const CV = g.C % 8 === 0 ? 2 : 1;
+  const CB = 4 * CV;
+  const rows = range(PT_ROWS), cv = range(CV);
+  const acc = (j: number, q: number) => `a${j}_${q}`;
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let CB = C / ${CB};
+    let TB = (T + ${PT_ROWS - 1}) / ${PT_ROWS};
+    let cb = index % CB;
+    let tb = (index / CB) % TB;
+    let p = index / (CB * TB);
+    let c0 = cb * ${CB};
+    let t0 = tb * ${PT_ROWS};
+    ${rows.map((j) => `let r${j} = select(0, (p * T + t0 + ${j}) * K, t0 + ${j} < T);`).join(" ")}
+    ${rows.flatMap((j) => cv.map((q) => `var ${acc(j, q)} = vec4<f32>(0.0);`)).join(" ")}
+    let ub = p * K * C + c0;
+    for (var k = 0; k < K; k = k + 1) {
+      let ui = ub + k * C;
+      ${
+    cv.map((q) =>
+      `let u${q} = vec4<f32>(u[ui + ${4 * q}], u[ui + ${4 * q + 1}], u[ui + ${4 * q + 2}], u[ui + ${4 * q + 3}]);`
+    ).join(" ")
+  }
+      ${rows.map((j) => `let v${j} = v[r${j} + k];`).join(" ")}
+      ${rows.flatMap((j) => cv.map((q) => `${acc(j, q)} = ${acc(j, q)} + v${j} * u${q};`)).join("\n      ")}
+    }
+    ${
+    rows.map((j) =>
+      `if (t0 + ${j} < T) { let o = (p * T + t0 + ${j}) * C + c0; ${
+        cv.map((q) => [0, 1, 2, 3].map((c) => `result[o + ${4 * q + c}] = ${acc(j, q)}[${c}];`).join(" ")).join(" ")
+      } }`
+    ).join("\n    ")
+  }
+  }`;
+  const { T } = tiles(g, f.m);
+  const size = P * Math.ceil(T / PT_ROWS) * (g.C / CB);
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino_m_${CV}`, [P, T, g.C], ["v", "u"], size, code),
+    [v, u],
+    "float32",
+    uniforms(g, size, f.m),
+  );
+}
+
+/** Y = Aᵀ m A (+ bias, relu) of every tile, 4 channels per invocation: `[N, OH, OW, C]`. */
+export function outputTransform(
+  backend: WebGpuBackendLike,
+  m: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  activation: FusedActivation,
+  g: Geometry,
+  f: Variant,
+) {
+  const n = f.m + 2, rn = range(n), rm = range(f.m);
+  const post = (e: string) => {
+    let s = bias ? `(${e} + bv)` : `(${e})`;
+    if (activation === "relu") s = `max(${s}, vec4<f32>(0.0))`;
+    return s;
+  };
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let CQ = C / 4;
+    let c = (index % CQ) * 4;
+    let t = index / CQ;
+    let tw = t % TW;
+    let th = (t / TW) % TH;
+    let nn = t / (TW * TH);
+    ${bias ? "let bv = vec4<f32>(bias[c], bias[c + 1], bias[c + 2], bias[c + 3]);" : ""}
+    ${
+    rn.flatMap((a) =>
+      rn.map((b) => {
+        const o = `mo${a}_${b}`;
+        return `let ${o} = (${n * a + b} * T + t) * C + c; ` +
+          `let m${a}_${b} = vec4<f32>(m[${o}], m[${o} + 1], m[${o} + 2], m[${o} + 3]);`;
+      })
+    ).join("\n    ")
+  }
+    ${
+    rn.map((b) => lin(f.at, rn.map((a) => `m${a}_${b}`)).map((e, i) => `let s${i}_${b} = ${e};`).join(" ")).join(
+      "\n    ",
+    )
+  }
+    ${
+    rm.map((i) =>
+      lin(f.at, rn.map((b) => `s${i}_${b}`)).map((e, j) =>
+        `{ let oh = ${f.m} * th + ${i}; let ow = ${f.m} * tw + ${j}; if (oh < OH && ow < OW) { let y = ${post(e)}; ` +
+        `let o = ((nn * OH + oh) * OW + ow) * C + c; ` +
+        `result[o] = y.x; result[o + 1] = y.y; result[o + 2] = y.z; result[o + 3] = y.w; } }`
+      ).join(" ")
+    ).join("\n    ")
+  }
+  }`;
+  const { T } = tiles(g, f.m);
+  const size = T * g.C / 4;
+  const names = bias ? ["m", "bias"] : ["m"];
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino${f.m}_y_${bias ? 1 : 0}_${activation}`, [g.N, g.OH, g.OW, g.C], names, size, code),
+    bias ? [m, bias] : [m],
+    "float32",
+    uniforms(g, size, f.m),
+  );
+}
+
+function winograd(
+  backend: WebGpuBackendLike,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  activation: FusedActivation,
+  g: Geometry,
+  flipped: boolean,
+): tf.TensorInfo {
+  const f = tile === 2 ? F2 : F4;
+  const u = filterTransform(backend, filter, g, flipped, f);
+  const v = inputTransform(backend, x, g, f);
+  const m = batchedProduct(backend, v, u, g, f);
+  backend.disposeData(u.dataId);
+  backend.disposeData(v.dataId);
+  const y = outputTransform(backend, m, bias, activation, g, f);
+  backend.disposeData(m.dataId);
+  return y;
+}
+
+/**
+ * Forward 3×3 stride-1 convolution (optionally with bias and relu) by Winograd F(2×2, 3×3), NHWC.
+ *
+ * @param backend the webgpu backend
+ * @param x input `[N, H, W, CIN]`
+ * @param filter `[3, 3, CIN, COUT]`
+ * @param bias `[COUT]` or undefined
+ * @param activation linear or relu
+ * @param info convolution geometry ({@linkcode winogradEligible} must hold)
+ * @returns output `[N, OH, OW, COUT]`
+ */
+export function conv2dWinogradWebGpu(
+  backend: WebGpuBackendLike,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  activation: FusedActivation,
+  info: ConvInfo,
+): tf.TensorInfo {
+  const g: Geometry = {
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    K: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    C: info.outChannels,
+    PT: info.padInfo.top,
+    PL: info.padInfo.left,
+  };
+  return winograd(backend, x, filter, bias, activation, g, false);
+}
+
+/**
+ * Input gradient of a 3×3 stride-1 convolution by Winograd F(2×2, 3×3): dx is the correlation of dy with the
+ * filter rotated by 180° and its channel axes swapped, padded by 2 − (forward padding).
+ *
+ * @param backend the webgpu backend
+ * @param dy output gradient `[N, OH, OW, COUT]`
+ * @param filter forward filter `[3, 3, CIN, COUT]`
+ * @param info forward convolution geometry ({@linkcode winogradEligible} must hold)
+ * @returns the input gradient `[N, H, W, CIN]`
+ */
+export function conv2dBackpropInputWinogradWebGpu(
+  backend: WebGpuBackendLike,
+  dy: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: ConvInfo,
+): tf.TensorInfo {
+  const g: Geometry = {
+    N: info.batchSize,
+    H: info.outHeight,
+    W: info.outWidth,
+    K: info.outChannels,
+    OH: info.inHeight,
+    OW: info.inWidth,
+    C: info.inChannels,
+    PT: 2 - info.padInfo.top,
+    PL: 2 - info.padInfo.left,
+  };
+  return winograd(backend, dy, filter, undefined, "linear", g, true);
+}
