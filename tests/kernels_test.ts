@@ -117,7 +117,7 @@ webgpuTest("webgpu fast conv kernels equal stock webgpu and cpu (1e-4 relative) 
   await initBackend({ backend: "cpu" });
 });
 
-webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs and input gradients equal the cpu backend (1e-4)", async () => {
+webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs, input and filter gradients equal the cpu backend (1e-4)", async () => {
   type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
   const cases: { n: number; h: number; w: number; cin: number; cout: number; pad: Pad }[] = [
     { n: 1, h: 13, w: 7, cin: 8, cout: 12, pad: "same" }, // odd sizes, partial tiles, 12 = 3 vec4 (1-vec4 product)
@@ -135,17 +135,19 @@ webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs and input gradients e
       const y = tf.fused.conv2d({ x, filter: f, strides: 1, pad: c.pad, bias: b, activation: "relu" });
       const plain = tf.conv2d(x, f, 1, c.pad);
       const dy = tf.tensor(rand(plain.size, 800 + i), plain.shape);
-      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, f, 1, c.pad), dy)))(x);
-      for (const t of [y, plain, dx]) out.push(await t.data() as Float32Array);
-      tf.dispose([x, f, b, y, plain, dy, dx]);
+      const [dx, dw] = tf.grads((a: tf.Tensor, k: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, c.pad), dy))
+      )([x, f]);
+      for (const t of [y, plain, dx, dw]) out.push(await t.data() as Float32Array);
+      tf.dispose([x, f, b, y, plain, dy, dx, dw]);
     }
     return out;
   };
   for (const m of [4, 2] as const) {
     useWinograd(true, m);
     const { ref, got } = await cpuThenFastWebgpu(async () => {
-      // Count the Winograd dispatches (4 per case: fused, plain, the forward inside tf.grad, dx), so that a silent
-      // fallback to the direct kernels fails the test.
+      // Count the Winograd dispatches (products: fused, plain, the forward inside tf.grads, dx; one filter-gradient
+      // reduction per case), so that a silent fallback to the direct kernels fails the test.
       // deno-lint-ignore no-explicit-any
       const backend = tf.backend() as any;
       const keys: string[] = [];
@@ -161,6 +163,8 @@ webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs and input gradients e
         if (original) {
           const products = keys.filter((k) => k.startsWith("appaunet_wino_m")).length;
           assert.equal(products, 4 * cases.length, `Winograd products run (F(${m}×${m})): ${products}`);
+          const filterGrads = keys.filter((k) => k.startsWith("appaunet_wino_z")).length;
+          assert.equal(filterGrads, cases.length, `Winograd filter-gradient reductions run: ${filterGrads}`);
           assert.ok(keys.includes(`appaunet_wino${m}_v`), `F(${m}×${m}) input transform ran`);
         }
         return out;
@@ -170,8 +174,8 @@ webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs and input gradients e
     }, true);
     for (let i = 0; i < ref.length; i++) {
       const e = maxRel(got[i], ref[i]);
-      const what = ["fused", "conv", "dx"][i % 3];
-      assert.ok(e < 1e-4, `F(${m}×${m}) ${what} case ${Math.floor(i / 3)}: rel err ${e}`);
+      const what = ["fused", "conv", "dx", "dw"][i % 4];
+      assert.ok(e < 1e-4, `F(${m}×${m}) ${what} case ${Math.floor(i / 4)}: rel err ${e}`);
     }
   }
   useWinograd(true);

@@ -28,7 +28,12 @@ import {
   type FusedActivation,
 } from "./webgpu_conv.ts";
 export { useWinograd, winogradOutputTile } from "./webgpu_winograd.ts";
-import { conv2dBackpropInputWinogradWebGpu, conv2dWinogradWebGpu, winogradEligible } from "./webgpu_winograd.ts";
+import {
+  conv2dBackpropFilterWinogradWebGpu,
+  conv2dBackpropInputWinogradWebGpu,
+  conv2dWinogradWebGpu,
+  winogradEligible,
+} from "./webgpu_winograd.ts";
 
 interface Replacement {
   kernelName: string;
@@ -58,6 +63,7 @@ const webgpuBackpropFilter = (stock: tf.KernelFunc): tf.KernelFunc => (args) => 
   const a = args.attrs as Attrs;
   const info = convInfo(x.shape, a.filterShape as number[], a);
   if (!fastConvEligible(info) || !storedAsFloat32(args.backend, x, dy)) return stock(args);
+  if (winogradEligible(info)) return conv2dBackpropFilterWinogradWebGpu(args.backend as AnyBackend, x, dy, info);
   return conv2dBackpropFilterWebGpu(args.backend as AnyBackend, x, dy, info);
 };
 
@@ -174,7 +180,8 @@ let active = false;
  * Turns appaunet's replacement kernels on (the default once `mod.ts` is imported) or off (stock tfjs
  * kernels) for every model and loss, with no other code change. Replacements on `webgpu`: `Conv2D`,
  * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
- * see `webgpu_conv.ts`); `Sum` and `Mean` over all axes but the last (`webgpu_reduce.ts`); `Multiply`, `Add`,
+ * see `webgpu_conv.ts`; 3×3 stride-1 ones with ≥ 8 channels by Winograd F(4×4, 3×3), see `webgpu_winograd.ts` and
+ * {@linkcode useWinograd}); `Sum` and `Mean` over all axes but the last (`webgpu_reduce.ts`); `Multiply`, `Add`,
  * `Sub`, `RealDiv` with a per-channel or single-value operand, `FusedBatchNorm` and `Tile` of a `[1, …, 1, C]`
  * tensor (`webgpu_channel.ts`); `Concat` and `SplitV` along the last axis (`webgpu_concat.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
  * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable

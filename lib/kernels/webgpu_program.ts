@@ -16,6 +16,8 @@ export interface Program {
   workgroupSize: [number, number, number];
   size?: boolean;
   uniforms?: string;
+  variableComponents?: number[];
+  outputComponent?: number;
   getUserCode(): string;
 }
 
@@ -44,6 +46,8 @@ export const MIN_FAST_ELEMENTS = 4096;
  * @param uniforms the program's uniform fields (tfjs appends them to its own struct)
  * @param prelude WGSL inserted at the top of `main` (e.g. `let` bindings of the uniforms). It must read
  *   `uniforms`: the auto bind-group layout only holds bindings the shader uses, and tfjs always binds them.
+ * @param components vec4 typing of the buffers: `inputs[i]` (1 or 4) per input and `output`; with 4 the WGSL
+ *   array holds `vec4<f32>` and is indexed in units of 4 floats (the tensor's size must be a multiple of 4)
  * @returns the program
  */
 export function flatProgram(
@@ -54,8 +58,10 @@ export function flatProgram(
   code: string,
   uniforms: string,
   prelude: string,
+  components?: { inputs: number[]; output: number },
 ): Program {
   return {
+    ...(components ? { variableComponents: components.inputs, outputComponent: components.output } : {}),
     outputShape,
     shaderKey: key,
     uniforms,

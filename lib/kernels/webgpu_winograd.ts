@@ -1,19 +1,25 @@
 /**
- * Winograd F(2×2, 3×3) convolution for the tfjs `webgpu` backend: 3×3, stride 1 convolutions (every conv of S's
- * encoder and decoder) and their input gradients (a 3×3 stride-1 convolution of dy with the flipped, transposed
- * filter) take 16 multiplies per 2×2 output tile and channel pair instead of 36 (Lavin & Gray, "Fast Algorithms for
- * Convolutional Neural Networks", CVPR 2016, arXiv 1509.09308).
+ * Winograd convolution F(m×m, 3×3), m = 4 (default) or 2, for the tfjs `webgpu` backend (Lavin & Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", CVPR 2016, arXiv 1509.09308). It takes every 3×3 stride-1
+ * convolution of S's encoder and decoder (channel counts multiples of 4, ≥ 8) and both of its gradients:
  *
- * Four dispatches per convolution:
- * 1. filter transform U = G g Gᵀ, stored `[16, K, C]` (K: channels summed over, C: channels produced);
- * 2. input transform V = Bᵀ d B of every 4×4 input tile (zero outside the image), stored `[16, T, K]`, T tiles;
- * 3. 16 independent products M[p] = V[p] · U[p] (register-tiled like the direct kernels: 8 tiles × 8 channels);
- * 4. output transform Y = Aᵀ m A of every tile, plus bias and relu, written to the `[N, OH, OW, C]` output.
+ * - forward: U = G g Gᵀ (filter), V = Bᵀ d B (each n×n input tile, n = m + 2, zero outside the image),
+ *   M[p] = V[p] · U[p] for the n² positions p (a batched product, register-tiled like the direct kernels: 8 tiles ×
+ *   8 channels per invocation), Y = Aᵀ M A (+ bias, relu) per tile: 4 dispatches.
+ * - input gradient: the same algorithm on dy with the filter rotated by 180° and its channel axes swapped, padded by
+ *   2 − (forward padding).
+ * - filter gradient: with the forward tile Aᵀ (U ⊙ V) A, dL/dg = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ V] G: V of x, A dy Aᵀ of
+ *   each m×m tile of dy, a per-position reduction over the tiles (split over chunks of tiles for parallelism), and
+ *   one final transform that also sums the chunks.
  *
- * On lavapipe the product (3) runs at the same GFLOP/s as the direct kernel, so the 2.25× fewer multiplies are a
- * ≈ 1.5–2× faster convolution once the transforms (memory passes over 4× the activation size) are paid. F(2×2, 3×3)
- * keeps float32 results within ≈ 1e-6 relative of the direct convolution (its transforms only add, subtract and halve).
- * `APPAUNET_WINOGRAD=0` turns it off (the direct kernels of `webgpu_conv.ts` then take these shapes).
+ * F(4×4, 3×3) does 36 multiplies per 16 outputs where a direct 3×3 convolution does 144 (F(2×2): 16 per 4); on
+ * lavapipe the products run at about the direct kernels' GFLOP/s, and the transforms (memory passes over 2.25× the
+ * activation size, 4× for F(2×2)) cost the rest: 1.2–2.7× faster than the direct kernels on S's shapes, most on the
+ * deep layers (bench/README.md). The transforms hold their data as `vec4<f32>` arrays (4 channels per load): fewer,
+ * larger loads make the shaders compile in about half the time. Accuracy on our shapes: ≈ 1e-6–1e-5 of the output's
+ * magnitude for F(4×4), ≈ 3e-7–4e-6 for F(2×2) (tests require 1e-4). `APPAUNET_WINOGRAD=0|2|4` or
+ * {@linkcode useWinograd} switch it off or pick m; with it off the direct kernels of `webgpu_conv.ts` take these
+ * shapes.
  *
  * @module
  */
@@ -41,7 +47,7 @@ const PRELUDE = `
     let N = uniforms.g0.x; let H = uniforms.g0.y; let W = uniforms.g0.z; let K = uniforms.g0.w;
     let OH = uniforms.g1.x; let OW = uniforms.g1.y; let C = uniforms.g1.z; let PT = uniforms.g1.w;
     let PL = uniforms.g2.x; let TH = uniforms.g2.y; let TW = uniforms.g2.z; let T = uniforms.g2.w;
-    let E0 = uniforms.g3.x;`;
+    let E0 = uniforms.g3.x; let E1 = uniforms.g3.y; let E2 = uniforms.g3.z;`;
 
 const UNIFORMS = "g0 : vec4<i32>, g1 : vec4<i32>, g2 : vec4<i32>, g3 : vec4<i32>,";
 
@@ -111,23 +117,45 @@ export function winogradEligible(info: ConvInfo): boolean {
     info.inChannels % 4 === 0 && info.outChannels % 4 === 0 && info.inChannels >= 8 && info.outChannels >= 8;
 }
 
+/** The geometry of the forward convolution itself. */
+function forwardGeometry(info: ConvInfo): Geometry {
+  return {
+    N: info.batchSize,
+    H: info.inHeight,
+    W: info.inWidth,
+    K: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    C: info.outChannels,
+    PT: info.padInfo.top,
+    PL: info.padInfo.left,
+  };
+}
+
 function tiles(g: Geometry, m: number) {
   const TH = Math.ceil(g.OH / m), TW = Math.ceil(g.OW / m);
   return { TH, TW, T: g.N * TH * TW };
 }
 
-function uniforms(g: Geometry, e0: number, m: number) {
+function uniforms(g: Geometry, e0: number, m: number, e1 = 0, e2 = 0) {
   const { TH, TW, T } = tiles(g, m);
   return [
     [g.N, g.H, g.W, g.K],
     [g.OH, g.OW, g.C, g.PT],
     [g.PL, TH, TW, T],
-    [e0, 0, 0, 0],
+    [e0, e1, e2, 0],
   ].map((data) => ({ type: "int32", data }));
 }
 
-function program(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
-  return flatProgram(key, outputShape, names, invocations, code, UNIFORMS, PRELUDE);
+function program(
+  key: string,
+  outputShape: number[],
+  names: string[],
+  invocations: number,
+  code: string,
+  components?: { inputs: number[]; output: number },
+): Program {
+  return flatProgram(key, outputShape, names, invocations, code, UNIFORMS, PRELUDE, components);
 }
 
 /** One Winograd algorithm F(m×m, 3×3): tile side n = m + 2, transforms Bᵀ (n×n), G (n×3), Aᵀ (m×n). */
@@ -139,7 +167,7 @@ interface Variant {
 }
 
 /** F(2×2, 3×3) (Lavin & Gray, eq. 7–8): interpolation points 0, ±1, ∞. */
-export const F2: Variant = {
+const F2: Variant = {
   m: 2,
   bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
   g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
@@ -147,7 +175,7 @@ export const F2: Variant = {
 };
 
 /** F(4×4, 3×3) (Lavin & Gray, §4.2): interpolation points 0, ±1, ±2, ∞. */
-export const F4: Variant = {
+const F4: Variant = {
   m: 4,
   bt: [
     [4, 0, -5, 0, 1, 0],
@@ -187,7 +215,7 @@ const range = (n: number) => [...Array(n).keys()];
  * U = G g Gᵀ for every (k, c): `[n², K, C]`. `flipped`: g is the input-gradient filter, `g[i][j][k][c] =
  * w[2-i][2-j][c][k]` of the forward filter w `[3, 3, C, K]`.
  */
-export function filterTransform(
+function filterTransform(
   backend: WebGpuBackendLike,
   filter: tf.TensorInfo,
   g: Geometry,
@@ -224,13 +252,13 @@ export function filterTransform(
 }
 
 /** V = Bᵀ d B of every n×n input tile, 4 channels per invocation: `[n², T, K]`. */
-export function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometry, f: Variant) {
+function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometry, f: Variant) {
   const n = f.m + 2, rn = range(n);
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
     let KQ = K / 4;
-    let k = (index % KQ) * 4;
+    let kq = index % KQ;
     let t = index / KQ;
     let tw = t % TW;
     let th = (t / TW) % TH;
@@ -244,9 +272,8 @@ export function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: 
     ${
     rn.flatMap((i) =>
       rn.map((j) =>
-        `let b${i}_${j} = select(0, ((nn * H + ih0 + ${i}) * W + iw0 + ${j}) * K + k, okr${i} && okc${j}); ` +
-        `let d${i}_${j} = select(vec4<f32>(0.0), vec4<f32>(x[b${i}_${j}], x[b${i}_${j} + 1], x[b${i}_${j} + 2], ` +
-        `x[b${i}_${j} + 3]), okr${i} && okc${j});`
+        `let d${i}_${j} = select(vec4<f32>(0.0), x[select(0, ((nn * H + ih0 + ${i}) * W + iw0 + ${j}) * KQ + kq, ` +
+        `okr${i} && okc${j})], okr${i} && okc${j});`
       )
     ).join("\n    ")
   }
@@ -257,17 +284,14 @@ export function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: 
   }
     ${
     rn.map((a) =>
-      lin(f.bt, rn.map((j) => `e${a}_${j}`)).map((e, b) =>
-        `{ let v = ${e}; let o = (${n * a + b} * T + t) * K + k; ` +
-        `result[o] = v.x; result[o + 1] = v.y; result[o + 2] = v.z; result[o + 3] = v.w; }`
-      ).join(" ")
+      lin(f.bt, rn.map((j) => `e${a}_${j}`)).map((e, b) => `result[(${n * a + b} * T + t) * KQ + kq] = ${e};`).join(" ")
     ).join("\n    ")
   }
   }`;
   const { T } = tiles(g, f.m);
   const size = T * g.K / 4;
   return backend.runWebGPUProgram(
-    program(`appaunet_wino${f.m}_v`, [n * n, T, g.K], ["x"], size, code),
+    program(`appaunet_wino${f.m}_v`, [n * n, T, g.K], ["x"], size, code, { inputs: [4], output: 4 }),
     [x],
     "float32",
     uniforms(g, size, f.m),
@@ -278,7 +302,7 @@ export function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: 
 const PT_ROWS = 8;
 
 /** M[p] = V[p] · U[p] for the P = n² positions p: `[P, T, C]`. */
-export function batchedProduct(
+function batchedProduct(
   backend: WebGpuBackendLike,
   v: tf.TensorInfo,
   u: tf.TensorInfo,
@@ -287,44 +311,45 @@ export function batchedProduct(
 ) {
   const P = (f.m + 2) ** 2;
   const CV = g.C % 8 === 0 ? 2 : 1;
-  const CB = 4 * CV;
-  const rows = range(PT_ROWS), cv = range(CV);
+  const rows = range(PT_ROWS), cv = range(CV), k4 = range(4);
   const acc = (j: number, q: number) => `a${j}_${q}`;
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
-    let CB = C / ${CB};
+    let KQ = K / 4;
+    let CQ = C / 4;
+    let CB = CQ / ${CV};
     let TB = (T + ${PT_ROWS - 1}) / ${PT_ROWS};
     let cb = index % CB;
     let tb = (index / CB) % TB;
     let p = index / (CB * TB);
-    let c0 = cb * ${CB};
+    let cq0 = cb * ${CV};
     let t0 = tb * ${PT_ROWS};
-    ${rows.map((j) => `let r${j} = select(0, (p * T + t0 + ${j}) * K, t0 + ${j} < T);`).join(" ")}
+    ${rows.map((j) => `let r${j} = select(0, (p * T + t0 + ${j}) * KQ, t0 + ${j} < T);`).join(" ")}
     ${rows.flatMap((j) => cv.map((q) => `var ${acc(j, q)} = vec4<f32>(0.0);`)).join(" ")}
-    let ub = p * K * C + c0;
-    for (var k = 0; k < K; k = k + 1) {
-      let ui = ub + k * C;
+    let ub = p * K * CQ + cq0;
+    for (var kq = 0; kq < KQ; kq = kq + 1) {
+      let ui = ub + kq * 4 * CQ;
+      ${rows.map((j) => `let v${j} = v[r${j} + kq];`).join(" ")}
       ${
-    cv.map((q) =>
-      `let u${q} = vec4<f32>(u[ui + ${4 * q}], u[ui + ${4 * q + 1}], u[ui + ${4 * q + 2}], u[ui + ${4 * q + 3}]);`
-    ).join(" ")
+    k4.map((kk) =>
+      cv.map((q) => `let u${kk}_${q} = u[ui + ${kk} * CQ + ${q}];`).join(" ") + " " +
+      rows.flatMap((j) => cv.map((q) => `${acc(j, q)} = ${acc(j, q)} + v${j}[${kk}] * u${kk}_${q};`)).join(" ")
+    ).join("\n      ")
   }
-      ${rows.map((j) => `let v${j} = v[r${j} + k];`).join(" ")}
-      ${rows.flatMap((j) => cv.map((q) => `${acc(j, q)} = ${acc(j, q)} + v${j} * u${q};`)).join("\n      ")}
     }
     ${
     rows.map((j) =>
-      `if (t0 + ${j} < T) { let o = (p * T + t0 + ${j}) * C + c0; ${
-        cv.map((q) => [0, 1, 2, 3].map((c) => `result[o + ${4 * q + c}] = ${acc(j, q)}[${c}];`).join(" ")).join(" ")
+      `if (t0 + ${j} < T) { let o = (p * T + t0 + ${j}) * CQ + cq0; ${
+        cv.map((q) => `result[o + ${q}] = ${acc(j, q)};`).join(" ")
       } }`
     ).join("\n    ")
   }
   }`;
   const { T } = tiles(g, f.m);
-  const size = P * Math.ceil(T / PT_ROWS) * (g.C / CB);
+  const size = P * Math.ceil(T / PT_ROWS) * (g.C / (4 * CV));
   return backend.runWebGPUProgram(
-    program(`appaunet_wino_m_${CV}`, [P, T, g.C], ["v", "u"], size, code),
+    program(`appaunet_wino_m_${CV}`, [P, T, g.C], ["v", "u"], size, code, { inputs: [4, 4], output: 4 }),
     [v, u],
     "float32",
     uniforms(g, size, f.m),
@@ -332,7 +357,7 @@ export function batchedProduct(
 }
 
 /** Y = Aᵀ m A (+ bias, relu) of every tile, 4 channels per invocation: `[N, OH, OW, C]`. */
-export function outputTransform(
+function outputTransform(
   backend: WebGpuBackendLike,
   m: tf.TensorInfo,
   bias: tf.TensorInfo | undefined,
@@ -350,21 +375,13 @@ export function outputTransform(
   fn main(index : i32) {
     if (index >= E0) { return; }
     let CQ = C / 4;
-    let c = (index % CQ) * 4;
+    let cq = index % CQ;
     let t = index / CQ;
     let tw = t % TW;
     let th = (t / TW) % TH;
     let nn = t / (TW * TH);
-    ${bias ? "let bv = vec4<f32>(bias[c], bias[c + 1], bias[c + 2], bias[c + 3]);" : ""}
-    ${
-    rn.flatMap((a) =>
-      rn.map((b) => {
-        const o = `mo${a}_${b}`;
-        return `let ${o} = (${n * a + b} * T + t) * C + c; ` +
-          `let m${a}_${b} = vec4<f32>(m[${o}], m[${o} + 1], m[${o} + 2], m[${o} + 3]);`;
-      })
-    ).join("\n    ")
-  }
+    ${bias ? "let bv = bias[cq];" : ""}
+    ${rn.flatMap((a) => rn.map((b) => `let m${a}_${b} = m[(${n * a + b} * T + t) * CQ + cq];`)).join("\n    ")}
     ${
     rn.map((b) => lin(f.at, rn.map((a) => `m${a}_${b}`)).map((e, i) => `let s${i}_${b} = ${e};`).join(" ")).join(
       "\n    ",
@@ -374,8 +391,7 @@ export function outputTransform(
     rm.map((i) =>
       lin(f.at, rn.map((b) => `s${i}_${b}`)).map((e, j) =>
         `{ let oh = ${f.m} * th + ${i}; let ow = ${f.m} * tw + ${j}; if (oh < OH && ow < OW) { let y = ${post(e)}; ` +
-        `let o = ((nn * OH + oh) * OW + ow) * C + c; ` +
-        `result[o] = y.x; result[o + 1] = y.y; result[o + 2] = y.z; result[o + 3] = y.w; } }`
+        `result[((nn * OH + oh) * OW + ow) * CQ + cq] = y; } }`
       ).join(" ")
     ).join("\n    ")
   }
@@ -384,11 +400,184 @@ export function outputTransform(
   const size = T * g.C / 4;
   const names = bias ? ["m", "bias"] : ["m"];
   return backend.runWebGPUProgram(
-    program(`appaunet_wino${f.m}_y_${bias ? 1 : 0}_${activation}`, [g.N, g.OH, g.OW, g.C], names, size, code),
+    program(`appaunet_wino${f.m}_y_${bias ? 1 : 0}_${activation}`, [g.N, g.OH, g.OW, g.C], names, size, code, {
+      inputs: bias ? [4, 4] : [4],
+      output: 4,
+    }),
     bias ? [m, bias] : [m],
     "float32",
     uniforms(g, size, f.m),
   );
+}
+
+const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
+
+/** A dy Aᵀ of every m×m output-gradient tile (zero outside the output), 4 channels per invocation: `[n², T, C]`. */
+function outputGradTransform(backend: WebGpuBackendLike, dy: tf.TensorInfo, g: Geometry, f: Variant) {
+  const n = f.m + 2, rn = range(n), rm = range(f.m);
+  const a = transpose(f.at);
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let CQ = C / 4;
+    let cq = index % CQ;
+    let t = index / CQ;
+    let tw = t % TW;
+    let th = (t / TW) % TH;
+    let nn = t / (TW * TH);
+    ${
+    rm.flatMap((i) =>
+      rm.map((j) =>
+        `let ok${i}_${j} = ${f.m} * th + ${i} < OH && ${f.m} * tw + ${j} < OW; ` +
+        `let d${i}_${j} = select(vec4<f32>(0.0), dy[select(0, ((nn * OH + ${f.m} * th + ${i}) * OW + ${f.m} * tw + ` +
+        `${j}) * CQ + cq, ok${i}_${j})], ok${i}_${j});`
+      )
+    ).join("\n    ")
+  }
+    ${
+    rm.map((j) => lin(a, rm.map((i) => `d${i}_${j}`)).map((e, r) => `let e${r}_${j} = ${e};`).join(" ")).join("\n    ")
+  }
+    ${
+    rn.map((r) =>
+      lin(a, rm.map((j) => `e${r}_${j}`)).map((e, q) => `result[(${n * r + q} * T + t) * CQ + cq] = ${e};`).join(" ")
+    ).join("\n    ")
+  }
+  }`;
+  const { T } = tiles(g, f.m);
+  const size = T * g.C / 4;
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino${f.m}_dy`, [n * n, T, g.C], ["dy"], size, code, { inputs: [4], output: 4 }),
+    [dy],
+    "float32",
+    uniforms(g, size, f.m),
+  );
+}
+
+/**
+ * Z[s, p] = Σ over the tiles t of chunk s of V[p, t]ᵀ · E[p, t] (input channels × output channels), `[S, P, K, C]`:
+ * the per-position products of the filter gradient, split over S chunks of tiles (split-K) for parallelism.
+ */
+function tileReduction(
+  backend: WebGpuBackendLike,
+  v: tf.TensorInfo,
+  e: tf.TensorInfo,
+  g: Geometry,
+  f: Variant,
+  S: number,
+) {
+  const P = (f.m + 2) ** 2;
+  const KV = g.K % 8 === 0 ? 2 : 1, CV = g.C % 8 === 0 ? 2 : 1;
+  const kv = range(KV), cv = range(CV), ct = range(4 * KV);
+  const acc = (i: number, q: number) => `a${i}_${q}`;
+  const { T } = tiles(g, f.m);
+  const chunk = Math.ceil(T / S);
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let KQ = K / 4;
+    let CQ = C / 4;
+    let CB = CQ / ${CV};
+    let KB = KQ / ${KV};
+    let cb = index % CB;
+    let kb = (index / CB) % KB;
+    let p = (index / (CB * KB)) % ${P};
+    let s = index / (CB * KB * ${P});
+    let cq0 = cb * ${CV};
+    let kq0 = kb * ${KV};
+    ${ct.flatMap((i) => cv.map((q) => `var ${acc(i, q)} = vec4<f32>(0.0);`)).join(" ")}
+    let t1 = min(T, (s + 1) * E1);
+    for (var t = s * E1; t < t1; t = t + 1) {
+      let vi = (p * T + t) * KQ + kq0;
+      let ei = (p * T + t) * CQ + cq0;
+      ${cv.map((q) => `let e${q} = e[ei + ${q}];`).join(" ")}
+      ${kv.map((w) => `let v${w} = v[vi + ${w}];`).join(" ")}
+      ${
+    ct.flatMap((i) => cv.map((q) => `${acc(i, q)} = ${acc(i, q)} + v${i >> 2}[${i & 3}] * e${q};`)).join("\n      ")
+  }
+    }
+    let o = ((s * ${P} + p) * K + kq0 * 4) * CQ + cq0;
+    ${ct.map((i) => cv.map((q) => `result[o + ${i} * CQ + ${q}] = ${acc(i, q)};`).join(" ")).join("\n    ")}
+  }`;
+  const size = S * P * (g.K / (4 * KV)) * (g.C / (4 * CV));
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino_z_${KV}_${CV}_${P}`, [S, P, g.K, g.C], ["v", "e"], size, code, {
+      inputs: [4, 4],
+      output: 4,
+    }),
+    [v, e],
+    "float32",
+    uniforms(g, size, f.m, chunk),
+  );
+}
+
+/** dW = Gᵀ (Σ_s Z[s]) G for every (k, c): `[3, 3, K, C]`. */
+function filterGradTransform(backend: WebGpuBackendLike, z: tf.TensorInfo, g: Geometry, f: Variant, S: number) {
+  const n = f.m + 2, P = n * n, rn = range(n), r3 = range(3);
+  const gt = transpose(f.g);
+  const code = `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let c = index % C;
+    let k = index / C;
+    ${rn.flatMap((a) => rn.map((b) => `var z${a}_${b} = 0.0;`)).join(" ")}
+    for (var s = 0; s < E2; s = s + 1) {
+      ${
+    rn.flatMap((a) => rn.map((b) => `z${a}_${b} = z${a}_${b} + z[((s * ${P} + ${n * a + b}) * K + k) * C + c];`)).join(
+      "\n      ",
+    )
+  }
+    }
+    ${
+    rn.map((b) => lin(gt, rn.map((a) => `z${a}_${b}`)).map((e, i) => `let h${i}_${b} = ${e};`).join(" ")).join("\n    ")
+  }
+    ${
+    r3.map((i) =>
+      lin(gt, rn.map((b) => `h${i}_${b}`)).map((e, j) => `result[(${3 * i + j} * K + k) * C + c] = ${e};`).join(" ")
+    ).join("\n    ")
+  }
+  }`;
+  const size = g.K * g.C;
+  return backend.runWebGPUProgram(
+    program(`appaunet_wino${f.m}_dw`, [3, 3, g.K, g.C], ["z"], size, code),
+    [z],
+    "float32",
+    uniforms(g, size, f.m, 0, S),
+  );
+}
+
+/**
+ * Filter gradient of a 3×3 stride-1 convolution by Winograd: with U = G g Gᵀ the forward tile is Aᵀ (U ⊙ V) A, so
+ * dL/dg = Gᵀ [Σ_tiles (A dy Aᵀ) ⊙ V] G (Lavin & Gray §5). The input transform V is the forward one.
+ *
+ * @param backend the webgpu backend
+ * @param x forward input `[N, H, W, CIN]`
+ * @param dy output gradient `[N, OH, OW, COUT]`
+ * @param info forward convolution geometry ({@linkcode winogradEligible} must hold)
+ * @returns the filter gradient `[3, 3, CIN, COUT]`
+ */
+export function conv2dBackpropFilterWinogradWebGpu(
+  backend: WebGpuBackendLike,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: ConvInfo,
+): tf.TensorInfo {
+  const g = forwardGeometry(info);
+  const f = tile === 2 ? F2 : F4;
+  const P = (f.m + 2) ** 2;
+  const { T } = tiles(g, f.m);
+  const tilesOfWork = P * (g.K / (g.K % 8 === 0 ? 8 : 4)) * (g.C / (g.C % 8 === 0 ? 8 : 4));
+  // Enough invocations for the device (as the direct dW kernel), in chunks of at least 16 tiles; a power of two so
+  // that only a few shader variants exist.
+  let S = 1;
+  while (S * tilesOfWork < 4096 && T / (2 * S) >= 16) S *= 2;
+  const v = inputTransform(backend, x, g, f);
+  const e = outputGradTransform(backend, dy, g, f);
+  const z = tileReduction(backend, v, e, g, f, S);
+  backend.disposeData(v.dataId);
+  backend.disposeData(e.dataId);
+  const dw = filterGradTransform(backend, z, g, f, S);
+  backend.disposeData(z.dataId);
+  return dw;
 }
 
 function winograd(
@@ -430,18 +619,7 @@ export function conv2dWinogradWebGpu(
   activation: FusedActivation,
   info: ConvInfo,
 ): tf.TensorInfo {
-  const g: Geometry = {
-    N: info.batchSize,
-    H: info.inHeight,
-    W: info.inWidth,
-    K: info.inChannels,
-    OH: info.outHeight,
-    OW: info.outWidth,
-    C: info.outChannels,
-    PT: info.padInfo.top,
-    PL: info.padInfo.left,
-  };
-  return winograd(backend, x, filter, bias, activation, g, false);
+  return winograd(backend, x, filter, bias, activation, forwardGeometry(info), false);
 }
 
 /**
