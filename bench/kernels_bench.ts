@@ -1,10 +1,11 @@
 /**
  * `deno bench -A bench/kernels_bench.ts`: each convolution kernel (forward, backprop-input, backprop-filter),
- * stock vs fast, on APPAU-Net's shapes at 128² and 256² (batch 8). Skips when there is no WebGPU adapter.
+ * stock vs fast (direct convolutions, `useWinograd(false)`) vs fast (Winograd F(4×4, 3×3) where it applies), on
+ * APPAU-Net's shapes at 128² and 256² (batch 8). Skips when there is no WebGPU adapter.
  *
  * @module
  */
-import { initBackend, useFastKernels } from "../mod.ts";
+import { initBackend, useFastKernels, useWinograd } from "../mod.ts";
 import { CONV_OPS, CONV_SHAPES, convOps } from "./shapes.ts";
 
 let webgpu = false;
@@ -16,19 +17,21 @@ if (webgpu) await initBackend({ backend: "webgpu" });
 for (const shape of CONV_SHAPES) {
   const ops = webgpu ? convOps(shape) : undefined;
   CONV_OPS.forEach(([op], i) => {
-    for (const fast of [false, true]) {
+    for (const mode of ["stock", "direct", "fast"] as const) {
       Deno.bench({
-        name: `${op} ${shape[0]} ${fast ? "fast" : "stock"}${ops ? ` (${ops.gflop.toFixed(2)} GFLOP)` : ""}`,
+        name: `${op} ${shape[0]} ${mode}${ops ? ` (${ops.gflop.toFixed(2)} GFLOP)` : ""}`,
         group: `${op} ${shape[0]}`,
-        baseline: !fast,
+        baseline: mode === "stock",
         ignore: !webgpu,
         n: 5,
         warmup: 1,
         async fn() {
-          useFastKernels(fast);
+          useFastKernels(mode !== "stock");
+          useWinograd(mode === "fast");
           const r = ops!.run[i]();
           await r.data();
           r.dispose();
+          useWinograd(true);
         },
       });
     }

@@ -86,6 +86,23 @@ async function cpuThenFastWebgpu<T>(run: () => Promise<T>, leaks: boolean): Prom
   return { ref, got };
 }
 
+/** Runs `fn` on the active (webgpu) backend and returns the shader keys of the WGSL programs it dispatched. */
+async function programKeys<T>(fn: () => Promise<T>): Promise<{ out: T; keys: string[] }> {
+  // deno-lint-ignore no-explicit-any
+  const backend = tf.backend() as any;
+  const keys: string[] = [];
+  const original = backend.runWebGPUProgram;
+  backend.runWebGPUProgram = function (p: { shaderKey: string }, ...rest: unknown[]) {
+    keys.push(p.shaderKey);
+    return original.call(this, p, ...rest);
+  };
+  try {
+    return { out: await fn(), keys };
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+}
+
 Deno.test("cpu fast Conv2DBackpropFilter equals the stock cpu kernel", async () => {
   await initBackend({ backend: "cpu" });
   for (const [i, c] of CASES.entries()) {
@@ -117,70 +134,58 @@ webgpuTest("webgpu fast conv kernels equal stock webgpu and cpu (1e-4 relative) 
   await initBackend({ backend: "cpu" });
 });
 
-webgpuTest("webgpu Winograd F(4×4) and F(2×2) 3×3 convs, input and filter gradients equal the cpu backend (1e-4)", async () => {
-  type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
-  const cases: { n: number; h: number; w: number; cin: number; cout: number; pad: Pad }[] = [
-    { n: 1, h: 13, w: 7, cin: 8, cout: 12, pad: "same" }, // odd sizes, partial tiles, 12 = 3 vec4 (1-vec4 product)
-    { n: 3, h: 9, w: 10, cin: 12, cout: 8, pad: "valid" },
-    { n: 2, h: 16, w: 16, cin: 16, cout: 24, pad: "same" },
-    { n: 2, h: 11, w: 6, cin: 8, cout: 8, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] }, // explicit, uneven padding
-    { n: 1, h: 8, w: 8, cin: 64, cout: 32, pad: "same" }, // long reduction
-  ];
-  const run = async () => {
-    const out: Float32Array[] = [];
-    for (const [i, c] of cases.entries()) {
-      const x = tf.tensor4d(rand(c.n * c.h * c.w * c.cin, 500 + i), [c.n, c.h, c.w, c.cin]);
-      const f = tf.tensor4d(rand(9 * c.cin * c.cout, 600 + i), [3, 3, c.cin, c.cout]);
-      const b = tf.tensor1d(rand(c.cout, 700 + i));
-      const y = tf.fused.conv2d({ x, filter: f, strides: 1, pad: c.pad, bias: b, activation: "relu" });
-      const plain = tf.conv2d(x, f, 1, c.pad);
-      const dy = tf.tensor(rand(plain.size, 800 + i), plain.shape);
-      const [dx, dw] = tf.grads((a: tf.Tensor, k: tf.Tensor) =>
-        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, c.pad), dy))
-      )([x, f]);
-      for (const t of [y, plain, dx, dw]) out.push(await t.data() as Float32Array);
-      tf.dispose([x, f, b, y, plain, dy, dx, dw]);
-    }
-    return out;
-  };
-  for (const m of [4, 2] as const) {
-    useWinograd(true, m);
-    const { ref, got } = await cpuThenFastWebgpu(async () => {
-      // Count the Winograd dispatches (products: fused, plain, the forward inside tf.grads, dx; one filter-gradient
-      // reduction per case), so that a silent fallback to the direct kernels fails the test.
-      // deno-lint-ignore no-explicit-any
-      const backend = tf.backend() as any;
-      const keys: string[] = [];
-      const original = backend.runWebGPUProgram;
-      if (original) {
-        backend.runWebGPUProgram = function (p: { shaderKey: string }, ...rest: unknown[]) {
-          keys.push(p.shaderKey);
-          return original.call(this, p, ...rest);
-        };
+webgpuTest(
+  "webgpu Winograd F(4×4) and F(2×2) 3×3 convs, input and filter gradients equal the cpu backend (1e-4)",
+  async () => {
+    type Pad = "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]];
+    const cases: { n: number; h: number; w: number; cin: number; cout: number; pad: Pad }[] = [
+      { n: 1, h: 13, w: 7, cin: 8, cout: 12, pad: "same" }, // odd sizes, partial tiles, 12 = 3 vec4 (1-vec4 product)
+      { n: 3, h: 9, w: 10, cin: 12, cout: 8, pad: "valid" },
+      { n: 2, h: 16, w: 16, cin: 16, cout: 24, pad: "same" },
+      { n: 2, h: 11, w: 6, cin: 8, cout: 8, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] }, // explicit, uneven padding
+      { n: 1, h: 8, w: 8, cin: 64, cout: 32, pad: "same" }, // long reduction
+    ];
+    const run = async () => {
+      const out: Float32Array[] = [];
+      for (const [i, c] of cases.entries()) {
+        const x = tf.tensor4d(rand(c.n * c.h * c.w * c.cin, 500 + i), [c.n, c.h, c.w, c.cin]);
+        const f = tf.tensor4d(rand(9 * c.cin * c.cout, 600 + i), [3, 3, c.cin, c.cout]);
+        const b = tf.tensor1d(rand(c.cout, 700 + i));
+        const y = tf.fused.conv2d({ x, filter: f, strides: 1, pad: c.pad, bias: b, activation: "relu" });
+        const plain = tf.conv2d(x, f, 1, c.pad);
+        const dy = tf.tensor(rand(plain.size, 800 + i), plain.shape);
+        const [dx, dw] = tf.grads((a: tf.Tensor, k: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, c.pad), dy))
+        )([x, f]);
+        for (const t of [y, plain, dx, dw]) out.push(await t.data() as Float32Array);
+        tf.dispose([x, f, b, y, plain, dy, dx, dw]);
       }
-      try {
-        const out = await run();
-        if (original) {
-          const products = keys.filter((k) => k.startsWith("appaunet_wino_m")).length;
-          assert.equal(products, 4 * cases.length, `Winograd products run (F(${m}×${m})): ${products}`);
-          const filterGrads = keys.filter((k) => k.startsWith("appaunet_wino_z")).length;
-          assert.equal(filterGrads, cases.length, `Winograd filter-gradient reductions run: ${filterGrads}`);
-          assert.ok(keys.includes(`appaunet_wino${m}_v`), `F(${m}×${m}) input transform ran`);
-        }
+      return out;
+    };
+    for (const m of [4, 2] as const) {
+      useWinograd(true, m);
+      const { ref, got } = await cpuThenFastWebgpu(async () => {
+        if (tf.getBackend() !== "webgpu") return await run();
+        // Count the Winograd dispatches (products: fused, plain, the forward inside tf.grads, dx; one filter-gradient
+        // reduction per case), so that a silent fallback to the direct kernels fails the test.
+        const { out, keys } = await programKeys(run);
+        const products = keys.filter((k) => k.startsWith("appaunet_wino_m")).length;
+        assert.equal(products, 4 * cases.length, `Winograd products run (F(${m}×${m})): ${products}`);
+        const filterGrads = keys.filter((k) => k.startsWith("appaunet_wino_z")).length;
+        assert.equal(filterGrads, cases.length, `Winograd filter-gradient reductions run: ${filterGrads}`);
+        assert.ok(keys.includes(`appaunet_wino${m}_v`), `F(${m}×${m}) input transform ran`);
         return out;
-      } finally {
-        if (original) backend.runWebGPUProgram = original;
+      }, true);
+      for (let i = 0; i < ref.length; i++) {
+        const e = maxRel(got[i], ref[i]);
+        const what = ["fused", "conv", "dx", "dw"][i % 4];
+        assert.ok(e < 1e-4, `F(${m}×${m}) ${what} case ${Math.floor(i / 4)}: rel err ${e}`);
       }
-    }, true);
-    for (let i = 0; i < ref.length; i++) {
-      const e = maxRel(got[i], ref[i]);
-      const what = ["fused", "conv", "dx", "dw"][i % 4];
-      assert.ok(e < 1e-4, `F(${m}×${m}) ${what} case ${Math.floor(i / 4)}: rel err ${e}`);
     }
-  }
-  useWinograd(true);
-  await initBackend({ backend: "cpu" });
-});
+    useWinograd(true);
+    await initBackend({ backend: "cpu" });
+  },
+);
 
 webgpuTest(
   "a full S + D train step gives the same losses and weights with fast and stock kernels, leak-free (webgpu)",
@@ -226,32 +231,43 @@ webgpuTest(
   },
 );
 
-webgpuTest("webgpu column Sum/Mean equal the cpu backend (all axes but the last, keepDims, split-R)", async () => {
-  const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65]];
-  const run = async () => {
-    const out: Float32Array[] = [];
-    for (const [i, s] of shapes.entries()) {
-      const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 500 + i), s);
-      const axes = s.map((_, k) => k).slice(0, -1);
-      for (
-        const t of [
-          tf.sum(x, axes),
-          tf.mean(x, axes, true),
-          tf.sum(x, -1),
-          tf.mean(x, axes.reverse().map((a) => a - s.length)),
-        ]
-      ) {
-        out.push((await t.data()) as Float32Array);
-        t.dispose();
+webgpuTest(
+  "webgpu column and row Sum/Mean equal the cpu backend (all axes but the last / the last, keepDims)",
+  async () => {
+    const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65], [2, 32, 32, 16]];
+    const run = async () => {
+      const out: Float32Array[] = [];
+      for (const [i, s] of shapes.entries()) {
+        const x = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 500 + i), s);
+        const axes = s.map((_, k) => k).slice(0, -1);
+        for (
+          const t of [
+            tf.sum(x, axes),
+            tf.mean(x, axes, true),
+            tf.sum(x, -1),
+            tf.mean(x, axes.reverse().map((a) => a - s.length)),
+            tf.mean(x, s.length - 1, true),
+          ]
+        ) {
+          out.push((await t.data()) as Float32Array);
+          t.dispose();
+        }
+        x.dispose();
       }
-      x.dispose();
-    }
-    return out;
-  };
-  const { ref, got } = await cpuThenFastWebgpu(run, false);
-  got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `reduction ${i}: ${maxRel(g, ref[i])}`));
-  await initBackend({ backend: "cpu" });
-});
+      return out;
+    };
+    const { ref, got } = await cpuThenFastWebgpu(async () => {
+      if (tf.getBackend() !== "webgpu") return await run();
+      const { out, keys } = await programKeys(run);
+      // Rows of ≥ 256: [8,16,16,8] (vec4 path), [1000,3] and [4,9,9,65] (scalar path), [2,32,32,16]; 2 each.
+      const rows = keys.filter((k) => k.startsWith("appaunet_rowsum")).length;
+      assert.equal(rows, 8, `row-sum kernels run: ${rows}`);
+      return out;
+    }, false);
+    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `reduction ${i}: ${maxRel(g, ref[i])}`));
+    await initBackend({ backend: "cpu" });
+  },
+);
 
 webgpuTest("webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile equal the cpu backend", async () => {
   // Channel counts: power of two (mask), multiple of 4 (mod once per 4), odd (mod per element).
@@ -380,6 +396,47 @@ webgpuTest(
     const stock = await run();
     assert.ok(!stock.names.includes("AppaunetBatchNormGradInput"), "stock kernels: tfjs's own BatchNormalization");
     useFastKernels(true);
+    await initBackend({ backend: "cpu" });
+  },
+);
+
+webgpuTest(
+  "webgpu 2×2 stride-2 MaxPool and its gradient equal stock webgpu (ties too) and the cpu backend",
+  async () => {
+    const cases: [number[], "same" | "valid"][] = [[[2, 8, 8, 4], "valid"], [[1, 6, 10, 12], "same"], [
+      [3, 4, 4, 32],
+      "valid",
+    ]];
+    const run = (ties: boolean) => async () => {
+      const out: Float32Array[] = [];
+      for (const [i, [shape, pad]] of cases.entries()) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        // ties: relu of values in [-1, 1] (a quarter of the windows are all zeros) rounded to 1/4 (more equal maxima)
+        const v = rand(size, 900 + i).map((a) => (ties ? Math.max(0, Math.round(a * 4) / 4) : a));
+        const x = tf.tensor4d(v, shape as [number, number, number, number]);
+        const y = tf.maxPool(x, 2, 2, pad);
+        const dy = tf.tensor(rand(y.size, 950 + i).map((a) => a + 2), y.shape);
+        const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, pad), dy)))(x);
+        out.push(await y.data() as Float32Array, await dx.data() as Float32Array);
+        tf.dispose([x, y, dy, dx]);
+      }
+      return out;
+    };
+    // Without ties: equal to the cpu backend, and our kernels ran (one forward, one gradient, one forward in tf.grad).
+    const { ref, got } = await cpuThenFastWebgpu(async () => {
+      if (tf.getBackend() !== "webgpu") return await run(false)();
+      const { out, keys } = await programKeys(run(false));
+      assert.equal(keys.filter((k) => k === "appaunet_maxpool2").length, 2 * cases.length, "fast MaxPool ran");
+      assert.equal(keys.filter((k) => k === "appaunet_maxpool2_grad").length, cases.length, "fast MaxPoolGrad ran");
+      return out;
+    }, true);
+    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) === 0, `no ties, output ${i}: ${maxRel(g, ref[i])}`));
+    // With ties: equal to tfjs-webgpu's own kernels (the last maximum in the window takes the gradient).
+    useFastKernels(false);
+    const stock = await run(true)();
+    useFastKernels(true);
+    const fast = await run(true)();
+    fast.forEach((g, i) => assert.ok(maxRel(g, stock[i]) === 0, `ties, output ${i}: ${maxRel(g, stock[i])}`));
     await initBackend({ backend: "cpu" });
   },
 );

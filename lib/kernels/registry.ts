@@ -11,7 +11,7 @@ import { registerAdamKernels } from "./webgpu_adam.ts";
 import { concatLastWebGpu, isLastAxisConcat, sliceLastWebGpu } from "./webgpu_concat.ts";
 import { patchBatchNormalization, registerBatchNormKernels } from "./webgpu_batchnorm.ts";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
-import { columnReduceWebGpu, isColumnReduction } from "./webgpu_reduce.ts";
+import { columnReduceWebGpu, isColumnReduction, isShortRowReduction, rowReduceWebGpu } from "./webgpu_reduce.ts";
 import {
   channelBatchNormWebGpu,
   type ChannelBinaryOp,
@@ -28,6 +28,7 @@ import {
   type FusedActivation,
 } from "./webgpu_conv.ts";
 export { useWinograd, winogradOutputTile } from "./webgpu_winograd.ts";
+import { isMaxPool2x2, maxPool2x2WebGpu, maxPoolGrad2x2WebGpu } from "./webgpu_pool.ts";
 import {
   conv2dBackpropFilterWinogradWebGpu,
   conv2dBackpropInputWinogradWebGpu,
@@ -93,8 +94,15 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
 const webgpuColumnReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const a = args.attrs as Attrs;
-  if (!storedAsFloat32(args.backend, x) || !isColumnReduction(x.shape, a.axis as number | number[])) return stock(args);
-  return columnReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
+  if (!storedAsFloat32(args.backend, x)) return stock(args);
+  const axis = a.axis as number | number[];
+  if (isColumnReduction(x.shape, axis)) {
+    return columnReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
+  }
+  if (isShortRowReduction(x.shape, axis)) {
+    return rowReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
+  }
+  return stock(args);
 };
 
 const webgpuChannelBinary = (op: ChannelBinaryOp) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
@@ -153,6 +161,18 @@ const webgpuSplitV = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   }) as unknown as tf.TensorInfo;
 };
 
+const webgpuMaxPool = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  if (!storedAsFloat32(args.backend, x) || !isMaxPool2x2(x.shape, args.attrs as Attrs)) return stock(args);
+  return maxPool2x2WebGpu(args.backend as AnyBackend, x);
+};
+
+const webgpuMaxPoolGrad = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+  if (!storedAsFloat32(args.backend, dy, input) || !isMaxPool2x2(input.shape, args.attrs as Attrs)) return stock(args);
+  return maxPoolGrad2x2WebGpu(args.backend as AnyBackend, dy, input);
+};
+
 /** Every replacement kernel appaunet ships. */
 const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropFilter", backendName: "cpu", make: makeCpuConv2DBackpropFilter },
@@ -171,6 +191,8 @@ const REPLACEMENTS: Replacement[] = [
   { kernelName: "Tile", backendName: "webgpu", make: webgpuTile },
   { kernelName: "Concat", backendName: "webgpu", make: webgpuConcat },
   { kernelName: "SplitV", backendName: "webgpu", make: webgpuSplitV },
+  { kernelName: "MaxPool", backendName: "webgpu", make: webgpuMaxPool },
+  { kernelName: "MaxPoolGrad", backendName: "webgpu", make: webgpuMaxPoolGrad },
 ];
 
 const stockKernels = new Map<string, tf.KernelConfig>();
@@ -181,9 +203,10 @@ let active = false;
  * kernels) for every model and loss, with no other code change. Replacements on `webgpu`: `Conv2D`,
  * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
  * see `webgpu_conv.ts`; 3×3 stride-1 ones with ≥ 8 channels by Winograd F(4×4, 3×3), see `webgpu_winograd.ts` and
- * {@linkcode useWinograd}); `Sum` and `Mean` over all axes but the last (`webgpu_reduce.ts`); `Multiply`, `Add`,
+ * {@linkcode useWinograd}); `Sum` and `Mean` over all axes but the last, or over a short last axis (`webgpu_reduce.ts`); `Multiply`, `Add`,
  * `Sub`, `RealDiv` with a per-channel or single-value operand, `FusedBatchNorm` and `Tile` of a `[1, …, 1, C]`
- * tensor (`webgpu_channel.ts`); `Concat` and `SplitV` along the last axis (`webgpu_concat.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
+ * tensor (`webgpu_channel.ts`); `Concat` and `SplitV` along the last axis (`webgpu_concat.ts`); `MaxPool` and
+ * `MaxPoolGrad` with 2×2 windows, stride 2 (`webgpu_pool.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
  * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable
  * (`webgpu_adam.ts`). On `cpu`: `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does not
  * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock

@@ -190,3 +190,80 @@ export function columnReduceWebGpu(
   backend.disposeData(partial.dataId);
   return out;
 }
+
+/**
+ * Whether a reduction over `axis` of a tensor of `shape` is "the last axis only", with rows short enough (2–1024
+ * elements) for one invocation per row. tfjs's own kernel gives every row a 64-lane workgroup-memory reduction,
+ * which for short rows (e.g. the gradient of an attention coefficient broadcast over 16 channels: `Sum` over the
+ * channels of `[8, 128, 128, 16]`) costs as much as a convolution.
+ *
+ * @param shape input shape
+ * @param axis the reduced axes (possibly negative)
+ * @returns true when the row kernel applies
+ */
+export function isShortRowReduction(shape: number[], axis: number | number[]): boolean {
+  const r = shape.length;
+  if (r < 2) return false;
+  const ax = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + r : a)))];
+  const C = shape[r - 1];
+  return ax.length === 1 && ax[0] === r - 1 && C >= 2 && C <= 1024 &&
+    tf.util.sizeFromShape(shape) / C >= MIN_ROWS;
+}
+
+/** Fewest rows for which the row kernel is worth its own dispatch. */
+const MIN_ROWS = 256;
+
+/**
+ * Sum (or mean) over the last axis, one invocation per row (4 elements per load when the row length is a multiple of
+ * 4).
+ *
+ * @param backend the webgpu backend
+ * @param x float32 input
+ * @param keepDims keep the reduced axis as size 1
+ * @param mean divide by the row length
+ * @returns the reduced tensor
+ */
+export function rowReduceWebGpu(
+  backend: WebGpuBackendLike,
+  x: tf.TensorInfo,
+  keepDims: boolean,
+  mean: boolean,
+): tf.TensorInfo {
+  const { R, C } = columnSplit(x.shape);
+  const outShape = keepDims ? [...x.shape.slice(0, -1), 1] : x.shape.slice(0, -1);
+  const scale = mean ? " / f32(C)" : "";
+  const vec = C % 4 === 0;
+  const code = vec
+    ? `
+  fn main(index : i32) {
+    if (index >= R) { return; }
+    let CQ = C / 4;
+    let b = index * CQ;
+    var acc = vec4<f32>(0.0);
+    for (var q = 0; q < CQ; q = q + 1) { acc = acc + x[b + q]; }
+    result[index] = ((acc.x + acc.y) + (acc.z + acc.w))${scale};
+  }`
+    : `
+  fn main(index : i32) {
+    if (index >= R) { return; }
+    let b = index * C;
+    var acc = 0.0;
+    for (var c = 0; c < C; c = c + 1) { acc = acc + x[b + c]; }
+    result[index] = acc${scale};
+  }`;
+  return backend.runWebGPUProgram(
+    flatProgram(
+      `appaunet_rowsum_${vec}_${mean}`,
+      outShape,
+      ["x"],
+      R,
+      code,
+      UNIFORMS,
+      PRELUDE,
+      vec ? { inputs: [4], output: 1 } : undefined,
+    ),
+    [x],
+    "float32",
+    uniformsFor(x.shape),
+  );
+}
