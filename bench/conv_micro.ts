@@ -3,10 +3,12 @@
  * fair): `deno run -A bench/conv_micro.ts [reps]`. Prints a markdown table of ms and GFLOP/s for three modes run in
  * turn: stock tfjs, fast with direct convolutions (`useWinograd(false)`), fast with Winograd F(4×4, 3×3) where it
  * applies (3×3 stride 1, ≥ 8 channels; elsewhere it equals the direct column). GFLOP/s count the direct
- * convolution's FLOPs (2·N·OH·OW·KH·KW·CIN·COUT) for every mode, so Winograd's figure is an equivalent rate.
+ * convolution's FLOPs (2·N·OH·OW·KH·KW·CIN·COUT) for every mode, so Winograd's figure is an equivalent rate. Times
+ * are the adapter's own (`tf.time`'s `kernelMs`, timestamp queries: every dispatch of the op, no readback).
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import { initBackend, useFastKernels, useWinograd } from "../mod.ts";
 import { CONV_OPS, CONV_SHAPES, convOps } from "./shapes.ts";
 
@@ -29,11 +31,11 @@ if (import.meta.main) {
         for (const mode of ["stock", "direct", "fast"]) {
           useFastKernels(mode !== "stock");
           useWinograd(mode === "fast");
-          const t0 = performance.now();
-          const y = fn();
-          await y.data();
-          const ms = performance.now() - t0;
-          y.dispose();
+          let y: tf.Tensor | undefined;
+          const ms = (await tf.time(() => {
+            y = fn();
+          })).kernelMs as number;
+          y!.dispose();
           if (r >= 0) times[mode].push(ms); // r = −1 compiles all
         }
       }
