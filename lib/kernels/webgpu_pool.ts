@@ -9,7 +9,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
 import { flatProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
 
