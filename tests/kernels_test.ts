@@ -11,6 +11,7 @@ import {
   useFastKernels,
   useWinograd,
 } from "../mod.ts";
+import { cachedInputTransforms } from "../lib/kernels/webgpu_winograd.ts";
 import { isChannelBroadcast, isChannelTile } from "../lib/kernels/webgpu_channel.ts";
 import { isLastAxisConcat } from "../lib/kernels/webgpu_concat.ts";
 
@@ -230,6 +231,34 @@ webgpuTest(
     await initBackend({ backend: "cpu" });
   },
 );
+
+webgpuTest("Winograd input transforms kept for the filter gradient are released with their input", async () => {
+  await initBackend({ backend: "webgpu" });
+  useFastKernels(true);
+  useWinograd(true);
+  const other = tf.tensor4d(rand(2 * 8 * 8 * 8, 71), [2, 8, 8, 8]);
+  const f = tf.tensor4d(rand(9 * 8 * 8, 72), [3, 3, 8, 8]);
+  const plain = async () => {
+    const y = tf.conv2d(other, f, 1, "same");
+    await y.data();
+    y.dispose();
+  };
+  await plain(); // not recording gradients: nothing is kept
+  await plain();
+  assert.equal(cachedInputTransforms(), 0, "no transforms kept outside gradient recording");
+  const x = tf.tensor4d(rand(2 * 8 * 8 * 8, 73), [2, 8, 8, 8]);
+  const [dx, dw] = tf.grads((a: tf.Tensor, k: tf.Tensor) =>
+    tf.sum(tf.conv2d(a as tf.Tensor4D, k as tf.Tensor4D, 1, "same"))
+  )([x, f]);
+  await dw.data();
+  assert.equal(cachedInputTransforms(), 1, "the forward's input transform is kept while x lives");
+  tf.dispose([x, dx, dw]);
+  await plain();
+  await plain();
+  assert.equal(cachedInputTransforms(), 0, "released once x is disposed");
+  tf.dispose([other, f]);
+  await initBackend({ backend: "cpu" });
+});
 
 webgpuTest(
   "webgpu column and row Sum/Mean equal the cpu backend (all axes but the last / the last, keepDims)",
