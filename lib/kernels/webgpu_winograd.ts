@@ -213,6 +213,24 @@ function lin(mat: number[][], xs: string[]): string[] {
 const range = (n: number) => [...Array(n).keys()];
 
 /**
+ * WGSL of the separable 2-D transform `mat · S · matᵀ` of the values `${src}{i}_{j}` (i, j < the width of `mat`): `let`
+ * bindings of the column pass (`${tmp}{a}_{j}`), then `emit(a, b, expr)` for every output (a, b < the height of `mat`).
+ */
+function transform2d(
+  mat: number[][],
+  src: string,
+  tmp: string,
+  emit: (a: number, b: number, expr: string) => string,
+): string {
+  const k = range(mat[0].length), r = range(mat.length);
+  const columns = k.map((j) =>
+    lin(mat, k.map((i) => `${src}${i}_${j}`)).map((e, a) => `let ${tmp}${a}_${j} = ${e};`).join(" ")
+  );
+  const rows = r.map((a) => lin(mat, k.map((j) => `${tmp}${a}_${j}`)).map((e, b) => emit(a, b, e)).join(" "));
+  return [...columns, ...rows].join("\n    ");
+}
+
+/**
  * U = G g Gᵀ for every (k, c): `[n², K, C]`. `flipped`: g is the input-gradient filter, `g[i][j][k][c] =
  * w[2-i][2-j][c][k]` of the forward filter w `[3, 3, C, K]`.
  */
@@ -223,7 +241,7 @@ function filterTransform(
   flipped: boolean,
   f: Variant,
 ) {
-  const n = f.m + 2, r3 = range(3), rn = range(n);
+  const n = f.m + 2, r3 = range(3);
   const load = (i: number, j: number) =>
     flipped ? `w[((${(2 - i) * 3 + 2 - j} * C + c) * K + k)]` : `w[((${i * 3 + j} * K + k) * C + c)]`;
   const code = `
@@ -232,16 +250,7 @@ function filterTransform(
     let c = index % C;
     let k = index / C;
     ${r3.flatMap((i) => r3.map((j) => `let g${i}_${j} = ${load(i, j)};`)).join(" ")}
-    ${
-    r3.map((j) => lin(f.g, r3.map((i) => `g${i}_${j}`)).map((e, a) => `let h${a}_${j} = ${e};`).join(" ")).join(
-      "\n    ",
-    )
-  }
-    ${
-    rn.map((a) =>
-      lin(f.g, r3.map((j) => `h${a}_${j}`)).map((e, b) => `result[(${n * a + b} * K + k) * C + c] = ${e};`).join(" ")
-    ).join("\n    ")
-  }
+    ${transform2d(f.g, "g", "h", (a, b, e) => `result[(${n * a + b} * K + k) * C + c] = ${e};`)}
   }`;
   const size = g.K * g.C;
   return backend.runWebGPUProgram(
@@ -252,18 +261,23 @@ function filterTransform(
   );
 }
 
+/** WGSL opening of the per-tile kernels: `index` → channel group `q` of `Q = channels / 4`, tile `t` = (nn, th, tw). */
+function tileMain(channels: string, Q: string, q: string): string {
+  return `
+  fn main(index : i32) {
+    if (index >= E0) { return; }
+    let ${Q} = ${channels} / 4;
+    let ${q} = index % ${Q};
+    let t = index / ${Q};
+    let tw = t % TW;
+    let th = (t / TW) % TH;
+    let nn = t / (TW * TH);`;
+}
+
 /** V = Bᵀ d B of every n×n input tile, 4 channels per invocation: `[n², T, K]`. */
 function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometry, f: Variant) {
   const n = f.m + 2, rn = range(n);
-  const code = `
-  fn main(index : i32) {
-    if (index >= E0) { return; }
-    let KQ = K / 4;
-    let kq = index % KQ;
-    let t = index / KQ;
-    let tw = t % TW;
-    let th = (t / TW) % TH;
-    let nn = t / (TW * TH);
+  const code = `${tileMain("K", "KQ", "kq")}
     let ih0 = ${f.m} * th - PT;
     let iw0 = ${f.m} * tw - PL;
     ${
@@ -278,16 +292,7 @@ function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometr
       )
     ).join("\n    ")
   }
-    ${
-    rn.map((j) => lin(f.bt, rn.map((i) => `d${i}_${j}`)).map((e, a) => `let e${a}_${j} = ${e};`).join(" ")).join(
-      "\n    ",
-    )
-  }
-    ${
-    rn.map((a) =>
-      lin(f.bt, rn.map((j) => `e${a}_${j}`)).map((e, b) => `result[(${n * a + b} * T + t) * KQ + kq] = ${e};`).join(" ")
-    ).join("\n    ")
-  }
+    ${transform2d(f.bt, "d", "e", (a, b, e) => `result[(${n * a + b} * T + t) * KQ + kq] = ${e};`)}
   }`;
   const { T } = tiles(g, f.m);
   const size = T * g.K / 4;
@@ -366,35 +371,19 @@ function outputTransform(
   g: Geometry,
   f: Variant,
 ) {
-  const n = f.m + 2, rn = range(n), rm = range(f.m);
+  const n = f.m + 2, rn = range(n);
   const post = (e: string) => {
     let s = bias ? `(${e} + bv)` : `(${e})`;
     if (activation === "relu") s = `max(${s}, vec4<f32>(0.0))`;
     return s;
   };
-  const code = `
-  fn main(index : i32) {
-    if (index >= E0) { return; }
-    let CQ = C / 4;
-    let cq = index % CQ;
-    let t = index / CQ;
-    let tw = t % TW;
-    let th = (t / TW) % TH;
-    let nn = t / (TW * TH);
+  const code = `${tileMain("C", "CQ", "cq")}
     ${bias ? "let bv = bias[cq];" : ""}
     ${rn.flatMap((a) => rn.map((b) => `let m${a}_${b} = m[(${n * a + b} * T + t) * CQ + cq];`)).join("\n    ")}
     ${
-    rn.map((b) => lin(f.at, rn.map((a) => `m${a}_${b}`)).map((e, i) => `let s${i}_${b} = ${e};`).join(" ")).join(
-      "\n    ",
-    )
-  }
-    ${
-    rm.map((i) =>
-      lin(f.at, rn.map((b) => `s${i}_${b}`)).map((e, j) =>
-        `{ let oh = ${f.m} * th + ${i}; let ow = ${f.m} * tw + ${j}; if (oh < OH && ow < OW) { let y = ${post(e)}; ` +
-        `result[((nn * OH + oh) * OW + ow) * CQ + cq] = y; } }`
-      ).join(" ")
-    ).join("\n    ")
+    transform2d(f.at, "m", "s", (i, j, e) =>
+      `{ let oh = ${f.m} * th + ${i}; let ow = ${f.m} * tw + ${j}; if (oh < OH && ow < OW) { let y = ${post(e)}; ` +
+      `result[((nn * OH + oh) * OW + ow) * CQ + cq] = y; } }`)
   }
   }`;
   const { T } = tiles(g, f.m);
@@ -415,17 +404,9 @@ const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
 
 /** A dy Aᵀ of every m×m output-gradient tile (zero outside the output), 4 channels per invocation: `[n², T, C]`. */
 function outputGradTransform(backend: WebGpuBackendLike, dy: tf.TensorInfo, g: Geometry, f: Variant) {
-  const n = f.m + 2, rn = range(n), rm = range(f.m);
+  const n = f.m + 2, rm = range(f.m);
   const a = transpose(f.at);
-  const code = `
-  fn main(index : i32) {
-    if (index >= E0) { return; }
-    let CQ = C / 4;
-    let cq = index % CQ;
-    let t = index / CQ;
-    let tw = t % TW;
-    let th = (t / TW) % TH;
-    let nn = t / (TW * TH);
+  const code = `${tileMain("C", "CQ", "cq")}
     ${
     rm.flatMap((i) =>
       rm.map((j) =>
@@ -435,14 +416,7 @@ function outputGradTransform(backend: WebGpuBackendLike, dy: tf.TensorInfo, g: G
       )
     ).join("\n    ")
   }
-    ${
-    rm.map((j) => lin(a, rm.map((i) => `d${i}_${j}`)).map((e, r) => `let e${r}_${j} = ${e};`).join(" ")).join("\n    ")
-  }
-    ${
-    rn.map((r) =>
-      lin(a, rm.map((j) => `e${r}_${j}`)).map((e, q) => `result[(${n * r + q} * T + t) * CQ + cq] = ${e};`).join(" ")
-    ).join("\n    ")
-  }
+    ${transform2d(a, "d", "e", (r, q, e) => `result[(${n * r + q} * T + t) * CQ + cq] = ${e};`)}
   }`;
   const { T } = tiles(g, f.m);
   const size = T * g.C / 4;
@@ -513,7 +487,7 @@ function tileReduction(
 
 /** dW = Gᵀ (Σ_s Z[s]) G for every (k, c): `[3, 3, K, C]`. */
 function filterGradTransform(backend: WebGpuBackendLike, z: tf.TensorInfo, g: Geometry, f: Variant, S: number) {
-  const n = f.m + 2, P = n * n, rn = range(n), r3 = range(3);
+  const n = f.m + 2, P = n * n, rn = range(n);
   const gt = transpose(f.g);
   const code = `
   fn main(index : i32) {
@@ -528,14 +502,7 @@ function filterGradTransform(backend: WebGpuBackendLike, z: tf.TensorInfo, g: Ge
     )
   }
     }
-    ${
-    rn.map((b) => lin(gt, rn.map((a) => `z${a}_${b}`)).map((e, i) => `let h${i}_${b} = ${e};`).join(" ")).join("\n    ")
-  }
-    ${
-    r3.map((i) =>
-      lin(gt, rn.map((b) => `h${i}_${b}`)).map((e, j) => `result[(${3 * i + j} * K + k) * C + c] = ${e};`).join(" ")
-    ).join("\n    ")
-  }
+    ${transform2d(gt, "z", "h", (i, j, e) => `result[(${3 * i + j} * K + k) * C + c] = ${e};`)}
   }`;
   const size = g.K * g.C;
   return backend.runWebGPUProgram(
