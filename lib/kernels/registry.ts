@@ -91,7 +91,7 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
   return conv(args.backend as AnyBackend, x!, filter!, bias, activation as FusedActivation, info);
 };
 
-const webgpuColumnReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+const webgpuReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const { x } = args.inputs as { x: tf.TensorInfo };
   const a = args.attrs as Attrs;
   if (!storedAsFloat32(args.backend, x)) return stock(args);
@@ -180,8 +180,8 @@ const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropInput", backendName: "webgpu", make: webgpuBackpropInput },
   { kernelName: "Conv2D", backendName: "webgpu", make: webgpuConv(false) },
   { kernelName: "FusedConv2D", backendName: "webgpu", make: webgpuConv(true) },
-  { kernelName: "Sum", backendName: "webgpu", make: webgpuColumnReduce(false) },
-  { kernelName: "Mean", backendName: "webgpu", make: webgpuColumnReduce(true) },
+  { kernelName: "Sum", backendName: "webgpu", make: webgpuReduce(false) },
+  { kernelName: "Mean", backendName: "webgpu", make: webgpuReduce(true) },
   ...(["Multiply", "Add", "Sub", "RealDiv"] as const).map((op) => ({
     kernelName: op,
     backendName: "webgpu",

@@ -22,7 +22,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgramWith, kernelEnv, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 const DIMS = `
     let N = uniforms.d0.x; let H = uniforms.d0.y; let W = uniforms.d0.z; let CIN = uniforms.d0.w;
@@ -43,9 +43,7 @@ function dims(info: ConvInfo, e0 = 0, e1 = 0, e2 = 0) {
 
 const CONV_UNIFORMS = "d0 : vec4<i32>, d1 : vec4<i32>, d2 : vec4<i32>, d3 : vec4<i32>,";
 
-function convProgram(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
-  return flatProgram(key, outputShape, names, invocations, code, CONV_UNIFORMS, DIMS);
-}
+const convProgram = flatProgramWith(CONV_UNIFORMS, DIMS);
 
 /** A vec4 of 4 scalar loads of `buf` at `base + 0..3`, lanes ≥ `limit - c0` replaced by 0 when `tail`. */
 function load4(buf: string, base: string, c0: string, divisible: boolean, limit: string): string {
@@ -68,13 +66,7 @@ function storeGroups(cv: number[], base: string, ch0: string, limit: string, val
 
 /** A tile size from an environment variable like `8x2` (default 8 × 2); no env permission needed otherwise. */
 function envTile(name: string): [number, number] {
-  let v: string | undefined;
-  try {
-    v = Deno.env.get(name);
-  } catch {
-    v = undefined; // no --allow-env: use the default
-  }
-  const m = v?.match(/^(\d+)x(\d+)$/);
+  const m = kernelEnv(name)?.match(/^(\d+)x(\d+)$/);
   return m ? [Number(m[1]), Number(m[2])] : [8, 2];
 }
 

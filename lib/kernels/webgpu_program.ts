@@ -30,6 +30,21 @@ export interface WebGpuBackendLike {
 const WG = 64;
 
 /**
+ * An environment variable for kernel experiments, or undefined when unset or when the process has no env permission
+ * (the kernels then use their defaults).
+ *
+ * @param name the variable
+ * @returns its value, or undefined
+ */
+export function kernelEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
+/**
  * Smallest tensor (elements) the elementwise replacements take: below it a dedicated dispatch is not worth it and
  * the stock kernel may run on the CPU.
  */
@@ -85,4 +100,26 @@ export function flatProgram(
 export function storedAsFloat32(backend: unknown, ...ts: (tf.TensorInfo | undefined)[]): boolean {
   const map = (backend as { tensorMap?: { get(id: object): { dtype: string } | undefined } }).tensorMap;
   return ts.every((t) => !t || (t.dtype === "float32" && (map?.get(t.dataId)?.dtype ?? "float32") === "float32"));
+}
+
+/** A {@linkcode flatProgram} with one kernel file's uniform fields and prelude bound. */
+export type FlatProgramBuilder = (
+  key: string,
+  outputShape: number[],
+  names: string[],
+  invocations: number,
+  code: string,
+  components?: { inputs: number[]; output: number },
+) => Program;
+
+/**
+ * Binds the uniform fields and prelude that every program of one kernel file shares.
+ *
+ * @param uniforms the programs' uniform fields
+ * @param prelude WGSL inserted at the top of `main` (see {@linkcode flatProgram})
+ * @returns a builder taking the rest of {@linkcode flatProgram}'s arguments
+ */
+export function flatProgramWith(uniforms: string, prelude: string): FlatProgramBuilder {
+  return (key, outputShape, names, invocations, code, components) =>
+    flatProgram(key, outputShape, names, invocations, code, uniforms, prelude, components);
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgramWith, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 const UNIFORMS = "b0 : vec4<i32>, bf : vec4<f32>,";
 const PRELUDE = "\n    let R = uniforms.b0.x; let C = uniforms.b0.y; let S = uniforms.b0.z; let RP = uniforms.b0.w;" +
@@ -33,9 +33,7 @@ function uniformsFor(shape: number[], eps = 0) {
   return [{ type: "int32", data: [R, C, S, RP] }, { type: "float32", data: [eps, 0, 0, 0] }];
 }
 
-function program(key: string, outputShape: number[], names: string[], invocations: number, code: string): Program {
-  return flatProgram(key, outputShape, names, invocations, code, UNIFORMS, PRELUDE);
-}
+const program = flatProgramWith(UNIFORMS, PRELUDE);
 
 /**
  * Partial column sums of K terms: `result[s·K·C + k·C + c]` = Σ over the rows of chunk `s` of `terms[k](b)`,
@@ -252,16 +250,7 @@ export function rowReduceWebGpu(
     result[index] = acc${scale};
   }`;
   return backend.runWebGPUProgram(
-    flatProgram(
-      `appaunet_rowsum_${vec}_${mean}`,
-      outShape,
-      ["x"],
-      R,
-      code,
-      UNIFORMS,
-      PRELUDE,
-      vec ? { inputs: [4], output: 1 } : undefined,
-    ),
+    program(`appaunet_rowsum_${vec}_${mean}`, outShape, ["x"], R, code, vec ? { inputs: [4], output: 1 } : undefined),
     [x],
     "float32",
     uniformsFor(x.shape),

@@ -26,8 +26,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-import { flatProgram, type Program, type WebGpuBackendLike } from "./webgpu_program.ts";
-import type { FusedActivation } from "./webgpu_conv.ts";
+import { flatProgramWith, kernelEnv, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { fastConvEligible, type FusedActivation } from "./webgpu_conv.ts";
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
 
@@ -54,12 +54,7 @@ const UNIFORMS = "g0 : vec4<i32>, g1 : vec4<i32>, g2 : vec4<i32>, g3 : vec4<i32>
 
 /** Output tile side m of F(m×m, 3×3), or 0 when off; from `APPAUNET_WINOGRAD` (`0`, `2` or `4`; default 4). */
 function envTile(): 0 | 2 | 4 {
-  let v: string | undefined;
-  try {
-    v = Deno.env.get("APPAUNET_WINOGRAD");
-  } catch {
-    v = undefined; // no --allow-env: the default
-  }
+  const v = kernelEnv("APPAUNET_WINOGRAD");
   return v === "0" ? 0 : v === "2" ? 2 : 4;
 }
 
@@ -113,9 +108,9 @@ export function winogradOutputTile(): 0 | 2 | 4 {
  * @returns true when {@linkcode conv2dWinogradWebGpu} and {@linkcode conv2dBackpropInputWinogradWebGpu} apply
  */
 export function winogradEligible(info: ConvInfo): boolean {
-  return tile !== 0 && info.dataFormat === "channelsLast" && info.filterHeight === 3 && info.filterWidth === 3 &&
-    info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 &&
-    info.inChannels % 4 === 0 && info.outChannels % 4 === 0 && info.inChannels >= 8 && info.outChannels >= 8;
+  return tile !== 0 && fastConvEligible(info) && info.filterHeight === 3 && info.filterWidth === 3 &&
+    info.strideHeight === 1 && info.strideWidth === 1 && info.inChannels % 4 === 0 && info.outChannels % 4 === 0 &&
+    info.inChannels >= 8 && info.outChannels >= 8;
 }
 
 /** The geometry of the forward convolution itself. */
@@ -148,16 +143,7 @@ function uniforms(g: Geometry, e0: number, m: number, e1 = 0, e2 = 0) {
   ].map((data) => ({ type: "int32", data }));
 }
 
-function program(
-  key: string,
-  outputShape: number[],
-  names: string[],
-  invocations: number,
-  code: string,
-  components?: { inputs: number[]; output: number },
-): Program {
-  return flatProgram(key, outputShape, names, invocations, code, UNIFORMS, PRELUDE, components);
-}
+const program = flatProgramWith(UNIFORMS, PRELUDE);
 
 /** One Winograd algorithm F(m×m, 3×3): tile side n = m + 2, transforms Bᵀ (n×n), G (n×3), Aᵀ (m×n). */
 interface Variant {
@@ -196,6 +182,16 @@ const F4: Variant = {
   ],
   at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
 };
+
+/** The algorithm in use (callers check {@linkcode winogradEligible} first, so the path is on). */
+function variant(): Variant {
+  return tile === 2 ? F2 : F4;
+}
+
+/** vec4 channel groups per register tile along a channel axis: 2 (8 channels) when the count allows, else 1. */
+function groups(channels: number): 1 | 2 {
+  return channels % 8 === 0 ? 2 : 1;
+}
 
 /** WGSL expressions of `mat · xs` (one per row), zero coefficients skipped. */
 function lin(mat: number[][], xs: string[]): string[] {
@@ -274,6 +270,28 @@ function tileMain(channels: string, Q: string, q: string): string {
     let nn = t / (TW * TH);`;
 }
 
+/** Runs a per-tile program (one invocation per tile and 4 channels of `channels`; every buffer typed `vec4<f32>`). */
+function runPerTile(
+  backend: WebGpuBackendLike,
+  key: string,
+  outputShape: number[],
+  names: string[],
+  inputs: tf.TensorInfo[],
+  channels: number,
+  code: string,
+  g: Geometry,
+  f: Variant,
+): tf.TensorInfo {
+  const size = tiles(g, f.m).T * channels / 4;
+  const components = { inputs: names.map(() => 4), output: 4 };
+  return backend.runWebGPUProgram(
+    program(key, outputShape, names, size, code, components),
+    inputs,
+    "float32",
+    uniforms(g, size, f.m),
+  );
+}
+
 /** V = Bᵀ d B of every n×n input tile, 4 channels per invocation: `[n², T, K]`. */
 function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometry, f: Variant) {
   const n = f.m + 2, rn = range(n);
@@ -294,14 +312,7 @@ function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometr
   }
     ${transform2d(f.bt, "d", "e", (a, b, e) => `result[(${n * a + b} * T + t) * KQ + kq] = ${e};`)}
   }`;
-  const { T } = tiles(g, f.m);
-  const size = T * g.K / 4;
-  return backend.runWebGPUProgram(
-    program(`appaunet_wino${f.m}_v`, [n * n, T, g.K], ["x"], size, code, { inputs: [4], output: 4 }),
-    [x],
-    "float32",
-    uniforms(g, size, f.m),
-  );
+  return runPerTile(backend, `appaunet_wino${f.m}_v`, [n * n, tiles(g, f.m).T, g.K], ["x"], [x], g.K, code, g, f);
 }
 
 /** Tiles per invocation of the batched product (× 8 channels). */
@@ -316,7 +327,7 @@ function batchedProduct(
   f: Variant,
 ) {
   const P = (f.m + 2) ** 2;
-  const CV = g.C % 8 === 0 ? 2 : 1;
+  const CV = groups(g.C);
   const rows = range(PT_ROWS), cv = range(CV), k4 = range(4);
   const acc = (j: number, q: number) => `a${j}_${q}`;
   const code = `
@@ -386,18 +397,9 @@ function outputTransform(
       `result[((nn * OH + oh) * OW + ow) * CQ + cq] = y; } }`)
   }
   }`;
-  const { T } = tiles(g, f.m);
-  const size = T * g.C / 4;
-  const names = bias ? ["m", "bias"] : ["m"];
-  return backend.runWebGPUProgram(
-    program(`appaunet_wino${f.m}_y_${bias ? 1 : 0}_${activation}`, [g.N, g.OH, g.OW, g.C], names, size, code, {
-      inputs: bias ? [4, 4] : [4],
-      output: 4,
-    }),
-    bias ? [m, bias] : [m],
-    "float32",
-    uniforms(g, size, f.m),
-  );
+  const key = `appaunet_wino${f.m}_y_${bias ? 1 : 0}_${activation}`;
+  const [names, inputs] = bias ? [["m", "bias"], [m, bias]] : [["m"], [m]];
+  return runPerTile(backend, key, [g.N, g.OH, g.OW, g.C], names, inputs, g.C, code, g, f);
 }
 
 const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
@@ -418,14 +420,7 @@ function outputGradTransform(backend: WebGpuBackendLike, dy: tf.TensorInfo, g: G
   }
     ${transform2d(a, "d", "e", (r, q, e) => `result[(${n * r + q} * T + t) * CQ + cq] = ${e};`)}
   }`;
-  const { T } = tiles(g, f.m);
-  const size = T * g.C / 4;
-  return backend.runWebGPUProgram(
-    program(`appaunet_wino${f.m}_dy`, [n * n, T, g.C], ["dy"], size, code, { inputs: [4], output: 4 }),
-    [dy],
-    "float32",
-    uniforms(g, size, f.m),
-  );
+  return runPerTile(backend, `appaunet_wino${f.m}_dy`, [n * n, tiles(g, f.m).T, g.C], ["dy"], [dy], g.C, code, g, f);
 }
 
 /**
@@ -441,7 +436,7 @@ function tileReduction(
   S: number,
 ) {
   const P = (f.m + 2) ** 2;
-  const KV = g.K % 8 === 0 ? 2 : 1, CV = g.C % 8 === 0 ? 2 : 1;
+  const KV = groups(g.K), CV = groups(g.C);
   const kv = range(KV), cv = range(CV), ct = range(4 * KV);
   const acc = (i: number, q: number) => `a${i}_${q}`;
   const { T } = tiles(g, f.m);
@@ -530,10 +525,10 @@ export function conv2dBackpropFilterWinogradWebGpu(
   info: ConvInfo,
 ): tf.TensorInfo {
   const g = forwardGeometry(info);
-  const f = tile === 2 ? F2 : F4;
+  const f = variant();
   const P = (f.m + 2) ** 2;
   const { T } = tiles(g, f.m);
-  const tilesOfWork = P * (g.K / (g.K % 8 === 0 ? 8 : 4)) * (g.C / (g.C % 8 === 0 ? 8 : 4));
+  const tilesOfWork = P * (g.K / (4 * groups(g.K))) * (g.C / (4 * groups(g.C)));
   // Enough invocations for the device (as the direct dW kernel), in chunks of at least 16 tiles; a power of two so
   // that only a few shader variants exist.
   let S = 1;
@@ -558,7 +553,7 @@ export function conv2dBackpropFilterWinogradWebGpu(
  */
 const inputTransforms = new Map<object, { key: string; v: tf.TensorInfo; bytes: number }>();
 
-/** Most bytes of input transforms held for reuse (256 MiB: all of S's at 128², batch 8, ≈ 200 MB). */
+/** Most bytes of input transforms held for reuse (256 MiB; measured peak: 160 MiB at 128², base 16, batch 8). */
 const INPUT_TRANSFORM_BUDGET = 256 * 2 ** 20;
 
 let heldBytes = 0;
@@ -630,7 +625,7 @@ function winograd(
   g: Geometry,
   flipped: boolean,
 ): tf.TensorInfo {
-  const f = tile === 2 ? F2 : F4;
+  const f = variant();
   const u = filterTransform(backend, filter, g, flipped, f);
   // The forward's V is what the filter gradient needs; dy's (input gradient) is used once.
   const { v, owned } = flipped
@@ -645,7 +640,8 @@ function winograd(
 }
 
 /**
- * Forward 3×3 stride-1 convolution (optionally with bias and relu) by Winograd F(2×2, 3×3), NHWC.
+ * Forward 3×3 stride-1 convolution (optionally with bias and relu) by Winograd F(m×m, 3×3) (m from
+ * {@linkcode useWinograd}: 4 by default), NHWC.
  *
  * @param backend the webgpu backend
  * @param x input `[N, H, W, CIN]`
@@ -667,7 +663,7 @@ export function conv2dWinogradWebGpu(
 }
 
 /**
- * Input gradient of a 3×3 stride-1 convolution by Winograd F(2×2, 3×3): dx is the correlation of dy with the
+ * Input gradient of a 3×3 stride-1 convolution by Winograd F(m×m, 3×3): dx is the correlation of dy with the
  * filter rotated by 180° and its channel axes swapped, padded by 2 − (forward padding).
  *
  * @param backend the webgpu backend
