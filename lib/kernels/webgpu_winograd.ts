@@ -15,8 +15,8 @@
  *
  * F(4×4, 3×3) does 36 multiplies per 16 outputs where a direct 3×3 convolution does 144 (F(2×2): 16 per 4); on
  * lavapipe the products run at about the direct kernels' GFLOP/s, and the transforms (memory passes over 2.25× the
- * activation size, 4× for F(2×2)) cost the rest: 1.15–2.7× (wall clock; 1.0–3.0× by kernel time) faster than the direct kernels on S's shapes, most on the
- * deep layers (bench/README.md). The transforms hold their data as `vec4<f32>` arrays (4 channels per load): fewer,
+ * activation size, 4× for F(2×2)) cost the rest: 1.15–2.7× (wall clock; 1.0–3.0× by kernel time) faster than the
+ * direct kernels on S's shapes, most on the deep layers (bench/README.md). The transforms hold their data as `vec4<f32>` arrays (4 channels per load): fewer,
  * larger loads make the shaders compile in about half the time. Accuracy on our shapes: ≈ 1e-6–1e-5 of the output's
  * magnitude for F(4×4), ≈ 3e-7–4e-6 for F(2×2) (tests require 1e-4). `APPAUNET_WINOGRAD=0|2|4` or
  * {@linkcode useWinograd} switch it off or pick m; with it off the direct kernels of `webgpu_conv.ts` take these
