@@ -94,7 +94,8 @@ export function conv2dBackpropFilterWebGpu(
 ): tf.TensorInfo {
   const { batchSize: N, inChannels: CIN, outHeight: OH, outChannels: COUT } = info;
   const { filterHeight: KH, filterWidth: KW } = info;
-  const [CT, CV] = DW_TILE;
+  // Input channels per invocation: no more than there are (the image and image ⊕ mask inputs have 1–2).
+  const CT = Math.min(DW_TILE[0], CIN), CV = DW_TILE[1];
   const CB = 4 * CV;
   const CIB = Math.ceil(CIN / CT), COB = Math.ceil(COUT / CB);
   const tiles = KH * KW * CIB * COB;
