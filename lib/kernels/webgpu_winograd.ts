@@ -318,6 +318,14 @@ function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometr
 /** Tiles per invocation of the batched product (× 8 channels). */
 const PT_ROWS = 8;
 
+/**
+ * WGSL binding the vec4 counts of the K and C channels (`KQ`, `CQ`) and the number of `CV`-vec4 blocks of C (`CB`),
+ * shared by the product and the filter-gradient reduction.
+ */
+function channelQuads(CV: number): string {
+  return `let KQ = K / 4; let CQ = C / 4; let CB = CQ / ${CV};`;
+}
+
 /** M[p] = V[p] · U[p] for the P = n² positions p: `[P, T, C]`. */
 function batchedProduct(
   backend: WebGpuBackendLike,
@@ -333,9 +341,7 @@ function batchedProduct(
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
-    let KQ = K / 4;
-    let CQ = C / 4;
-    let CB = CQ / ${CV};
+    ${channelQuads(CV)}
     let TB = (T + ${PT_ROWS - 1}) / ${PT_ROWS};
     let cb = index % CB;
     let tb = (index / CB) % TB;
@@ -444,9 +450,7 @@ function tileReduction(
   const code = `
   fn main(index : i32) {
     if (index >= E0) { return; }
-    let KQ = K / 4;
-    let CQ = C / 4;
-    let CB = CQ / ${CV};
+    ${channelQuads(CV)}
     let KB = KQ / ${KV};
     let cb = index % CB;
     let kb = (index / CB) % KB;
