@@ -366,6 +366,7 @@ async function cmdInfo(argv: string[]) {
       }`,
     );
     if (a.mesaVersion) console.log(`mesa         ${a.mesaVersion}`);
+    if (a.denoWebgpuBackend) console.log(`wgpu backend ${a.denoWebgpuBackend} (DENO_WEBGPU_BACKEND)`);
     console.log(
       `limits       maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize} · maxComputeWorkgroupStorageSize ${a.maxComputeWorkgroupStorageSize} · maxComputeInvocationsPerWorkgroup ${a.maxComputeInvocationsPerWorkgroup}`,
     );

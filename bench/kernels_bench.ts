@@ -5,13 +5,10 @@
  *
  * @module
  */
-import { initBackend, useFastKernels, useWinograd } from "../mod.ts";
+import { initBackend, useFastKernels, useWinograd, webgpuAvailable } from "../mod.ts";
 import { CONV_OPS, CONV_SHAPES, convOps } from "./shapes.ts";
 
-let webgpu = false;
-try {
-  webgpu = Boolean(await navigator.gpu?.requestAdapter());
-} catch { /* none */ }
+const webgpu = await webgpuAvailable();
 if (webgpu) await initBackend({ backend: "webgpu" });
 
 for (const shape of CONV_SHAPES) {

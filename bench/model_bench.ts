@@ -6,13 +6,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, LOSS_NAMES, lossByName, useFastKernels } from "../mod.ts";
+import { initBackend, LOSS_NAMES, lossByName, useFastKernels, webgpuAvailable } from "../mod.ts";
 import { makeWorkloads } from "./nets.ts";
 
-let webgpu = false;
-try {
-  webgpu = Boolean(await navigator.gpu?.requestAdapter());
-} catch { /* none */ }
+const webgpu = await webgpuAvailable();
 if (webgpu) await initBackend({ backend: "webgpu" });
 
 const CONFIGS = [

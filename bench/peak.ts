@@ -4,9 +4,11 @@
  *
  * @module
  */
+import { webgpuAvailable } from "../mod.ts";
 
 /** Runs the FMA kernel and returns GFLOP/s (2 flops per FMA), median of `reps`. */
 export async function measurePeak(reps = 5): Promise<{ gflops: number; adapter: string }> {
+  await webgpuAvailable(); // same driver choice as the library (Vulkan only on Linux)
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Error("no WebGPU adapter (install mesa-vulkan-drivers)");
   const device = await adapter.requestDevice();

@@ -40,6 +40,8 @@ export interface AdapterInfo {
   maxComputeInvocationsPerWorkgroup: number;
   /** Mesa version (e.g. `"25.0.7"`) when the adapter is Mesa's lavapipe and the version could be read. */
   mesaVersion?: string;
+  /** `DENO_WEBGPU_BACKEND` in effect (e.g. `"vulkan"`, set by {@linkcode initBackend} on Linux), if any. */
+  denoWebgpuBackend?: string;
 }
 
 /** What {@linkcode backendInfo} reports. */
@@ -75,10 +77,74 @@ function silenceCpuBanner(): void {
 }
 const warnings: string[] = [];
 
+/** Where the Vulkan loader looks for installed drivers (ICD manifests) on Linux. */
+const ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+
+/** `true` when at least one Vulkan driver manifest is installed (or named by the loader's env variables). */
+function vulkanDriverInstalled(): boolean {
+  try {
+    if (Deno.env.get("VK_ICD_FILENAMES") || Deno.env.get("VK_DRIVER_FILES")) return true;
+  } catch {
+    // no env permission: look at the files only
+  }
+  for (const dir of ICD_DIRS) {
+    try {
+      for (const e of Deno.readDirSync(dir)) if (e.name.endsWith(".json")) return true;
+    } catch {
+      // missing or unreadable folder
+    }
+  }
+  return false;
+}
+
+/**
+ * On Linux, makes Deno's WebGPU use only its Vulkan backend when a Vulkan driver is installed and the user has not
+ * chosen one with `DENO_WEBGPU_BACKEND`. Must run before the first `requestAdapter()` (Deno creates its wgpu
+ * instance then, with the backends that variable names). Why: by default wgpu also probes OpenGL through
+ * libglvnd's libEGL, which registers a per-thread destructor; when the thread that used WebGPU ends while the
+ * process exits, that destructor and libEGL's own exit handler free the same state — "double free or corruption"
+ * and exit code 134 after a successful run (seen under `deno test`, whose test modules run on pool threads).
+ * Skipping the GL probe avoids it, and Vulkan is the faster path anyway (≈ 5× faster shader compiles than GL on
+ * Mesa). Returns the value in effect, or `undefined` when nothing was set.
+ */
+function preferVulkanOnLinux(): string | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
+    if (chosen) return chosen;
+    if (!vulkanDriverInstalled()) return undefined;
+    Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+    return "vulkan";
+  } catch {
+    return undefined; // no env permission: leave Deno's default (all backends)
+  }
+}
+
+/**
+ * Whether a WebGPU adapter can be obtained in this process (after the Linux Vulkan preference described in
+ * {@linkcode initBackend}). Tests and benchmarks use it to skip WebGPU cases on machines without an adapter.
+ *
+ * @example
+ * ```ts
+ * import { webgpuAvailable } from "@appaunet/appaunet";
+ * console.log(typeof (await webgpuAvailable())); // "boolean"
+ * ```
+ * @returns `true` when `navigator.gpu.requestAdapter()` returns an adapter
+ */
+export async function webgpuAvailable(): Promise<boolean> {
+  preferVulkanOnLinux();
+  const gpu = (navigator as unknown as { gpu?: GPU }).gpu;
+  if (!gpu) return false;
+  try {
+    return Boolean(await gpu.requestAdapter({ powerPreference: "high-performance" }));
+  } catch {
+    return false;
+  }
+}
+
 /** Finds the Mesa version of the lavapipe Vulkan driver by reading the driver library's version string. */
 function readMesaVersion(): string | undefined {
-  const icdDirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
-  for (const dir of icdDirs) {
+  for (const dir of ICD_DIRS) {
     let entries: Deno.DirEntry[];
     try {
       entries = [...Deno.readDirSync(dir)];
@@ -109,6 +175,11 @@ function readMesaVersion(): string | undefined {
 /**
  * Starts a tfjs backend. With `webgpu` it requests the adapter first and fails with a clear message when none
  * exists (no GPU driver, or headless Linux without `mesa-vulkan-drivers`).
+ *
+ * On Linux, when `DENO_WEBGPU_BACKEND` is unset and a Vulkan driver is installed, it sets that variable to
+ * `vulkan` before the first adapter request, so Deno's WebGPU skips its OpenGL/EGL probe: that probe can crash the
+ * process at exit (libglvnd double free, exit code 134) and GL compiles shaders ≈ 5× slower on Mesa. Set
+ * `DENO_WEBGPU_BACKEND` yourself (e.g. `gl`, or `vulkan,gl`) to override.
  *
  * @example Start the cpu backend (always available)
  * ```ts
@@ -152,6 +223,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 
 /** Requests the adapter ourselves so we can report it; returns a reason string when there is none. */
 async function probeWebGpu(): Promise<string | undefined> {
+  const denoWebgpuBackend = preferVulkanOnLinux();
   const gpu = (navigator as unknown as { gpu?: GPU }).gpu;
   if (!gpu) return "navigator.gpu is missing in this runtime";
   let adapter: GPUAdapter | null = null;
@@ -177,6 +249,7 @@ async function probeWebGpu(): Promise<string | undefined> {
     maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
     maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
   };
+  if (denoWebgpuBackend) lastAdapter.denoWebgpuBackend = denoWebgpuBackend;
   if (/llvmpipe|lavapipe/i.test(description)) {
     if (mesaVersion === undefined) mesaVersion = readMesaVersion() ?? null;
     const v = mesaVersion ?? undefined;

@@ -10,6 +10,7 @@ import {
   kltvLossPerImage,
   useFastKernels,
   useWinograd,
+  webgpuAvailable,
 } from "../mod.ts";
 import { cachedInputTransforms } from "../lib/kernels/webgpu_winograd.ts";
 import { isChannelBroadcast, isChannelTile } from "../lib/kernels/webgpu_channel.ts";
@@ -58,10 +59,7 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>) {
   return m / scale;
 }
 
-let webgpu = false;
-try {
-  webgpu = Boolean(await navigator.gpu?.requestAdapter());
-} catch { /* none */ }
+const webgpu = await webgpuAvailable();
 
 /** A test that needs a WebGPU adapter; without one it is ignored with a name that says how to get one. */
 function webgpuTest(name: string, fn: () => Promise<void>) {

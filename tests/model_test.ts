@@ -8,6 +8,7 @@ import {
   initBackend,
   kltvLoss,
   segmentorVariantName,
+  webgpuAvailable,
 } from "../mod.ts";
 
 await initBackend({ backend: "cpu" });
@@ -140,10 +141,7 @@ Deno.test("save → load round trip through the file IOHandler gives the same ou
   for (const m of [net.segmentor, net.discriminator, s2, d2]) m.dispose();
 });
 
-let webgpu = false;
-try {
-  webgpu = Boolean(await navigator.gpu?.requestAdapter());
-} catch { /* none */ }
+const webgpu = await webgpuAvailable();
 Deno.test({
   name: webgpu
     ? "webgpu and cpu give the same forward output (1e-4)"
