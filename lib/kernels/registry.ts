@@ -218,9 +218,6 @@ let active = false;
  * useFastKernels(false);
  * console.log(fastKernelsEnabled()); // false
  * useFastKernels(true);
-registerAdamKernels();
-registerBatchNormKernels();
-patchBatchNormalization(() => active);
  * ```
  * @param enabled `true` for the fast kernels, `false` for stock tfjs
  */
