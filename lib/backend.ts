@@ -80,6 +80,9 @@ const warnings: string[] = [];
 /** Where the Vulkan loader looks for installed drivers (ICD manifests) on Linux. */
 const ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
 
+/** Whether {@linkcode preferVulkanOnLinux} set `DENO_WEBGPU_BACKEND` (for the no-adapter message). */
+let vulkanSetByUs = false;
+
 /** `true` when at least one Vulkan driver manifest is installed (or named by the loader's env variables). */
 function vulkanDriverInstalled(): boolean {
   try {
@@ -114,6 +117,7 @@ function preferVulkanOnLinux(): string | undefined {
     if (chosen) return chosen;
     if (!vulkanDriverInstalled()) return undefined;
     Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
+    vulkanSetByUs = true;
     return "vulkan";
   } catch {
     return undefined; // no env permission: leave Deno's default (all backends)
@@ -210,7 +214,11 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     const message = `No WebGPU adapter is available (${reason ?? "tfjs could not start webgpu"}). ` +
       "Install a GPU driver, or on headless Linux the software Vulkan adapter " +
       "(Debian/Ubuntu: apt-get install mesa-vulkan-drivers libvulkan1; Mesa >= 25 is 4-7x faster), " +
-      "or run on the pure-JS backend with --backend cpu.";
+      "or run on the pure-JS backend with --backend cpu." +
+      (vulkanSetByUs
+        ? " (appaunet limited Deno's WebGPU to Vulkan because a Vulkan driver is installed; set " +
+          "DENO_WEBGPU_BACKEND=gl to try OpenGL instead.)"
+        : "");
     if (!opts.allowFallback) throw new BackendError(message);
     warnings.push(`${message} Falling back to cpu because fallback was allowed.`);
     if (warn) console.error(`warning: ${warnings[warnings.length - 1]}`);
