@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
+import { vulkanDriverManifests } from "./vulkan_drivers.ts";
 
 /** Which tfjs backend to run on. */
 export type BackendName = "webgpu" | "cpu";
@@ -77,28 +78,8 @@ function silenceCpuBanner(): void {
 }
 const warnings: string[] = [];
 
-/** Where the Vulkan loader looks for installed drivers (ICD manifests) on Linux. */
-const ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
-
 /** Whether {@linkcode preferVulkanOnLinux} set `DENO_WEBGPU_BACKEND` (for the no-adapter message). */
 let vulkanSetByUs = false;
-
-/** `true` when at least one Vulkan driver manifest is installed (or named by the loader's env variables). */
-function vulkanDriverInstalled(): boolean {
-  try {
-    if (Deno.env.get("VK_ICD_FILENAMES") || Deno.env.get("VK_DRIVER_FILES")) return true;
-  } catch {
-    // no env permission: look at the files only
-  }
-  for (const dir of ICD_DIRS) {
-    try {
-      for (const e of Deno.readDirSync(dir)) if (e.name.endsWith(".json")) return true;
-    } catch {
-      // missing or unreadable folder
-    }
-  }
-  return false;
-}
 
 /**
  * On Linux, makes Deno's WebGPU use only its Vulkan backend when a Vulkan driver is installed and the user has not
@@ -115,7 +96,8 @@ function preferVulkanOnLinux(): string | undefined {
   try {
     const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
     if (chosen) return chosen;
-    if (!vulkanDriverInstalled()) return undefined;
+    const driverNamed = Deno.env.get("VK_ICD_FILENAMES") || Deno.env.get("VK_DRIVER_FILES");
+    if (!driverNamed && vulkanDriverManifests().length === 0) return undefined;
     Deno.env.set("DENO_WEBGPU_BACKEND", "vulkan");
     vulkanSetByUs = true;
     return "vulkan";
@@ -136,41 +118,43 @@ function preferVulkanOnLinux(): string | undefined {
  * @returns `true` when `navigator.gpu.requestAdapter()` returns an adapter
  */
 export async function webgpuAvailable(): Promise<boolean> {
-  preferVulkanOnLinux();
+  return typeof (await requestAdapter()) !== "string";
+}
+
+/**
+ * Applies the Linux Vulkan preference and requests the adapter; returns it with the `DENO_WEBGPU_BACKEND` in effect,
+ * or why there is none.
+ */
+async function requestAdapter(): Promise<{ adapter: GPUAdapter; denoWebgpuBackend?: string } | string> {
+  const denoWebgpuBackend = preferVulkanOnLinux();
   const gpu = (navigator as unknown as { gpu?: GPU }).gpu;
-  if (!gpu) return false;
+  if (!gpu) return "navigator.gpu is missing in this runtime";
+  let adapter: GPUAdapter | null;
   try {
-    return Boolean(await gpu.requestAdapter({ powerPreference: "high-performance" }));
-  } catch {
-    return false;
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    return `requestAdapter failed: ${(e as Error).message}`;
   }
+  return adapter ? { adapter, denoWebgpuBackend } : "requestAdapter returned null";
 }
 
 /** Finds the Mesa version of the lavapipe Vulkan driver by reading the driver library's version string. */
 function readMesaVersion(): string | undefined {
-  for (const dir of ICD_DIRS) {
-    let entries: Deno.DirEntry[];
+  for (const manifest of vulkanDriverManifests()) {
+    if (!manifest.split("/").pop()!.startsWith("lvp_icd")) continue;
     try {
-      entries = [...Deno.readDirSync(dir)];
-    } catch {
-      continue;
-    }
-    for (const e of entries) {
-      if (!e.name.startsWith("lvp_icd")) continue;
-      try {
-        const icd = JSON.parse(Deno.readTextFileSync(`${dir}/${e.name}`));
-        let lib: string = icd?.ICD?.library_path ?? "";
-        if (!lib.startsWith("/")) {
-          const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
-          lib = `/usr/lib/${arch}-linux-gnu/${lib}`;
-        }
-        const bytes = Deno.readFileSync(lib);
-        const text = new TextDecoder("latin1").decode(bytes);
-        const m = text.match(/Mesa (\d+\.\d+(?:\.\d+)?)/);
-        if (m) return m[1];
-      } catch {
-        // unreadable driver: version unknown
+      const icd = JSON.parse(Deno.readTextFileSync(manifest));
+      let lib: string = icd?.ICD?.library_path ?? "";
+      if (!lib.startsWith("/")) {
+        const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+        lib = `/usr/lib/${arch}-linux-gnu/${lib}`;
       }
+      const bytes = Deno.readFileSync(lib);
+      const text = new TextDecoder("latin1").decode(bytes);
+      const m = text.match(/Mesa (\d+\.\d+(?:\.\d+)?)/);
+      if (m) return m[1];
+    } catch {
+      // unreadable driver: version unknown
     }
   }
   return undefined;
@@ -231,16 +215,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 
 /** Requests the adapter ourselves so we can report it; returns a reason string when there is none. */
 async function probeWebGpu(): Promise<string | undefined> {
-  const denoWebgpuBackend = preferVulkanOnLinux();
-  const gpu = (navigator as unknown as { gpu?: GPU }).gpu;
-  if (!gpu) return "navigator.gpu is missing in this runtime";
-  let adapter: GPUAdapter | null = null;
-  try {
-    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  } catch (e) {
-    return `requestAdapter failed: ${(e as Error).message}`;
-  }
-  if (!adapter) return "requestAdapter returned null";
+  const got = await requestAdapter();
+  if (typeof got === "string") return got;
+  const { adapter, denoWebgpuBackend } = got;
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const limits = adapter.limits;
   const description = info.description || "";

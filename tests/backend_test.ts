@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
 import { backendInfo, initBackend, webgpuAvailable } from "../mod.ts";
+import { vulkanDriverManifests } from "../lib/vulkan_drivers.ts";
 
 const webgpu = await webgpuAvailable();
-const linuxVulkan = Deno.build.os === "linux" &&
-  ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"].some((d) => {
-    try {
-      return [...Deno.readDirSync(d)].some((e) => e.name.endsWith(".json"));
-    } catch {
-      return false;
-    }
-  });
+const linuxVulkan = Deno.build.os === "linux" && vulkanDriverManifests().length > 0;
 
 Deno.test({
   name: webgpu && linuxVulkan
