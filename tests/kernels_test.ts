@@ -297,8 +297,9 @@ webgpuTest(
 );
 
 webgpuTest("webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile equal the cpu backend", async () => {
-  // Channel counts: power of two (mask), multiple of 4 (mod once per 4), odd (mod per element).
-  const bigShapes = [[2, 16, 16, 16], [2, 12, 12, 48], [4, 17, 13, 7]];
+  // Channel counts: power of two and multiples of 4 (blocked vec4 layout: 4 channels × 4 pixels per invocation;
+  // [3, 9, 13, 12] has 351 pixels, so the last block is partial), odd (mod per element).
+  const bigShapes = [[2, 16, 16, 16], [2, 12, 12, 48], [3, 9, 13, 12], [4, 17, 13, 7]];
   for (const s of bigShapes) {
     const C = s[s.length - 1];
     for (const small of [[C], [1, 1, 1, C], [], [1]]) {
@@ -340,8 +341,59 @@ webgpuTest("webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile
     }
     return out;
   };
-  const { ref, got } = await cpuThenFastWebgpu(run, true);
+  const { ref, got } = await cpuThenFastWebgpu(async () => {
+    if (tf.getBackend() !== "webgpu") return await run();
+    const { out, keys } = await programKeys(run);
+    // On the three C % 4 = 0 shapes, the 11 ops that read a per-channel vector (0–6, 9–12) take the blocked layout
+    // and the 3 with a single value (7, 8, and the `add(…, 1)` inside `pos`) the per-element one; with C = 7 all 14
+    // are per-element (13 and 14 read a bool-stored tensor: stock).
+    const blocked = keys.filter((k) => k.includes("_v4x")).length;
+    const perElement = keys.filter((k) => /^appaunet_chan_.*_(pow2|mod4|mod)$/.test(k)).length;
+    assert.equal(blocked, 3 * 11, `blocked per-channel kernels run: ${blocked} (${keys.join(" ")})`);
+    assert.equal(perElement, 3 * 3 + 14, `per-element channel kernels run: ${perElement} (${keys.join(" ")})`);
+    return out;
+  }, true);
   got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-5, `op ${i}: ${maxRel(g, ref[i])}`));
+  await initBackend({ backend: "cpu" });
+});
+
+webgpuTest("webgpu vec4 Relu, Step and the one-pass ReLU gradient equal stock tfjs bit for bit (NaN too)", async () => {
+  // Sizes: multiples of 4 above the minimum (vec4 kernels) and not (stock fallback): 3·11·13·10 = 4290.
+  const shapes = [[2, 33, 31, 16], [3, 11, 13, 10], [4096]];
+  const run = async () => {
+    const out: Float32Array[] = [];
+    for (const [i, s] of shapes.entries()) {
+      const n = s.reduce((a, b) => a * b, 1);
+      const vals = rand(n, 1100 + i);
+      for (let k = 0; k < n; k += 97) vals[k] = NaN;
+      for (let k = 1; k < n; k += 101) vals[k] = 0;
+      const x = tf.tensor(vals, s), dy = tf.tensor(rand(n, 1110 + i), s);
+      const ts = [
+        tf.relu(x),
+        tf.step(x),
+        tf.step(x, 0.25),
+        tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(x)),
+      ];
+      for (const t of ts) out.push((await t.data()) as Float32Array);
+      tf.dispose([x, dy, ...ts]);
+    }
+    return out;
+  };
+  await initBackend({ backend: "webgpu" });
+  useFastKernels(false);
+  const stock = await run();
+  useFastKernels(true);
+  const before = tf.memory().numTensors;
+  const { out: fast, keys } = await programKeys(run);
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+  const count = (key: string) => keys.filter((k) => k === key).length;
+  // Two of the three shapes take the vec4 kernels; the third (size 4290) stays on stock.
+  assert.deepEqual([count("appaunet_relu4"), count("appaunet_step4"), count("appaunet_relu_grad4")], [4, 4, 2]);
+  fast.forEach((f, i) => {
+    assert.equal(f.length, stock[i].length);
+    const bad = f.findIndex((v, k) => !Object.is(v, stock[i][k]) && !(v === 0 && stock[i][k] === 0));
+    assert.equal(bad, -1, `output ${i}: element ${bad}: ${f[bad]} vs stock ${stock[i][bad]}`);
+  });
   await initBackend({ backend: "cpu" });
 });
 

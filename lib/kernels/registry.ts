@@ -29,6 +29,7 @@ import {
 } from "./webgpu_conv.ts";
 export { useWinograd, winogradOutputTile } from "./webgpu_winograd.ts";
 import { isMaxPool2x2, maxPool2x2WebGpu, maxPoolGrad2x2WebGpu } from "./webgpu_pool.ts";
+import { registerReluGradient, reluWebGpu, stepWebGpu, vec4Eligible } from "./webgpu_elementwise.ts";
 import {
   conv2dBackpropFilterWinogradWebGpu,
   conv2dBackpropInputWinogradWebGpu,
@@ -173,6 +174,17 @@ const webgpuMaxPoolGrad = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   return maxPoolGrad2x2WebGpu(args.backend as AnyBackend, dy, input);
 };
 
+const webgpuRelu = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  return vec4Eligible(args.backend, x) ? reluWebGpu(args.backend as AnyBackend, x) : stock(args);
+};
+
+const webgpuStep = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const alpha = (args.attrs as Attrs).alpha as number;
+  return vec4Eligible(args.backend, x) ? stepWebGpu(args.backend as AnyBackend, x, alpha) : stock(args);
+};
+
 /** Every replacement kernel appaunet ships. */
 const REPLACEMENTS: Replacement[] = [
   { kernelName: "Conv2DBackpropFilter", backendName: "cpu", make: makeCpuConv2DBackpropFilter },
@@ -193,6 +205,8 @@ const REPLACEMENTS: Replacement[] = [
   { kernelName: "SplitV", backendName: "webgpu", make: webgpuSplitV },
   { kernelName: "MaxPool", backendName: "webgpu", make: webgpuMaxPool },
   { kernelName: "MaxPoolGrad", backendName: "webgpu", make: webgpuMaxPoolGrad },
+  { kernelName: "Relu", backendName: "webgpu", make: webgpuRelu },
+  { kernelName: "Step", backendName: "webgpu", make: webgpuStep },
 ];
 
 const stockKernels = new Map<string, tf.KernelConfig>();
@@ -206,7 +220,8 @@ let active = false;
  * {@linkcode useWinograd}); `Sum` and `Mean` over all axes but the last, or over a short last axis (`webgpu_reduce.ts`); `Multiply`, `Add`,
  * `Sub`, `RealDiv` with a per-channel or single-value operand, `FusedBatchNorm` and `Tile` of a `[1, …, 1, C]`
  * tensor (`webgpu_channel.ts`); `Concat` and `SplitV` along the last axis (`webgpu_concat.ts`); `MaxPool` and
- * `MaxPoolGrad` with 2×2 windows, stride 2 (`webgpu_pool.ts`); and, while on, tfjs-layers' `BatchNormalization` trains with a fused closed-form
+ * `MaxPoolGrad` with 2×2 windows, stride 2 (`webgpu_pool.ts`); `Relu` and `Step` with `vec4` buffers
+ * (`webgpu_elementwise.ts`); and, while on, tfjs's ReLU gradient runs in one pass instead of `step` and `mul`, tfjs-layers' `BatchNormalization` trains with a fused closed-form
  * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable
  * (`webgpu_adam.ts`). On `cpu`: `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does not
  * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock
@@ -255,3 +270,4 @@ useFastKernels(true);
 registerAdamKernels();
 registerBatchNormKernels();
 patchBatchNormalization(() => active);
+registerReluGradient(() => active);
