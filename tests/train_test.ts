@@ -4,9 +4,17 @@ import * as tf from "@tensorflow/tfjs";
 import { decode } from "fast-png";
 import {
   classificationMetrics,
+  createAdam,
+  createDiscriminator,
+  createRng,
+  createSegmentor,
   discriminatorLoss,
   evaluate,
+  type GanBatch,
+  type GanNets,
+  ganTrainStep,
   initBackend,
+  kltvLossPerImage,
   loadCheckpoint,
   loadCheckpointModel,
   predict,
@@ -15,6 +23,7 @@ import {
   segmentorAdversarialLoss,
   train,
   type TrainOptions,
+  weightedMean,
   writePhantomDataset,
 } from "../mod.ts";
 
@@ -104,6 +113,110 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
   });
   assert.equal(await v(z.supervised), 0);
   assert.equal(await v(z.real), 0);
+});
+
+Deno.test("ganTrainStep runs S once per step and equals the two-pass step (D steps on a detached S(x), then S)", async () => {
+  // The reference: what ganTrainStep did before S's forward pass was shared (an S forward for each D step, then
+  // the S step's own forward). S's weights do not change in between, so losses and weights must agree; only S's
+  // BatchNorm moving statistics differ (updated once per step instead of dSteps + 1 times).
+  const reference = (nets: GanNets, b: GanBatch, dSteps: number) => {
+    const { segmentor: S, discriminator: D } = nets;
+    const out: number[] = [];
+    for (let k = 0; k < dSteps; k++) {
+      const sx = tf.tidy(() => S.apply(b.images, { training: true }) as tf.Tensor);
+      const dl = nets.optD.minimize(
+        () => {
+          const logitsReal = D.apply(tf.concat([b.images, b.masks], 3), { training: true }) as tf.Tensor2D;
+          const logitsFake = D.apply(tf.concat([b.images, sx], 3), { training: true }) as tf.Tensor2D;
+          const logitsLabeledPairs = tf.where(
+            tf.cast(tf.reshape(b.hasMask, [-1, 1]), "bool"),
+            logitsReal,
+            logitsFake,
+          ) as tf.Tensor2D;
+          return discriminatorLoss({ ...b, logitsLabeledPairs, logitsReal, logitsFake }).total;
+        },
+        true,
+        D.trainableWeights.map((w) => w.read() as tf.Variable),
+      )!;
+      sx.dispose();
+      if (k === dSteps - 1) out.push(dl.dataSync()[0]);
+      dl.dispose();
+    }
+    const sl = nets.optS.minimize(
+      () => {
+        const p = S.apply(b.images, { training: true }) as tf.Tensor;
+        const seg = weightedMean(kltvLossPerImage(b.masks, p), tf.mul(b.hasMask, b.valid) as tf.Tensor1D);
+        const adv = segmentorAdversarialLoss(
+          D.apply(tf.concat([b.images, p], 3), { training: true }) as tf.Tensor2D,
+          b.valid,
+        );
+        return tf.add(seg, tf.mul(adv, 0.1)) as tf.Scalar;
+      },
+      true,
+      S.trainableWeights.map((w) => w.read() as tf.Variable),
+    )!;
+    out.push(sl.dataSync()[0]);
+    sl.dispose();
+    return out;
+  };
+  for (const dSteps of [1, 2]) {
+    const make = () => ({
+      segmentor: createSegmentor({ size: 16, depth: 2, baseFilters: 4, seed: 5 }),
+      discriminator: createDiscriminator({ size: 16, depth: 2, baseFilters: 4, seed: 6, dropout: 0 }),
+      optS: createAdam(1e-3, 0.5),
+      optD: createAdam(1e-3, 0.5),
+    });
+    const a = make(), r = make();
+    const r01 = createRng(31);
+    const images = tf.tensor4d(Float32Array.from({ length: 4 * 256 }, () => r01.uniform(0, 1)), [4, 16, 16, 1]);
+    const masks = tf.tidy(() => tf.cast(tf.greater(images, 0.5), "float32")) as tf.Tensor4D;
+    const batch: GanBatch = {
+      images,
+      masks,
+      hasMask: tf.tensor1d([1, 1, 0, 1]),
+      labels: tf.tensor1d([0, 1, 0, 1], "int32"),
+      hasLabel: tf.tensor1d([1, 0, 1, 1]),
+      valid: tf.ones([4]) as tf.Tensor1D,
+    };
+    // S's first BatchNorm moving mean starts at 0: after n updates with the same batch statistics μ it is
+    // (1 − mⁿ)·μ; in the first step the reference makes dSteps + 1 updates, ganTrainStep one.
+    const bn = a.segmentor.layers.find((l) => l.getClassName() === "BatchNormalization")!;
+    const rbn = r.segmentor.layers.find((l) => l.name === bn.name)!;
+    const movingMean = (l: tf.layers.Layer) => l.weights.find((w) => w.name.includes("moving_mean"))!.read().dataSync();
+    const got: number[] = [], want: number[] = [];
+    let counts: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      const l = ganTrainStep(a, batch, { segLoss: kltvLossPerImage, dSteps });
+      got.push((await l.d.data())[0], (await l.s.data())[0]);
+      tf.dispose(Object.values(l));
+      counts = [...counts, tf.memory().numTensors];
+      want.push(...reference(r, batch, dSteps));
+      if (step > 0) continue;
+      const m = bn.getConfig().momentum as number, ratio = (1 - m ** (dSteps + 1)) / (1 - m);
+      const [ma, mr] = [movingMean(bn), movingMean(rbn)];
+      const i = ma.findIndex((v) => Math.abs(v) > 1e-4);
+      assert.ok(i >= 0, "a non-zero moving mean");
+      assert.ok(Math.abs(mr[i] / ma[i] - ratio) < 1e-3 * ratio, `moving-mean ratio ${mr[i] / ma[i]} vs ${ratio}`);
+    }
+    assert.equal(counts[2], counts[1], `no tensor leaks (${counts})`);
+    got.forEach((g, i) =>
+      assert.ok(
+        Math.abs(g - want[i]) < 1e-5 * Math.max(1, Math.abs(want[i])),
+        `dSteps ${dSteps}, loss ${i}: ${g} vs ${want[i]}`,
+      )
+    );
+    for (const which of ["segmentor", "discriminator"] as const) {
+      const wa = a[which].trainableWeights.map((w) => w.read().dataSync());
+      const wr = r[which].trainableWeights.map((w) => w.read().dataSync());
+      const d = Math.max(...wa.map((w, i) => Math.max(...w.map((v, j) => Math.abs(v - wr[i][j])))));
+      assert.ok(d < 1e-5, `dSteps ${dSteps}: ${which} weights differ by ${d}`);
+    }
+    tf.dispose([images, masks, ...Object.values(batch).filter((t) => t !== images && t !== masks)]);
+    for (const n of [a, r]) {
+      n.segmentor.dispose();
+      n.discriminator.dispose();
+    }
+  }
 });
 
 Deno.test("tiny mtl run end to end writes a readable run folder; eval and predict work", async () => {

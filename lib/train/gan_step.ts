@@ -1,6 +1,8 @@
 /**
  * One APPAU-Net semi-supervised multi-task GAN step: `dSteps` discriminator steps (S frozen, S(x) detached), then
- * one segmentor step (D frozen). The trainer, the benchmarks and the kernel tests all run this one function.
+ * one segmentor step (D frozen, after its update). S's forward pass runs once per step and serves both (S does not
+ * change during the D steps), so S's BatchNorm moving statistics are updated once per step, as in a Keras
+ * `train_on_batch`. The trainer, the benchmarks and the kernel tests all run this one function.
  *
  * @module
  */
@@ -87,8 +89,7 @@ export function ganTrainStep(nets: GanNets, batch: GanBatch, opts: GanStepOption
   const realMasks = batch.realMasks ?? masks;
   const dSteps = opts.dSteps ?? 1, lambdaSeg = opts.lambdaSeg ?? 1, lambdaAdv = opts.lambdaAdv ?? 0.1;
   const out: Record<string, tf.Scalar> = {};
-  for (let k = 0; k < dSteps; k++) {
-    const sx = tf.tidy(() => S.apply(images, { training: true }) as tf.Tensor);
+  const dStep = (sx: tf.Tensor, k: number) => {
     const dl = nets.optD.minimize(
       () => {
         const logitsReal = D.apply(tf.concat([images, realMasks], 3), { training: true }) as tf.Tensor2D;
@@ -119,14 +120,18 @@ export function ganTrainStep(nets: GanNets, batch: GanBatch, opts: GanStepOption
       true,
       vars(D),
     )!;
-    sx.dispose();
-    if (k === dSteps - 1) out.d = dl;
+    if (k === dSteps - 1) out.d = tf.keep(dl);
     else dl.dispose();
-  }
+  };
   const maskW = tf.tidy(() => tf.mul(hasMask, valid)) as tf.Tensor1D;
+  // S's weights do not change during the D steps, so S(x) (training mode: batch statistics) is the same tensor in
+  // the D steps and in the S step: it is computed once, inside the S step's gradient tape, and the D steps run on
+  // it before the S step's losses are taken (with the updated D). The D steps' gradients only flow to D's
+  // variables; the S gradient only follows the S step's loss.
   out.s = nets.optS.minimize(
     () => {
       const p = S.apply(images, { training: true }) as tf.Tensor;
+      for (let k = 0; k < dSteps; k++) dStep(p, k);
       const seg = weightedMean(opts.segLoss(masks, p), maskW);
       const adv = segmentorAdversarialLoss(
         D.apply(tf.concat([images, p], 3), { training: true }) as tf.Tensor2D,
