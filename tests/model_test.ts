@@ -98,6 +98,23 @@ Deno.test("deep supervision outputs the side maps at full size", () => {
   assert.throws(() => createSegmentor({ size: 30, depth: 2 }), /divisible by 2\^depth = 4/);
 });
 
+Deno.test("segmentor BatchNorm momentum: default 0.9, settable, validated", () => {
+  const momenta = (
+    m: tf.LayersModel,
+  ) => [
+    ...new Set(m.layers.filter((l) => l.getClassName() === "BatchNormalization").map((l) => l.getConfig().momentum)),
+  ];
+  const d = createSegmentor(small), k = createSegmentor({ ...small, batchNormMomentum: 0.99 });
+  assert.deepEqual(momenta(d), [0.9]);
+  assert.deepEqual(momenta(k), [0.99]);
+  d.dispose();
+  k.dispose();
+  assert.throws(
+    () => createSegmentor({ ...small, batchNormMomentum: 1 }),
+    /batchNormMomentum must be in \[0, 1\), got 1/,
+  );
+});
+
 Deno.test("discriminator: [B, K+1] logits, gradients flow to both input channels", async () => {
   const d = createDiscriminator({ size: SIZE, depth: 2, baseFilters: 4, numClasses: 3, seed: 2 });
   const inp = tf.randomUniform([2, SIZE, SIZE, 2], 0, 1, "float32", 3);

@@ -27,6 +27,13 @@ export interface SegmentorOptions {
   /** Batch normalization in the conv blocks. Default `true`. */
   batchNorm?: boolean;
   /**
+   * Momentum of the BatchNorm moving statistics used at inference (tfjs/Keras convention: `moving ← momentum ·
+   * moving + (1 − momentum) · batch`). Default 0.9, i.e. PyTorch's and MONAI's default (their `momentum = 0.1`):
+   * the statistics settle within a few dozen steps, which short few-label runs need (Keras' 0.99 needs hundreds;
+   * `ganTrainStep` updates them once per step).
+   */
+  batchNormMomentum?: number;
+  /**
    * Also output every side map (sigmoid of the progressive sum at each level, bilinearly upsampled to full size),
    * finest first after the main output. Needs `progressive`. Default `false`.
    */
@@ -50,10 +57,14 @@ export function resolveSegmentorOptions(opts: SegmentorOptions = {}): ResolvedSe
     attention: true,
     progressive: true,
     batchNorm: true,
+    batchNormMomentum: 0.9,
     deepSupervision: false,
     dropout: 0,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   } as ResolvedSegmentorOptions;
+  if (!(o.batchNormMomentum >= 0 && o.batchNormMomentum < 1)) {
+    throw new Error(`segmentor batchNormMomentum must be in [0, 1), got ${o.batchNormMomentum}`);
+  }
   if (!Number.isInteger(o.depth) || o.depth < 1) {
     throw new Error(`segmentor depth must be an integer ≥ 1, got ${o.depth}`);
   }
@@ -100,7 +111,7 @@ class Builder {
       name: this.name("conv"),
     }).apply(x) as tf.SymbolicTensor;
   }
-  block(x: tf.SymbolicTensor, filters: number, bn: boolean) {
+  block(x: tf.SymbolicTensor, filters: number, bn: boolean, momentum: number) {
     for (let i = 0; i < 2; i++) {
       x = tf.layers.conv2d({
         filters,
@@ -110,7 +121,7 @@ class Builder {
         kernelInitializer: this.init(),
         name: this.name("conv"),
       }).apply(x) as tf.SymbolicTensor;
-      if (bn) x = tf.layers.batchNormalization({ name: this.name("bn") }).apply(x) as tf.SymbolicTensor;
+      if (bn) x = tf.layers.batchNormalization({ name: this.name("bn"), momentum }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.reLU({ name: this.name("relu") }).apply(x) as tf.SymbolicTensor;
     }
     return x;
@@ -155,11 +166,11 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
       const side = b.conv(pyr, filters(s), 3, { activation: "relu" });
       x = b.apply(tf.layers.concatenate({ name: b.name("pyr_concat") }), [x, side]);
     }
-    x = b.block(x, filters(s), o.batchNorm);
+    x = b.block(x, filters(s), o.batchNorm, o.batchNormMomentum);
     skips.push(x);
     x = b.apply(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: b.name("pool") }), x);
   }
-  x = b.block(x, filters(o.depth), o.batchNorm);
+  x = b.block(x, filters(o.depth), o.batchNorm, o.batchNormMomentum);
   if (o.dropout > 0) x = b.apply(tf.layers.dropout({ rate: o.dropout, name: b.name("dropout") }), x);
   const sideLogits: tf.SymbolicTensor[] = []; // coarsest first
   for (let l = o.depth - 1; l >= 0; l--) {
@@ -190,7 +201,7 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
       x,
     );
     x = b.apply(tf.layers.concatenate({ name: b.name("dec_concat") }), [up, skip]);
-    x = b.block(x, filters(l), o.batchNorm);
+    x = b.block(x, filters(l), o.batchNorm, o.batchNormMomentum);
     if (o.progressive || l === 0) sideLogits.push(b.conv(x, 1, 1));
   }
   const outputs: tf.SymbolicTensor[] = [];
