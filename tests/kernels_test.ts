@@ -261,7 +261,7 @@ webgpuTest("Winograd input transforms kept for the filter gradient are released 
 webgpuTest(
   "webgpu column and row Sum/Mean equal the cpu backend (all axes but the last / the last, keepDims)",
   async () => {
-    const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65], [2, 32, 32, 16]];
+    const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65], [2, 32, 32, 16], [3, 7, 11, 12]];
     const run = async () => {
       const out: Float32Array[] = [];
       for (const [i, s] of shapes.entries()) {
@@ -357,52 +357,60 @@ webgpuTest("webgpu per-channel Multiply/Add/Sub/RealDiv, FusedBatchNorm and Tile
   await initBackend({ backend: "cpu" });
 });
 
-webgpuTest("webgpu vec4 Relu, Step and the one-pass ReLU gradient equal stock tfjs bit for bit (NaN too)", async () => {
-  // Sizes: multiples of 4 above the minimum (vec4 kernels) and not (stock fallback): 3·11·13·10 = 4290.
-  const shapes = [[2, 33, 31, 16], [3, 11, 13, 10], [4096]];
-  const run = async () => {
-    const out: Float32Array[] = [];
-    for (const [i, s] of shapes.entries()) {
-      const n = s.reduce((a, b) => a * b, 1);
-      const vals = rand(n, 1100 + i);
-      for (let k = 0; k < n; k += 97) vals[k] = NaN;
-      for (let k = 1; k < n; k += 101) vals[k] = 0;
-      const x = tf.tensor(vals, s), dy = tf.tensor(rand(n, 1110 + i), s);
-      const ts = [
-        tf.relu(x),
-        tf.step(x),
-        tf.step(x, 0.25),
-        tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(x)),
-      ];
-      for (const t of ts) out.push((await t.data()) as Float32Array);
-      tf.dispose([x, dy, ...ts]);
-    }
-    return out;
-  };
-  await initBackend({ backend: "webgpu" });
-  useFastKernels(false);
-  const stock = await run();
-  useFastKernels(true);
-  const before = tf.memory().numTensors;
-  const { out: fast, keys } = await programKeys(run);
-  assert.equal(tf.memory().numTensors, before, "no tensor leaks");
-  const count = (key: string) => keys.filter((k) => k === key).length;
-  // Two of the three shapes take the vec4 kernels; the third (size 4290) stays on stock.
-  assert.deepEqual([count("appaunet_relu4"), count("appaunet_step4"), count("appaunet_relu_grad4")], [4, 4, 2]);
-  fast.forEach((f, i) => {
-    assert.equal(f.length, stock[i].length);
-    const bad = f.findIndex((v, k) => !Object.is(v, stock[i][k]) && !(v === 0 && stock[i][k] === 0));
-    assert.equal(bad, -1, `output ${i}: element ${bad}: ${f[bad]} vs stock ${stock[i][bad]}`);
-  });
-  await initBackend({ backend: "cpu" });
-});
+webgpuTest(
+  "webgpu vec4 Relu, Step and the one-pass ReLU and LeakyReLU gradients equal stock tfjs bit for bit (NaN too)",
+  async () => {
+    // Sizes: multiples of 4 above the minimum (vec4 kernels) and not (stock fallback): 3·11·13·10 = 4290.
+    const shapes = [[2, 33, 31, 16], [3, 11, 13, 10], [4096]];
+    const run = async () => {
+      const out: Float32Array[] = [];
+      for (const [i, s] of shapes.entries()) {
+        const n = s.reduce((a, b) => a * b, 1);
+        const vals = rand(n, 1100 + i);
+        for (let k = 0; k < n; k += 97) vals[k] = NaN;
+        for (let k = 1; k < n; k += 101) vals[k] = 0;
+        const x = tf.tensor(vals, s), dy = tf.tensor(rand(n, 1110 + i), s);
+        const ts = [
+          tf.relu(x),
+          tf.step(x),
+          tf.step(x, 0.25),
+          tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), dy)))(x)),
+          tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(v, 0.2), dy)))(x)),
+        ];
+        for (const t of ts) out.push((await t.data()) as Float32Array);
+        tf.dispose([x, dy, ...ts]);
+      }
+      return out;
+    };
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(false);
+    const stock = await run();
+    useFastKernels(true);
+    const before = tf.memory().numTensors;
+    const { out: fast, keys } = await programKeys(run);
+    assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+    const count = (key: string) => keys.filter((k) => k === key).length;
+    // Two of the three shapes take the vec4 kernels; the third (size 4290) stays on stock.
+    assert.deepEqual(
+      ["appaunet_relu4", "appaunet_step4", "appaunet_relu_grad4", "appaunet_leaky_relu_grad4"].map(count),
+      [4, 4, 2, 2],
+    );
+    fast.forEach((f, i) => {
+      assert.equal(f.length, stock[i].length);
+      const bad = f.findIndex((v, k) => !Object.is(v, stock[i][k]) && !(v === 0 && stock[i][k] === 0));
+      assert.equal(bad, -1, `output ${i}: element ${bad}: ${f[bad]} vs stock ${stock[i][bad]}`);
+    });
+    await initBackend({ backend: "cpu" });
+  },
+);
 
 webgpuTest(
   "fused Adam equals tf.train.adam (webgpu, 5 steps), its state loads into stock Adam, and it leaks nothing",
   async () => {
     await initBackend({ backend: "webgpu" });
     useFastKernels(true);
-    const shapes = [[3, 3, 4, 8], [8], [5000]];
+    // Sizes that are multiples of 4 (vec4 kernels) and one that is not ([5, 3]: one float per invocation).
+    const shapes = [[3, 3, 4, 8], [8], [5000], [5, 3]];
     const run = async (opt: tf.Optimizer, steps: number, start?: tf.Variable[], k0 = 0) => {
       const vs = start ?? shapes.map((s, i) => tf.variable(tf.tensor(rand(s.reduce((a, b) => a * b, 1), 900 + i), s)));
       const counts: number[] = [];
@@ -417,7 +425,22 @@ webgpuTest(
     };
     const stock = await run(tf.train.adam(0.05, 0.5, 0.9), 5);
     const fusedOpt = createAdam(0.05, 0.5, 0.9);
-    const fused = await run(fusedOpt, 5);
+    const { out: fused, keys } = await programKeys(() => run(fusedOpt, 5));
+    const count = (k: string) => keys.filter((x) => x === k).length;
+    // Per step: 3 vec4 variables and 1 scalar one; 2 moment dispatches and 1 update per variable.
+    assert.deepEqual(
+      [count("appaunet_adam_update_4"), count("appaunet_adam_update_1")],
+      [15, 5],
+      "fused Adam update dispatches (vec4, scalar)",
+    );
+    assert.deepEqual(
+      [
+        count("appaunet_adam_moment_false_4") + count("appaunet_adam_moment_true_4"),
+        count("appaunet_adam_moment_true_1"),
+      ],
+      [30, 5],
+      "fused Adam moment dispatches",
+    );
     fused.values.forEach((f, i) =>
       assert.ok(maxRel(f, stock.values[i]) < 1e-5, `var ${i}: ${maxRel(f, stock.values[i])}`)
     );

@@ -221,7 +221,7 @@ let active = false;
  * `Sub`, `RealDiv` with a per-channel or single-value operand, `FusedBatchNorm` and `Tile` of a `[1, …, 1, C]`
  * tensor (`webgpu_channel.ts`); `Concat` and `SplitV` along the last axis (`webgpu_concat.ts`); `MaxPool` and
  * `MaxPoolGrad` with 2×2 windows, stride 2 (`webgpu_pool.ts`); `Relu` and `Step` with `vec4` buffers
- * (`webgpu_elementwise.ts`); and, while on, tfjs's ReLU gradient runs in one pass instead of `step` and `mul`, tfjs-layers' `BatchNormalization` trains with a fused closed-form
+ * (`webgpu_elementwise.ts`); and, while on, tfjs's ReLU and LeakyReLU gradients run in one pass, tfjs-layers' `BatchNormalization` trains with a fused closed-form
  * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable
  * (`webgpu_adam.ts`). On `cpu`: `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does not
  * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock

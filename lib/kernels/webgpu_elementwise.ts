@@ -1,11 +1,12 @@
 /**
- * ReLU, `step` and the ReLU gradient on `webgpu` with `vec4<f32>` buffers (4 elements per load, store and
- * invocation). tfjs-webgpu 4.22 runs these unary ops one float per invocation; on a CPU adapter such as lavapipe an
+ * ReLU, `step` and the ReLU and LeakyReLU gradients on `webgpu` with `vec4<f32>` buffers (4 elements per load, store
+ * and invocation). tfjs-webgpu 4.22 runs these unary ops one float per invocation; on a CPU adapter such as lavapipe an
  * elementwise kernel's time is set by its load and store instructions, so the `vec4` form runs about twice as fast.
  * The ReLU gradient, which tfjs computes as `dy · step(x)` (two passes over the activation), is one pass here
- * ({@linkcode registerReluGradient}).
+ * ({@linkcode registerReluGradient}); so is LeakyReLU's (`where(x > 0, dy, α·dy)`, three dispatches in tfjs).
  *
- * NaN behaves as in stock tfjs: `relu(NaN) = NaN`, `step(NaN) = NaN`, and the gradient at a NaN input is NaN.
+ * NaN behaves as in stock tfjs: `relu(NaN) = NaN`, `step(NaN) = NaN`, the ReLU gradient at a NaN input is NaN and
+ * LeakyReLU's is `α·dy`.
  *
  * @module
  */
@@ -14,6 +15,8 @@ import { flatProgram, MIN_FAST_ELEMENTS, storedAsFloat32, type WebGpuBackendLike
 
 /** Kernel name of the one-pass ReLU gradient: inputs `dy`, `x`; output `dy · step(x)`. */
 export const RELU_GRAD_KERNEL = "AppaunetReluGrad";
+/** Kernel name of the one-pass LeakyReLU gradient: inputs `dy`, `x`, attr `alpha`; output `x > 0 ? dy : α·dy`. */
+export const LEAKY_RELU_GRAD_KERNEL = "AppaunetLeakyReluGrad";
 
 const size = tf.util.sizeFromShape;
 
@@ -117,13 +120,28 @@ function reluGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf
   );
 }
 
+function leakyReluGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
+  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+  const alpha = (args.attrs as unknown as { alpha: number }).alpha;
+  // As tfjs: where(x > 0, dy, dy · α) (NaN in x takes the α branch, as `greater` is false there).
+  return vec4Map(
+    args.backend as WebGpuBackendLike,
+    "appaunet_leaky_relu_grad4",
+    x.shape,
+    ["dy", "x"],
+    [dy, x],
+    "select(dy[index] * uniforms.alpha, dy[index], x[index] > vec4<f32>(0.0))",
+    alpha,
+  );
+}
+
 let registered = false;
 
 /**
- * Registers {@linkcode RELU_GRAD_KERNEL} for `webgpu` and makes tfjs's ReLU gradient use it (one pass instead of
- * `step` then `mul`) while `enabled()` says so (the kernel registry passes "fast kernels on") on the `webgpu`
- * backend for float32 tensors whose size is a multiple of 4; otherwise the gradient is tfjs's own
- * `dy · step(x)`. Idempotent.
+ * Registers {@linkcode RELU_GRAD_KERNEL} and {@linkcode LEAKY_RELU_GRAD_KERNEL} for `webgpu` and makes tfjs's ReLU and
+ * LeakyReLU gradients use them (one pass instead of `step` then `mul`, or `greater`, `mul` and `where`) while
+ * `enabled()` says so (the kernel registry passes "fast kernels on") on the `webgpu` backend for float32 tensors whose
+ * size is a multiple of 4; otherwise the gradients are tfjs's own. Idempotent.
  *
  * @param enabled whether the fused gradient may run now
  */
@@ -134,16 +152,37 @@ export function registerReluGradient(enabled: () => boolean): void {
     backendName: "webgpu",
     kernelFunc: reluGrad as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({
+    kernelName: LEAKY_RELU_GRAD_KERNEL,
+    backendName: "webgpu",
+    kernelFunc: leakyReluGrad as unknown as tf.KernelFunc,
+  });
+  const fused = (d: tf.Tensor, x: tf.Tensor) =>
+    enabled() && tf.getBackend() === "webgpu" && vec4Eligible(tf.backend(), d, x);
+  tf.registerGradient({
+    kernelName: "LeakyRelu",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor, alpha = (attrs as unknown as { alpha: number }).alpha;
+      const attr = { alpha } as unknown as tf.NamedAttrMap;
+      return {
+        x: () =>
+          fused(d, x)
+            ? tf.engine().runKernel(LEAKY_RELU_GRAD_KERNEL, { dy: d, x }, attr) as tf.Tensor
+            : tf.where(tf.greater(x, 0), d, tf.mul(d, alpha)),
+      };
+    },
+  });
   tf.registerGradient({
     kernelName: "Relu",
     inputsToSave: ["x"],
     gradFunc: (dy, saved) => {
       const [x] = saved;
       const d = dy as tf.Tensor;
-      const fused = enabled() && tf.getBackend() === "webgpu" && vec4Eligible(tf.backend(), d, x);
       return {
         x: () =>
-          fused
+          fused(d, x)
             ? tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: d, x }) as tf.Tensor
             : tf.mul(d, tf.cast(tf.step(x), "float32")),
       };
