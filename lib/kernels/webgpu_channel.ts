@@ -91,7 +91,7 @@ function fourElements(mode: ChannelMode, expr: string): string {
 }
 
 /** Pixels per invocation of the blocked layout (4 channels × this many pixels); `APPAUNET_CHANNEL_PIXELS` overrides. */
-const BLOCK_PIXELS = Number(kernelEnv("APPAUNET_CHANNEL_PIXELS") ?? 4);
+const BLOCK_PIXELS = Math.max(0, Math.floor(Number(kernelEnv("APPAUNET_CHANNEL_PIXELS") ?? 4) || 0));
 
 /**
  * WGSL computing `expr` for 4 consecutive channels of {@linkcode BLOCK_PIXELS} consecutive pixels (C % 4 = 0).
@@ -151,10 +151,12 @@ export function channelMapWebGpu(
   const n = size(outShape);
   const eps = opts.epsilon !== undefined;
   const channelNames = names.filter((nm) => expr.includes(`${nm}[c]`));
-  // Blocked (vec4) layout: C % 4 = 0, at least one per-channel input, and every input read only as `[i]` or `[c]`.
-  const vecReadable = names.every((nm) =>
-    [...expr.matchAll(new RegExp(`\\b${nm}\\[([^\\]]*)\\]`, "g"))].every((m) => m[1] === "i" || m[1] === "c")
-  );
+  // Blocked (vec4) layout: C % 4 = 0, at least one per-channel input, every input read only as `[i]` or `[c]`, and
+  // no other use of `i` or `c` (they count vec4s there).
+  const vecReadable =
+    names.every((nm) =>
+      [...expr.matchAll(new RegExp(`\\b${nm}\\[([^\\]]*)\\]`, "g"))].every((m) => m[1] === "i" || m[1] === "c")
+    ) && !/\b[ic]\b/.test(expr.replace(/\[[ic]\]/g, ""));
   const blocked = BLOCK_PIXELS > 0 && C % 4 === 0 && channelNames.length > 0 && vecReadable;
   return backend.runWebGPUProgram(
     flatProgram(

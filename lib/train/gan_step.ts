@@ -127,7 +127,8 @@ export function ganTrainStep(nets: GanNets, batch: GanBatch, opts: GanStepOption
   // S's weights do not change during the D steps, so S(x) (training mode: batch statistics) is the same tensor in
   // the D steps and in the S step: it is computed once, inside the S step's gradient tape, and the D steps run on
   // it before the S step's losses are taken (with the updated D). The D steps' gradients only flow to D's
-  // variables; the S gradient only follows the S step's loss.
+  // variables; the S gradient only follows the S step's loss. (S's saved activations are held while the D steps run:
+  // peak memory is that of the S step plus a D step.)
   out.s = nets.optS.minimize(
     () => {
       const p = S.apply(images, { training: true }) as tf.Tensor;
