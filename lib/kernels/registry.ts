@@ -29,7 +29,7 @@ import {
 } from "./webgpu_conv.ts";
 export { useWinograd, winogradOutputTile } from "./webgpu_winograd.ts";
 import { isMaxPool2x2, maxPool2x2WebGpu, maxPoolGrad2x2WebGpu } from "./webgpu_pool.ts";
-import { registerReluGradient, reluWebGpu, stepWebGpu, vec4Eligible } from "./webgpu_elementwise.ts";
+import { registerActivationGradients, reluWebGpu, stepWebGpu, vec4Eligible } from "./webgpu_elementwise.ts";
 import {
   conv2dBackpropFilterWinogradWebGpu,
   conv2dBackpropInputWinogradWebGpu,
@@ -270,4 +270,4 @@ useFastKernels(true);
 registerAdamKernels();
 registerBatchNormKernels();
 patchBatchNormalization(() => active);
-registerReluGradient(() => active);
+registerActivationGradients(() => active);

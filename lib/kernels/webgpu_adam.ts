@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 /** Kernel name of the fused moment update. */
 export const ADAM_MOMENT_KERNEL = "AppaunetAdamMoment";
@@ -27,7 +27,7 @@ const size = tf.util.sizeFromShape;
 const width = (n: number) => (n % 4 === 0 ? 4 : 1);
 
 /** `vec4` typing of `inputs` buffers and the output when `w` is 4. */
-const vec = (inputs: number, w: number) => w === 4 ? { inputs: Array(inputs).fill(4), output: 4 } : undefined;
+const vec = (inputs: number, w: number) => w === 4 ? vec4Buffers(inputs) : undefined;
 
 function moment(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { m, g } = args.inputs as { m: tf.TensorInfo; g: tf.TensorInfo };

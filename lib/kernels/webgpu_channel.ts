@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, kernelEnv, MIN_FAST_ELEMENTS, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgram, kernelEnv, MIN_FAST_ELEMENTS, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 /** The binary ops handled, with their WGSL expression of `a` and `b`. */
 export const CHANNEL_BINARY_OPS = {
@@ -151,12 +151,10 @@ export function channelMapWebGpu(
   const n = size(outShape);
   const eps = opts.epsilon !== undefined;
   const channelNames = names.filter((nm) => expr.includes(`${nm}[c]`));
-  // Blocked (vec4) layout: C % 4 = 0, at least one per-channel input, every input read only as `[i]` or `[c]`, and
-  // no other use of `i` or `c` (they count vec4s there).
-  const vecReadable =
-    names.every((nm) =>
-      [...expr.matchAll(new RegExp(`\\b${nm}\\[([^\\]]*)\\]`, "g"))].every((m) => m[1] === "i" || m[1] === "c")
-    ) && !/\b[ic]\b/.test(expr.replace(/\[[ic]\]/g, ""));
+  // Blocked (vec4) layout: C % 4 = 0, at least one per-channel input, and `i`, `c` and the inputs used only as
+  // `name[i]` / `name[c]` (`i` and `c` count vec4s there).
+  const rest = expr.replace(/\b\w+\[[ic]\]/g, "");
+  const vecReadable = !/\b[ic]\b/.test(rest) && names.every((nm) => !new RegExp(`\\b${nm}\\[`).test(rest));
   const blocked = BLOCK_PIXELS > 0 && C % 4 === 0 && channelNames.length > 0 && vecReadable;
   return backend.runWebGPUProgram(
     flatProgram(
@@ -167,7 +165,7 @@ export function channelMapWebGpu(
       blocked ? blockElements(expr, channelNames) : fourElements(mode, expr),
       UNIFORMS + (eps ? "eps : f32," : ""),
       PRELUDE,
-      blocked ? { inputs: names.map(() => 4), output: 4 } : undefined,
+      blocked ? vec4Buffers(names.length) : undefined,
     ),
     inputs,
     "float32",

@@ -3,7 +3,7 @@
  * and invocation). tfjs-webgpu 4.22 runs these unary ops one float per invocation; on a CPU adapter such as lavapipe an
  * elementwise kernel's time is set by its load and store instructions, so the `vec4` form runs about twice as fast.
  * The ReLU gradient, which tfjs computes as `dy · step(x)` (two passes over the activation), is one pass here
- * ({@linkcode registerReluGradient}); so is LeakyReLU's (`where(x > 0, dy, α·dy)`, three dispatches in tfjs).
+ * ({@linkcode registerActivationGradients}); so is LeakyReLU's (`where(x > 0, dy, α·dy)`, three dispatches in tfjs).
  *
  * NaN behaves as in stock tfjs: `relu(NaN) = NaN`, `step(NaN) = NaN`, the ReLU gradient at a NaN input is NaN and
  * LeakyReLU's is `α·dy`.
@@ -11,7 +11,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, MIN_FAST_ELEMENTS, storedAsFloat32, type WebGpuBackendLike } from "./webgpu_program.ts";
+import {
+  flatProgram,
+  MIN_FAST_ELEMENTS,
+  storedAsFloat32,
+  vec4Buffers,
+  type WebGpuBackendLike,
+} from "./webgpu_program.ts";
 
 /** Kernel name of the one-pass ReLU gradient: inputs `dy`, `x`; output `dy · step(x)`. */
 export const RELU_GRAD_KERNEL = "AppaunetReluGrad";
@@ -68,10 +74,16 @@ function vec4Map(
     result[index] = ${expr};
   }`;
   return backend.runWebGPUProgram(
-    flatProgram(key, shape, names, n4, code, "n4 : i32, alpha : f32,", "\n    let N4 = uniforms.n4;", {
-      inputs: names.map(() => 4),
-      output: 4,
-    }),
+    flatProgram(
+      key,
+      shape,
+      names,
+      n4,
+      code,
+      "n4 : i32, alpha : f32,",
+      "\n    let N4 = uniforms.n4;",
+      vec4Buffers(names.length),
+    ),
     inputs,
     "float32",
     [{ type: "int32", data: [n4] }, { type: "float32", data: [alpha] }],
@@ -145,7 +157,7 @@ let registered = false;
  *
  * @param enabled whether the fused gradient may run now
  */
-export function registerReluGradient(enabled: () => boolean): void {
+export function registerActivationGradients(enabled: () => boolean): void {
   if (registered) return;
   tf.registerKernel({
     kernelName: RELU_GRAD_KERNEL,

@@ -102,6 +102,17 @@ export function storedAsFloat32(backend: unknown, ...ts: (tf.TensorInfo | undefi
   return ts.every((t) => !t || (t.dtype === "float32" && (map?.get(t.dataId)?.dtype ?? "float32") === "float32"));
 }
 
+/**
+ * The `components` argument of {@linkcode flatProgram} for a program whose `inputs` buffers and output are all typed
+ * `vec4<f32>`.
+ *
+ * @param inputs how many input buffers
+ * @returns vec4 typing of every buffer
+ */
+export function vec4Buffers(inputs: number): { inputs: number[]; output: number } {
+  return { inputs: Array(inputs).fill(4), output: 4 };
+}
+
 /** A {@linkcode flatProgram} with one kernel file's uniform fields and prelude bound. */
 export type FlatProgramBuilder = (
   key: string,

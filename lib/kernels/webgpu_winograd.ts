@@ -26,7 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-import { flatProgramWith, kernelEnv, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgramWith, kernelEnv, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
 import { fastConvEligible, type FusedActivation } from "./webgpu_conv.ts";
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
@@ -283,7 +283,7 @@ function runPerTile(
   f: Variant,
 ): tf.TensorInfo {
   const size = tiles(g, f.m).T * channels / 4;
-  const components = { inputs: names.map(() => 4), output: 4 };
+  const components = vec4Buffers(names.length);
   return backend.runWebGPUProgram(
     program(key, outputShape, names, size, code, components),
     inputs,
@@ -375,7 +375,7 @@ function batchedProduct(
   const { T } = tiles(g, f.m);
   const size = P * Math.ceil(T / PT_ROWS) * (g.C / (4 * CV));
   return backend.runWebGPUProgram(
-    program(`appaunet_wino_m_${CV}`, [P, T, g.C], ["v", "u"], size, code, { inputs: [4, 4], output: 4 }),
+    program(`appaunet_wino_m_${CV}`, [P, T, g.C], ["v", "u"], size, code, vec4Buffers(2)),
     [v, u],
     "float32",
     uniforms(g, size, f.m),
@@ -477,10 +477,7 @@ function tileReduction(
   }`;
   const size = S * P * (g.K / (4 * KV)) * (g.C / (4 * CV));
   return backend.runWebGPUProgram(
-    program(`appaunet_wino_z_${KV}_${CV}_${P}`, [S, P, g.K, g.C], ["v", "e"], size, code, {
-      inputs: [4, 4],
-      output: 4,
-    }),
+    program(`appaunet_wino_z_${KV}_${CV}_${P}`, [S, P, g.K, g.C], ["v", "e"], size, code, vec4Buffers(2)),
     [v, e],
     "float32",
     uniforms(g, size, f.m, chunk),
