@@ -366,6 +366,11 @@ async function cmdInfo(argv: string[]) {
       }`,
     );
     if (a.mesaVersion) console.log(`mesa         ${a.mesaVersion}`);
+    if (i.submitBatchSize) {
+      console.log(
+        `submit batch ${i.submitBatchSize} dispatches per queue submission (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE)`,
+      );
+    }
     if (a.denoWebgpuBackend) console.log(`wgpu backend ${a.denoWebgpuBackend} (DENO_WEBGPU_BACKEND)`);
     console.log(
       `limits       maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize} · maxComputeWorkgroupStorageSize ${a.maxComputeWorkgroupStorageSize} · maxComputeInvocationsPerWorkgroup ${a.maxComputeInvocationsPerWorkgroup}`,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { backendInfo, initBackend, webgpuAvailable } from "../mod.ts";
+import * as tf from "@tensorflow/tfjs";
+import { BackendError, backendInfo, initBackend, SOFTWARE_SUBMIT_BATCH_SIZE, webgpuAvailable } from "../mod.ts";
 import { vulkanDriverManifests } from "../lib/vulkan_drivers.ts";
 
 const webgpu = await webgpuAvailable();
@@ -24,5 +25,69 @@ Deno.test({
     }
     await initBackend({ backend: "cpu" });
     assert.equal(backendInfo().backend, "cpu");
+  },
+});
+
+Deno.test({
+  name: webgpu
+    ? "initBackend: dispatches per queue submission: adapter default, explicit option, a value set before, validation"
+    : "submit batch size (SKIPPED: no WebGPU adapter on this machine)",
+  ignore: !webgpu,
+  fn: async () => {
+    const flag = "WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE";
+    const info = await initBackend({ backend: "webgpu" });
+    const expected = info.adapter?.isFallbackAdapter ? SOFTWARE_SUBMIT_BATCH_SIZE : 15;
+    assert.equal(tf.env().getNumber(flag), expected);
+    assert.equal(info.submitBatchSize, expected);
+    // An explicit option wins; a later call without it goes back to the adapter's default (our own value is
+    // not mistaken for the user's).
+    assert.equal((await initBackend({ backend: "webgpu", submitBatchSize: 40 })).submitBatchSize, 40);
+    assert.equal((await initBackend({ backend: "webgpu" })).submitBatchSize, expected);
+    // A value the user set through tfjs before the call is kept.
+    tf.env().set(flag, 7);
+    assert.equal((await initBackend({ backend: "webgpu" })).submitBatchSize, 7);
+    assert.equal(tf.env().getNumber(flag), 7);
+    for (const bad of [0, -3, 2.5, Number.NaN]) {
+      await assert.rejects(
+        initBackend({ backend: "webgpu", submitBatchSize: bad }),
+        (e: Error) => e instanceof BackendError && /submitBatchSize: .* is not a positive integer/.test(e.message),
+      );
+    }
+    assert.equal(tf.env().getNumber(flag), 7, "a rejected option must not change the flag");
+    tf.env().set(flag, expected);
+    const cpu = await initBackend({ backend: "cpu" });
+    assert.equal(cpu.submitBatchSize, undefined);
+  },
+});
+
+Deno.test({
+  name: webgpu
+    ? "initBackend: the queue is submitted right after a dispatch on a new pipeline, batched otherwise"
+    : "submit after new pipelines (SKIPPED: no WebGPU adapter on this machine)",
+  ignore: !webgpu,
+  fn: async () => {
+    await initBackend({ backend: "webgpu", submitBatchSize: 1000 });
+    // deno-lint-ignore no-explicit-any
+    const b = tf.backend() as any;
+    assert.equal(b.appaunetSubmitPolicy, true);
+    await initBackend({ backend: "webgpu", submitBatchSize: 1000 }); // a second call must not wrap twice
+    const x = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 1e3 + Math.random()]);
+    await x.data(); // flushes the queue
+    const pipelines = () => Object.keys(b.pipelineCache).length;
+    // An op this process has not run before creates a pipeline: its dispatch is submitted at once.
+    const before = pipelines();
+    const y = tf.atan(x);
+    assert.equal(pipelines(), before + 1, "atan should have needed a new pipeline");
+    assert.equal(b.dispatchCountInPass, 0, "the dispatch on the new pipeline was not submitted");
+    // The same op again reuses the pipeline: dispatches now wait for the batch (1000).
+    const z = tf.atan(y);
+    const w = tf.atan(z);
+    assert.equal(pipelines(), before + 1);
+    assert.equal(b.dispatchCountInPass, 2);
+    assert.ok((await w.data()).every(Number.isFinite));
+    assert.equal(b.dispatchCountInPass, 0, "reading back submits the queue");
+    tf.dispose([x, y, z, w]);
+    await initBackend({ backend: "webgpu" });
+    await initBackend({ backend: "cpu" });
   },
 });
