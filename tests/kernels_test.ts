@@ -573,3 +573,41 @@ webgpuTest("webgpu last-axis Concat and SplitV (and the concat gradient) equal t
   got.forEach((g, i) => assert.ok(g.length === ref[i].length && maxRel(g, ref[i]) === 0, `tensor ${i}`));
   await initBackend({ backend: "cpu" });
 });
+
+webgpuTest(
+  "fast kernels: one shader per kernel variant, whatever the shapes, ranks and broadcast pattern",
+  async () => {
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    // deno-lint-ignore no-explicit-any
+    const backend = tf.backend() as any;
+    const full = new Map<string, Set<string>>();
+    const original = backend.runWebGPUProgram;
+    backend.runWebGPUProgram = function (p: { shaderKey: string }, ...rest: unknown[]) {
+      const base = p.shaderKey;
+      const out = original.call(this, p, ...rest);
+      // tfjs appends the ranks, broadcast pattern and shape equalities of what it was given to the key, and generates
+      // the WGSL from the same facts: one full key per base key means one shader per kernel variant.
+      if (base.startsWith("appaunet")) full.set(base, (full.get(base) ?? new Set()).add(p.shaderKey));
+      return out;
+    };
+    try {
+      // cin 1 (a broadcast dim in tfjs's eyes), cin ≠ cout, cin = cout (x's shape equal to y's): same conv variants.
+      for (const [i, c] of CASES.entries()) await run(c, 100 + i);
+      const big = (shape: number[]) => tf.tensor(rand(shape.reduce((a, b) => a * b), 7), shape);
+      for (const shape of [[64, 128], [2, 16, 16, 16], [4, 32, 64]]) {
+        const x = big(shape);
+        const s = tf.tensor1d(rand(shape[shape.length - 1], 8));
+        const outs = [tf.relu(x), tf.mul(x, s)];
+        for (const o of outs) await o.data();
+        tf.dispose([x, s, ...outs]);
+      }
+    } finally {
+      backend.runWebGPUProgram = original;
+    }
+    assert.ok(full.size >= 5, `expected several fast kernels to run, saw ${[...full.keys()].join(", ")}`);
+    for (const [base, keys] of full) {
+      assert.equal(keys.size, 1, `${base} compiled as ${keys.size} shaders:\n${[...keys].join("\n")}`);
+    }
+  },
+);

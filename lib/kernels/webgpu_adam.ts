@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgram, runProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 /** Kernel name of the fused moment update. */
 export const ADAM_MOMENT_KERNEL = "AppaunetAdamMoment";
@@ -40,7 +40,8 @@ function moment(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
     result[index] = uniforms.p.x * m[index] + uniforms.p.y * ${gg};
   }`;
   const backend = args.backend as WebGpuBackendLike;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram(`appaunet_adam_moment_${square}_${w}`, m.shape, ["m", "g"], n / w, code, UNIFORMS, PRELUDE, vec(2, w)),
     [m, g],
     "float32",
@@ -59,7 +60,8 @@ function update(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
     result[index] = value[index] - p.x * (m[index] / p.y) / (sqrt(v[index] / p.z) + p.w);
   }`;
   const backend = args.backend as WebGpuBackendLike;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram(
       `appaunet_adam_update_${w}`,
       value.shape,

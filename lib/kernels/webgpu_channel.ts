@@ -11,7 +11,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, kernelEnv, MIN_FAST_ELEMENTS, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
+import {
+  flatProgram,
+  kernelEnv,
+  MIN_FAST_ELEMENTS,
+  runProgram,
+  vec4Buffers,
+  type WebGpuBackendLike,
+} from "./webgpu_program.ts";
 
 /** The binary ops handled, with their WGSL expression of `a` and `b`. */
 export const CHANNEL_BINARY_OPS = {
@@ -156,7 +163,8 @@ export function channelMapWebGpu(
   const rest = expr.replace(/\b\w+\[[ic]\]/g, "");
   const vecReadable = !/\b[ic]\b/.test(rest) && names.every((nm) => !new RegExp(`\\b${nm}\\[`).test(rest));
   const blocked = BLOCK_PIXELS > 0 && C % 4 === 0 && channelNames.length > 0 && vecReadable;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram(
       blocked ? `${key}_v4x${BLOCK_PIXELS}` : `${key}_${mode}`,
       outShape,

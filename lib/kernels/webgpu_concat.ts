@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgram, runProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 /** Most parts handled in one dispatch (tfjs's own limit for one program's inputs is larger). */
 export const MAX_CONCAT_PARTS = 4;
@@ -54,7 +54,8 @@ export function concatLastWebGpu(backend: WebGpuBackendLike, parts: tf.TensorInf
   }`;
   const offsets = widths.map((_, k) => widths.slice(0, k).reduce((a, b) => a + b, 0));
   const pad = (v: number[]) => [...v, 0, 0, 0, 0].slice(0, 4);
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram(
       `appaunet_concat_${parts.length}`,
       [...parts[0].shape.slice(0, -1), total],
@@ -97,7 +98,8 @@ export function sliceLastWebGpu(
     if (index >= ROWS) { return; }
     for (var c = 0; c < CW; c = c + 1) { result[index * CW + c] = x[index * T + OFF + c]; }
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram(
       "appaunet_slice_last",
       [...x.shape.slice(0, -1), width],

@@ -22,7 +22,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-import { flatProgramWith, kernelEnv, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgramWith, kernelEnv, runProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 const DIMS = `
     let N = uniforms.d0.x; let H = uniforms.d0.y; let W = uniforms.d0.z; let CIN = uniforms.d0.w;
@@ -153,7 +153,8 @@ export function conv2dBackpropFilterWebGpu(
   }`;
   const key = `appaunet_dw_${ciExact}_${coExact}_${S > 1}_${CT}x${CV}`;
   const partialShape = S > 1 ? [S, size] : [KH, KW, CIN, COUT];
-  const partial = backend.runWebGPUProgram(
+  const partial = runProgram(
+    backend,
     convProgram(key, partialShape, ["x", "dy"], tiles * S, code),
     [x, dy],
     "float32",
@@ -167,7 +168,8 @@ export function conv2dBackpropFilterWebGpu(
     for (var s = 0; s < E1; s = s + 1) { acc = acc + partial[s * E2 + index]; }
     result[index] = acc;
   }`;
-  const out = backend.runWebGPUProgram(
+  const out = runProgram(
+    backend,
     convProgram("appaunet_dw_sum", [KH, KW, CIN, COUT], ["partial"], size, sum),
     [partial],
     "float32",
@@ -264,7 +266,8 @@ export function conv2dWebGpu(
   }`;
   const key = `appaunet_conv_${exact}_${bias ? 1 : 0}_${activation}_${PX}x${CV}`;
   const inputs = bias ? [x, filter, bias] : [x, filter];
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     convProgram(key, [N, OH, OW, COUT], names, total, code),
     inputs,
     "float32",
@@ -356,7 +359,8 @@ export function conv2dBackpropInputWebGpu(
   const key = `appaunet_dx_${exact}_${unit}_${PX}x${CV}`;
   // Weights as [KH, KW, COUT, CIN] so the input channels of one tap and output channel are contiguous.
   const wT = transposeLastTwo(backend, filter, info);
-  const out = backend.runWebGPUProgram(
+  const out = runProgram(
+    backend,
     convProgram(key, [N, H, W, CIN], ["dy", "w"], total, code),
     [dy, wT],
     "float32",
@@ -379,7 +383,8 @@ function transposeLastTwo(backend: WebGpuBackendLike, filter: tf.TensorInfo, inf
     let tap = t / COUT;
     result[index] = w[(tap * CIN + ci) * COUT + co];
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     convProgram("appaunet_wT", [KH, KW, COUT, CIN], ["w"], size, code),
     [filter],
     "float32",

@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   flatProgram,
   MIN_FAST_ELEMENTS,
+  runProgram,
   storedAsFloat32,
   vec4Buffers,
   type WebGpuBackendLike,
@@ -73,7 +74,8 @@ function vec4Map(
     if (index >= N4) { return; }
     result[index] = ${expr};
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram(
       key,
       shape,

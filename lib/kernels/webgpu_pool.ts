@@ -11,7 +11,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
-import { flatProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgram, runProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 const UNIFORMS = "p0 : vec4<i32>,";
 const PRELUDE = "\n    let N = uniforms.p0.x; let H = uniforms.p0.y; let W = uniforms.p0.z; let C = uniforms.p0.w;" +
@@ -70,7 +70,8 @@ export function maxPool2x2WebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo): 
     if (index >= N * OH * OW * CQ) { return; }${WINDOW}
     result[index] = max(max(x[b00], x[b01]), max(x[b10], x[b11]));
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram("appaunet_maxpool2", [N, H / 2, W / 2, C], ["x"], size, code, UNIFORMS, PRELUDE, vec4Buffers(1)),
     [x],
     "float32",
@@ -108,7 +109,8 @@ export function maxPoolGrad2x2WebGpu(backend: WebGpuBackendLike, dy: tf.TensorIn
     result[b10] = select(z, d, p3 == vec4<i32>(2));
     result[b11] = select(z, d, p3 == vec4<i32>(3));
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     flatProgram("appaunet_maxpool2_grad", [N, H, W, C], ["dy", "x"], size, code, UNIFORMS, PRELUDE, vec4Buffers(2)),
     [dy, x],
     "float32",

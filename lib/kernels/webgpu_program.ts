@@ -8,7 +8,10 @@ import type * as tf from "@tensorflow/tfjs";
 
 /** The part of tfjs's WebGPU program interface these kernels use. */
 export interface Program {
+  /** What tfjs sees: `[size, 1]` (see {@linkcode runProgram}). */
   outputShape: number[];
+  /** The shape of the result as the caller gets it from {@linkcode runProgram}. */
+  logicalShape: number[];
   shaderKey: string;
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
@@ -77,15 +80,43 @@ export function flatProgram(
 ): Program {
   return {
     ...(components ? { variableComponents: components.inputs, outputComponent: components.output } : {}),
-    outputShape,
+    outputShape: [outputShape.reduce((a, b) => a * b, 1), 1],
+    logicalShape: outputShape,
     shaderKey: key,
     uniforms,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatchLayout: { x: [0, 1] },
     dispatch: [Math.ceil(invocations / WG), 1, 1],
     variableNames: names,
     workgroupSize: [WG, 1, 1],
     getUserCode: () => code.replace("fn main(index : i32) {", `fn main(index : i32) {${prelude}`),
   };
+}
+
+/**
+ * Runs a {@linkcode flatProgram} with every buffer presented to tfjs in one canonical shape: inputs as `[size]`, the
+ * output as `[size, 1]`; the result is returned in the program's logical shape. tfjs generates per-input helper
+ * functions (and cache keys) from the ranks and broadcast pattern of the shapes it is given and whether each input's
+ * shape equals the output's. Our kernels index the buffers themselves and never call those helpers, but the helpers
+ * still made the WGSL text differ from shape to shape, so lavapipe compiled the same kernel once per pattern (≈ 7 s of
+ * a cold first 64² step, measured). With canonical shapes the code, and so the pipeline, depends only on the key.
+ *
+ * @param backend the webgpu backend
+ * @param program a program from {@linkcode flatProgram}
+ * @param inputs the input tensors, in `program.variableNames` order
+ * @param dtype the output dtype
+ * @param uniforms the program's uniform values
+ * @returns the output, in `program.logicalShape`
+ */
+export function runProgram(
+  backend: WebGpuBackendLike,
+  program: Program,
+  inputs: tf.TensorInfo[],
+  dtype: string,
+  uniforms?: unknown[],
+): tf.TensorInfo {
+  const flat = inputs.map((t) => ({ dataId: t.dataId, dtype: t.dtype, shape: [t.shape.reduce((a, b) => a * b, 1)] }));
+  const out = backend.runWebGPUProgram(program, flat, dtype, uniforms);
+  return { dataId: out.dataId, dtype: out.dtype, shape: program.logicalShape };
 }
 
 /**

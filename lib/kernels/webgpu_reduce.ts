@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { flatProgramWith, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgramWith, runProgram, type WebGpuBackendLike } from "./webgpu_program.ts";
 
 const UNIFORMS = "b0 : vec4<i32>, bf : vec4<f32>,";
 const PRELUDE = "\n    let R = uniforms.b0.x; let C = uniforms.b0.y; let S = uniforms.b0.z; let RP = uniforms.b0.w;" +
@@ -75,7 +75,7 @@ export function columnPartialSums(
     for (; r < r1; r = r + 1) { let b = r * C + c; ${add1.join(" ")} }
     ${store.join("\n    ")}
   }`;
-  return backend.runWebGPUProgram(program(key, [S, K, C], names, S * C, code), inputs, "float32", uniformsFor(shape));
+  return runProgram(backend, program(key, [S, K, C], names, S * C, code), inputs, "float32", uniformsFor(shape));
 }
 
 /**
@@ -117,7 +117,8 @@ export function columnFinish(
     for (var s = 0; s < S; s = s + 1) { sum = sum + partial[s * ${K} * C + ${k} * C + c]; }
     result[c] = ${expr};
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(key, outShape, ["partial", ...extraNames], C, code),
     [partial, ...extra],
     "float32",
@@ -165,7 +166,8 @@ export function columnReduceWebGpu(
     for (var r = 0; r < R; r = r + 1) { acc = acc + x[r * C + index]; }
     result[index] = acc${scale};
   }`;
-    return backend.runWebGPUProgram(
+    return runProgram(
+      backend,
       program(`appaunet_colsum1_${mean}`, outShape, ["x"], C, code),
       [x],
       "float32",
@@ -249,7 +251,8 @@ export function rowReduceWebGpu(
     for (var c = 0; c < C; c = c + 1) { acc = acc + x[b + c]; }
     result[index] = acc${scale};
   }`;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(`appaunet_rowsum_${vec}_${mean}`, outShape, ["x"], R, code, vec ? { inputs: [4], output: 1 } : undefined),
     [x],
     "float32",

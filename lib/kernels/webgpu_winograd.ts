@@ -26,7 +26,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-import { flatProgramWith, kernelEnv, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
+import { flatProgramWith, kernelEnv, runProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
 import { fastConvEligible, type FusedActivation } from "./webgpu_conv.ts";
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
@@ -249,7 +249,8 @@ function filterTransform(
     ${transform2d(f.g, "g", "h", (a, b, e) => `result[(${n * a + b} * K + k) * C + c] = ${e};`)}
   }`;
   const size = g.K * g.C;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(`appaunet_wino${f.m}_u_${flipped}`, [n * n, g.K, g.C], ["w"], size, code),
     [filter],
     "float32",
@@ -284,7 +285,8 @@ function runPerTile(
 ): tf.TensorInfo {
   const size = tiles(g, f.m).T * channels / 4;
   const components = vec4Buffers(names.length);
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(key, outputShape, names, size, code, components),
     inputs,
     "float32",
@@ -374,7 +376,8 @@ function batchedProduct(
   }`;
   const { T } = tiles(g, f.m);
   const size = P * Math.ceil(T / PT_ROWS) * (g.C / (4 * CV));
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(`appaunet_wino_m_${CV}`, [P, T, g.C], ["v", "u"], size, code, vec4Buffers(2)),
     [v, u],
     "float32",
@@ -476,7 +479,8 @@ function tileReduction(
     ${ct.map((i) => cv.map((q) => `result[o + ${i} * CQ + ${q}] = ${acc(i, q)};`).join(" ")).join("\n    ")}
   }`;
   const size = S * P * (g.K / (4 * KV)) * (g.C / (4 * CV));
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(`appaunet_wino_z_${KV}_${CV}_${P}`, [S, P, g.K, g.C], ["v", "e"], size, code, vec4Buffers(2)),
     [v, e],
     "float32",
@@ -504,7 +508,8 @@ function filterGradTransform(backend: WebGpuBackendLike, z: tf.TensorInfo, g: Ge
     ${transform2d(gt, "z", "h", (i, j, e) => `result[(${3 * i + j} * K + k) * C + c] = ${e};`)}
   }`;
   const size = g.K * g.C;
-  return backend.runWebGPUProgram(
+  return runProgram(
+    backend,
     program(`appaunet_wino${f.m}_dw`, [3, 3, g.K, g.C], ["z"], size, code),
     [z],
     "float32",
