@@ -493,6 +493,11 @@ webgpuTest(
     };
     const { ref, got } = await cpuThenFastWebgpu(run, true);
     assert.ok(got.names.includes("AppaunetBatchNormGradInput"), "the fused backward ran");
+    assert.equal(
+      got.names.filter((n) => n === "AppaunetBatchNormMovingAverage").length,
+      2 * shapes.length,
+      "one moving-average dispatch per statistic",
+    );
     got.out.forEach((g, i) => assert.ok(maxRel(g, ref.out[i]) < 1e-4, `tensor ${i}: ${maxRel(g, ref.out[i])}`));
     useFastKernels(false);
     const stock = await run();

@@ -28,6 +28,11 @@ export const BN_VARIANCE_KERNEL = "AppaunetBatchNormVariance";
 export const BN_GRAD_REDUCE_KERNEL = "AppaunetBatchNormGradReduce";
 /** Backward elementwise: dx from `x`, `dy`, `mean`, `variance`, `gamma`, `dbeta`, `dgamma`; attr `epsilon`. */
 export const BN_GRAD_INPUT_KERNEL = "AppaunetBatchNormGradInput";
+/**
+ * Moving-average update `v − (v − batch)·decay` (tfjs-layers' formula, decay = 1 − momentum) in one pass instead of
+ * tfjs's three (`sub`, `mul`, `sub`); inputs `v`, `batch`; attr `decay`.
+ */
+export const BN_MOVING_AVERAGE_KERNEL = "AppaunetBatchNormMovingAverage";
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -88,15 +93,30 @@ function gradInput(args: KernelArgs): tf.TensorInfo {
   );
 }
 
+function movingAverage(args: KernelArgs): tf.TensorInfo {
+  const { v, batch } = args.inputs as { v: tf.TensorInfo; batch: tf.TensorInfo };
+  const decay = (args.attrs as unknown as { decay: number }).decay;
+  return channelMapWebGpu(
+    args.backend as WebGpuBackendLike,
+    "appaunet_bn_moving",
+    v.shape,
+    ["v", "batch"],
+    [v, batch],
+    "v[i] - (v[i] - batch[i]) * uniforms.eps", // the uniform carries decay
+    { epsilon: decay },
+  );
+}
+
 let registered = false;
 
-/** Registers the three batch-norm kernels for `webgpu` (idempotent). */
+/** Registers the batch-norm kernels for `webgpu` (idempotent). */
 export function registerBatchNormKernels(): void {
   if (registered) return;
   const k = (kernelName: string, kernelFunc: unknown) =>
     tf.registerKernel({ kernelName, backendName: "webgpu", kernelFunc: kernelFunc as tf.KernelFunc });
   k(BN_VARIANCE_KERNEL, variance);
   k(BN_GRAD_REDUCE_KERNEL, gradReduce);
+  k(BN_MOVING_AVERAGE_KERNEL, movingAverage);
   k(BN_GRAD_INPUT_KERNEL, gradInput);
   registered = true;
 }
@@ -167,12 +187,11 @@ function trainingCall(layer: BatchNormLayer, input: tf.Tensor): tf.Tensor | unde
       };
     });
     const y = f(input, gamma, beta);
-    // Moving averages, as tfjs-layers: v ← v − (v − batch)·(1 − momentum).
+    // Moving averages, as tfjs-layers: v ← v − (v − batch)·(1 − momentum), one dispatch each.
     for (const [v, batch] of [[layer.movingMean, mean], [layer.movingVariance, variance]] as const) {
-      tf.tidy(() => {
-        const orig = v.read();
-        v.write(tf.sub(orig, tf.mul(tf.sub(orig, batch), 1 - layer.momentum)));
-      });
+      tf.tidy(() =>
+        v.write(run(BN_MOVING_AVERAGE_KERNEL, { v: v.read(), batch }, { decay: 1 - layer.momentum }) as tf.Tensor)
+      );
     }
     mean.dispose();
     variance.dispose();
