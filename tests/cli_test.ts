@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { main } from "../cli.ts";
-import { encodeGrayPng, loadMask, prepareDataset, readManifest } from "../mod.ts";
+import {
+  encodeGrayPng,
+  initBackend,
+  loadMask,
+  prepareDataset,
+  readManifest,
+  SOFTWARE_SUBMIT_BATCH_SIZE,
+  webgpuAvailable,
+} from "../mod.ts";
 
 async function capture(fn: () => Promise<number>) {
   const out: string[] = [];
@@ -43,6 +51,23 @@ Deno.test("CLI: missing manifest is one clear line, exit 1, no stack trace", asy
   assert.equal(r.code, 1);
   assert.match(r.text, /error: \/nonexistent\/m\.csv: manifest not found; pass the path of a CSV/);
   assert.ok(!r.text.includes("    at "), "no stack trace");
+});
+
+const webgpu = await webgpuAvailable();
+
+Deno.test({
+  name: "CLI: info on webgpu names the adapter and the dispatches per queue submission in effect" +
+    (webgpu ? "" : " (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)"),
+  ignore: !webgpu,
+  fn: async () => {
+    const r = await capture(() => main(["info"]));
+    assert.equal(r.code, 0);
+    assert.match(r.text, /backend\s+webgpu/);
+    assert.match(r.text, /submit batch (\d+) dispatches per queue submission/);
+    const n = Number(r.text.match(/submit batch (\d+)/)![1]);
+    assert.equal(n, r.text.includes("· software") ? SOFTWARE_SUBMIT_BATCH_SIZE : 15);
+    await initBackend({ backend: "cpu" });
+  },
 });
 
 Deno.test("CLI: info on the cpu backend", async () => {
