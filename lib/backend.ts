@@ -38,6 +38,8 @@ export interface InitBackendOptions {
 export const SOFTWARE_SUBMIT_BATCH_SIZE = 256;
 
 const SUBMIT_FLAG = "WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE";
+/** tfjs-backend-webgpu 4.22's own default for {@linkcode SUBMIT_FLAG}, kept on GPUs. */
+const TFJS_SUBMIT_BATCH_SIZE = 15;
 
 /** Adapter facts that matter for speed and memory. */
 export interface AdapterInfo {
@@ -247,7 +249,7 @@ function applySubmitBatchSize(requested: number | undefined, software: boolean):
   const env = tf.env();
   const userSet = Object.hasOwn(env.getFlags(), SUBMIT_FLAG) && env.getNumber(SUBMIT_FLAG) !== submitBatchSetByUs;
   let value = requested;
-  if (value === undefined && !userSet) value = software ? SOFTWARE_SUBMIT_BATCH_SIZE : 15;
+  if (value === undefined && !userSet) value = software ? SOFTWARE_SUBMIT_BATCH_SIZE : TFJS_SUBMIT_BATCH_SIZE;
   if (value === undefined) return;
   env.set(SUBMIT_FLAG, value);
   submitBatchSetByUs = value;

@@ -85,18 +85,24 @@ async function cpuThenFastWebgpu<T>(run: () => Promise<T>, leaks: boolean): Prom
   return { ref, got };
 }
 
-/** Runs `fn` on the active (webgpu) backend and returns the shader keys of the WGSL programs it dispatched. */
-async function programKeys<T>(fn: () => Promise<T>): Promise<{ out: T; keys: string[] }> {
+/**
+ * Runs `fn` on the active (webgpu) backend and returns the shader keys of the WGSL programs it dispatched (`keys`),
+ * and the full keys tfjs made of them (`fullKeys`: tfjs appends the ranks, broadcast pattern and shape equalities of
+ * the buffers it was given, and generates the WGSL from the same facts).
+ */
+async function programKeys<T>(fn: () => Promise<T>): Promise<{ out: T; keys: string[]; fullKeys: string[] }> {
   // deno-lint-ignore no-explicit-any
   const backend = tf.backend() as any;
-  const keys: string[] = [];
+  const keys: string[] = [], fullKeys: string[] = [];
   const original = backend.runWebGPUProgram;
   backend.runWebGPUProgram = function (p: { shaderKey: string }, ...rest: unknown[]) {
     keys.push(p.shaderKey);
-    return original.call(this, p, ...rest);
+    const out = original.call(this, p, ...rest);
+    fullKeys.push(p.shaderKey);
+    return out;
   };
   try {
-    return { out: await fn(), keys };
+    return { out: await fn(), keys, fullKeys };
   } finally {
     backend.runWebGPUProgram = original;
   }
@@ -584,19 +590,7 @@ webgpuTest(
   async () => {
     await initBackend({ backend: "webgpu" });
     useFastKernels(true);
-    // deno-lint-ignore no-explicit-any
-    const backend = tf.backend() as any;
-    const full = new Map<string, Set<string>>();
-    const original = backend.runWebGPUProgram;
-    backend.runWebGPUProgram = function (p: { shaderKey: string }, ...rest: unknown[]) {
-      const base = p.shaderKey;
-      const out = original.call(this, p, ...rest);
-      // tfjs appends the ranks, broadcast pattern and shape equalities of what it was given to the key, and generates
-      // the WGSL from the same facts: one full key per base key means one shader per kernel variant.
-      if (base.startsWith("appaunet")) full.set(base, (full.get(base) ?? new Set()).add(p.shaderKey));
-      return out;
-    };
-    try {
+    const { keys, fullKeys } = await programKeys(async () => {
       // cin 1 (a broadcast dim in tfjs's eyes), cin ≠ cout, cin = cout (x's shape equal to y's): same conv variants.
       for (const [i, c] of CASES.entries()) await run(c, 100 + i);
       const big = (shape: number[]) => tf.tensor(rand(shape.reduce((a, b) => a * b), 7), shape);
@@ -607,12 +601,15 @@ webgpuTest(
         for (const o of outs) await o.data();
         tf.dispose([x, s, ...outs]);
       }
-    } finally {
-      backend.runWebGPUProgram = original;
-    }
+    });
+    // One full key per base key means one shader per kernel variant.
+    const full = new Map<string, Set<string>>();
+    keys.forEach((base, i) => {
+      if (base.startsWith("appaunet")) full.set(base, (full.get(base) ?? new Set()).add(fullKeys[i]));
+    });
     assert.ok(full.size >= 5, `expected several fast kernels to run, saw ${[...full.keys()].join(", ")}`);
-    for (const [base, keys] of full) {
-      assert.equal(keys.size, 1, `${base} compiled as ${keys.size} shaders:\n${[...keys].join("\n")}`);
+    for (const [base, variants] of full) {
+      assert.equal(variants.size, 1, `${base} compiled as ${variants.size} shaders:\n${[...variants].join("\n")}`);
     }
   },
 );

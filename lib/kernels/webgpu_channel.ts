@@ -123,6 +123,28 @@ function blockElements(expr: string, channelNames: string[]): string {
   }`;
 }
 
+/** What {@linkcode channelMapWebGpu} needs to know of an expression, per (expression, input names). */
+const analyses = new Map<string, { channelNames: string[]; vecReadable: boolean }>();
+
+/**
+ * The per-channel inputs of `expr` (used as `name[c]`), and whether the blocked (vec4) layout can read it: `i`, `c`
+ * and the inputs appear only as `name[i]` / `name[c]` (`i` and `c` count vec4s there). The expressions are a fixed
+ * set, so each is analysed once rather than on every dispatch.
+ */
+function analyse(expr: string, names: string[]): { channelNames: string[]; vecReadable: boolean } {
+  const key = `${expr}\u0000${names.join(",")}`;
+  let a = analyses.get(key);
+  if (!a) {
+    const rest = expr.replace(/\b\w+\[[ic]\]/g, "");
+    a = {
+      channelNames: names.filter((nm) => expr.includes(`${nm}[c]`)),
+      vecReadable: !/\b[ic]\b/.test(rest) && names.every((nm) => !new RegExp(`\\b${nm}\\[`).test(rest)),
+    };
+    analyses.set(key, a);
+  }
+  return a;
+}
+
 /** Options of {@linkcode channelMapWebGpu}. */
 export interface ChannelMapOptions {
   /** How elements find their channel. Default: {@linkcode channelMode} of the last axis. */
@@ -157,11 +179,7 @@ export function channelMapWebGpu(
   const mode = opts.mode ?? channelMode(C);
   const n = size(outShape);
   const eps = opts.epsilon !== undefined;
-  const channelNames = names.filter((nm) => expr.includes(`${nm}[c]`));
-  // Blocked (vec4) layout: C % 4 = 0, at least one per-channel input, and `i`, `c` and the inputs used only as
-  // `name[i]` / `name[c]` (`i` and `c` count vec4s there).
-  const rest = expr.replace(/\b\w+\[[ic]\]/g, "");
-  const vecReadable = !/\b[ic]\b/.test(rest) && names.every((nm) => !new RegExp(`\\b${nm}\\[`).test(rest));
+  const { channelNames, vecReadable } = analyse(expr, names);
   const blocked = BLOCK_PIXELS > 0 && C % 4 === 0 && channelNames.length > 0 && vecReadable;
   return runProgram(
     backend,

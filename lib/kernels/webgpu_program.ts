@@ -32,6 +32,9 @@ export interface WebGpuBackendLike {
 
 const WG = 64;
 
+/** Number of elements of a tensor of this shape. */
+const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
 /**
  * An environment variable for kernel experiments, or undefined when unset or when the process has no env permission
  * (the kernels then use their defaults).
@@ -80,7 +83,7 @@ export function flatProgram(
 ): Program {
   return {
     ...(components ? { variableComponents: components.inputs, outputComponent: components.output } : {}),
-    outputShape: [outputShape.reduce((a, b) => a * b, 1), 1],
+    outputShape: [elements(outputShape), 1],
     logicalShape: outputShape,
     shaderKey: key,
     uniforms,
@@ -114,7 +117,7 @@ export function runProgram(
   dtype: string,
   uniforms?: unknown[],
 ): tf.TensorInfo {
-  const flat = inputs.map((t) => ({ dataId: t.dataId, dtype: t.dtype, shape: [t.shape.reduce((a, b) => a * b, 1)] }));
+  const flat = inputs.map((t) => ({ dataId: t.dataId, dtype: t.dtype, shape: [elements(t.shape)] }));
   const out = backend.runWebGPUProgram(program, flat, dtype, uniforms);
   return { dataId: out.dataId, dtype: out.dtype, shape: program.logicalShape };
 }
