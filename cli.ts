@@ -354,7 +354,9 @@ async function cmdInfo(argv: string[]) {
   console.log(
     `kernels      ${
       fastKernelsEnabled()
-        ? `fast (appaunet replacements; 3×3 convs: ${wino ? `Winograd F(${wino}×${wino}, 3×3)` : "direct"})`
+        ? `fast (appaunet replacements; 3×3 convs: ${wino ? `Winograd F(${wino}×${wino}, 3×3)` : "direct"}${
+          i.kernelTarget ? `; chosen for a ${i.kernelTarget === "gpu" ? "GPU" : "software adapter"}` : ""
+        })`
         : "stock tfjs"
     }`,
   );

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
+import { type KernelTarget, kernelTarget, noteAdapterKind } from "./kernels/policy.ts";
 
 /** Which tfjs backend to run on. */
 export type BackendName = "webgpu" | "cpu";
@@ -75,6 +76,8 @@ export interface BackendInfo {
   warnings: string[];
   /** Dispatches per queue submission in effect (only for `webgpu`); see {@linkcode InitBackendOptions.submitBatchSize}. */
   submitBatchSize?: number;
+  /** The adapter kind the fast kernels choose for (only for `webgpu`); see `setKernelTarget`. */
+  kernelTarget?: KernelTarget;
 }
 
 /** Thrown when the requested backend cannot be started. The message says how to fix it. */
@@ -219,6 +222,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
       if (ok) {
         await tf.ready();
         applySubmitBatchSize(batch, lastAdapter?.isFallbackAdapter ?? false);
+        noteAdapterKind(lastAdapter?.isFallbackAdapter);
         submitAfterNewPipelines(tf.backend());
         return backendInfo();
       }
@@ -355,7 +359,9 @@ export function backendInfo(): BackendInfo {
     adapter: backend === "webgpu" ? lastAdapter : undefined,
     versions: { deno: Deno.version.deno, tfjs: tf.version.tfjs },
     warnings: [...warnings],
-    ...(backend === "webgpu" ? { submitBatchSize: tf.env().getNumber(SUBMIT_FLAG) } : {}),
+    ...(backend === "webgpu"
+      ? { submitBatchSize: tf.env().getNumber(SUBMIT_FLAG), kernelTarget: kernelTarget(tf.backend()) }
+      : {}),
   };
 }
 

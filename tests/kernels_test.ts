@@ -7,11 +7,15 @@ import {
   createSegmentor,
   ganTrainStep,
   initBackend,
+  kernelTarget,
   kltvLossPerImage,
+  setKernelTarget,
   useFastKernels,
   useWinograd,
   webgpuAvailable,
 } from "../mod.ts";
+import { noteAdapterKind, winogradWorthIt } from "../lib/kernels/policy.ts";
+import { columnSplit } from "../lib/kernels/webgpu_reduce.ts";
 import { cachedInputTransforms } from "../lib/kernels/webgpu_winograd.ts";
 import { isChannelBroadcast, isChannelTile } from "../lib/kernels/webgpu_channel.ts";
 import { isLastAxisConcat } from "../lib/kernels/webgpu_concat.ts";
@@ -224,15 +228,129 @@ webgpuTest(
       return { losses, w };
     };
     const stock = await run(false), fast = await run(true);
-    for (let i = 0; i < stock.losses.length; i++) {
-      assert.ok(
-        Math.abs(stock.losses[i] - fast.losses[i]) < 1e-3 * Math.max(1, Math.abs(stock.losses[i])),
-        `loss ${i}: ${stock.losses[i]} vs ${fast.losses[i]}`,
-      );
+    setKernelTarget("gpu"); // the choices made for a GPU (some stock kernels, GPU-sized reductions)
+    const gpu = await run(true).finally(() => setKernelTarget(undefined));
+    for (const [name, got] of [["fast", fast], ["fast, chosen for a GPU", gpu]] as const) {
+      for (let i = 0; i < stock.losses.length; i++) {
+        assert.ok(
+          Math.abs(stock.losses[i] - got.losses[i]) < 1e-3 * Math.max(1, Math.abs(stock.losses[i])),
+          `${name}: loss ${i}: ${stock.losses[i]} vs ${got.losses[i]}`,
+        );
+      }
+      assert.ok(maxRel(got.w, stock.w) < 1e-3, `${name}: first conv weights after 2 steps`);
     }
-    assert.ok(maxRel(fast.w, stock.w) < 1e-3, "first conv weights after 2 steps");
     useFastKernels(true);
     await initBackend({ backend: "cpu" });
+  },
+);
+
+Deno.test("kernel target: explicit choice, then what initBackend detected, then the adapter vendor", () => {
+  try {
+    noteAdapterKind(undefined);
+    const backend = (vendor: string) => ({ adapterInfo: { vendor } });
+    assert.equal(kernelTarget(backend("4318")), "gpu", "NVIDIA (0x10de) is a GPU");
+    assert.equal(kernelTarget(backend("nvidia")), "gpu", "browser vendor names too");
+    assert.equal(kernelTarget(backend("65541")), "software", "Mesa lavapipe (0x10005) is software");
+    assert.equal(kernelTarget(backend("google")), "software", "SwiftShader is software");
+    assert.equal(kernelTarget(backend("")), "software", "no vendor: the CPU-adapter choices");
+    assert.equal(kernelTarget(), "software");
+    noteAdapterKind(false);
+    assert.equal(kernelTarget(backend("65541")), "gpu", "what initBackend detected wins over the vendor");
+    setKernelTarget("software");
+    assert.equal(kernelTarget(backend("4318")), "software", "an explicit choice wins over everything");
+    assert.throws(() => setKernelTarget("tpu" as "gpu"), /setKernelTarget: "tpu"/);
+  } finally {
+    setKernelTarget(undefined);
+    noteAdapterKind(undefined);
+  }
+});
+
+Deno.test("on a GPU, Winograd only for convolutions large enough to repay its extra dispatches", () => {
+  const gpu = { adapterInfo: { vendor: "4318" } }, soft = { adapterInfo: { vendor: "65541" } };
+  const flops = (n: number, hw: number, c: number) => 2 * n * hw * hw * 9 * c * c;
+  try {
+    noteAdapterKind(undefined);
+    assert.equal(winogradWorthIt(soft, flops(1, 8, 8), false), true, "always on a CPU adapter");
+    assert.equal(winogradWorthIt(gpu, flops(8, 64, 8), true), false, "64² base-8 training: off (measured slower)");
+    assert.equal(winogradWorthIt(gpu, flops(8, 128, 16), true), true, "128² base-16 training: on (measured faster)");
+    assert.equal(winogradWorthIt(gpu, flops(8, 128, 16), false), false, "128² inference: off (measured slower)");
+    assert.equal(winogradWorthIt(gpu, flops(8, 256, 16), false), true, "256² inference: on (measured faster)");
+  } finally {
+    noteAdapterKind(undefined);
+  }
+});
+
+Deno.test("column reductions split into ≈ √rows / 2 chunks on a GPU, ≥ 256 lanes on a CPU adapter", () => {
+  assert.deepEqual(columnSplit([8, 128, 128, 16]), { R: 131072, C: 16, S: 16, RP: 8192 });
+  assert.deepEqual(columnSplit([8, 128, 128, 16], true), { R: 131072, C: 16, S: 181, RP: 725 });
+  assert.equal(columnSplit([8, 256, 256, 16], true).S, 362);
+  assert.equal(columnSplit([4, 4, 4, 8], true).S, 2, "never chunks under 32 rows");
+  for (const shape of [[8, 64, 64, 8], [3, 7, 11, 12], [1000, 3]]) {
+    const { R, S, RP } = columnSplit(shape, true);
+    assert.ok(S * RP >= R && (S - 1) * RP < R, `${shape}: every row in exactly one chunk`);
+  }
+});
+
+webgpuTest(
+  "kernels chosen for a GPU hand the shapes they lose there to stock tfjs, and still equal the cpu backend",
+  async () => {
+    const conv = (x: tf.Tensor4D, f: tf.Tensor4D, s: number) => tf.conv2d(x, f, s, "same");
+    const run = async () => {
+      const out: Float32Array[] = [];
+      const push = async (...ts: tf.Tensor[]) => {
+        for (const t of ts) out.push(await t.data() as Float32Array);
+        tf.dispose(ts);
+      };
+      // [cin, cout, k, stride]: direct 4×4 s2 (stock on a GPU), 1 input channel (fast), 1 output channel (fast),
+      // a small Winograd-eligible 3×3 (stock forward and input gradient on a GPU, where it is too small for Winograd).
+      for (const [i, [cin, cout, k, st]] of [[8, 8, 4, 2], [1, 8, 3, 1], [8, 1, 1, 1], [8, 8, 3, 1]].entries()) {
+        const x = tf.tensor4d(rand(2 * 12 * 12 * cin, 900 + i), [2, 12, 12, cin]);
+        const f = tf.tensor4d(rand(k * k * cin * cout, 910 + i), [k, k, cin, cout]);
+        const [dx, dw] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(conv(a as tf.Tensor4D, w as tf.Tensor4D, st)))(
+          [x, f],
+        );
+        await push(conv(x, f, st), dx, dw, x, f);
+      }
+      const a = tf.tensor4d(rand(2 * 32 * 32 * 16, 920), [2, 32, 32, 16]);
+      const b = tf.tensor4d(rand(2 * 32 * 32 * 16, 921), [2, 32, 32, 16]);
+      const two = tf.tensor4d(rand(2 * 40 * 40 * 2, 922), [2, 40, 40, 2]);
+      const cat = tf.concat([a, b], 3);
+      const [p, q] = tf.split(cat, [8, 24], 3);
+      await push(cat, p, q, tf.sum(a, [0, 1, 2]), tf.mean(two, [0, 1, 2]), a, b, two);
+      const big = tf.tensor4d(rand(4 * 32 * 32 * 8, 923), [4, 32, 32, 8]);
+      await push(tf.sum(big, [0, 1, 2]), tf.mean(big, [0, 1, 2], true), tf.sum(big, -1), big);
+      return out;
+    };
+    try {
+      const { ref, got } = await cpuThenFastWebgpu(async () => {
+        if (tf.getBackend() !== "webgpu") return await run();
+        setKernelTarget("gpu");
+        const { out, keys } = await programKeys(run);
+        const ours = keys.filter((k) => k.startsWith("appaunet_"));
+        const has = (prefix: string) => ours.filter((k) => k.startsWith(prefix)).length;
+        assert.equal(has("appaunet_concat") + has("appaunet_slice"), 0, `no last-axis concat/split: ${ours}`);
+        assert.equal(has("appaunet_wino"), 0, `no Winograd for convolutions this small: ${ours}`);
+        assert.equal(has("appaunet_colsum"), 0, `column Sum/Mean run stock tfjs: ${ours}`);
+        assert.ok(has("appaunet_rowsum"), `last-axis sums stay ours: ${ours}`);
+        // Direct forward kernels only for the 1-input- and 1-output-channel convs; no direct input gradient; every
+        // filter gradient stays ours.
+        const count = (keys: string[], prefix: string) => keys.filter((k) => k.startsWith(prefix)).length;
+        assert.equal(count(keys, "appaunet_dx_"), 0, `no direct input gradients: ${ours}`);
+        assert.ok(count(keys, "appaunet_dw_") >= 3, `direct filter gradients still run: ${ours}`);
+        setKernelTarget("software");
+        const soft = (await programKeys(run)).keys;
+        assert.ok(count(soft, "appaunet_dx_") >= 3, `direct input gradients on a CPU adapter: ${soft}`);
+        const [g, c] = [count(keys, "appaunet_conv_"), count(soft, "appaunet_conv_")];
+        assert.ok(g > 0 && g < c, `direct forward convs: ${g} for a GPU, ${c} for a CPU adapter`);
+        assert.ok(count(soft, "appaunet_concat") > 0, "concat is ours on a CPU adapter");
+        assert.ok(count(soft, "appaunet_wino") > 0 && count(soft, "appaunet_colsum") > 0, "Winograd, column sums");
+        return out;
+      }, true);
+      got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-4, `output ${i}: rel err ${maxRel(g, ref[i])}`));
+    } finally {
+      setKernelTarget(undefined);
+      await initBackend({ backend: "cpu" });
+    }
   },
 );
 

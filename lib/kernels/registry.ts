@@ -28,12 +28,15 @@ import {
   type FusedActivation,
 } from "./webgpu_conv.ts";
 export { useWinograd, winogradOutputTile } from "./webgpu_winograd.ts";
+import { onGpu, winogradWorthIt } from "./policy.ts";
+export { type KernelTarget, kernelTarget, setKernelTarget } from "./policy.ts";
 import { isMaxPool2x2, maxPool2x2WebGpu, maxPoolGrad2x2WebGpu } from "./webgpu_pool.ts";
 import { registerActivationGradients, reluWebGpu, stepWebGpu, vec4Eligible } from "./webgpu_elementwise.ts";
 import {
   conv2dBackpropFilterWinogradWebGpu,
   conv2dBackpropInputWinogradWebGpu,
   conv2dWinogradWebGpu,
+  recordingGradients,
   winogradEligible,
 } from "./webgpu_winograd.ts";
 
@@ -46,6 +49,13 @@ interface Replacement {
 // deno-lint-ignore no-explicit-any
 type AnyBackend = any;
 type Attrs = Record<string, unknown>;
+
+/** Winograd for this convolution: eligible, and worth its extra dispatches on this adapter (see policy.ts). */
+function useWinogradFor(backend: unknown, info: backend_util.Conv2DInfo, training: boolean): boolean {
+  if (!winogradEligible(info)) return false;
+  const flops = 2 * info.batchSize * info.outHeight * info.outWidth * 9 * info.inChannels * info.outChannels;
+  return winogradWorthIt(backend, flops, training);
+}
 
 function convInfo(xShape: number[], filterShape: number[], a: Attrs, dilations: unknown = 1) {
   return backend_util.computeConv2DInfo(
@@ -65,7 +75,9 @@ const webgpuBackpropFilter = (stock: tf.KernelFunc): tf.KernelFunc => (args) => 
   const a = args.attrs as Attrs;
   const info = convInfo(x.shape, a.filterShape as number[], a);
   if (!fastConvEligible(info) || !storedAsFloat32(args.backend, x, dy)) return stock(args);
-  if (winogradEligible(info)) return conv2dBackpropFilterWinogradWebGpu(args.backend as AnyBackend, x, dy, info);
+  if (useWinogradFor(args.backend, info, true)) {
+    return conv2dBackpropFilterWinogradWebGpu(args.backend as AnyBackend, x, dy, info);
+  }
   return conv2dBackpropFilterWebGpu(args.backend as AnyBackend, x, dy, info);
 };
 
@@ -74,7 +86,10 @@ const webgpuBackpropInput = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const a = args.attrs as Attrs;
   const info = convInfo(a.inputShape as number[], filter.shape, a);
   if (!fastConvEligible(info) || !storedAsFloat32(args.backend, dy, filter)) return stock(args);
-  if (winogradEligible(info)) return conv2dBackpropInputWinogradWebGpu(args.backend as AnyBackend, dy, filter, info);
+  if (useWinogradFor(args.backend, info, true)) {
+    return conv2dBackpropInputWinogradWebGpu(args.backend as AnyBackend, dy, filter, info);
+  }
+  if (onGpu(args.backend)) return stock(args); // see policy.ts
   return conv2dBackpropInputWebGpu(args.backend as AnyBackend, dy, filter, info);
 };
 
@@ -88,8 +103,12 @@ const webgpuConv = (fused: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => 
     !fastConvEligible(info) || !storedAsFloat32(args.backend, x, filter, bias) || preluActivationWeights || !biasOk ||
     (activation !== "linear" && activation !== "relu")
   ) return stock(args);
-  const conv = winogradEligible(info) ? conv2dWinogradWebGpu : conv2dWebGpu;
-  return conv(args.backend as AnyBackend, x!, filter!, bias, activation as FusedActivation, info);
+  if (useWinogradFor(args.backend, info, recordingGradients())) {
+    return conv2dWinogradWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation as FusedActivation, info);
+  }
+  // On a GPU the direct kernel only wins with 1–2 input or output channels (see policy.ts).
+  if (onGpu(args.backend) && info.inChannels > 2 && info.outChannels > 2) return stock(args);
+  return conv2dWebGpu(args.backend as AnyBackend, x!, filter!, bias, activation as FusedActivation, info);
 };
 
 const webgpuReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
@@ -98,6 +117,7 @@ const webgpuReduce = (mean: boolean) => (stock: tf.KernelFunc): tf.KernelFunc =>
   if (!storedAsFloat32(args.backend, x)) return stock(args);
   const axis = a.axis as number | number[];
   if (isColumnReduction(x.shape, axis)) {
+    if (onGpu(args.backend)) return stock(args); // see policy.ts
     return columnReduceWebGpu(args.backend as AnyBackend, x, Boolean(a.keepDims), mean);
   }
   if (isShortRowReduction(x.shape, axis)) {
@@ -140,7 +160,7 @@ const webgpuConcat = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const parts = args.inputs as unknown as tf.TensorInfo[];
   const axis = (args.attrs as Attrs).axis as number;
   if (
-    !Array.isArray(parts) || !storedAsFloat32(args.backend, ...parts) ||
+    !Array.isArray(parts) || onGpu(args.backend) || !storedAsFloat32(args.backend, ...parts) ||
     !isLastAxisConcat(parts.map((p) => p.shape), axis) ||
     !parts.some(bigEnough)
   ) return stock(args);
@@ -152,7 +172,9 @@ const webgpuSplitV = (stock: tf.KernelFunc): tf.KernelFunc => (args) => {
   const a = args.attrs as Attrs;
   const r = x.shape.length;
   const axis = (a.axis as number) < 0 ? (a.axis as number) + r : (a.axis as number);
-  if (r < 2 || axis !== r - 1 || !storedAsFloat32(args.backend, x) || !bigEnough(x)) return stock(args);
+  if (r < 2 || axis !== r - 1 || onGpu(args.backend) || !storedAsFloat32(args.backend, x) || !bigEnough(x)) {
+    return stock(args);
+  }
   const sizes = backend_util.prepareSplitSize(x as tf.Tensor, a.numOrSizeSplits as number[] | number, axis);
   let offset = 0;
   return sizes.map((w) => {
@@ -225,7 +247,9 @@ let active = false;
  * backward (`webgpu_batchnorm.ts`) and `createAdam`'s optimizer updates in 3 dispatches per variable
  * (`webgpu_adam.ts`). On `cpu`: `Conv2DBackpropFilter` (stock is ≈ 60× slower). Anything a replacement does not
  * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock
- * kernel.
+ * kernel. On a GPU (see {@linkcode kernelTarget}) the replacements that lose to tfjs's kernels there hand over to
+ * them: direct forward convolutions with ≥ 3 input and output channels, direct input gradients, last-axis
+ * `Concat`/`SplitV`, and column `Sum`/`Mean` of 1–2 channels (measured on an NVIDIA H100; `policy.ts` lists them).
  *
  * @example
  * ```ts

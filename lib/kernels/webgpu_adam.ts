@@ -34,7 +34,7 @@ function moment(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
   const { beta, square } = args.attrs as unknown as { beta: number; square: boolean };
   const n = size(m.shape), w = width(n);
   const gg = square ? "g[index] * g[index]" : "g[index]";
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= NE) { return; }
     result[index] = uniforms.p.x * m[index] + uniforms.p.y * ${gg};
@@ -53,7 +53,7 @@ function update(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?:
   const { value, m, v } = args.inputs as { value: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
   const { lr, c1, c2, epsilon } = args.attrs as unknown as { lr: number; c1: number; c2: number; epsilon: number };
   const n = size(value.shape), w = width(n);
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= NE) { return; }
     let p = uniforms.p;

@@ -47,7 +47,7 @@ export function concatLastWebGpu(backend: WebGpuBackendLike, parts: tf.TensorInf
     const ck = `uniforms.c0[${k}]`, start = k === 0 ? "" : `uniforms.o0[${k}] + `;
     return `for (var c = 0; c < ${ck}; c = c + 1) { result[index * T + ${start}c] = p${k}[index * ${ck} + c]; }`;
   });
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= ROWS) { return; }
     ${copies.join("\n    ")}
@@ -93,7 +93,7 @@ export function sliceLastWebGpu(
   const r = x.shape.length;
   const T = x.shape[r - 1];
   const rows = size(x.shape) / T;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= ROWS) { return; }
     for (var c = 0; c < CW; c = c + 1) { result[index * CW + c] = x[index * T + OFF + c]; }

@@ -107,7 +107,7 @@ export function conv2dBackpropFilterWebGpu(
   const ciExact = CIN % CT === 0, coExact = COUT % CB === 0;
   const ct = [...Array(CT).keys()], cv = [...Array(CV).keys()];
   const acc = (i: number, v: number) => `a${i}_${v}`;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
@@ -217,7 +217,7 @@ export function conv2dWebGpu(
         let ok${j} = iw${j} >= 0 && iw${j} < W && ow0 + ${j} < OW;
         let xb${j} = select(0, (xRow + iw${j}) * CIN, ok${j});`;
   const acc = (j: number, v: number) => `a${j}_${v}`;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
@@ -309,7 +309,7 @@ export function conv2dBackpropInputWebGpu(
   const px = [...Array(PX).keys()], cv = [...Array(CV).keys()];
   const acc = (j: number, v: number) => `a${j}_${v}`;
   const wload = (v: number) => load4("w", `wi + ${4 * v}`, `ci0 + ${4 * v}`, exact, "CIN");
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     var t = index;
@@ -374,7 +374,7 @@ export function conv2dBackpropInputWebGpu(
 function transposeLastTwo(backend: WebGpuBackendLike, filter: tf.TensorInfo, info: ConvInfo): tf.TensorInfo {
   const { filterHeight: KH, filterWidth: KW, inChannels: CIN, outChannels: COUT } = info;
   const size = KH * KW * CIN * COUT;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     let ci = index % CIN;

@@ -69,7 +69,7 @@ function vec4Map(
   alpha = 0,
 ): tf.TensorInfo {
   const n4 = size(shape) / 4;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= N4) { return; }
     result[index] = ${expr};

@@ -65,7 +65,7 @@ function shapeUniform(shape: number[]) {
 export function maxPool2x2WebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo): tf.TensorInfo {
   const [N, H, W, C] = x.shape;
   const size = N * (H / 2) * (W / 2) * C / 4;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= N * OH * OW * CQ) { return; }${WINDOW}
     result[index] = max(max(x[b00], x[b01]), max(x[b10], x[b11]));
@@ -90,7 +90,7 @@ export function maxPool2x2WebGpu(backend: WebGpuBackendLike, x: tf.TensorInfo): 
 export function maxPoolGrad2x2WebGpu(backend: WebGpuBackendLike, dy: tf.TensorInfo, x: tf.TensorInfo): tf.TensorInfo {
   const [N, H, W, C] = x.shape;
   const size = N * (H / 2) * (W / 2) * C / 4;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= N * OH * OW * CQ) { return; }${WINDOW}
     let x00 = x[b00]; let x01 = x[b01]; let x10 = x[b10]; let x11 = x[b11];

@@ -56,6 +56,9 @@ export function kernelEnv(name: string): string | undefined {
  */
 export const MIN_FAST_ELEMENTS = 4096;
 
+/** WGSL source, or a function that builds it (called only when tfjs compiles the program). */
+export type WgslSource = string | (() => string);
+
 /**
  * A program whose `fn main(index : i32)` runs once per flat index in `[0, invocations)`.
  *
@@ -63,7 +66,9 @@ export const MIN_FAST_ELEMENTS = 4096;
  * @param outputShape shape of `result`
  * @param names input buffer names, in input order
  * @param invocations number of indices to run
- * @param code WGSL with `fn main(index : i32) {`
+ * @param code WGSL with `fn main(index : i32) {`, or a function returning it: tfjs asks for the code only when it
+ *   has no pipeline for `key` yet, so a function keeps the string building off every later dispatch (the Winograd
+ *   transforms' code took ≈ 5 ms of JS per 64² forward pass when built eagerly, measured)
  * @param uniforms the program's uniform fields (tfjs appends them to its own struct)
  * @param prelude WGSL inserted at the top of `main` (e.g. `let` bindings of the uniforms). It must read
  *   `uniforms`: the auto bind-group layout only holds bindings the shader uses, and tfjs always binds them.
@@ -76,7 +81,7 @@ export function flatProgram(
   outputShape: number[],
   names: string[],
   invocations: number,
-  code: string,
+  code: WgslSource,
   uniforms: string,
   prelude: string,
   components?: { inputs: number[]; output: number },
@@ -91,7 +96,11 @@ export function flatProgram(
     dispatch: [Math.ceil(invocations / WG), 1, 1],
     variableNames: names,
     workgroupSize: [WG, 1, 1],
-    getUserCode: () => code.replace("fn main(index : i32) {", `fn main(index : i32) {${prelude}`),
+    getUserCode: () =>
+      (typeof code === "function" ? code() : code).replace(
+        "fn main(index : i32) {",
+        `fn main(index : i32) {${prelude}`,
+      ),
   };
 }
 
@@ -153,7 +162,7 @@ export type FlatProgramBuilder = (
   outputShape: number[],
   names: string[],
   invocations: number,
-  code: string,
+  code: WgslSource,
   components?: { inputs: number[]; output: number },
 ) => Program;
 

@@ -26,7 +26,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
-import { flatProgramWith, kernelEnv, runProgram, vec4Buffers, type WebGpuBackendLike } from "./webgpu_program.ts";
+import {
+  flatProgramWith,
+  kernelEnv,
+  runProgram,
+  vec4Buffers,
+  type WebGpuBackendLike,
+  type WgslSource,
+} from "./webgpu_program.ts";
 import { fastConvEligible, type FusedActivation } from "./webgpu_conv.ts";
 
 type ConvInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
@@ -240,7 +247,7 @@ function filterTransform(
   const n = f.m + 2, r3 = range(3);
   const load = (i: number, j: number) =>
     flipped ? `w[((${(2 - i) * 3 + 2 - j} * C + c) * K + k)]` : `w[((${i * 3 + j} * K + k) * C + c)]`;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     let c = index % C;
@@ -279,7 +286,7 @@ function runPerTile(
   names: string[],
   inputs: tf.TensorInfo[],
   channels: number,
-  code: string,
+  code: WgslSource,
   g: Geometry,
   f: Variant,
 ): tf.TensorInfo {
@@ -297,21 +304,22 @@ function runPerTile(
 /** V = Bᵀ d B of every n×n input tile, 4 channels per invocation: `[n², T, K]`. */
 function inputTransform(backend: WebGpuBackendLike, x: tf.TensorInfo, g: Geometry, f: Variant) {
   const n = f.m + 2, rn = range(n);
-  const code = `${tileMain("K", "KQ", "kq")}
+  const code = () =>
+    `${tileMain("K", "KQ", "kq")}
     let ih0 = ${f.m} * th - PT;
     let iw0 = ${f.m} * tw - PL;
     ${
-    rn.map((i) => `let okr${i} = ih0 + ${i} >= 0 && ih0 + ${i} < H; let okc${i} = iw0 + ${i} >= 0 && iw0 + ${i} < W;`)
-      .join("\n    ")
-  }
+      rn.map((i) => `let okr${i} = ih0 + ${i} >= 0 && ih0 + ${i} < H; let okc${i} = iw0 + ${i} >= 0 && iw0 + ${i} < W;`)
+        .join("\n    ")
+    }
     ${
-    rn.flatMap((i) =>
-      rn.map((j) =>
-        `let d${i}_${j} = select(vec4<f32>(0.0), x[select(0, ((nn * H + ih0 + ${i}) * W + iw0 + ${j}) * KQ + kq, ` +
-        `okr${i} && okc${j})], okr${i} && okc${j});`
-      )
-    ).join("\n    ")
-  }
+      rn.flatMap((i) =>
+        rn.map((j) =>
+          `let d${i}_${j} = select(vec4<f32>(0.0), x[select(0, ((nn * H + ih0 + ${i}) * W + iw0 + ${j}) * KQ + kq, ` +
+          `okr${i} && okc${j})], okr${i} && okc${j});`
+        )
+      ).join("\n    ")
+    }
     ${transform2d(f.bt, "d", "e", (a, b, e) => `result[(${n * a + b} * T + t) * KQ + kq] = ${e};`)}
   }`;
   return runPerTile(backend, `appaunet_wino${f.m}_v`, [n * n, tiles(g, f.m).T, g.K], ["x"], [x], g.K, code, g, f);
@@ -343,7 +351,7 @@ function batchedProduct(
   // this many accumulators, a spill to the stack, so one write instead of four saves ≈ 5–15 % of the product's time.
   const rows = range(PT_ROWS), cv = range(CV), k4 = range(4);
   const acc = (j: number, q: number) => `a${j}_${q}`;
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     ${channelQuads(CV)}
@@ -400,14 +408,15 @@ function outputTransform(
     if (activation === "relu") s = `max(${s}, vec4<f32>(0.0))`;
     return s;
   };
-  const code = `${tileMain("C", "CQ", "cq")}
+  const code = () =>
+    `${tileMain("C", "CQ", "cq")}
     ${bias ? "let bv = bias[cq];" : ""}
     ${rn.flatMap((a) => rn.map((b) => `let m${a}_${b} = m[(${n * a + b} * T + t) * CQ + cq];`)).join("\n    ")}
     ${
-    transform2d(f.at, "m", "s", (i, j, e) =>
-      `{ let oh = ${f.m} * th + ${i}; let ow = ${f.m} * tw + ${j}; if (oh < OH && ow < OW) { let y = ${post(e)}; ` +
-      `result[((nn * OH + oh) * OW + ow) * CQ + cq] = y; } }`)
-  }
+      transform2d(f.at, "m", "s", (i, j, e) =>
+        `{ let oh = ${f.m} * th + ${i}; let ow = ${f.m} * tw + ${j}; if (oh < OH && ow < OW) { let y = ${post(e)}; ` +
+        `result[((nn * OH + oh) * OW + ow) * CQ + cq] = y; } }`)
+    }
   }`;
   const key = `appaunet_wino${f.m}_y_${bias ? 1 : 0}_${activation}`;
   const [names, inputs] = bias ? [["m", "bias"], [m, bias]] : [["m"], [m]];
@@ -420,16 +429,17 @@ const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
 function outputGradTransform(backend: WebGpuBackendLike, dy: tf.TensorInfo, g: Geometry, f: Variant) {
   const n = f.m + 2, rm = range(f.m);
   const a = transpose(f.at);
-  const code = `${tileMain("C", "CQ", "cq")}
+  const code = () =>
+    `${tileMain("C", "CQ", "cq")}
     ${
-    rm.flatMap((i) =>
-      rm.map((j) =>
-        `let ok${i}_${j} = ${f.m} * th + ${i} < OH && ${f.m} * tw + ${j} < OW; ` +
-        `let d${i}_${j} = select(vec4<f32>(0.0), dy[select(0, ((nn * OH + ${f.m} * th + ${i}) * OW + ${f.m} * tw + ` +
-        `${j}) * CQ + cq, ok${i}_${j})], ok${i}_${j});`
-      )
-    ).join("\n    ")
-  }
+      rm.flatMap((i) =>
+        rm.map((j) =>
+          `let ok${i}_${j} = ${f.m} * th + ${i} < OH && ${f.m} * tw + ${j} < OW; ` +
+          `let d${i}_${j} = select(vec4<f32>(0.0), dy[select(0, ((nn * OH + ${f.m} * th + ${i}) * OW + ${f.m} * tw + ` +
+          `${j}) * CQ + cq, ok${i}_${j})], ok${i}_${j});`
+        )
+      ).join("\n    ")
+    }
     ${transform2d(a, "d", "e", (r, q, e) => `result[(${n * r + q} * T + t) * CQ + cq] = ${e};`)}
   }`;
   return runPerTile(backend, `appaunet_wino${f.m}_dy`, [n * n, tiles(g, f.m).T, g.C], ["dy"], [dy], g.C, code, g, f);
@@ -453,7 +463,7 @@ function tileReduction(
   const acc = (i: number, q: number) => `a${i}_${q}`;
   const { T } = tiles(g, f.m);
   const chunk = Math.ceil(T / S);
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     ${channelQuads(CV)}
@@ -492,7 +502,7 @@ function tileReduction(
 function filterGradTransform(backend: WebGpuBackendLike, z: tf.TensorInfo, g: Geometry, f: Variant, S: number) {
   const n = f.m + 2, P = n * n, rn = range(n);
   const gt = transpose(f.g);
-  const code = `
+  const code = () => `
   fn main(index : i32) {
     if (index >= E0) { return; }
     let c = index % C;
@@ -583,8 +593,12 @@ function sweepInputTransforms(backend: WebGpuBackendLike): void {
   }
 }
 
-/** Whether tfjs is recording operations for a gradient (inside `tf.grads`, `minimize`, …). */
-function recordingGradients(): boolean {
+/**
+ * Whether tfjs is recording operations for a gradient (inside `tf.grads`, `minimize`, …).
+ *
+ * @returns true while a gradient tape records
+ */
+export function recordingGradients(): boolean {
   const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
   return (state?.gradientDepth ?? 0) > 0;
 }
