@@ -2,24 +2,27 @@
  * Which of appaunet's replacement kernels run, by kind of WebGPU adapter.
  *
  * The replacements were designed and tuned on a CPU adapter (Mesa's lavapipe), where they beat tfjs's own kernels
- * everywhere. On a GPU (measured on an NVIDIA H100 through Vulkan, see bench/README.md, "GPU") most still win by
- * a wide margin — the filter gradients by 10–500×, the Winograd 3×3 convolutions, the per-channel, pooling and
- * ReLU kernels — but some lose to tfjs's tiled matmul-style kernels, which a GPU runs well and a CPU does not:
+ * everywhere. On a GPU (measured on an NVIDIA H100 through Vulkan, see bench/README.md, "GPU: NVIDIA H100") most still
+ * win by a wide margin — the filter gradients by 1.6–266×, the Winograd 3×3 convolutions by 1.8–9.4× in kernel time,
+ * the per-channel, pooling and ReLU kernels — but some lose to tfjs's tiled kernels, which a GPU runs well and a CPU
+ * does not. On a GPU:
  *
- * | replacement                                                      | on a GPU                                     |
- * | ---------------------------------------------------------------- | -------------------------------------------- |
- * | direct (non-Winograd) `Conv2D` / `FusedConv2D`, ≥ 3 in and out channels | stock (1.4–2× faster there)            |
- * | direct `Conv2DBackpropInput` (4×4 stride 2, 2×2 transposed, 1×1)  | stock (2–5× faster there)                    |
- * | `Concat`, `SplitV` along the last axis                            | stock (2–3× faster there)                    |
- * | `Sum` / `Mean` over every axis but the last                       | stock (10–70 µs faster per call at 64²)      |
- * | Winograd 3×3 convolutions (forward, input and filter gradients)  | only for convolutions of ≥ 256 MFLOP while training, ≥ 1.2 GFLOP otherwise; else as above |
- * | column reductions (BatchNorm statistics)                          | fast, split into ≈ √rows chunks, not 256 lanes |
+ * - direct (non-Winograd) `Conv2D` / `FusedConv2D` with ≥ 3 input and output channels: stock (1.5–2.4× faster there);
+ * - direct `Conv2DBackpropInput` (4×4 stride 2, 2×2 transposed, 1×1, few channels): stock (1.3–5.3× faster there);
+ * - `Concat` and `SplitV` along the last axis: stock (1.4–4× faster there);
+ * - `Sum` / `Mean` over every axis but the last: stock (ours was slower by up to 54 µs per call at 64²);
+ * - Winograd 3×3 (forward, input and filter gradients): only for convolutions of ≥ 256 MFLOP while training and
+ *   ≥ 1.2 GFLOP otherwise; smaller ones take the choices above (stock forward and input gradient, our direct filter
+ *   gradient);
+ * - the BatchNorm statistics (our column partial sums) stay ours, split into ≈ √rows / 2 chunks instead of ≈ 256
+ *   lanes.
  *
  * Everything else runs the same replacement on both kinds. On the H100 the whole-model wall time was bound by the
  * JS cost of each dispatch (tens of µs in tfjs and Deno's WebGPU), not by the GPU, and a Winograd convolution
  * needs 4 dispatches where tfjs's needs 1: Winograd made the 64² train step (all convolutions ≤ 75 MFLOP) slower
  * and the 128² one (604 MFLOP each) faster; without gradients it made the 64² and 128² forward passes slower and
- * the 256² one (2.4 GFLOP each) faster. The thresholds sit between those measured sizes.
+ * the 256² one (2.4 GFLOP each) faster. The thresholds sit between those measured sizes; the sizes in between were
+ * not measured.
  *
  * @module
  */

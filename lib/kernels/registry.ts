@@ -249,7 +249,8 @@ let active = false;
  * handle (NCHW, dilation, other activations, other broadcasts, tensors stored as int32/bool) goes to the stock
  * kernel. On a GPU (see {@linkcode kernelTarget}) the replacements that lose to tfjs's kernels there hand over to
  * them: direct forward convolutions with ≥ 3 input and output channels, direct input gradients, last-axis
- * `Concat`/`SplitV`, and column `Sum`/`Mean` of 1–2 channels (measured on an NVIDIA H100; `policy.ts` lists them).
+ * `Concat`/`SplitV`, column `Sum`/`Mean`, and Winograd below a size (measured on an NVIDIA H100; `policy.ts` lists
+ * them).
  *
  * @example
  * ```ts

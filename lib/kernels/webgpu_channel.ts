@@ -188,7 +188,7 @@ export function channelMapWebGpu(
       outShape,
       names,
       blocked ? Math.ceil(n / C / BLOCK_PIXELS) * (C / 4) : Math.ceil(n / 4),
-      blocked ? blockElements(expr, channelNames) : fourElements(mode, expr),
+      () => blocked ? blockElements(expr, channelNames) : fourElements(mode, expr),
       UNIFORMS + (eps ? "eps : f32," : ""),
       PRELUDE,
       blocked ? vec4Buffers(names.length) : undefined,
