@@ -13,7 +13,10 @@
  * that ran an appaunet shader and are slower by more than 10 % and 2 µs, worst first (the "(ours)" column counts
  * the distinct calls that ran an appaunet shader; the others ran the stock kernel in both modes). appaunet's own fused kernels (BatchNorm training,
  * Adam, the activation gradients) have no single stock kernel to compare with and are left out; the whole-step
- * tables (`step_table.ts`) include them. With `OUT` set, also writes `$OUT/kernel_table_<workload>_<size>.json`.
+ * tables (`step_table.ts`) include them. With `OUT` set, also writes `$OUT/kernel_table_<workload>_<size>.json`,
+ * rewritten after every call (largest work first), so a run cut short by a time limit keeps what it measured: on a
+ * GPU most of the time goes into compiling each distinct stock kernel once (the H100 did a 64² mtl step's 218 calls in
+ * 34 s and ran out of 60 s at 128²).
  *
  * @module
  */
@@ -57,7 +60,7 @@ export interface KernelCall {
  * Runs `fn` once and records the distinct calls of replaced kernels it makes through the engine.
  *
  * @param fn the workload
- * @returns the calls, most frequent first
+ * @returns the calls, largest work (input elements × calls) first
  */
 export async function recordKernelCalls(fn: () => Promise<void>): Promise<KernelCall[]> {
   // deno-lint-ignore no-explicit-any
@@ -81,7 +84,10 @@ export async function recordKernelCalls(fn: () => Promise<void>): Promise<Kernel
   } finally {
     engine.runKernel = original;
   }
-  return [...calls.values()].sort((a, b) => b.count - a.count);
+  // Largest work first (input elements × calls), so that a run cut short has timed what matters most.
+  const work = (c: KernelCall) =>
+    c.count * Object.values(c.inputs).reduce((s, t) => s + (t ? tf.util.sizeFromShape(t.shape) : 0), 0);
+  return [...calls.values()].sort((a, b) => work(b) - work(a));
 }
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -146,7 +152,13 @@ if (import.meta.main) {
   await w[what]();
   const calls = await recordKernelCalls(w[what]);
   const rows: (KernelCall & { stock: number; fast: number; ours: boolean })[] = [];
-  for (const c of calls) rows.push({ ...c, ...(await timeCall(c, reps)) });
+  const out = Deno.env.get("OUT");
+  const file = `${out}/kernel_table_${what}_${size}.json`;
+  for (const c of calls) {
+    rows.push({ ...c, ...(await timeCall(c, reps)) });
+    // Written after every call: a run stopped by a time limit keeps what it measured (new shapes compile first).
+    if (out) Deno.writeTextFileSync(file, JSON.stringify({ info, done: rows.length, of: calls.length, rows }));
+  }
   console.log(
     `${what} ${size}² base ${base} depth ${depth} b8 on ${info.adapter?.description} (kernel target ${info.kernelTarget}); ` +
       `${calls.length} distinct calls, median of ${reps}, alternating`,
@@ -181,7 +193,5 @@ if (import.meta.main) {
     const shapes = Object.values(r.inputs).map((s) => (s ? `[${s.shape}]` : "-")).join(" ");
     console.log(`  ${r.name} ${shapes}: ${r.stock.toFixed(3)} → ${r.fast.toFixed(3)} ×${r.count}`);
   }
-  const out = Deno.env.get("OUT");
-  if (out) Deno.writeTextFileSync(`${out}/kernel_table_${what}_${size}.json`, JSON.stringify({ info, rows }));
   Deno.exit(0);
 }
