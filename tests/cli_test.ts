@@ -56,7 +56,7 @@ Deno.test("CLI: missing manifest is one clear line, exit 1, no stack trace", asy
 const webgpu = await webgpuAvailable();
 
 Deno.test({
-  name: "CLI: info on webgpu names the adapter and the dispatches per queue submission in effect" +
+  name: "CLI: info on webgpu names the adapter, the dispatches per queue submission and the kernel target in effect" +
     (webgpu ? "" : " (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)"),
   ignore: !webgpu,
   fn: async () => {
@@ -66,6 +66,8 @@ Deno.test({
     assert.match(r.text, /submit batch (\d+) dispatches per queue submission/);
     const n = Number(r.text.match(/submit batch (\d+)/)![1]);
     assert.equal(n, r.text.includes("· software") ? SOFTWARE_SUBMIT_BATCH_SIZE : 15);
+    const target = r.text.includes("· software") ? "software adapter" : "GPU";
+    assert.match(r.text, new RegExp(`kernels\\s+fast .*; chosen for a ${target}\\)`));
     await initBackend({ backend: "cpu" });
   },
 });
