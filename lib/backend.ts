@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
 import { type KernelTarget, kernelTarget, noteAdapterKind } from "./kernels/policy.ts";
+import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";
 
 /** Which tfjs backend to run on. */
 export type BackendName = "webgpu" | "cpu";
@@ -194,6 +195,9 @@ function readMesaVersion(): string | undefined {
  * process at exit (libglvnd double free, exit code 134) and GL compiles shaders ≈ 5× slower on Mesa. Set
  * `DENO_WEBGPU_BACKEND` yourself (e.g. `gl`, or `vulkan,gl`) to override.
  *
+ * On `webgpu` it also makes tfjs reuse uniform buffers and bind groups across dispatches that need the same ones
+ * instead of creating them on every dispatch (`webgpu_dispatch_cache.ts`).
+ *
  * @example Start the cpu backend (always available)
  * ```ts
  * import { initBackend } from "@appaunet/appaunet";
@@ -224,6 +228,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
         applySubmitBatchSize(batch, lastAdapter?.isFallbackAdapter ?? false);
         noteAdapterKind(lastAdapter?.isFallbackAdapter);
         submitAfterNewPipelines(tf.backend());
+        cacheDispatchResources(tf.backend());
         return backendInfo();
       }
     }
