@@ -1,18 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { createSegmentor, initBackend, webgpuAvailable } from "../mod.ts";
+import { createSegmentor, initBackend } from "../mod.ts";
+import { webgpuTest } from "./webgpu_helper.ts";
 import { type DispatchCache, packUniforms } from "../lib/webgpu_dispatch_cache.ts";
-
-const webgpu = await webgpuAvailable();
-
-/** A webgpu test; ignored with a message when there is no adapter. */
-function webgpuTest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name: webgpu ? name : `${name} (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)`,
-    ignore: !webgpu,
-    fn,
-  });
-}
 
 webgpuTest("webgpu uniform buffers are packed exactly as tfjs packs them", async () => {
   await initBackend({ backend: "webgpu" });

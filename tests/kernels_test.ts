@@ -12,8 +12,8 @@ import {
   setKernelTarget,
   useFastKernels,
   useWinograd,
-  webgpuAvailable,
 } from "../mod.ts";
+import { webgpuTest } from "./webgpu_helper.ts";
 import { noteAdapterKind, winogradWorthIt } from "../lib/kernels/policy.ts";
 import { columnSplit } from "../lib/kernels/webgpu_reduce.ts";
 import { cachedInputTransforms } from "../lib/kernels/webgpu_winograd.ts";
@@ -61,17 +61,6 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>) {
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
   for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m / scale;
-}
-
-const webgpu = await webgpuAvailable();
-
-/** A test that needs a WebGPU adapter; without one it is ignored with a name that says how to get one. */
-function webgpuTest(name: string, fn: () => Promise<void>) {
-  Deno.test({
-    name: webgpu ? name : `${name} (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)`,
-    ignore: !webgpu,
-    fn,
-  });
 }
 
 /**
