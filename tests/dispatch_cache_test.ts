@@ -38,6 +38,9 @@ webgpuTest(
     // deno-lint-ignore no-explicit-any
     const cache = (tf.backend() as any).appaunetDispatchCache as DispatchCache;
     assert.ok(cache, "initBackend installs the caches");
+    // Start empty, so that earlier tests in this process cannot bring the caches to their limit mid-test.
+    cache.uniforms.clear();
+    cache.bindGroups.clear();
     const S = createSegmentor({ size: 32, depth: 2, baseFilters: 8, seed: 3 });
     const x = tf.randomUniform([2, 32, 32, 1], 0, 1, "float32", 4);
     const run = async () => {
