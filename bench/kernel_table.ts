@@ -21,30 +21,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { backendInfo, initBackend, useFastKernels } from "../mod.ts";
+import { backendInfo, initBackend, replacedKernelNames, useFastKernels } from "../mod.ts";
 import { makeWorkloads } from "./nets.ts";
 
 /** The kernel names that have an appaunet replacement on `webgpu`. */
-export const REPLACED = new Set([
-  "Conv2D",
-  "FusedConv2D",
-  "Conv2DBackpropInput",
-  "Conv2DBackpropFilter",
-  "Sum",
-  "Mean",
-  "Multiply",
-  "Add",
-  "Sub",
-  "RealDiv",
-  "FusedBatchNorm",
-  "Tile",
-  "Concat",
-  "SplitV",
-  "MaxPool",
-  "MaxPoolGrad",
-  "Relu",
-  "Step",
-]);
+export const REPLACED: ReadonlySet<string> = new Set(replacedKernelNames("webgpu"));
 
 type Spec = { shape: number[]; dtype: tf.DataType } | null;
 /** One distinct kernel call: name, inputs (array for Concat, named otherwise), attributes, and how often it ran. */

@@ -231,6 +231,22 @@ const REPLACEMENTS: Replacement[] = [
   { kernelName: "Step", backendName: "webgpu", make: webgpuStep },
 ];
 
+/**
+ * The tfjs kernels that appaunet replaces on a backend (see {@linkcode useFastKernels}); appaunet's own fused kernels
+ * (BatchNorm training, Adam, the activation gradients) are not among them.
+ *
+ * @example
+ * ```ts
+ * import { replacedKernelNames } from "@appaunet/appaunet";
+ * console.log(replacedKernelNames("webgpu").includes("Conv2DBackpropFilter")); // true
+ * ```
+ * @param backendName `"webgpu"` or `"cpu"`
+ * @returns the kernel names, in registration order
+ */
+export function replacedKernelNames(backendName: string): string[] {
+  return REPLACEMENTS.filter((r) => r.backendName === backendName).map((r) => r.kernelName);
+}
+
 const stockKernels = new Map<string, tf.KernelConfig>();
 let active = false;
 

@@ -43,14 +43,14 @@ export function concatLastWebGpu(backend: WebGpuBackendLike, parts: tf.TensorInf
   const rows = size(parts[0].shape) / widths[0];
   const names = parts.map((_, k) => `p${k}`);
   // Part k starts at channel uniforms.o0[k] (0 for the first part) and is uniforms.c0[k] wide.
-  const copies = widths.map((_, k) => {
+  const copy = (k: number) => {
     const ck = `uniforms.c0[${k}]`, start = k === 0 ? "" : `uniforms.o0[${k}] + `;
     return `for (var c = 0; c < ${ck}; c = c + 1) { result[index * T + ${start}c] = p${k}[index * ${ck} + c]; }`;
-  });
+  };
   const code = () => `
   fn main(index : i32) {
     if (index >= ROWS) { return; }
-    ${copies.join("\n    ")}
+    ${parts.map((_, k) => copy(k)).join("\n    ")}
   }`;
   const offsets = widths.map((_, k) => widths.slice(0, k).reduce((a, b) => a + b, 0));
   const pad = (v: number[]) => [...v, 0, 0, 0, 0].slice(0, 4);

@@ -161,7 +161,7 @@ export function conv2dBackpropFilterWebGpu(
     dims(info, tiles * S, rowsPer, size),
   );
   if (S === 1) return partial;
-  const sum = `
+  const sum = () => `
   fn main(index : i32) {
     if (index >= E2) { return; }
     var acc = 0.0;
