@@ -11,11 +11,16 @@
  *   byte strings recur. {@linkcode cacheDispatchResources} keeps one buffer per distinct byte string, written once
  *   and never written again (shaders only read uniforms).
  * - Bind groups: a bind group only names a layout and buffers. When a dispatch asks for the same layout and the same
- *   buffer objects as an earlier one, the earlier bind group is returned. tfjs's buffer pool hands mostly the same
- *   buffers back to the same positions of a repeated forward pass (measured: 91 % of a 32² forward pass's bind
- *   groups found after 8 passes; far fewer in a training step, whose pool order varies more). That is correct whatever the buffers now hold: a bind
- *   group binds buffers, not values. tfjs never binds a destroyed buffer, so a group that names one is never asked
- *   for again. Each pipeline's bind-group layout is made a stable object for this (Deno returns a new one per call).
+ *   buffer objects as an earlier one, the earlier bind group is returned. That is correct whatever the buffers now
+ *   hold: a bind group binds buffers, not values. tfjs never binds a destroyed buffer, so a group that names one is
+ *   never asked for again. Each pipeline's bind-group layout is made a stable object for this (Deno returns a new
+ *   one per call).
+ * - Buffer pool order: for hits, a repeated step must get the same buffers in the same places. tfjs's pool hands
+ *   out the buffer of the right size released last, so the assignment depends on the order of earlier releases,
+ *   which drifts from step to step (measured: 0–8 % of a 64² training step's bind groups found in the cache, step
+ *   after step). The pool is made to hand out the free buffer created first instead: then the assignment depends
+ *   only on which buffers are free. With the fused Adam update writing in place (`lib/kernels/webgpu_adam.ts`), the
+ *   buffers that hold the model's state no longer change either, and a repeated step repeats its buffers exactly.
  *
  * Both caches start over past {@linkcode DISPATCH_CACHE_LIMIT} entries (dropping references, destroying nothing:
  * recorded work that is not submitted yet may still use them).
@@ -33,6 +38,10 @@ interface UniformField {
 interface CachingBackend {
   device: GPUDevice;
   queue: GPUQueue;
+  bufferManager?: {
+    freeBuffers: Map<string, GPUBuffer[]>;
+    acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+  };
   makeUniforms(fields: UniformField[]): { offset: number; size: number; buffer: GPUBuffer };
   appaunetDispatchCache?: DispatchCache;
 }
@@ -144,6 +153,28 @@ export function cacheDispatchResources(backend: unknown): DispatchCache | undefi
     if (v === undefined) ids.set(o, v = nextId++);
     return v;
   };
+  // Lowest-id-first buffer pool: which buffer an allocation gets depends on which buffers are free, not on the
+  // order they were released in (tfjs pops the last one released).
+  const manager = b.bufferManager;
+  if (manager && typeof manager.acquireBuffer === "function" && manager.freeBuffers instanceof Map) {
+    const acquire = manager.acquireBuffer.bind(manager);
+    manager.acquireBuffer = (size: number, usage: number, mappedAtCreation = false, reuse = true) => {
+      const free = reuse && state.enabled ? manager.freeBuffers.get(`${size}_${usage}`) : undefined;
+      if (free && free.length > 1) {
+        const last = free.length - 1;
+        let best = last, bestId = idOf(free[last]);
+        for (let i = 0; i < last; i++) {
+          const id = idOf(free[i]);
+          if (id < bestId) [best, bestId] = [i, id];
+        }
+        [free[best], free[last]] = [free[last], free[best]];
+      }
+      const buffer = acquire(size, usage, mappedAtCreation, reuse);
+      idOf(buffer);
+      return buffer;
+    };
+  }
+
   const createBindGroup = device.createBindGroup.bind(device);
   device.createBindGroup = (descriptor: GPUBindGroupDescriptor) => {
     if (!state.enabled) return createBindGroup(descriptor);

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { createSegmentor, initBackend } from "../mod.ts";
+import {
+  createAdam,
+  createDiscriminator,
+  createSegmentor,
+  ganTrainStep,
+  initBackend,
+  kltvLossPerImage,
+} from "../mod.ts";
 import { webgpuTest } from "./webgpu_helper.ts";
 import { type DispatchCache, packUniforms } from "../lib/webgpu_dispatch_cache.ts";
 
@@ -66,6 +73,55 @@ webgpuTest(
       cache.enabled = true;
       tf.dispose(x);
       S.dispose();
+      await initBackend({ backend: "cpu" });
+    }
+  },
+);
+
+webgpuTest(
+  "webgpu: a repeated S + D training step finds all its bind groups in the cache (in-place Adam, lowest-id buffer pool)",
+  async () => {
+    await initBackend({ backend: "webgpu" });
+    // deno-lint-ignore no-explicit-any
+    const cache = (tf.backend() as any).appaunetDispatchCache as DispatchCache;
+    cache.uniforms.clear();
+    cache.bindGroups.clear();
+    const nets = {
+      segmentor: createSegmentor({ size: 32, depth: 2, baseFilters: 4, seed: 5 }),
+      discriminator: createDiscriminator({ size: 32, depth: 2, baseFilters: 4, seed: 6 }),
+      optS: createAdam(1e-3, 0.5),
+      optD: createAdam(1e-3, 0.5),
+    };
+    const n = 4;
+    const batch = {
+      images: tf.randomUniform([n, 32, 32, 1], 0, 1, "float32", 7) as tf.Tensor4D,
+      masks: tf.cast(tf.greater(tf.randomUniform([n, 32, 32, 1], 0, 1, "float32", 8), 0.5), "float32") as tf.Tensor4D,
+      hasMask: tf.tensor1d([1, 1, 0, 1]),
+      labels: tf.tensor1d([0, 1, 0, 1], "int32"),
+      hasLabel: tf.tensor1d([1, 0, 1, 1]),
+      valid: tf.ones([n]) as tf.Tensor1D,
+    };
+    const misses: number[] = [], uniforms: number[] = [], tensors: number[] = [];
+    try {
+      for (let k = 0; k < 12; k++) {
+        const m0 = cache.misses;
+        const losses = ganTrainStep(nets, batch, { segLoss: kltvLossPerImage });
+        await losses.s.data();
+        tf.dispose(Object.values(losses));
+        misses.push(cache.misses - m0);
+        uniforms.push(cache.uniforms.size);
+        tensors.push(tf.memory().numTensors);
+      }
+      assert.ok(misses[0] > 100, `the first step creates its bind groups: ${misses[0]}`);
+      assert.deepEqual(misses.slice(-3), [0, 0, 0], `bind groups created per step: ${misses.join(" ")}`);
+      assert.equal(uniforms[11], uniforms[8], `no new uniform values once settled: ${uniforms.join(" ")}`);
+      assert.equal(tensors[11], tensors[1], "no tensor leak");
+    } finally {
+      tf.dispose(Object.values(batch));
+      nets.segmentor.dispose();
+      nets.discriminator.dispose();
+      nets.optS.dispose();
+      nets.optD.dispose();
       await initBackend({ backend: "cpu" });
     }
   },

@@ -372,6 +372,44 @@ webgpuTest("Winograd input transforms kept for the filter gradient are released 
 });
 
 webgpuTest(
+  "a Winograd input transform is not reused once the fused Adam has updated its input (a variable) in place",
+  async () => {
+    useWinograd(true);
+    const run = async () => {
+      const init = [tf.tensor4d(rand(2 * 8 * 8 * 8, 74), [2, 8, 8, 8]), tf.tensor4d(rand(9 * 8 * 8, 75), [3, 3, 8, 8])];
+      const [x, f] = init.map((t) => tf.variable(t));
+      tf.dispose(init); // the variables alone hold their data: the fused Adam updates them in place
+      const dy = tf.tensor4d(rand(2 * 8 * 8 * 8, 76), [2, 8, 8, 8]);
+      const opt = createAdam(0.05);
+      const out: Float32Array[] = [];
+      for (let k = 0; k < 4; k++) {
+        // The loss's forward convolution keeps x's input transform for the filter gradient; the next step's forward
+        // must not take it for the updated x.
+        const loss = opt.minimize(
+          () => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, "same"), dy)),
+          true,
+        )!;
+        out.push(await loss.data() as Float32Array);
+        loss.dispose();
+      }
+      out.push(await x.data() as Float32Array);
+      tf.dispose([x, f, dy]);
+      opt.dispose();
+      return out;
+    };
+    const { ref, got } = await cpuThenFastWebgpu(async () => {
+      if (tf.getBackend() !== "webgpu") return await run();
+      const { out, keys } = await programKeys(run);
+      assert.ok(keys.some((k) => k.startsWith("appaunet_wino_m")), "Winograd ran");
+      assert.ok(keys.some((k) => k.startsWith("appaunet_adam_update_inplace")), "Adam updated in place");
+      return out;
+    }, false);
+    got.forEach((g, i) => assert.ok(maxRel(g, ref[i]) < 1e-3, `output ${i}: rel err ${maxRel(g, ref[i])}`));
+    await initBackend({ backend: "cpu" });
+  },
+);
+
+webgpuTest(
   "webgpu column and row Sum/Mean equal the cpu backend (all axes but the last / the last, keepDims)",
   async () => {
     const shapes = [[8, 16, 16, 8], [3, 5, 7, 3], [2, 4], [1000, 3], [4, 9, 9, 65], [2, 32, 32, 16], [3, 7, 11, 12]];
@@ -518,46 +556,66 @@ webgpuTest(
 );
 
 webgpuTest(
-  "fused Adam equals tf.train.adam (webgpu, 5 steps), its state loads into stock Adam, and it leaks nothing",
+  "fused Adam equals tf.train.adam (webgpu, 5 steps), updates in place, its state loads into stock Adam, and it leaks nothing",
   async () => {
     await initBackend({ backend: "webgpu" });
     useFastKernels(true);
     // Sizes that are multiples of 4 (vec4 kernels) and one that is not ([5, 3]: one float per invocation).
     const shapes = [[3, 3, 4, 8], [8], [5000], [5, 3]];
+    const fresh = () =>
+      shapes.map((s, i) => {
+        const init = tf.tensor(rand(s.reduce((a, b) => a * b, 1), 900 + i), s);
+        const v = tf.variable(init);
+        init.dispose(); // the variable alone holds its data, so the optimizer may update it in place
+        return v;
+      });
     const run = async (opt: tf.Optimizer, steps: number, start?: tf.Variable[], k0 = 0) => {
-      const vs = start ?? shapes.map((s, i) => tf.variable(tf.tensor(rand(s.reduce((a, b) => a * b, 1), 900 + i), s)));
-      const counts: number[] = [];
+      const vs = start ?? fresh();
+      const counts: number[] = [], ids: object[][] = [], perStep: tf.TypedArray[][] = [];
       for (let k = k0; k < k0 + steps; k++) {
         // loss = Σ (w − 0.1·i)² · (k + 1): the gradients change every step.
         opt.minimize(() =>
           tf.tidy(() => tf.addN(vs.map((v, i) => tf.sum(tf.square(tf.sub(v, 0.1 * i))).mul(k + 1))) as tf.Scalar)
         );
         counts.push(tf.memory().numTensors);
+        ids.push(vs.map((v) => v.dataId));
+        // Read back every step: tfjs keeps what it read on the CPU, and an in-place step must not return stale values.
+        perStep.push(await Promise.all(vs.map((v) => v.data())));
       }
-      return { vs, counts, values: await Promise.all(vs.map((v) => v.data())) };
+      return { vs, counts, ids, perStep, values: await Promise.all(vs.map((v) => v.data())) };
     };
     const stock = await run(tf.train.adam(0.05, 0.5, 0.9), 5);
     const fusedOpt = createAdam(0.05, 0.5, 0.9);
     const { out: fused, keys } = await programKeys(() => run(fusedOpt, 5));
     const count = (k: string) => keys.filter((x) => x === k).length;
-    // Per step: 3 vec4 variables and 1 scalar one; 2 moment dispatches and 1 update per variable.
+    // Per step: 3 vec4 variables and 1 scalar one; 2 moment dispatches and 1 update per variable, in place.
     assert.deepEqual(
-      [count("appaunet_adam_update_4"), count("appaunet_adam_update_1")],
+      [count("appaunet_adam_update_inplace_4"), count("appaunet_adam_update_inplace_1")],
       [15, 5],
-      "fused Adam update dispatches (vec4, scalar)",
+      "fused in-place Adam update dispatches (vec4, scalar)",
     );
     assert.deepEqual(
       [
-        count("appaunet_adam_moment_false_4") + count("appaunet_adam_moment_true_4"),
-        count("appaunet_adam_moment_true_1"),
+        count("appaunet_adam_moment_inplace_false_4") + count("appaunet_adam_moment_inplace_true_4"),
+        count("appaunet_adam_moment_inplace_true_1"),
       ],
       [30, 5],
-      "fused Adam moment dispatches",
+      "fused in-place Adam moment dispatches",
     );
+    assert.equal(keys.filter((k) => k.startsWith("appaunet_adam_") && !k.includes("inplace")).length, 0);
+    assert.deepEqual(fused.ids[4], fused.ids[0], "in place: the variables keep their data from step to step");
+    assert.notDeepEqual(stock.ids[4], stock.ids[0], "stock Adam gives the variables new data every step");
     fused.values.forEach((f, i) =>
       assert.ok(maxRel(f, stock.values[i]) < 1e-5, `var ${i}: ${maxRel(f, stock.values[i])}`)
     );
+    fused.perStep.forEach((vals, k) =>
+      vals.forEach((f, i) => {
+        const e = maxRel(f, stock.perStep[k][i]);
+        assert.ok(e < 1e-5, `step ${k} var ${i}: ${e}`);
+      })
+    );
     assert.equal(fused.counts[4], fused.counts[1], "tensor count stable across steps");
+    assert.equal(fused.counts[1], fused.counts[0], "tensor count stable from the first step");
     // The fused optimizer's state (getWeights) continues in stock Adam like stock's own 7 steps.
     const moved = tf.train.adam(0.05, 0.5, 0.9);
     await moved.setWeights(await fusedOpt.getWeights());
@@ -567,6 +625,47 @@ webgpuTest(
       assert.ok(maxRel(f, ref.values[i]) < 1e-4, `continued var ${i}: ${maxRel(f, ref.values[i])}`)
     );
     tf.dispose([...stock.vs, ...fused.vs, ...ref.vs]);
+    await initBackend({ backend: "cpu" });
+  },
+);
+
+webgpuTest(
+  "fused Adam leaves a clone of a variable alone (out-of-place update), and continues like stock Adam after a switch to stock kernels",
+  async () => {
+    await initBackend({ backend: "webgpu" });
+    useFastKernels(true);
+    const shapes = [[4, 6], [7]];
+    const fresh = () => shapes.map((s, i) => tf.variable(tf.tensor(rand(s[0] * (s[1] ?? 1), 950 + i), s)));
+    const step = (opt: tf.Optimizer, vs: tf.Variable[], k: number) =>
+      opt.minimize(() =>
+        tf.tidy(() => tf.addN(vs.map((v, i) => tf.sum(tf.square(tf.sub(v, 0.2 * i))).mul(k + 1))) as tf.Scalar)
+      );
+    const refOpt = tf.train.adam(0.05, 0.5, 0.9), ref = fresh();
+    for (let k = 0; k < 6; k++) step(refOpt, ref, k);
+    const opt = createAdam(0.05, 0.5, 0.9), vs = fresh();
+    step(opt, vs, 0);
+    // A clone shares the variable's data: the next fused step must not write into it.
+    const snapshot = vs.map((v) => v.clone());
+    const before = await Promise.all(snapshot.map((c) => c.data()));
+    const { keys } = await programKeys(() => Promise.resolve(step(opt, vs, 1)));
+    assert.ok(keys.includes("appaunet_adam_update_4"), `out-of-place update taken: ${keys.join()}`);
+    assert.ok(!keys.some((k) => k.includes("inplace")), "no in-place dispatch while a clone shares the data");
+    const after = await Promise.all(snapshot.map((c) => c.data()));
+    after.forEach((a, i) => assert.deepEqual(a, before[i], `clone ${i} unchanged`));
+    tf.dispose(snapshot);
+    step(opt, vs, 2);
+    // Steps 4–6 on stock kernels: stock Adam's βᵗ state must have been brought up to date.
+    useFastKernels(false);
+    try {
+      for (let k = 3; k < 6; k++) step(opt, vs, k);
+    } finally {
+      useFastKernels(true);
+    }
+    const [got, want] = [await Promise.all(vs.map((v) => v.data())), await Promise.all(ref.map((v) => v.data()))];
+    got.forEach((g, i) => assert.ok(maxRel(g, want[i]) < 1e-4, `var ${i}: ${maxRel(g, want[i])}`));
+    tf.dispose([...vs, ...ref]);
+    opt.dispose();
+    refOpt.dispose();
     await initBackend({ backend: "cpu" });
   },
 );

@@ -26,8 +26,16 @@ export interface Program {
 
 /** The part of the tfjs WebGPUBackend these kernels use. */
 export interface WebGpuBackendLike {
-  runWebGPUProgram(p: Program, inputs: tf.TensorInfo[], dtype: string, uniforms?: unknown[]): tf.TensorInfo;
+  runWebGPUProgram(
+    p: Program,
+    inputs: tf.TensorInfo[],
+    dtype: string,
+    uniforms?: unknown[],
+    output?: tf.TensorInfo,
+  ): tf.TensorInfo;
   disposeData(id: object): void;
+  /** tfjs's per-data records; `values` is the copy on the CPU, if any. */
+  tensorMap?: { get(id: object): { values: unknown } | undefined };
 }
 
 const WG = 64;
@@ -117,6 +125,9 @@ export function flatProgram(
  * @param inputs the input tensors, in `program.variableNames` order
  * @param dtype the output dtype
  * @param uniforms the program's uniform values
+ * @param output an existing tensor to write the result into instead of a new one (its data is overwritten in place,
+ *   and the copy of it that tfjs keeps on the CPU after a read is dropped; it must not be one of `inputs`, and no
+ *   other tensor may share its data, see {@linkcode ownsData})
  * @returns the output, in `program.logicalShape`
  */
 export function runProgram(
@@ -125,10 +136,48 @@ export function runProgram(
   inputs: tf.TensorInfo[],
   dtype: string,
   uniforms?: unknown[],
+  output?: tf.TensorInfo,
 ): tf.TensorInfo {
   const flat = inputs.map((t) => ({ dataId: t.dataId, dtype: t.dtype, shape: [elements(t.shape)] }));
-  const out = backend.runWebGPUProgram(program, flat, dtype, uniforms);
+  const into = output && { dataId: output.dataId, dtype: output.dtype, shape: program.outputShape };
+  const out = backend.runWebGPUProgram(program, flat, dtype, uniforms, into);
+  if (output) {
+    // tfjs keeps the values it last read back next to the GPU buffer and answers later reads from them: they are
+    // stale now. So is anything our kernels derived from the old data (see dataVersion).
+    const stored = backend.tensorMap?.get(output.dataId);
+    if (stored) stored.values = null;
+    versions.set(output.dataId, dataVersion(output.dataId) + 1);
+  }
   return { dataId: out.dataId, dtype: out.dtype, shape: program.logicalShape };
+}
+
+/** How many times each data id was overwritten in place by {@linkcode runProgram}. */
+const versions = new WeakMap<object, number>();
+
+/**
+ * How many times a tensor's data was overwritten in place (by {@linkcode runProgram} with an `output`). Caches that
+ * hold something computed from a tensor's data, keyed by its data id, store this with it and treat a change as a
+ * miss: tfjs's own data ids never change contents, but in-place writes (the fused Adam update) do.
+ *
+ * @param dataId the tensor's data id
+ * @returns 0 until the first in-place write
+ */
+export function dataVersion(dataId: object): number {
+  return versions.get(dataId) ?? 0;
+}
+
+/**
+ * Whether `t` is the only tensor that refers to its data on the backend (no clone, reshape or other forwarded
+ * tensor shares its data id), so a kernel may overwrite that data in place without changing another tensor's
+ * values.
+ *
+ * @param backend the backend holding the data
+ * @param t the tensor
+ * @returns true when the backend's reference count for its data is 1
+ */
+export function ownsData(backend: unknown, t: tf.TensorInfo): boolean {
+  const b = backend as { refCount?: (id: object) => number };
+  return typeof b.refCount === "function" && b.refCount(t.dataId) === 1;
 }
 
 /**

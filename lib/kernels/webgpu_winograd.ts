@@ -27,6 +27,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { backend_util } from "@tensorflow/tfjs";
 import {
+  dataVersion,
   flatProgramWith,
   kernelEnv,
   runProgram,
@@ -567,10 +568,11 @@ export function conv2dBackpropFilterWinogradWebGpu(
  * convolution (which transforms the same x the same way) reuses them instead of recomputing. Keyed by the input's data
  * id; an entry is dropped (and its buffer released) as soon as that input's data is gone from the backend, checked at
  * every Winograd call, so at most the transforms of the live activations of one step are held, and never more than
- * {@linkcode INPUT_TRANSFORM_BUDGET} bytes (past it, transforms are recomputed as without the cache). Measured: S
+ * {@linkcode INPUT_TRANSFORM_BUDGET} bytes (past it, transforms are recomputed as without the cache). An entry whose
+ * input was overwritten in place since (a variable updated by the fused Adam, {@linkcode dataVersion}) is a miss. Measured: S
  * forward + backward at 128² 4.68 → 4.45 s (medians of 6, interleaved).
  */
-const inputTransforms = new Map<object, { key: string; v: tf.TensorInfo; bytes: number }>();
+const inputTransforms = new Map<object, { key: string; v: tf.TensorInfo; bytes: number; version: number }>();
 
 /** Most bytes of input transforms held for reuse (256 MiB; measured peak: 160 MiB at 128², base 16, batch 8). */
 const INPUT_TRANSFORM_BUDGET = 256 * 2 ** 20;
@@ -617,7 +619,8 @@ function inputTransformOf(
   sweepInputTransforms(backend);
   const key = transformKey(g, f);
   const hit = inputTransforms.get(x.dataId);
-  if (hit && hit.key === key) return { v: hit.v, owned: false };
+  const version = dataVersion(x.dataId); // x may be a variable that an optimizer updated in place since
+  if (hit && hit.key === key && hit.version === version) return { v: hit.v, owned: false };
   const v = inputTransform(backend, x, g, f);
   const bytes = 4 * tf.util.sizeFromShape(v.shape);
   if (!keep || heldBytes + bytes - (hit?.bytes ?? 0) > INPUT_TRANSFORM_BUDGET) return { v, owned: true };
@@ -625,7 +628,7 @@ function inputTransformOf(
     backend.disposeData(hit.v.dataId);
     heldBytes -= hit.bytes;
   }
-  inputTransforms.set(x.dataId, { key, v, bytes });
+  inputTransforms.set(x.dataId, { key, v, bytes, version });
   heldBytes += bytes;
   return { v, owned: false };
 }

@@ -1,14 +1,15 @@
 /**
  * Adam with a fused update on WebGPU: the same algorithm, state layout and `getWeights`/`setWeights` format as
  * `tf.train.adam` (it is a subclass of tfjs's `AdamOptimizer`), but on the `webgpu` backend with the fast kernels
- * on it runs 3 dispatches per variable instead of about 14. Elsewhere (cpu backend, `useFastKernels(false)`) it
- * is stock tfjs Adam.
+ * on it runs 3 dispatches per variable instead of about 14, and writes the new values into the variables' and moments'
+ * own buffers when no other tensor shares them (`adamStepInPlace`). Elsewhere (cpu backend, `useFastKernels(false)`)
+ * it is stock tfjs Adam.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
-import { ADAM_MOMENT_KERNEL, ADAM_UPDATE_KERNEL } from "../kernels/webgpu_adam.ts";
+import { ADAM_MOMENT_KERNEL, ADAM_UPDATE_KERNEL, adamStepInPlace } from "../kernels/webgpu_adam.ts";
 import { storedAsFloat32 } from "../kernels/webgpu_program.ts";
 
 /** What tfjs's `AdamOptimizer.applyGradients` takes: gradients by variable name, or a list of `{ name, tensor }`. */
@@ -30,6 +31,12 @@ interface AdamState {
  */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   /**
+   * Whether `accBeta1`/`accBeta2` (βᵗ, read only by stock Adam's update) lag behind the iteration count: the fused
+   * update takes its bias corrections from the count and leaves them alone, so that a step creates no tensors.
+   */
+  private accBetaStale = false;
+
+  /**
    * Applies one Adam step to the named variables.
    *
    * @param variableGradients gradients by variable name (as `tf.variableGrads` returns them) or as a list
@@ -49,11 +56,23 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const v = tf.engine().registeredVariables[name];
         return (!g || storedAsFloat32(backend, g)) && v && storedAsFloat32(backend, v);
       });
-    if (!fused) return super.applyGradients(variableGradients);
     const self = this as unknown as AdamState;
+    if (!fused) {
+      if (this.accBetaStale) {
+        // Stock Adam reads βᵗ from these; the fused steps since the last stock one did not update them.
+        const t = this.iterations + 1;
+        tf.tidy(() => {
+          self.accBeta1.assign(tf.scalar(Math.pow(this.beta1, t)));
+          self.accBeta2.assign(tf.scalar(Math.pow(this.beta2, t)));
+        });
+        this.accBetaStale = false;
+      }
+      return super.applyGradients(variableGradients);
+    }
     const t = this.iterations + 1;
     const c1 = 1 - Math.pow(this.beta1, t), c2 = 1 - Math.pow(this.beta2, t);
     tf.tidy(() => {
+      const coefficients = tf.tensor1d([this.learningRate, c1, c2, self.epsilon]);
       names.forEach((name, i) => {
         const value = tf.engine().registeredVariables[name];
         self.accumulatedFirstMoment[i] ??= {
@@ -69,21 +88,18 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const m = self.accumulatedFirstMoment[i].variable, v = self.accumulatedSecondMoment[i].variable;
         const run = (k: string, inputs: tf.NamedTensorMap, attrs: Record<string, number | boolean>) =>
           tf.engine().runKernel(k, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+        if (adamStepInPlace(backend, { value, m, v, g }, { beta1: this.beta1, beta2: this.beta2, coefficients })) {
+          return;
+        }
         const newM = run(ADAM_MOMENT_KERNEL, { m, g }, { beta: this.beta1, square: false });
         const newV = run(ADAM_MOMENT_KERNEL, { m: v, g }, { beta: this.beta2, square: true });
-        const newValue = run(ADAM_UPDATE_KERNEL, { value, m: newM, v: newV }, {
-          lr: this.learningRate,
-          c1,
-          c2,
-          epsilon: self.epsilon,
-        });
+        const newValue = run(ADAM_UPDATE_KERNEL, { value, m: newM, v: newV, k: coefficients }, {});
         m.assign(newM);
         v.assign(newV);
         value.assign(newValue);
       });
-      self.accBeta1.assign(tf.mul(self.accBeta1, this.beta1));
-      self.accBeta2.assign(tf.mul(self.accBeta2, this.beta2));
     });
+    this.accBetaStale = true;
     this.incrementIterations();
   }
 }
