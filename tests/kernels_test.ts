@@ -630,7 +630,7 @@ webgpuTest(
 );
 
 webgpuTest(
-  "fused Adam leaves a clone of a variable alone (out-of-place update), and continues like stock Adam after a switch to stock kernels",
+  "fused Adam leaves a clone of a variable and a user's GPU buffer alone (out-of-place update), and continues like stock Adam after a switch to stock kernels",
   async () => {
     await initBackend({ backend: "webgpu" });
     useFastKernels(true);
@@ -653,6 +653,25 @@ webgpuTest(
     const after = await Promise.all(snapshot.map((c) => c.data()));
     after.forEach((a, i) => assert.deepEqual(a, before[i], `clone ${i} unchanged`));
     tf.dispose(snapshot);
+    // A variable over the user's own GPU buffer (zero-copy): the buffer is never written.
+    // deno-lint-ignore no-explicit-any
+    const device = (tf.backend() as any).device as GPUDevice;
+    const userBuffer = device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    device.queue.writeBuffer(userBuffer, 0, new Float32Array([1, 2, 3, 4]));
+    const wrapped = tf.tensor({ buffer: userBuffer, zeroCopy: true }, [4]);
+    const external = tf.variable(wrapped);
+    wrapped.dispose();
+    const extOpt = createAdam(0.1);
+    extOpt.minimize(() => tf.sum(tf.square(external)) as tf.Scalar);
+    const copy = tf.tensor({ buffer: userBuffer }, [4]); // tfjs copies a buffer given without zeroCopy
+    assert.deepEqual(Array.from(await copy.data()), [1, 2, 3, 4], "the user's buffer is not written");
+    assert.ok((await external.data())[0] < 1, "the variable itself was updated");
+    tf.dispose([copy, external]);
+    extOpt.dispose();
+    userBuffer.destroy();
     step(opt, vs, 2);
     // Steps 4–6 on stock kernels: stock Adam's βᵗ state must have been brought up to date.
     useFastKernels(false);

@@ -168,16 +168,20 @@ export function dataVersion(dataId: object): number {
 
 /**
  * Whether `t` is the only tensor that refers to its data on the backend (no clone, reshape or other forwarded
- * tensor shares its data id), so a kernel may overwrite that data in place without changing another tensor's
- * values.
+ * tensor shares its data id) and that data is tfjs's own (not a GPU buffer the user handed to tfjs), so a kernel may
+ * overwrite it in place without changing anything else.
  *
  * @param backend the backend holding the data
  * @param t the tensor
  * @returns true when the backend's reference count for its data is 1
  */
 export function ownsData(backend: unknown, t: tf.TensorInfo): boolean {
-  const b = backend as { refCount?: (id: object) => number };
-  return typeof b.refCount === "function" && b.refCount(t.dataId) === 1;
+  const b = backend as {
+    refCount?: (id: object) => number;
+    tensorMap?: { get(id: object): { external?: boolean } | undefined };
+  };
+  // External data (a user's own GPUBuffer wrapped by tfjs) is never overwritten.
+  return typeof b.refCount === "function" && b.refCount(t.dataId) === 1 && !b.tensorMap?.get(t.dataId)?.external;
 }
 
 /**
