@@ -56,7 +56,7 @@ export interface DispatchCache {
   hits: number;
   /** Bind groups created (not found in the cache). */
   misses: number;
-  /** Whether the caches are used (tests switch them off to compare). */
+  /** Whether the caches and the lowest-id-first pool order are used (tests switch them off to compare). */
   enabled: boolean;
 }
 
