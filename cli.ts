@@ -367,7 +367,10 @@ async function cmdInfo(argv: string[]) {
         a.isFallbackAdapter ? " · software" : ""
       }`,
     );
-    if (a.mesaVersion) console.log(`mesa         ${a.mesaVersion}`);
+    if (a.mesaVersion) {
+      const bits = a.softwareVectorBits ? ` · ${a.softwareVectorBits}-bit vectors (LP_NATIVE_VECTOR_WIDTH)` : "";
+      console.log(`mesa         ${a.mesaVersion}${bits}`);
+    }
     if (i.submitBatchSize) {
       console.log(
         `submit batch ${i.submitBatchSize} dispatches per queue submission (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE)`,

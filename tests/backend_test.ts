@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { BackendError, backendInfo, initBackend, SOFTWARE_SUBMIT_BATCH_SIZE, webgpuAvailable } from "../mod.ts";
+import {
+  BackendError,
+  backendInfo,
+  initBackend,
+  SOFTWARE_SUBMIT_BATCH_SIZE,
+  SOFTWARE_VECTOR_WIDTH,
+  webgpuAvailable,
+} from "../mod.ts";
 import { vulkanDriverManifests } from "../lib/vulkan_drivers.ts";
 
 const webgpu = await webgpuAvailable();
@@ -90,5 +97,44 @@ Deno.test({
     tf.dispose([x, y, z, w]);
     await initBackend({ backend: "webgpu" });
     await initBackend({ backend: "cpu" });
+  },
+});
+
+/** `cli.ts info` in a new process whose environment has `LP_NATIVE_VECTOR_WIDTH` = `width` (or none). */
+async function infoWithVectorWidth(width?: string): Promise<string> {
+  const env = Deno.env.toObject();
+  delete env.LP_NATIVE_VECTOR_WIDTH; // this process's own value (set by initBackend) must not leak in
+  if (width) env.LP_NATIVE_VECTOR_WIDTH = width;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", "info"],
+    cwd: new URL("..", import.meta.url),
+    env,
+    clearEnv: true,
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  return text;
+}
+
+Deno.test({
+  name: webgpu && Deno.build.os === "linux"
+    ? "Mesa's software adapter compiles for 128-bit vectors unless LP_NATIVE_VECTOR_WIDTH says otherwise; info shows it"
+    : "software vector width (SKIPPED: needs Linux and a WebGPU adapter)",
+  ignore: !(webgpu && Deno.build.os === "linux"),
+  fn: async () => {
+    const info = await initBackend({ backend: "webgpu" });
+    await initBackend({ backend: "cpu" });
+    if (!/llvmpipe|lavapipe/i.test(info.adapter?.description ?? "")) {
+      // A GPU: Mesa's software rasterizer is not the adapter; the variable is still set, and ignored.
+      assert.equal(info.adapter?.softwareVectorBits, undefined);
+      return;
+    }
+    // In this process: the value in effect (ours, or the user's) is what the adapter reports.
+    assert.equal(info.adapter?.softwareVectorBits, Number(Deno.env.get("LP_NATIVE_VECTOR_WIDTH")));
+    const ours = await infoWithVectorWidth();
+    assert.match(ours, new RegExp(`llvmpipe \\(.*${SOFTWARE_VECTOR_WIDTH} bits\\)`), ours);
+    assert.match(ours, new RegExp(`${SOFTWARE_VECTOR_WIDTH}-bit vectors \\(LP_NATIVE_VECTOR_WIDTH\\)`), ours);
+    const theirs = await infoWithVectorWidth("256");
+    assert.match(theirs, /llvmpipe \(.*256 bits\)/, "the user's value is kept");
   },
 });
