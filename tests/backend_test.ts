@@ -131,6 +131,9 @@ Deno.test({
     }
     // In this process: the value in effect (ours, or the user's) is what the adapter reports.
     assert.equal(info.adapter?.softwareVectorBits, Number(Deno.env.get("LP_NATIVE_VECTOR_WIDTH")));
+    // New processes with and without the variable, through the CLI (absent from the bundled copy the GPU kit runs).
+    const cli = new URL("../cli.ts", import.meta.url);
+    if (!(await Deno.stat(cli).then(() => true, () => false))) return;
     const ours = await infoWithVectorWidth();
     assert.match(ours, new RegExp(`llvmpipe \\(.*${SOFTWARE_VECTOR_WIDTH} bits\\)`), ours);
     assert.match(ours, new RegExp(`${SOFTWARE_VECTOR_WIDTH}-bit vectors \\(LP_NATIVE_VECTOR_WIDTH\\)`), ours);
