@@ -146,6 +146,13 @@ function preferVulkanOnLinux(): string | undefined {
  * by per-lane loads and stores, which cost the same per lane at either width, and narrower code spills less.
  * Mesa reads the variable once, when the driver first starts in the process, so it only takes effect when
  * `initBackend` (or {@linkcode webgpuAvailable}) requests the first adapter. Real GPU drivers ignore it.
+ *
+ * @example Keep Mesa's own default instead: set the variable before the first `initBackend`
+ * ```ts
+ * import { SOFTWARE_VECTOR_WIDTH } from "@appaunet/appaunet";
+ * console.log(SOFTWARE_VECTOR_WIDTH); // 128
+ * // Deno.env.set("LP_NATIVE_VECTOR_WIDTH", "256"); // or LP_NATIVE_VECTOR_WIDTH=256 in the shell
+ * ```
  */
 export const SOFTWARE_VECTOR_WIDTH = 128;
 
