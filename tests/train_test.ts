@@ -26,6 +26,7 @@ import {
   weightedMean,
   writePhantomDataset,
 } from "../mod.ts";
+import { webgpuTest } from "./webgpu_helper.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-train-" });
@@ -318,6 +319,26 @@ Deno.test("resume equivalence: 4 epochs == 2 + resume 2 (cpu, same seed), and th
     /options differ from the run's config\.json \(lr: 0\.001 → 0\.01\)/,
   );
 });
+
+webgpuTest(
+  "resume equivalence on webgpu (fused Adam updating in place): 4 epochs == 2 + resume 2",
+  async () => {
+    await initBackend({ backend: "webgpu" });
+    try {
+      const opts = { overlays: 0, progress: "none" as const };
+      const full = await train({ ...base("gpu-full", { epochs: 4 }), ...opts });
+      await train({ ...base("gpu-half", { epochs: 2 }), ...opts });
+      await train({ resume: path.join(root, "gpu-half"), epochs: 4, progress: "none" });
+      for (const net of ["segmentor", "discriminator"]) {
+        const a = await weightsOf(path.join(full.out, "checkpoints", "last"), net);
+        const b = await weightsOf(path.join(root, "gpu-half", "checkpoints", "last"), net);
+        assert.ok(maxDiff(a, b) < 1e-5, `${net} weights differ by ${maxDiff(a, b)}`);
+      }
+    } finally {
+      await initBackend({ backend: "cpu" });
+    }
+  },
+);
 
 Deno.test("an interrupt mid-epoch writes a checkpoint and resume continues from that batch", async () => {
   const ac = new AbortController();
