@@ -157,18 +157,15 @@ function preferVulkanOnLinux(): string | undefined {
 export const SOFTWARE_VECTOR_WIDTH = 128;
 
 /**
- * On Linux, sets `LP_NATIVE_VECTOR_WIDTH` to {@linkcode SOFTWARE_VECTOR_WIDTH} unless the user has set it. Returns the
- * value in effect, or `undefined` when nothing is known (not Linux, no env permission).
+ * On Linux, sets `LP_NATIVE_VECTOR_WIDTH` to {@linkcode SOFTWARE_VECTOR_WIDTH} unless the user has set it (the width
+ * in effect is read back from the adapter's description, see {@linkcode AdapterInfo.softwareVectorBits}).
  */
-function preferNarrowSoftwareVectors(): string | undefined {
-  if (Deno.build.os !== "linux") return undefined;
+function preferNarrowSoftwareVectors(): void {
+  if (Deno.build.os !== "linux") return;
   try {
-    const chosen = Deno.env.get("LP_NATIVE_VECTOR_WIDTH");
-    if (chosen) return chosen;
-    Deno.env.set("LP_NATIVE_VECTOR_WIDTH", String(SOFTWARE_VECTOR_WIDTH));
-    return String(SOFTWARE_VECTOR_WIDTH);
+    if (!Deno.env.get("LP_NATIVE_VECTOR_WIDTH")) Deno.env.set("LP_NATIVE_VECTOR_WIDTH", String(SOFTWARE_VECTOR_WIDTH));
   } catch {
-    return undefined; // no env permission: Mesa's default
+    // no env permission: Mesa's default
   }
 }
 

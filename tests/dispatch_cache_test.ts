@@ -11,6 +11,20 @@ import {
 import { webgpuTest } from "./webgpu_helper.ts";
 import { type DispatchCache, packUniforms } from "../lib/webgpu_dispatch_cache.ts";
 
+/**
+ * Starts webgpu and returns its dispatch caches, emptied so that earlier tests in this process cannot bring them to
+ * their limit mid-test.
+ */
+async function emptyCaches(): Promise<DispatchCache> {
+  await initBackend({ backend: "webgpu" });
+  // deno-lint-ignore no-explicit-any
+  const cache = (tf.backend() as any).appaunetDispatchCache as DispatchCache;
+  assert.ok(cache, "initBackend installs the caches");
+  cache.uniforms.clear();
+  cache.bindGroups.clear();
+  return cache;
+}
+
 webgpuTest("webgpu uniform buffers are packed exactly as tfjs packs them", async () => {
   await initBackend({ backend: "webgpu" });
   // deno-lint-ignore no-explicit-any
@@ -41,13 +55,7 @@ webgpuTest("webgpu uniform buffers are packed exactly as tfjs packs them", async
 webgpuTest(
   "webgpu dispatches reuse uniform buffers and bind groups: a repeated forward pass creates almost none, same results",
   async () => {
-    await initBackend({ backend: "webgpu" });
-    // deno-lint-ignore no-explicit-any
-    const cache = (tf.backend() as any).appaunetDispatchCache as DispatchCache;
-    assert.ok(cache, "initBackend installs the caches");
-    // Start empty, so that earlier tests in this process cannot bring the caches to their limit mid-test.
-    cache.uniforms.clear();
-    cache.bindGroups.clear();
+    const cache = await emptyCaches();
     const S = createSegmentor({ size: 32, depth: 2, baseFilters: 8, seed: 3 });
     const x = tf.randomUniform([2, 32, 32, 1], 0, 1, "float32", 4);
     const run = async () => {
@@ -81,11 +89,7 @@ webgpuTest(
 webgpuTest(
   "webgpu: a repeated S + D training step finds all its bind groups in the cache (in-place Adam, lowest-id buffer pool)",
   async () => {
-    await initBackend({ backend: "webgpu" });
-    // deno-lint-ignore no-explicit-any
-    const cache = (tf.backend() as any).appaunetDispatchCache as DispatchCache;
-    cache.uniforms.clear();
-    cache.bindGroups.clear();
+    const cache = await emptyCaches();
     const nets = {
       segmentor: createSegmentor({ size: 32, depth: 2, baseFilters: 4, seed: 5 }),
       discriminator: createDiscriminator({ size: 32, depth: 2, baseFilters: 4, seed: 6 }),

@@ -29,14 +29,17 @@ const PRELUDE = "\n    let NE = uniforms.n;";
 const size = tf.util.sizeFromShape;
 
 /** Elements per invocation: 4 (`vec4` buffers, half the load instructions on a CPU adapter) when the size allows. */
-const width = (n: number) => (n % 4 === 0 ? 4 : 1);
+const width = (shape: number[]) => (size(shape) % 4 === 0 ? 4 : 1);
+
+/** Invocations of a program over a tensor of this shape (one per `width` elements). */
+const invocations = (shape: number[]) => size(shape) / width(shape);
 
 /**
  * The moment program: `result = β·old + (1 − β)·g` (or `g²`), where `old` is the input `m` or, in place, the
  * output buffer itself.
  */
 function momentProgram(shape: number[], square: boolean, inPlace: boolean): Program {
-  const n = size(shape), w = width(n);
+  const w = width(shape);
   const gg = square ? "g[index] * g[index]" : "g[index]";
   const old = inPlace ? "result[index]" : "m[index]";
   const names = inPlace ? ["g"] : ["m", "g"];
@@ -47,12 +50,12 @@ function momentProgram(shape: number[], square: boolean, inPlace: boolean): Prog
   }`;
   const key = `appaunet_adam_moment_${inPlace ? "inplace_" : ""}${square}_${w}`;
   const components = w === 4 ? { inputs: names.map(() => 4), output: 4 } : undefined;
-  return flatProgram(key, shape, names, n / w, code, "p : vec2<f32>, n : i32,", PRELUDE, components);
+  return flatProgram(key, shape, names, invocations(shape), code, "p : vec2<f32>, n : i32,", PRELUDE, components);
 }
 
 /** The parameter update program; `old` is the input `value` or, in place, the output buffer itself. */
 function updateProgram(shape: number[], inPlace: boolean): Program {
-  const n = size(shape), w = width(n);
+  const w = width(shape);
   const old = inPlace ? "result[index]" : "value[index]";
   const names = inPlace ? ["m", "v", "k"] : ["value", "m", "v", "k"];
   const code = () => `
@@ -62,15 +65,15 @@ function updateProgram(shape: number[], inPlace: boolean): Program {
   }`;
   const key = `appaunet_adam_update_${inPlace ? "inplace_" : ""}${w}`;
   const components = w === 4 ? { inputs: names.map((x) => x === "k" ? 1 : 4), output: 4 } : undefined;
-  return flatProgram(key, shape, names, n / w, code, "n : i32,", PRELUDE, components);
+  return flatProgram(key, shape, names, invocations(shape), code, "n : i32,", PRELUDE, components);
 }
 
 const momentUniforms = (shape: number[], beta: number) => [
   { type: "float32", data: [beta, 1 - beta] },
-  { type: "int32", data: [size(shape) / width(size(shape))] },
+  { type: "int32", data: [invocations(shape)] },
 ];
 
-const updateUniforms = (shape: number[]) => [{ type: "int32", data: [size(shape) / width(size(shape))] }];
+const updateUniforms = (shape: number[]) => [{ type: "int32", data: [invocations(shape)] }];
 
 function moment(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const { m, g } = args.inputs as { m: tf.TensorInfo; g: tf.TensorInfo };

@@ -34,8 +34,7 @@ export function columnSplit(shape: number[], gpu = false): { R: number; C: numbe
 }
 
 /** Uniforms of the column programs (R, C, S and RP come from the uniforms: pipelines are cached by key). */
-function uniformsFor(shape: number[], gpu: boolean, eps = 0) {
-  const { R, C, S, RP } = columnSplit(shape, gpu);
+function uniformsFor({ R, C, S, RP }: ReturnType<typeof columnSplit>, eps = 0) {
   return [{ type: "int32", data: [R, C, S, RP] }, { type: "float32", data: [eps, 0, 0, 0] }];
 }
 
@@ -62,8 +61,8 @@ export function columnPartialSums(
   terms: ((b: string) => string)[],
   shape: number[],
 ): tf.TensorInfo {
-  const gpu = onGpu(backend);
-  const { C, S } = columnSplit(shape, gpu);
+  const split = columnSplit(shape, onGpu(backend));
+  const { C, S } = split;
   const K = terms.length;
   const code = () => {
     const u = [0, 1, 2, 3];
@@ -88,7 +87,7 @@ export function columnPartialSums(
     ${store.join("\n    ")}
   }`;
   };
-  return runProgram(backend, program(key, [S, K, C], names, S * C, code), inputs, "float32", uniformsFor(shape, gpu));
+  return runProgram(backend, program(key, [S, K, C], names, S * C, code), inputs, "float32", uniformsFor(split));
 }
 
 /**
@@ -121,8 +120,8 @@ export function columnFinish(
   shape: number[],
   eps = 0,
 ): tf.TensorInfo {
-  const gpu = onGpu(backend);
-  const { C } = columnSplit(shape, gpu);
+  const split = columnSplit(shape, onGpu(backend));
+  const { C } = split;
   const code = () => `
   fn main(index : i32) {
     if (index >= C) { return; }
@@ -136,7 +135,7 @@ export function columnFinish(
     program(key, outShape, ["partial", ...extraNames], C, code),
     [partial, ...extra],
     "float32",
-    uniformsFor(shape, gpu, eps),
+    uniformsFor(split, eps),
   );
 }
 
@@ -169,8 +168,8 @@ export function columnReduceWebGpu(
   keepDims: boolean,
   mean: boolean,
 ): tf.TensorInfo {
-  const gpu = onGpu(backend);
-  const { C, S } = columnSplit(x.shape, gpu);
+  const split = columnSplit(x.shape, onGpu(backend));
+  const { C, S } = split;
   const outShape = keepDims ? [...x.shape.slice(0, -1).map(() => 1), C] : [C];
   const scale = mean ? " / f32(R)" : "";
   if (S === 1) {
@@ -186,7 +185,7 @@ export function columnReduceWebGpu(
       program(`appaunet_colsum1_${mean}`, outShape, ["x"], C, code),
       [x],
       "float32",
-      uniformsFor(x.shape, gpu),
+      uniformsFor(split),
     );
   }
   const partial = columnPartialSums(backend, "appaunet_colsum_part", [x], ["x"], [(b) => `x[${b}]`], x.shape);
@@ -244,7 +243,8 @@ export function rowReduceWebGpu(
   keepDims: boolean,
   mean: boolean,
 ): tf.TensorInfo {
-  const { R, C } = columnSplit(x.shape);
+  const split = columnSplit(x.shape);
+  const { R, C } = split;
   const outShape = keepDims ? [...x.shape.slice(0, -1), 1] : x.shape.slice(0, -1);
   const scale = mean ? " / f32(C)" : "";
   const vec = C % 4 === 0;
@@ -272,6 +272,6 @@ export function rowReduceWebGpu(
     program(`appaunet_rowsum_${vec}_${mean}`, outShape, ["x"], R, code, vec ? { inputs: [4], output: 1 } : undefined),
     [x],
     "float32",
-    uniformsFor(x.shape, false),
+    uniformsFor(split),
   );
 }

@@ -86,11 +86,11 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const g = grad(name, i);
         if (g == null) return;
         const m = self.accumulatedFirstMoment[i].variable, v = self.accumulatedSecondMoment[i].variable;
-        const run = (k: string, inputs: tf.NamedTensorMap, attrs: Record<string, number | boolean>) =>
-          tf.engine().runKernel(k, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
         if (adamStepInPlace(backend, { value, m, v, g }, { beta1: this.beta1, beta2: this.beta2, coefficients })) {
           return;
         }
+        const run = (k: string, inputs: tf.NamedTensorMap, attrs: Record<string, number | boolean>) =>
+          tf.engine().runKernel(k, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
         const newM = run(ADAM_MOMENT_KERNEL, { m, g }, { beta: this.beta1, square: false });
         const newV = run(ADAM_MOMENT_KERNEL, { m: v, g }, { beta: this.beta2, square: true });
         const newValue = run(ADAM_UPDATE_KERNEL, { value, m: newM, v: newV, k: coefficients }, {});
