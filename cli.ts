@@ -51,6 +51,7 @@ Run 'deno run -A cli.ts <command> --help' for its flags.`,
   info: `usage: cli.ts info [--backend webgpu|cpu] [--kernels fast|stock]
 Prints the backend, the WebGPU adapter (description, vendor, software or not, limits), versions and warnings.`,
   demo: `usage: cli.ts demo [--out runs/demo] [--epochs 4] [--backend webgpu|cpu] [--allow-cpu-fallback]
+                   [--no-shader-warmup]
 Trains APPAU-Net (mtl, 50% of class labels hidden) on fixtures/phantoms at 64², evaluates the best checkpoint
 on the test split and writes runs/demo/report.html.`,
   prepare: `usage: cli.ts prepare --images <dir> [--masks <dir>[,<dir>…]] --out <dir> [--size 256] [--seed 0]
@@ -76,6 +77,7 @@ Labels come from the _0 / _1 file-name suffix; the split is seeded and stratifie
   --progress auto|bar|lines|none
   --backend webgpu|cpu      default webgpu; --allow-cpu-fallback to run on cpu when there is no adapter
   --kernels fast|stock      default fast
+  --no-shader-warmup        do not compile the first step's shaders on a second thread (lavapipe only)
   --resume runs/<name>      continue from the last checkpoint (same options; only --epochs may change)
 Ctrl-C finishes the current step, writes a checkpoint and exits; --resume continues from there.`,
   eval: `usage: cli.ts eval --model <checkpoint dir> --data <manifest.csv> [--split test] [--batch-size B] [--json]
@@ -181,6 +183,7 @@ async function cmdTrain(argv: string[], demo = false) {
     "early-stopping": { type: "string" },
     "lr-schedule": { type: "string" },
     "no-augment": { type: "boolean" },
+    "no-shader-warmup": { type: "boolean" },
     zscore: { type: "boolean" },
     clahe: { type: "boolean" },
     "skip-bad": { type: "boolean" },
@@ -252,6 +255,7 @@ async function cmdTrain(argv: string[], demo = false) {
       resume: s("resume"),
       progress: (s("progress") ?? "auto") as "auto",
       signal: ac.signal,
+      shaderWarmup: !v["no-shader-warmup"],
     });
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);

@@ -84,6 +84,7 @@ export const RUNTIME_KEYS = [
   "resume",
   "overlays",
   "skipBad",
+  "shaderWarmup",
 ];
 
 /** Fully resolved options. */

@@ -44,6 +44,44 @@ export interface EvalModels {
 }
 
 /**
+ * The inference outputs of one batch (tidied; the caller disposes them): `pred`, `dice`, `jac`, `acc` with a
+ * segmentor, `probs` (real-class probabilities of D(x ⊕ S(x)), or of the classifier) with a discriminator, and in
+ * mtl `probsTrue` (of D(x ⊕ y)). The evaluation and the shader warm-up worker run the same ops.
+ *
+ * @param models segmentor and/or discriminator
+ * @param images `[B, H, W, 1]` images
+ * @param masks `[B, H, W, 1]` true masks (zeros where unknown)
+ * @returns the named outputs
+ */
+export function evalOutputs(models: EvalModels, images: tf.Tensor4D, masks: tf.Tensor4D): Record<string, tf.Tensor> {
+  const fake = models.mode === "mtl";
+  return tf.tidy(() => {
+    const r: Record<string, tf.Tensor> = {};
+    let pred: tf.Tensor | undefined;
+    if (models.segmentor) {
+      const o = models.segmentor.apply(images, { training: false });
+      const first = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
+      pred = first;
+      r.pred = first;
+      r.dice = dicePerImage(masks, first);
+      r.jac = jaccardPerImage(masks, first);
+      r.acc = pixelAccuracyPerImage(masks, first);
+    }
+    if (models.discriminator) {
+      const input = models.mode === "cls" ? images : tf.concat([images, pred!], 3);
+      r.probs = realClassProbabilities(models.discriminator.apply(input, { training: false }) as tf.Tensor2D, fake);
+      if (models.mode === "mtl") {
+        const logitsTrue = models.discriminator.apply(tf.concat([images, masks], 3), {
+          training: false,
+        }) as tf.Tensor2D;
+        r.probsTrue = realClassProbabilities(logitsTrue, true);
+      }
+    }
+    return r;
+  });
+}
+
+/**
  * Evaluates models on a split in inference mode (BN moving statistics, no dropout).
  *
  * @param models segmentor and/or discriminator
@@ -62,32 +100,8 @@ export async function evaluateSplit(
   const probs: number[][] = [], labels: number[] = [];
   const probsTrue: number[][] = [], labelsTrue: number[] = [];
   const predictions: ImagePrediction[] = [];
-  const fake = models.mode === "mtl";
   for (const b of split.batches({ batchSize, remainder: "pad" })) {
-    const out = tf.tidy(() => {
-      const r: Record<string, tf.Tensor> = {};
-      let pred: tf.Tensor | undefined;
-      if (models.segmentor) {
-        const o = models.segmentor.apply(b.images, { training: false });
-        const first = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
-        pred = first;
-        r.pred = first;
-        r.dice = dicePerImage(b.masks, first);
-        r.jac = jaccardPerImage(b.masks, first);
-        r.acc = pixelAccuracyPerImage(b.masks, first);
-      }
-      if (models.discriminator) {
-        const input = models.mode === "cls" ? b.images : tf.concat([b.images, pred!], 3);
-        r.probs = realClassProbabilities(models.discriminator.apply(input, { training: false }) as tf.Tensor2D, fake);
-        if (models.mode === "mtl") {
-          const logitsTrue = models.discriminator.apply(tf.concat([b.images, b.masks], 3), {
-            training: false,
-          }) as tf.Tensor2D;
-          r.probsTrue = realClassProbabilities(logitsTrue, true);
-        }
-      }
-      return r;
-    });
+    const out = evalOutputs(models, b.images, b.masks);
     const read: Record<string, Float32Array> = {};
     for (const [k, t] of Object.entries(out)) {
       if (k !== "pred" || predictions.length < keepMasks) read[k] = (await t.data()) as Float32Array;

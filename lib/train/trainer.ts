@@ -14,17 +14,15 @@ import { backendInfo } from "../backend.ts";
 import { createDataset, type Dataset } from "../data/dataset.ts";
 import { readManifest } from "../data/manifest.ts";
 import { createRng } from "../data/rng.ts";
-import { createAdam } from "./adam.ts";
-import { createDiscriminator } from "../model/discriminator.ts";
-import { createSegmentor, segmentorVariantName } from "../model/segmentor.ts";
+import { segmentorVariantName } from "../model/segmentor.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { checkLossRanges } from "../losses/common.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
 import { configDifferences, type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
 import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
-import { ganTrainStep } from "./gan_step.ts";
-import { realClassCrossEntropy, weightedMean } from "./objectives.ts";
+import { buildNets, runStep } from "./step.ts";
+import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
 
@@ -56,6 +54,12 @@ export interface TrainRuntime {
   onEpoch?: (r: EpochRecord) => void;
   /** Called after every step with the global step (tests: leak checks). */
   onStep?: (step: number) => void | Promise<void>;
+  /**
+   * Compile the first step's shaders on a second thread while the first step runs (see shader_warmup.ts). It runs
+   * only on Mesa's software adapter (lavapipe) with Mesa's shader cache on, and once per configuration; it changes
+   * nothing in the results. Default `true`.
+   */
+  shaderWarmup?: boolean;
   /** Test hook: simulate a crash while writing a checkpoint after this epoch. */
   crashCheckpointAfterEpoch?: { epoch: number; at: "writing" | "swapping" };
 }
@@ -75,6 +79,8 @@ export interface TrainResult {
   stopped: "completed" | "early-stopping" | "aborted";
   /** The resolved options. */
   config: ResolvedTrainOptions;
+  /** What the shader warm-up did, when one ran and finished before training ended. */
+  shaderWarmup?: ShaderWarmupReport;
 }
 
 /** Runs `fn` with `Math.random` replaced by a generator seeded from `seeds`. */
@@ -87,37 +93,6 @@ export function withSeededRandom<T>(seeds: number[], fn: () => T): T {
   } finally {
     Math.random = saved;
   }
-}
-
-interface Nets {
-  segmentor?: tf.LayersModel;
-  discriminator?: tf.LayersModel;
-  optS?: tf.AdamOptimizer;
-  optD?: tf.AdamOptimizer;
-}
-
-function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
-  const nets: Nets = {};
-  if (c.mode !== "cls") {
-    nets.segmentor = createSegmentor({ ...c.segmentor, size: c.size, seed: c.seed, deepSupervision: false });
-    nets.optS = createAdam(c.lr, c.beta1, 0.999, 1e-7);
-  }
-  if (c.mode !== "seg") {
-    nets.discriminator = createDiscriminator({
-      ...c.discriminator,
-      size: c.size,
-      seed: c.seed,
-      numClasses,
-      channels: c.mode === "cls" ? 1 : 2,
-      fakeClass: c.mode === "mtl",
-    });
-    nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
-  }
-  return nets;
-}
-
-function vars(m: tf.LayersModel): tf.Variable[] {
-  return m.trainableWeights.map((w) => w.read() as tf.Variable);
 }
 
 /** Mean over steps of scalar losses, kept on the device until the epoch ends (no per-step readback). */
@@ -188,238 +163,187 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
   }
   const c = resolveTrainOptions(given);
   const manifest = readManifest(c.data);
-  const ds = await createDataset(manifest, {
-    size: c.size,
-    seed: c.seed,
-    classLabelFraction: c.mode === "seg" ? 1 : c.classLabelFraction,
-    maskFraction: c.mode === "cls" ? 1 : c.maskFraction,
-    normalize: c.normalize,
-    clahe: c.clahe,
-    skipBad: c.skipBad,
-  });
-  const trainSplit = ds.split("train"), valSplit = ds.split("val");
-  const numClasses = ds.classNames.length;
-  const part = ds.partition();
-  if (c.mode !== "seg" && part.labeled.length === 0) {
-    throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
-  }
-  if (c.mode !== "cls" && trainSplit.samples.every((s) => !s.mask)) {
-    throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
-  }
-  await Deno.mkdir(path.join(c.out, "checkpoints"), { recursive: true });
-  const info = backendInfo();
-  const runConfig = {
-    ...c,
-    variant: c.mode === "cls" ? "classifier" : segmentorVariantName(c.segmentor),
-    classNames: ds.classNames,
-    counts: {
-      train: trainSplit.size,
-      val: valSplit.size,
-      labeled: part.labeled.length,
-      maskOnly: part.maskOnly.length,
-      unlabeled: part.unlabeled.length,
-    },
-    versions: { appaunet: "0.1.0", ...info.versions },
-    backend: info.backend,
-    adapter: info.adapter ?? null,
-    fastKernels: fastKernelsEnabled(),
-  };
-  if (!resumeDir) await Deno.writeTextFile(path.join(c.out, "config.json"), JSON.stringify(runConfig, null, 2));
-  const nets = buildNets(c, numClasses);
-  if (resumeDir && lastCkpt) {
-    if (nets.segmentor) await restoreModelWeights(lastCkpt, "segmentor", nets.segmentor);
-    if (nets.discriminator) await restoreModelWeights(lastCkpt, "discriminator", nets.discriminator);
-    if (nets.optS) await restoreOptimizer(lastCkpt, "s", nets.optS);
-    if (nets.optD) await restoreOptimizer(lastCkpt, "d", nets.optD);
-  }
-  const segLoss = perImageLossByName(c.loss);
-  const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
-  const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
-  const history: EpochRecord[] = [];
-  let stopped: TrainResult["stopped"] = "completed";
-  let step = start.step;
-  let checkedRanges = false;
-  const lrAt = (epoch: number) =>
-    c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
-  const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
-    const models: Record<string, tf.LayersModel> = {};
-    if (nets.segmentor) models.segmentor = nets.segmentor;
-    if (nets.discriminator) models.discriminator = nets.discriminator;
-    const optimizers: Record<string, tf.Optimizer> = {};
-    if (nets.optS) optimizers.s = nets.optS;
-    if (nets.optD) optimizers.d = nets.optD;
-    await saveCheckpoint(path.join(c.out, "checkpoints", name), {
-      models,
-      optimizers,
-      state: { epoch: epochDone, batch, step, best, history: [...history0, ...history] },
-      config: runConfig,
-    }, crashAt);
-  };
-  const meter = new LossMeter();
-  let lastEpoch = start.epoch;
-  for (let epoch = start.epoch; epoch < c.epochs; epoch++) {
-    const t0 = performance.now();
-    const lr = lrAt(epoch);
-    for (const o of [nets.optS, nets.optD]) if (o) (o as unknown as { learningRate: number }).learningRate = lr;
-    let images = 0, trainMs = 0;
-    const skip = epoch === start.epoch ? start.batch : 0;
-    let b = skip;
-    for (
-      const batch of trainSplit.batches({
-        batchSize: c.batchSize,
-        shuffle: true,
-        seed: c.seed,
-        epoch,
-        augment: c.augment,
-        skip,
-      })
-    ) {
-      const ts = performance.now();
-      if (!checkedRanges && c.mode !== "cls") {
-        await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
-        checkedRanges = true;
-      }
-      const values = withSeededRandom([c.seed, epoch, b, 0xd1], () => runStep(c, nets, segLoss, batch, epoch, b));
-      meter.add(values);
-      tf.dispose(Object.values(values));
-      batch.dispose();
-      images += c.batchSize;
-      b++;
-      step++;
-      trainMs += performance.now() - ts;
-      progress.step(epoch, b, (images * 1000) / Math.max(trainMs, 1));
-      await opts.onStep?.(step);
-      if (opts.signal?.aborted) break;
+  // Started before the images load, so that the worker is compiling by the time the first step runs.
+  const warmup = opts.shaderWarmup === false ? undefined : startShaderWarmup(c, manifest.classNames.length);
+  let warmupReport: ShaderWarmupReport | undefined;
+  void warmup?.done.then((r) => (warmupReport = r));
+  try {
+    const ds = await createDataset(manifest, {
+      size: c.size,
+      seed: c.seed,
+      classLabelFraction: c.mode === "seg" ? 1 : c.classLabelFraction,
+      maskFraction: c.mode === "cls" ? 1 : c.maskFraction,
+      normalize: c.normalize,
+      clahe: c.clahe,
+      skipBad: c.skipBad,
+    });
+    const trainSplit = ds.split("train"), valSplit = ds.split("val");
+    const numClasses = ds.classNames.length;
+    const part = ds.partition();
+    if (c.mode !== "seg" && part.labeled.length === 0) {
+      throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
     }
-    if (opts.signal?.aborted && b < stepsPerEpoch) {
-      // Mid-epoch stop: save where we are so --resume continues with the next batch.
-      await saveState("last", epoch, b);
-      meter.dispose();
-      stopped = "aborted";
-      progress.done(`stopped at epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}; checkpoint written`);
-      break;
+    if (c.mode !== "cls" && trainSplit.samples.every((s) => !s.mask)) {
+      throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
     }
-    const losses = await meter.read();
-    meter.dispose();
-    const { metrics: val } = await evaluateSplit(
-      { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
-      valSplit,
-      c.batchSize,
-    );
-    const rec: EpochRecord = {
-      epoch: epoch + 1,
-      losses,
-      val,
-      imagesPerSecond: (images * 1000) / Math.max(trainMs, 1),
-      seconds: (performance.now() - t0) / 1000,
-      lr,
+    await Deno.mkdir(path.join(c.out, "checkpoints"), { recursive: true });
+    const info = backendInfo();
+    const runConfig = {
+      ...c,
+      variant: c.mode === "cls" ? "classifier" : segmentorVariantName(c.segmentor),
+      classNames: ds.classNames,
+      counts: {
+        train: trainSplit.size,
+        val: valSplit.size,
+        labeled: part.labeled.length,
+        maskOnly: part.maskOnly.length,
+        unlabeled: part.unlabeled.length,
+      },
+      versions: { appaunet: "0.1.0", ...info.versions },
+      backend: info.backend,
+      adapter: info.adapter ?? null,
+      fastKernels: fastKernelsEnabled(),
     };
-    history.push(rec);
-    await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
-    const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
-    let improved = false;
-    const crash = opts.crashCheckpointAfterEpoch?.epoch === epoch + 1 ? opts.crashCheckpointAfterEpoch.at : undefined;
-    if (!Number.isNaN(dice) && dice > best.dice) {
-      best = { ...best, dice, diceEpoch: epoch + 1 };
-      improved = c.mode !== "cls";
-      await saveState("best", epoch + 1, 0);
+    if (!resumeDir) await Deno.writeTextFile(path.join(c.out, "config.json"), JSON.stringify(runConfig, null, 2));
+    const nets = buildNets(c, numClasses);
+    if (resumeDir && lastCkpt) {
+      if (nets.segmentor) await restoreModelWeights(lastCkpt, "segmentor", nets.segmentor);
+      if (nets.discriminator) await restoreModelWeights(lastCkpt, "discriminator", nets.discriminator);
+      if (nets.optS) await restoreOptimizer(lastCkpt, "s", nets.optS);
+      if (nets.optD) await restoreOptimizer(lastCkpt, "d", nets.optD);
     }
-    if (c.mode !== "seg" && !Number.isNaN(auc) && auc > best.auc) {
-      best = { ...best, auc, aucEpoch: epoch + 1 };
-      if (c.mode === "cls") improved = true;
-      await saveState(c.mode === "cls" ? "best" : "best-cls", epoch + 1, 0);
-    }
-    await saveState("last", epoch + 1, 0, crash);
-    lastEpoch = epoch + 1;
-    progress.epoch(rec);
-    opts.onEpoch?.(rec);
-    if (opts.signal?.aborted) {
-      stopped = "aborted";
-      break;
-    }
-    const bestEpoch = c.mode === "cls" ? best.aucEpoch : best.diceEpoch;
-    if (c.earlyStopping > 0 && !improved && epoch + 1 - bestEpoch >= c.earlyStopping) {
-      stopped = "early-stopping";
-      progress.done(`early stopping: no val improvement for ${c.earlyStopping} epoch(s)`);
-      break;
-    }
-  }
-  // Report: every epoch's metrics (resumed runs included) and overlays drawn with the last nets.
-  const all = [...history0, ...history];
-  if (all.length) {
-    await writeReport({
-      out: c.out,
-      config: runConfig as unknown as Record<string, unknown>,
-      history: all,
-      dataset: ds,
-      nets: { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
-      batchSize: c.batchSize,
-      overlays: c.overlays,
-      note: `after epoch ${lastEpoch}`,
-    });
-  }
-  for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
-  for (const o of [nets.optS, nets.optD]) o?.dispose();
-  return { out: c.out, history, best, stopped, config: c };
-}
-
-/** One optimisation step (one S step after `dSteps` D steps in mtl). Returns scalar losses (caller disposes). */
-function runStep(
-  c: ResolvedTrainOptions,
-  nets: Nets,
-  segLoss: (t: tf.Tensor, p: tf.Tensor) => tf.Tensor1D,
-  batch: import("../data/dataset.ts").Batch,
-  epoch: number,
-  b: number,
-): Record<string, tf.Scalar> {
-  const out: Record<string, tf.Scalar> = {};
-  const { images, masks, hasMask, labels, hasLabel, valid } = batch;
-  const maskW = tf.tidy(() => tf.mul(hasMask, valid)) as tf.Tensor1D;
-  if (c.mode === "seg") {
-    const S = nets.segmentor!;
-    out.seg = nets.optS!.minimize(
-      () => {
-        const p = S.apply(images, { training: true }) as tf.Tensor;
-        return weightedMean(segLoss(masks, p), maskW);
-      },
-      true,
-      vars(S),
-    )!;
-  } else if (c.mode === "cls") {
-    const D = nets.discriminator!;
-    out.cls = nets.optD!.minimize(
-      () => {
-        const logits = D.apply(images, { training: true }) as tf.Tensor2D;
-        return weightedMean(realClassCrossEntropy(logits, labels, false), tf.mul(hasLabel, valid) as tf.Tensor1D);
-      },
-      true,
-      vars(D),
-    )!;
-  } else {
-    // Real masks with noise (seeded): y → |y − u|, u ~ U(0, noise).
-    const realMasks = tf.tidy(() => {
-      if (c.realMaskNoise <= 0) return masks.clone();
-      const u = tf.randomUniform(
-        masks.shape,
-        0,
-        c.realMaskNoise,
-        "float32",
-        createRng(c.seed, epoch, b, 0x9015e).int(2 ** 31),
+    const segLoss = perImageLossByName(c.loss);
+    const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
+    const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
+    const history: EpochRecord[] = [];
+    let stopped: TrainResult["stopped"] = "completed";
+    let step = start.step;
+    let checkedRanges = false;
+    const lrAt = (epoch: number) =>
+      c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
+    const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
+      const models: Record<string, tf.LayersModel> = {};
+      if (nets.segmentor) models.segmentor = nets.segmentor;
+      if (nets.discriminator) models.discriminator = nets.discriminator;
+      const optimizers: Record<string, tf.Optimizer> = {};
+      if (nets.optS) optimizers.s = nets.optS;
+      if (nets.optD) optimizers.d = nets.optD;
+      await saveCheckpoint(path.join(c.out, "checkpoints", name), {
+        models,
+        optimizers,
+        state: { epoch: epochDone, batch, step, best, history: [...history0, ...history] },
+        config: runConfig,
+      }, crashAt);
+    };
+    const meter = new LossMeter();
+    let lastEpoch = start.epoch;
+    for (let epoch = start.epoch; epoch < c.epochs; epoch++) {
+      const t0 = performance.now();
+      const lr = lrAt(epoch);
+      for (const o of [nets.optS, nets.optD]) if (o) (o as unknown as { learningRate: number }).learningRate = lr;
+      let images = 0, trainMs = 0;
+      const skip = epoch === start.epoch ? start.batch : 0;
+      let b = skip;
+      for (
+        const batch of trainSplit.batches({
+          batchSize: c.batchSize,
+          shuffle: true,
+          seed: c.seed,
+          epoch,
+          augment: c.augment,
+          skip,
+        })
+      ) {
+        const ts = performance.now();
+        if (!checkedRanges && c.mode !== "cls") {
+          await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
+          checkedRanges = true;
+        }
+        const values = withSeededRandom([c.seed, epoch, b, 0xd1], () => runStep(c, nets, segLoss, batch, epoch, b));
+        meter.add(values);
+        tf.dispose(Object.values(values));
+        batch.dispose();
+        images += c.batchSize;
+        b++;
+        step++;
+        trainMs += performance.now() - ts;
+        progress.step(epoch, b, (images * 1000) / Math.max(trainMs, 1));
+        await opts.onStep?.(step);
+        if (opts.signal?.aborted) break;
+      }
+      if (opts.signal?.aborted && b < stepsPerEpoch) {
+        // Mid-epoch stop: save where we are so --resume continues with the next batch.
+        await saveState("last", epoch, b);
+        meter.dispose();
+        stopped = "aborted";
+        progress.done(`stopped at epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}; checkpoint written`);
+        break;
+      }
+      const losses = await meter.read();
+      meter.dispose();
+      const { metrics: val } = await evaluateSplit(
+        { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
+        valSplit,
+        c.batchSize,
       );
-      return tf.abs(tf.sub(masks, u));
-    });
-    Object.assign(
-      out,
-      ganTrainStep(
-        { segmentor: nets.segmentor!, discriminator: nets.discriminator!, optS: nets.optS!, optD: nets.optD! },
-        { ...batch, realMasks },
-        { segLoss, lambdaSeg: c.lambdaSeg, lambdaAdv: c.lambdaAdv, labelSmoothing: c.labelSmoothing, dSteps: c.dSteps },
-      ),
-    );
-    realMasks.dispose();
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        losses,
+        val,
+        imagesPerSecond: (images * 1000) / Math.max(trainMs, 1),
+        seconds: (performance.now() - t0) / 1000,
+        lr,
+      };
+      history.push(rec);
+      await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
+      const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
+      let improved = false;
+      const crash = opts.crashCheckpointAfterEpoch?.epoch === epoch + 1 ? opts.crashCheckpointAfterEpoch.at : undefined;
+      if (!Number.isNaN(dice) && dice > best.dice) {
+        best = { ...best, dice, diceEpoch: epoch + 1 };
+        improved = c.mode !== "cls";
+        await saveState("best", epoch + 1, 0);
+      }
+      if (c.mode !== "seg" && !Number.isNaN(auc) && auc > best.auc) {
+        best = { ...best, auc, aucEpoch: epoch + 1 };
+        if (c.mode === "cls") improved = true;
+        await saveState(c.mode === "cls" ? "best" : "best-cls", epoch + 1, 0);
+      }
+      await saveState("last", epoch + 1, 0, crash);
+      lastEpoch = epoch + 1;
+      progress.epoch(rec);
+      opts.onEpoch?.(rec);
+      if (opts.signal?.aborted) {
+        stopped = "aborted";
+        break;
+      }
+      const bestEpoch = c.mode === "cls" ? best.aucEpoch : best.diceEpoch;
+      if (c.earlyStopping > 0 && !improved && epoch + 1 - bestEpoch >= c.earlyStopping) {
+        stopped = "early-stopping";
+        progress.done(`early stopping: no val improvement for ${c.earlyStopping} epoch(s)`);
+        break;
+      }
+    }
+    // Report: every epoch's metrics (resumed runs included) and overlays drawn with the last nets.
+    const all = [...history0, ...history];
+    if (all.length) {
+      await writeReport({
+        out: c.out,
+        config: runConfig as unknown as Record<string, unknown>,
+        history: all,
+        dataset: ds,
+        nets: { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
+        batchSize: c.batchSize,
+        overlays: c.overlays,
+        note: `after epoch ${lastEpoch}`,
+      });
+    }
+    for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
+    for (const o of [nets.optS, nets.optD]) o?.dispose();
+    return { out: c.out, history, best, stopped, config: c, ...(warmupReport ? { shaderWarmup: warmupReport } : {}) };
+  } finally {
+    warmup?.stop();
   }
-  maskW.dispose();
-  return out;
 }
 
 /** Loads a dataset split for evaluation with a run's config. */

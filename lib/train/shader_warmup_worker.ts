@@ -1,0 +1,160 @@
+/**
+ * The worker behind {@linkcode startShaderWarmup} (see shader_warmup.ts): lists the shaders of a run's first step
+ * with tfjs's compile-only mode, then compiles them newest first on its own WebGPU device so that the main
+ * thread's device finds them in Mesa's disk cache.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../backend.ts";
+import { setKernelTarget } from "../kernels/policy.ts";
+import { useFastKernels } from "../kernels/registry.ts";
+import { perImageLossByName } from "../losses/by_name.ts";
+import { evalOutputs } from "./evaluation.ts";
+import {
+  type ShaderWarmupMessage,
+  type ShaderWarmupReport,
+  type ShaderWarmupRequest,
+  WARMUP_FAST_MS,
+  WARMUP_FAST_RUN,
+} from "./shader_warmup.ts";
+import { buildNets, runStep } from "./step.ts";
+
+/** The parts of a worker's global scope used here. */
+interface WorkerScope {
+  onmessage: ((e: MessageEvent<ShaderWarmupRequest>) => void) | null;
+  postMessage(m: ShaderWarmupMessage): void;
+}
+
+/** The parts of tfjs-webgpu 4.22's backend used here. */
+interface CompilingBackend {
+  device: GPUDevice;
+  checkCompileCompletionAsync(): Promise<void>;
+}
+
+const COMPILE_ONLY = "WEBGPU_ENGINE_COMPILE_ONLY";
+const started = performance.now();
+const scope = globalThis as unknown as WorkerScope;
+
+scope.onmessage = async (e) => {
+  const report: ShaderWarmupReport = { trainShaders: 0, evalShaders: 0, compiled: 0, listMs: 0, ms: 0 };
+  try {
+    const req = e.data;
+    const listed = await listShaders(req);
+    report.trainShaders = listed.train.length;
+    report.evalShaders = listed.eval.length;
+    report.listMs = listed.ms;
+    if (req.listOnly) {
+      scope.postMessage({ type: "listed", train: listed.train, eval: listed.eval });
+    } else {
+      // Training shaders newest first: the main thread compiles from the oldest, and the two meet in the middle.
+      report.compiled += await compileUntilCached(listed.device, [...listed.train].reverse());
+      report.compiled += await compileUntilCached(listed.device, listed.eval);
+    }
+  } catch (err) {
+    report.error = (err as Error).message ?? String(err);
+  }
+  report.ms = performance.now() - started;
+  scope.postMessage({ type: "done", report });
+};
+
+/** Runs one step of the run's options (and one evaluation batch) on zeros in compile-only mode, recording shaders. */
+async function listShaders(req: ShaderWarmupRequest): Promise<
+  { train: string[]; eval: string[]; ms: number; device: GPUDevice }
+> {
+  useFastKernels(req.fastKernels);
+  const info = await initBackend({ backend: "webgpu", warn: false });
+  if (info.backend !== "webgpu") throw new Error("the warm-up worker found no WebGPU adapter");
+  setKernelTarget(req.kernelTarget);
+  const t0 = performance.now();
+  const backend = tf.backend() as unknown as CompilingBackend;
+  const device = backend.device;
+  const seen = new Set<string>();
+  const train: string[] = [], evalOnly: string[] = [];
+  let into = train;
+  const create = device.createShaderModule.bind(device);
+  device.createShaderModule = (d: GPUShaderModuleDescriptor) => {
+    if (!seen.has(d.code)) {
+      seen.add(d.code);
+      into.push(d.code);
+    }
+    return create(d);
+  };
+  const c = req.config;
+  const nets = buildNets(c, req.numClasses);
+  const [B, S] = [c.batchSize, c.size];
+  const ones = tf.ones([B]) as tf.Tensor1D;
+  const batch = {
+    images: tf.zeros([B, S, S, 1]) as tf.Tensor4D,
+    masks: tf.zeros([B, S, S, 1]) as tf.Tensor4D,
+    hasMask: ones,
+    labels: tf.zeros([B], "int32") as tf.Tensor1D,
+    hasLabel: ones,
+    valid: ones,
+  };
+  tf.env().set(COMPILE_ONLY, true);
+  try {
+    tf.dispose(Object.values(runStep(c, nets, perImageLossByName(c.loss), batch, 0, 0)));
+    into = evalOnly;
+    const models = { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode };
+    tf.dispose(Object.values(evalOutputs(models, batch.images, batch.masks)));
+    await backend.checkCompileCompletionAsync();
+  } finally {
+    tf.env().set(COMPILE_ONLY, false);
+    device.createShaderModule = create;
+    tf.dispose([batch.images, batch.masks, batch.labels, ones]);
+    for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
+    for (const o of [nets.optS, nets.optD]) o?.dispose();
+  }
+  return { train, eval: evalOnly, ms: performance.now() - t0, device };
+}
+
+/**
+ * Dispatches each shader once (lavapipe compiles at the first dispatch and stores the result in Mesa's cache),
+ * stopping after {@linkcode WARMUP_FAST_RUN} fast ones in a row: those were already in the cache, so the main
+ * thread has compiled from there on (or the cache was warm). Returns how many it dispatched.
+ */
+async function compileUntilCached(device: GPUDevice, codes: string[]): Promise<number> {
+  let n = 0, fast = 0;
+  for (const code of codes) {
+    const t = performance.now();
+    await dispatchOnce(device, code);
+    n++;
+    fast = performance.now() - t < WARMUP_FAST_MS ? fast + 1 : 0;
+    if (fast >= WARMUP_FAST_RUN) break;
+  }
+  return n;
+}
+
+/** Compiles a shader and runs one workgroup of it on zero-filled buffers (zero sizes: its loops do nothing). */
+async function dispatchOnce(device: GPUDevice, code: string): Promise<void> {
+  device.pushErrorScope("validation");
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module: device.createShaderModule({ code }), entryPoint: "_start" },
+  });
+  const buffers = [...code.matchAll(/@binding\((\d+)\)\s*var<(\w+)/g)].map((m) => ({
+    binding: Number(m[1]),
+    buffer: device.createBuffer({
+      size: 4096,
+      usage: m[2] === "uniform" ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
+    }),
+  }));
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((b) => ({ binding: b.binding, resource: { buffer: b.buffer } })),
+    }),
+  );
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  const error = await device.popErrorScope();
+  await device.queue.onSubmittedWorkDone();
+  for (const b of buffers) b.buffer.destroy();
+  if (error) throw new Error(`a listed shader did not validate: ${error.message}`);
+}

@@ -1,0 +1,153 @@
+/**
+ * One training step of a run, shared by the trainer and the shader warm-up worker (which runs the same step on
+ * zeros to learn which shaders the first real step will compile): the networks and optimizers a mode needs, and
+ * the step itself.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Batch } from "../data/dataset.ts";
+import { createRng } from "../data/rng.ts";
+import { createDiscriminator } from "../model/discriminator.ts";
+import { createSegmentor } from "../model/segmentor.ts";
+import { createAdam } from "./adam.ts";
+import type { ResolvedTrainOptions } from "./config.ts";
+import { ganTrainStep } from "./gan_step.ts";
+import { realClassCrossEntropy, weightedMean } from "./objectives.ts";
+
+/** The networks and optimizers of a run: S and its optimizer unless `cls`, D and its optimizer unless `seg`. */
+export interface Nets {
+  /** The segmentor (absent in cls mode). */
+  segmentor?: tf.LayersModel;
+  /** The discriminator (mtl), or the classifier (cls); absent in seg mode. */
+  discriminator?: tf.LayersModel;
+  /** Adam for S. */
+  optS?: tf.AdamOptimizer;
+  /** Adam for D. */
+  optD?: tf.AdamOptimizer;
+}
+
+/** The tensors of a batch that a step reads. */
+export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | "hasLabel" | "valid">;
+
+/**
+ * Builds the networks and optimizers of a run (internal; the trainer and the warm-up worker build the same ones).
+ *
+ * @example
+ * ```ts
+ * import { resolveTrainOptions } from "./config.ts";
+ * import { buildNets } from "./step.ts";
+ * const c = resolveTrainOptions({
+ *   data: "fixtures/phantoms/manifest.csv",
+ *   out: "runs/x",
+ *   mode: "seg",
+ *   size: 32,
+ *   segmentor: { depth: 2, baseFilters: 4 },
+ * });
+ * const nets = buildNets(c, 2);
+ * console.log(nets.discriminator === undefined); // true
+ * nets.segmentor?.dispose();
+ * nets.optS?.dispose();
+ * ```
+ * @param c the run's resolved options
+ * @param numClasses number of real disease classes
+ * @returns the networks and optimizers the mode needs
+ */
+export function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
+  const nets: Nets = {};
+  if (c.mode !== "cls") {
+    nets.segmentor = createSegmentor({ ...c.segmentor, size: c.size, seed: c.seed, deepSupervision: false });
+    nets.optS = createAdam(c.lr, c.beta1, 0.999, 1e-7);
+  }
+  if (c.mode !== "seg") {
+    nets.discriminator = createDiscriminator({
+      ...c.discriminator,
+      size: c.size,
+      seed: c.seed,
+      numClasses,
+      channels: c.mode === "cls" ? 1 : 2,
+      fakeClass: c.mode === "mtl",
+    });
+    nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
+  }
+  return nets;
+}
+
+/**
+ * The trainable variables of a model.
+ *
+ * @param m the model
+ * @returns its trainable weights as variables
+ */
+export function trainableVariables(m: tf.LayersModel): tf.Variable[] {
+  return m.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+/**
+ * One optimisation step (one S step after `dSteps` D steps in mtl).
+ *
+ * @param c the run's resolved options
+ * @param nets from {@linkcode buildNets}
+ * @param segLoss per-image segmentation loss
+ * @param batch the batch
+ * @param epoch epoch index (seeds the real-mask noise)
+ * @param b batch index in the epoch (seeds the real-mask noise)
+ * @returns scalar losses (the caller disposes them)
+ */
+export function runStep(
+  c: ResolvedTrainOptions,
+  nets: Nets,
+  segLoss: (t: tf.Tensor, p: tf.Tensor) => tf.Tensor1D,
+  batch: StepBatch,
+  epoch: number,
+  b: number,
+): Record<string, tf.Scalar> {
+  const out: Record<string, tf.Scalar> = {};
+  const { images, masks, hasMask, labels, hasLabel, valid } = batch;
+  const maskW = tf.tidy(() => tf.mul(hasMask, valid)) as tf.Tensor1D;
+  if (c.mode === "seg") {
+    const S = nets.segmentor!;
+    out.seg = nets.optS!.minimize(
+      () => {
+        const p = S.apply(images, { training: true }) as tf.Tensor;
+        return weightedMean(segLoss(masks, p), maskW);
+      },
+      true,
+      trainableVariables(S),
+    )!;
+  } else if (c.mode === "cls") {
+    const D = nets.discriminator!;
+    out.cls = nets.optD!.minimize(
+      () => {
+        const logits = D.apply(images, { training: true }) as tf.Tensor2D;
+        return weightedMean(realClassCrossEntropy(logits, labels, false), tf.mul(hasLabel, valid) as tf.Tensor1D);
+      },
+      true,
+      trainableVariables(D),
+    )!;
+  } else {
+    // Real masks with noise (seeded): y → |y − u|, u ~ U(0, noise).
+    const realMasks = tf.tidy(() => {
+      if (c.realMaskNoise <= 0) return masks.clone();
+      const u = tf.randomUniform(
+        masks.shape,
+        0,
+        c.realMaskNoise,
+        "float32",
+        createRng(c.seed, epoch, b, 0x9015e).int(2 ** 31),
+      );
+      return tf.abs(tf.sub(masks, u));
+    });
+    Object.assign(
+      out,
+      ganTrainStep(
+        { segmentor: nets.segmentor!, discriminator: nets.discriminator!, optS: nets.optS!, optD: nets.optD! },
+        { ...batch, realMasks },
+        { segLoss, lambdaSeg: c.lambdaSeg, lambdaAdv: c.lambdaAdv, labelSmoothing: c.labelSmoothing, dSteps: c.dSteps },
+      ),
+    );
+    realMasks.dispose();
+  }
+  maskW.dispose();
+  return out;
+}
