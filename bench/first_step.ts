@@ -23,6 +23,8 @@ const c = resolveTrainOptions({
 });
 const t0 = performance.now();
 const warmup = withWarmup ? startShaderWarmup(c, 2, { force: true }) : undefined;
+let report: unknown = "not finished";
+void warmup?.done.then((r) => (report = r));
 const nets = buildNets(c, 2);
 const images = tf.randomUniform([batch, size, size, 1], 0, 1, "float32", 1) as tf.Tensor4D;
 const masks = tf.tidy(() => tf.cast(tf.greater(images, 0.5), "float32")) as tf.Tensor4D;
@@ -49,6 +51,8 @@ warmup?.stop();
 console.log(
   `${size}² base ${base} depth ${depth} batch ${batch}, ${withWarmup ? "warm-up" : "plain"}: first step ${
     (first / 1000).toFixed(1)
-  } s (incl. building the nets), second ${(second / 1000).toFixed(2)} s`,
+  } s (incl. building the nets), second ${(second / 1000).toFixed(2)} s${
+    warmup ? `; warm-up after the second step: ${JSON.stringify(report)}` : ""
+  }`,
 );
 Deno.exit(0);

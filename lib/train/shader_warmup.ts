@@ -24,6 +24,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { backendInfo } from "../backend.ts";
 import { kernelTarget } from "../kernels/policy.ts";
@@ -38,6 +39,8 @@ export interface ShaderWarmupReport {
   evalShaders: number;
   /** Shaders the worker dispatched (compiled, or found in Mesa's cache). */
   compiled: number;
+  /** Listed shaders it left out because the main thread had already created them. */
+  skipped: number;
   /** Milliseconds the worker spent listing shaders (its compile-only step). */
   listMs: number;
   /** Milliseconds from the worker's start to its end. */
@@ -66,6 +69,14 @@ export interface ShaderWarmupRequest {
   kernelTarget: "software" | "gpu";
   /** Only list the shaders and send them back (tests), without compiling. */
   listOnly?: boolean;
+}
+
+/** Messages to the worker after the request: the hash ({@linkcode shaderHash}) of each shader the main thread creates. */
+export interface ShaderCreatedMessage {
+  /** Always `"created"`. */
+  type: "created";
+  /** {@linkcode shaderHash} of the shader's code. */
+  hash: string;
 }
 
 /** Messages from the worker (internal protocol). */
@@ -169,9 +180,21 @@ export function startShaderWarmup(
   }
   let finish: (r: ShaderWarmupReport | undefined) => void = () => {};
   const done = new Promise<ShaderWarmupReport | undefined>((resolve) => (finish = resolve));
-  const stop = () => {
+  // Tell the worker which shaders the main thread has created (and so compiles itself), so that it skips them.
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  const original = device?.createShaderModule;
+  const hooked = (d: GPUShaderModuleDescriptor) => {
+    worker?.postMessage({ type: "created", hash: fnv1a(d.code) } satisfies ShaderCreatedMessage);
+    return original!.call(device, d);
+  };
+  if (device && original) device.createShaderModule = hooked;
+  const end = () => {
     worker?.terminate();
     worker = undefined;
+    if (device && device.createShaderModule === hooked) device.createShaderModule = original!;
+  };
+  const stop = () => {
+    end();
     finish(undefined);
   };
   worker.onmessage = (e: MessageEvent<ShaderWarmupMessage>) => {
@@ -181,15 +204,13 @@ export function startShaderWarmup(
       return;
     }
     if (!m.report.error && !opts.listOnly && marker) writeMarker(marker, m.report);
-    worker?.terminate();
-    worker = undefined;
+    end();
     finish(m.report);
   };
   worker.onerror = (e) => {
     e.preventDefault();
-    worker?.terminate();
-    worker = undefined;
-    finish({ trainShaders: 0, evalShaders: 0, compiled: 0, listMs: 0, ms: 0, error: e.message });
+    end();
+    finish({ trainShaders: 0, evalShaders: 0, compiled: 0, skipped: 0, listMs: 0, ms: 0, error: e.message });
   };
   const request: ShaderWarmupRequest = {
     config: JSON.parse(JSON.stringify(config)),
@@ -242,7 +263,17 @@ function writeMarker(file: string, report: ShaderWarmupReport): void {
   }
 }
 
-/** 32-bit FNV-1a of a string, as 8 hex digits. */
+/**
+ * 32-bit FNV-1a of a string, as 8 hex digits: names a shader's code in the messages between the main thread and
+ * the worker (a collision would only make the worker skip one shader).
+ *
+ * @param s the string
+ * @returns 8 hex digits
+ */
+export function shaderHash(s: string): string {
+  return fnv1a(s);
+}
+
 function fnv1a(s: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {

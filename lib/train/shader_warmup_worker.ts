@@ -12,6 +12,8 @@ import { useFastKernels } from "../kernels/registry.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { evalOutputs } from "./evaluation.ts";
 import {
+  type ShaderCreatedMessage,
+  shaderHash,
   type ShaderWarmupMessage,
   type ShaderWarmupReport,
   type ShaderWarmupRequest,
@@ -22,7 +24,7 @@ import { buildNets, runStep } from "./step.ts";
 
 /** The parts of a worker's global scope used here. */
 interface WorkerScope {
-  onmessage: ((e: MessageEvent<ShaderWarmupRequest>) => void) | null;
+  onmessage: ((e: MessageEvent<ShaderWarmupRequest | ShaderCreatedMessage>) => void) | null;
   postMessage(m: ShaderWarmupMessage): void;
 }
 
@@ -35,11 +37,18 @@ interface CompilingBackend {
 const COMPILE_ONLY = "WEBGPU_ENGINE_COMPILE_ONLY";
 const started = performance.now();
 const scope = globalThis as unknown as WorkerScope;
+/** Hashes of the shaders the main thread has created: it compiles those itself. */
+const createdByMain = new Set<string>();
 
 scope.onmessage = async (e) => {
-  const report: ShaderWarmupReport = { trainShaders: 0, evalShaders: 0, compiled: 0, listMs: 0, ms: 0 };
+  const msg = e.data;
+  if ("type" in msg) {
+    createdByMain.add(msg.hash);
+    return;
+  }
+  const report: ShaderWarmupReport = { trainShaders: 0, evalShaders: 0, compiled: 0, skipped: 0, listMs: 0, ms: 0 };
   try {
-    const req = e.data;
+    const req = msg;
     const listed = await listShaders(req);
     report.trainShaders = listed.train.length;
     report.evalShaders = listed.eval.length;
@@ -48,8 +57,11 @@ scope.onmessage = async (e) => {
       scope.postMessage({ type: "listed", train: listed.train, eval: listed.eval });
     } else {
       // Training shaders newest first: the main thread compiles from the oldest, and the two meet in the middle.
-      report.compiled += await compileUntilCached(listed.device, [...listed.train].reverse());
-      report.compiled += await compileUntilCached(listed.device, listed.eval);
+      for (const codes of [[...listed.train].reverse(), listed.eval]) {
+        const r = await compileUntilCached(listed.device, codes);
+        report.compiled += r.compiled;
+        report.skipped += r.skipped;
+      }
     }
   } catch (err) {
     report.error = (err as Error).message ?? String(err);
@@ -111,19 +123,23 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
 
 /**
  * Dispatches each shader once (lavapipe compiles at the first dispatch and stores the result in Mesa's cache),
- * stopping after {@linkcode WARMUP_FAST_RUN} fast ones in a row: those were already in the cache, so the main
- * thread has compiled from there on (or the cache was warm). Returns how many it dispatched.
+ * leaving out those the main thread has already created, and stopping after {@linkcode WARMUP_FAST_RUN} fast ones
+ * in a row: those were already in the cache (the cache was warm). Returns how many it dispatched and left out.
  */
-async function compileUntilCached(device: GPUDevice, codes: string[]): Promise<number> {
-  let n = 0, fast = 0;
+async function compileUntilCached(device: GPUDevice, codes: string[]): Promise<{ compiled: number; skipped: number }> {
+  let compiled = 0, skipped = 0, fast = 0;
   for (const code of codes) {
+    if (createdByMain.has(shaderHash(code))) {
+      skipped++;
+      continue;
+    }
     const t = performance.now();
     await dispatchOnce(device, code);
-    n++;
+    compiled++;
     fast = performance.now() - t < WARMUP_FAST_MS ? fast + 1 : 0;
     if (fast >= WARMUP_FAST_RUN) break;
   }
-  return n;
+  return { compiled, skipped };
 }
 
 /** Compiles a shader and runs one workgroup of it on zero-filled buffers (zero sizes: its loops do nothing). */

@@ -35,8 +35,10 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  *
  * @example
  * ```ts
+ * import { initBackend } from "../backend.ts";
  * import { resolveTrainOptions } from "./config.ts";
  * import { buildNets } from "./step.ts";
+ * await initBackend({ backend: "cpu" });
  * const c = resolveTrainOptions({
  *   data: "fixtures/phantoms/manifest.csv",
  *   out: "runs/x",
