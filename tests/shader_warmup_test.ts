@@ -18,7 +18,7 @@ import {
   startShaderWarmup,
   WARMUP_FAST_RUN,
 } from "../lib/train/shader_warmup.ts";
-import { webgpuTest } from "./webgpu_helper.ts";
+import { webgpu, webgpuTest } from "./webgpu_helper.ts";
 
 const root = await Deno.makeTempDir({ prefix: "appaunet-warmup-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
@@ -38,6 +38,19 @@ const options = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =
   ...extra,
 });
 
+/** Runs a warm-up test with `APPAUNET_SHADER_WARMUP` unset (a user's `=0` would turn off what it tests). */
+function warmupTest(name: string, fn: () => Promise<void>): void {
+  webgpuTest(name, async () => {
+    const saved = Deno.env.get("APPAUNET_SHADER_WARMUP");
+    Deno.env.delete("APPAUNET_SHADER_WARMUP");
+    try {
+      await fn();
+    } finally {
+      if (saved !== undefined) Deno.env.set("APPAUNET_SHADER_WARMUP", saved);
+    }
+  });
+}
+
 /** Removes a marker file if it exists (tests leave the user's cache folder as it was). */
 function tryRemove(file: string | undefined): void {
   try {
@@ -47,14 +60,26 @@ function tryRemove(file: string | undefined): void {
   }
 }
 
-Deno.test("the shader warm-up stays off where it cannot help, and says why", async () => {
+Deno.test("the shader warm-up stays off where it cannot help or is turned off, and says why", async () => {
   await initBackend({ backend: "cpu" });
   assert.equal(shaderWarmupSkipReason(), "the backend is cpu, not webgpu");
   const c = resolveTrainOptions(options("cpu"));
   assert.equal(startShaderWarmup(c, 2), undefined);
+  if (!webgpu) return;
+  await initBackend({ backend: "webgpu" });
+  const saved = Deno.env.get("APPAUNET_SHADER_WARMUP");
+  try {
+    Deno.env.set("APPAUNET_SHADER_WARMUP", "0");
+    assert.equal(shaderWarmupSkipReason(), "APPAUNET_SHADER_WARMUP=0");
+    assert.equal(startShaderWarmup(c, 2, { force: true }), undefined);
+  } finally {
+    if (saved === undefined) Deno.env.delete("APPAUNET_SHADER_WARMUP");
+    else Deno.env.set("APPAUNET_SHADER_WARMUP", saved);
+    await initBackend({ backend: "cpu" });
+  }
 });
 
-webgpuTest("the warm-up's compile-only step lists every shader the real first step and evaluation create", async () => {
+warmupTest("the warm-up's compile-only step lists every shader the real first step and evaluation create", async () => {
   await initBackend({ backend: "webgpu" });
   try {
     assert.equal(shaderWarmupSkipReason(), undefined, "this test needs lavapipe with Mesa's shader cache on");
@@ -107,7 +132,7 @@ webgpuTest("the warm-up's compile-only step lists every shader the real first st
   }
 });
 
-webgpuTest("a finished warm-up leaves a marker, and a marked configuration is not warmed up again", async () => {
+warmupTest("a finished warm-up leaves a marker, and a marked configuration is not warmed up again", async () => {
   await initBackend({ backend: "webgpu" });
   const c = resolveTrainOptions(options("marker", { batchSize: 2 }));
   const marker = shaderWarmupMarker(c, 2);
@@ -130,7 +155,7 @@ webgpuTest("a finished warm-up leaves a marker, and a marked configuration is no
   }
 });
 
-webgpuTest("training with the warm-up running gives the same weights as without it", async () => {
+warmupTest("training with the warm-up running gives the same weights as without it", async () => {
   await initBackend({ backend: "webgpu" });
   const c = resolveTrainOptions(options("with"));
   const marker = shaderWarmupMarker(c, 2);

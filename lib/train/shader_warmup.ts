@@ -20,7 +20,8 @@
  *
  * The warm-up never touches the main thread's models, tensors or results; if anything in it fails it reports
  * the error and the run goes on as without it. It runs only on lavapipe (on a GPU, drivers compile quickly) and
- * only while Mesa's disk cache is on (`MESA_SHADER_CACHE_DISABLE` unset).
+ * only while Mesa's disk cache is on (`MESA_SHADER_CACHE_DISABLE` unset); `APPAUNET_SHADER_WARMUP=0` turns it off
+ * everywhere (the trainer's `shaderWarmup: false` and the CLI's `--no-shader-warmup` for one run).
  *
  * @module
  */
@@ -91,7 +92,7 @@ export const WARMUP_FAST_MS = 30;
 
 /**
  * Why a warm-up would not run now (`undefined` when it would): another backend than webgpu, an adapter other than
- * lavapipe, or Mesa's disk cache switched off.
+ * lavapipe, `APPAUNET_SHADER_WARMUP=0` in the environment, or Mesa's disk cache switched off.
  *
  * @example
  * ```ts
@@ -106,6 +107,7 @@ export function shaderWarmupSkipReason(): string | undefined {
   const info = backendInfo();
   if (info.backend !== "webgpu") return `the backend is ${info.backend}, not webgpu`;
   if (!/llvmpipe|lavapipe/i.test(info.adapter?.description ?? "")) return "the adapter is not Mesa's lavapipe";
+  if (envGet("APPAUNET_SHADER_WARMUP") === "0") return "APPAUNET_SHADER_WARMUP=0";
   const off = envGet("MESA_SHADER_CACHE_DISABLE");
   if (off !== undefined && !/^(0|n|no|f|false)$/i.test(off.trim())) {
     return "Mesa's shader cache is off (MESA_SHADER_CACHE_DISABLE)";
