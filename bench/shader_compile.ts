@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../mod.ts";
 import { makeWorkloads } from "./nets.ts";
+import { compileByDispatch } from "../lib/kernels/shader_compile.ts";
 
 const [size, base, depth, top] = [64, 8, 3, 30].map((d, i) => Number(Deno.args[i] ?? d));
 await initBackend({ backend: "webgpu" });
@@ -37,27 +38,7 @@ const fresh = await adapter!.requestDevice();
 const results: { ms: number; name: string }[] = [];
 for (const [code, name] of distinct) {
   const t = performance.now();
-  const pipeline = fresh.createComputePipeline({
-    layout: "auto",
-    compute: { module: fresh.createShaderModule({ code }), entryPoint: "_start" },
-  });
-  const entries = [...code.matchAll(/@binding\((\d+)\)\s*var<(\w+)/g)].map((m) => ({
-    binding: Number(m[1]),
-    resource: {
-      buffer: fresh.createBuffer({
-        size: 4096,
-        usage: m[2] === "uniform" ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
-      }),
-    },
-  }));
-  const encoder = fresh.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, fresh.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  fresh.queue.submit([encoder.finish()]);
-  await fresh.queue.onSubmittedWorkDone();
+  await compileByDispatch(fresh, code);
   results.push({ ms: performance.now() - t, name });
 }
 results.sort((a, b) => b.ms - a.ms);

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { decode } from "fast-png";
 import {
+  APPAUNET_VERSION,
   classificationMetrics,
   createAdam,
   createDiscriminator,
@@ -54,6 +55,11 @@ const weightsOf = async (dir: string, name = "segmentor") => {
 };
 const maxDiff = (a: number[][], b: number[][]) =>
   Math.max(...a.map((w, i) => Math.max(...w.map((v, j) => Math.abs(v - b[i][j])))));
+
+Deno.test("APPAUNET_VERSION (written into config.json) equals deno.json's version", () => {
+  const denoJson = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  assert.equal(APPAUNET_VERSION, denoJson.version);
+});
 
 Deno.test("AUC against hand-computed cases, ties included", () => {
   assert.equal(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75);

@@ -87,6 +87,17 @@ export const RUNTIME_KEYS = [
   "shaderWarmup",
 ];
 
+/**
+ * appaunet's version, recorded in each run's `config.json` (a test keeps it equal to deno.json's `version`).
+ *
+ * @example
+ * ```ts
+ * import { APPAUNET_VERSION } from "@appaunet/appaunet";
+ * console.log(APPAUNET_VERSION); // "0.1.0"
+ * ```
+ */
+export const APPAUNET_VERSION = "0.1.0";
+
 /** Fully resolved options. */
 export type ResolvedTrainOptions =
   & Required<Omit<TrainOptions, "segmentor" | "discriminator">>

@@ -44,9 +44,32 @@ export interface EvalModels {
 }
 
 /**
- * The inference outputs of one batch (tidied; the caller disposes them): `pred`, `dice`, `jac`, `acc` with a
- * segmentor, `probs` (real-class probabilities of D(x ⊕ S(x)), or of the classifier) with a discriminator, and in
- * mtl `probsTrue` (of D(x ⊕ y)). The evaluation and the shader warm-up worker run the same ops.
+ * S's mask probabilities (`pred`) and D's real-class probabilities of image ⊕ S(x) (`probs`; the classifier's of
+ * the image in cls mode) for one batch, in inference mode. Not tidied: call it inside `tf.tidy`. Shared by the
+ * evaluation and `predict`.
+ *
+ * @param models segmentor and/or discriminator
+ * @param images `[B, H, W, 1]` images
+ * @returns `pred` with a segmentor, `probs` with a discriminator
+ */
+export function inferenceOutputs(models: EvalModels, images: tf.Tensor4D): { pred?: tf.Tensor; probs?: tf.Tensor2D } {
+  const r: { pred?: tf.Tensor; probs?: tf.Tensor2D } = {};
+  if (models.segmentor) {
+    const o = models.segmentor.apply(images, { training: false });
+    r.pred = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
+  }
+  if (models.discriminator) {
+    const input = models.mode === "cls" ? images : tf.concat([images, r.pred!], 3);
+    const logits = models.discriminator.apply(input, { training: false }) as tf.Tensor2D;
+    r.probs = realClassProbabilities(logits, models.mode === "mtl");
+  }
+  return r;
+}
+
+/**
+ * The evaluation's outputs of one batch (tidied; the caller disposes them): {@linkcode inferenceOutputs}, with a
+ * segmentor also `dice`, `jac`, `acc` per image, and in mtl `probsTrue` (D's real-class probabilities of image ⊕ true
+ * mask). The evaluation and the shader warm-up worker run the same ops.
  *
  * @param models segmentor and/or discriminator
  * @param images `[B, H, W, 1]` images
@@ -54,28 +77,16 @@ export interface EvalModels {
  * @returns the named outputs
  */
 export function evalOutputs(models: EvalModels, images: tf.Tensor4D, masks: tf.Tensor4D): Record<string, tf.Tensor> {
-  const fake = models.mode === "mtl";
   return tf.tidy(() => {
-    const r: Record<string, tf.Tensor> = {};
-    let pred: tf.Tensor | undefined;
-    if (models.segmentor) {
-      const o = models.segmentor.apply(images, { training: false });
-      const first = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
-      pred = first;
-      r.pred = first;
-      r.dice = dicePerImage(masks, first);
-      r.jac = jaccardPerImage(masks, first);
-      r.acc = pixelAccuracyPerImage(masks, first);
+    const r: Record<string, tf.Tensor> = { ...inferenceOutputs(models, images) };
+    if (r.pred) {
+      r.dice = dicePerImage(masks, r.pred);
+      r.jac = jaccardPerImage(masks, r.pred);
+      r.acc = pixelAccuracyPerImage(masks, r.pred);
     }
-    if (models.discriminator) {
-      const input = models.mode === "cls" ? images : tf.concat([images, pred!], 3);
-      r.probs = realClassProbabilities(models.discriminator.apply(input, { training: false }) as tf.Tensor2D, fake);
-      if (models.mode === "mtl") {
-        const logitsTrue = models.discriminator.apply(tf.concat([images, masks], 3), {
-          training: false,
-        }) as tf.Tensor2D;
-        r.probsTrue = realClassProbabilities(logitsTrue, true);
-      }
+    if (models.discriminator && models.mode === "mtl") {
+      const logitsTrue = models.discriminator.apply(tf.concat([images, masks], 3), { training: false }) as tf.Tensor2D;
+      r.probsTrue = realClassProbabilities(logitsTrue, true);
     }
     return r;
   });

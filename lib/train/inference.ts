@@ -11,8 +11,7 @@ import { loadImage } from "../data/load.ts";
 import { readManifest } from "../data/manifest.ts";
 import { maskPng, overlayPng } from "../report/overlay.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
-import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
-import { realClassProbabilities } from "./objectives.ts";
+import { evaluateSplit, inferenceOutputs, type SplitMetrics } from "./evaluation.ts";
 import { datasetForRun } from "./trainer.ts";
 
 interface RunConfig {
@@ -152,25 +151,12 @@ export async function predict(opts: PredictOptions): Promise<PredictionRecord[]>
       });
       const buf = new Float32Array(bs * size * size);
       images.forEach((im, k) => buf.set(im, k * size * size));
-      const out = tf.tidy(() => {
-        const x = tf.tensor4d(buf, [bs, size, size, 1]);
-        const r: Record<string, tf.Tensor> = {};
-        let pred: tf.Tensor | undefined;
-        if (m.segmentor) {
-          const o = m.segmentor.apply(x, { training: false });
-          const first = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
-          pred = first;
-          r.pred = first;
-        }
-        if (m.discriminator) {
-          const input = m.config.mode === "cls" ? x : tf.concat([x, pred!], 3);
-          r.probs = realClassProbabilities(
-            m.discriminator.apply(input, { training: false }) as tf.Tensor2D,
-            m.config.mode === "mtl",
-          );
-        }
-        return r;
-      });
+      const out = tf.tidy(() =>
+        inferenceOutputs(
+          { segmentor: m.segmentor, discriminator: m.discriminator, mode: m.config.mode },
+          tf.tensor4d(buf, [bs, size, size, 1]),
+        )
+      );
       const pred = out.pred ? (await out.pred.data()) as Float32Array : undefined;
       const probs = out.probs ? (await out.probs.data()) as Float32Array : undefined;
       tf.dispose(Object.values(out));

@@ -30,7 +30,7 @@ import * as path from "node:path";
 import { backendInfo } from "../backend.ts";
 import { kernelTarget } from "../kernels/policy.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
-import type { ResolvedTrainOptions } from "./config.ts";
+import { APPAUNET_VERSION, type ResolvedTrainOptions } from "./config.ts";
 
 /** What a finished (or stopped) warm-up did. */
 export interface ShaderWarmupReport {
@@ -145,7 +145,7 @@ export function shaderWarmupMarker(config: ResolvedTrainOptions, numClasses: num
     loss: config.loss,
     noise: config.realMaskNoise > 0,
   });
-  return path.join(base, "appaunet_shader_warmup", `${fnv1a(signature)}.json`);
+  return path.join(base, "appaunet_shader_warmup", `${shaderHash(signature)}.json`);
 }
 
 /**
@@ -186,7 +186,7 @@ export function startShaderWarmup(
   const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
   const original = device?.createShaderModule;
   const hooked = (d: GPUShaderModuleDescriptor) => {
-    worker?.postMessage({ type: "created", hash: fnv1a(d.code) } satisfies ShaderCreatedMessage);
+    worker?.postMessage({ type: "created", hash: shaderHash(d.code) } satisfies ShaderCreatedMessage);
     return original!.call(device, d);
   };
   if (device && original) device.createShaderModule = hooked;
@@ -224,8 +224,6 @@ export function startShaderWarmup(
   worker.postMessage(request);
   return { done, stop };
 }
-
-const APPAUNET_VERSION = "0.1.0";
 
 function envGet(name: string): string | undefined {
   try {
@@ -267,16 +265,12 @@ function writeMarker(file: string, report: ShaderWarmupReport): void {
 
 /**
  * 32-bit FNV-1a of a string, as 8 hex digits: names a shader's code in the messages between the main thread and
- * the worker (a collision would only make the worker skip one shader).
+ * the worker (a collision would only make the worker skip one shader), and a configuration in its marker's name.
  *
  * @param s the string
  * @returns 8 hex digits
  */
 export function shaderHash(s: string): string {
-  return fnv1a(s);
-}
-
-function fnv1a(s: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

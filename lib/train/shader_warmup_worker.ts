@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../backend.ts";
 import { setKernelTarget } from "../kernels/policy.ts";
+import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { useFastKernels } from "../kernels/registry.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { evalOutputs } from "./evaluation.ts";
@@ -134,43 +135,10 @@ async function compileUntilCached(device: GPUDevice, codes: string[]): Promise<{
       continue;
     }
     const t = performance.now();
-    await dispatchOnce(device, code);
+    await compileByDispatch(device, code);
     compiled++;
     fast = performance.now() - t < WARMUP_FAST_MS ? fast + 1 : 0;
     if (fast >= WARMUP_FAST_RUN) break;
   }
   return { compiled, skipped };
-}
-
-/** Compiles a shader and runs one workgroup of it on zero-filled buffers (zero sizes: its loops do nothing). */
-async function dispatchOnce(device: GPUDevice, code: string): Promise<void> {
-  device.pushErrorScope("validation");
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module: device.createShaderModule({ code }), entryPoint: "_start" },
-  });
-  const buffers = [...code.matchAll(/@binding\((\d+)\)\s*var<(\w+)/g)].map((m) => ({
-    binding: Number(m[1]),
-    buffer: device.createBuffer({
-      size: 4096,
-      usage: m[2] === "uniform" ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE,
-    }),
-  }));
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((b) => ({ binding: b.binding, resource: { buffer: b.buffer } })),
-    }),
-  );
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  const error = await device.popErrorScope();
-  await device.queue.onSubmittedWorkDone();
-  for (const b of buffers) b.buffer.destroy();
-  if (error) throw new Error(`a listed shader did not validate: ${error.message}`);
 }

@@ -18,7 +18,13 @@ import { segmentorVariantName } from "../model/segmentor.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { checkLossRanges } from "../losses/common.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
-import { configDifferences, type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./config.ts";
+import {
+  APPAUNET_VERSION,
+  configDifferences,
+  type ResolvedTrainOptions,
+  resolveTrainOptions,
+  type TrainOptions,
+} from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
 import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
 import { buildNets, runStep } from "./step.ts";
@@ -199,7 +205,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
         maskOnly: part.maskOnly.length,
         unlabeled: part.unlabeled.length,
       },
-      versions: { appaunet: "0.1.0", ...info.versions },
+      versions: { appaunet: APPAUNET_VERSION, ...info.versions },
       backend: info.backend,
       adapter: info.adapter ?? null,
       fastKernels: fastKernelsEnabled(),
