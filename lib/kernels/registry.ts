@@ -10,6 +10,7 @@ import { MIN_FAST_ELEMENTS, storedAsFloat32 } from "./webgpu_program.ts";
 import { registerAdamKernels } from "./webgpu_adam.ts";
 import { concatLastWebGpu, isLastAxisConcat, sliceLastWebGpu } from "./webgpu_concat.ts";
 import { patchBatchNormalization, registerBatchNormKernels } from "./webgpu_batchnorm.ts";
+import { patchFusedConvGradient } from "./fused_conv_gradient.ts";
 import { makeCpuConv2DBackpropFilter } from "./cpu_conv2d_backprop_filter.ts";
 import { columnReduceWebGpu, isColumnReduction, isShortRowReduction, rowReduceWebGpu } from "./webgpu_reduce.ts";
 import {
@@ -312,3 +313,4 @@ registerAdamKernels();
 registerBatchNormKernels();
 patchBatchNormalization(() => active);
 registerActivationGradients(() => active);
+patchFusedConvGradient(() => active);

@@ -11,9 +11,10 @@
  *    the shaders in the order the real step will need them (≈ 2 s of the worker's time at 128²), then the
  *    evaluation's inference shaders.
  * 2. It compiles them newest first (a one-workgroup dispatch each, on its own device), while the main thread
- *    compiles from the start: the main device finds in Mesa's cache whatever the worker did first, and the two
- *    meet in the middle. Five fast compiles in a row (cache hits) mean they have met (or the cache was already
- *    warm), and the worker moves on to the evaluation's shaders, then stops.
+ *    compiles from the start: the main device finds in Mesa's cache whatever the worker did first. The main thread
+ *    posts a hash of each shader it creates, and the worker leaves those out, so the two meet in the middle. Then
+ *    the worker compiles the evaluation's shaders and stops. Five fast dispatches in a row (cache hits) mean the
+ *    cache was already warm, and it stops early.
  * 3. When it finishes, it leaves a marker file next to Mesa's cache, keyed by the versions, the adapter, the
  *    kernel choice and the options that decide the shapes, so later runs of the same configuration skip the
  *    warm-up (a warm cache gains nothing from it). A stale marker (Mesa's cache deleted) only loses the speed-up.
