@@ -10,7 +10,7 @@ rm -rf .dev && mkdir -p .dev/gl .dev/js
 xz -T2 -6 -c "$DENO" >.dev/deno.xz
 o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
 mkdir -p /tmp/amd64/partial && apt-get $o update -qq && (cd .dev/gl && apt-get $o download libvulkan1 2>/dev/null)
-for f in tests/kernels_test.ts tests/backend_test.ts bench/conv_micro.ts bench/profile.ts bench/step_table.ts \
+for f in tests/kernels_test.ts tests/backend_test.ts tests/fused_conv_gradient_test.ts bench/conv_micro.ts bench/profile.ts bench/step_table.ts \
   bench/submit_batch.ts bench/kernel_table.ts bench/device/probe.ts bench/device/size256.ts; do
   "$DENO" bundle --quiet --platform deno --minify -o ".dev/js/$(basename "$f" .ts).js" "$f"
 done

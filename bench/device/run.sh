@@ -23,6 +23,7 @@ sec tests probe 20 $R $J/probe.js
 grep -q '"backend": "webgpu"' "$O/tests.log" || { echo "NO WEBGPU ADAPTER"; cat "$O/tests.log"; exit 3; }
 sec tests kernels 60 /tmp/deno test -A --no-config $J/kernels_test.js
 sec tests backend 20 /tmp/deno test -A --no-config $J/backend_test.js
+sec tests fused_grad 20 /tmp/deno test -A --no-config $J/fused_conv_gradient_test.js
 grep -E '^(ok|FAILED) \|' "$O/tests.log"; grep -E '"kernelTarget"|"description"' "$O/tests.log"
 mkdir -p /tmp/nvcold
 __GL_SHADER_DISK_CACHE_PATH=/tmp/nvcold sec prof first_step 30 $R $J/profile.js 128 8 16 4 fast first
