@@ -11,7 +11,7 @@ import {
 } from "../mod.ts";
 import type { TrainOptions } from "../mod.ts";
 import { evalOutputs } from "../lib/train/evaluation.ts";
-import { buildNets, runStep } from "../lib/train/step.ts";
+import { buildNets, disposeNets, runStep } from "../lib/train/step.ts";
 import {
   shaderWarmupMarker,
   shaderWarmupSkipReason,
@@ -19,24 +19,13 @@ import {
   WARMUP_FAST_RUN,
 } from "../lib/train/shader_warmup.ts";
 import { webgpu, webgpuTest } from "./webgpu_helper.ts";
+import { tinyRunOptions } from "./run_options.ts";
 
 const root = await Deno.makeTempDir({ prefix: "appaunet-warmup-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
 const data = await writePhantomDataset(path.join(root, "data"), { count: 16, size: 32, seed: 4 });
-const options = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  data,
-  out: path.join(root, out),
-  size: 32,
-  batchSize: 4,
-  epochs: 1,
-  seed: 5,
-  classLabelFraction: 0.5,
-  lr: 1e-3,
-  segmentor: { depth: 2, baseFilters: 4 },
-  discriminator: { depth: 2, baseFilters: 4 },
-  overlays: 0,
-  ...extra,
-});
+const options = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =>
+  tinyRunOptions(data, path.join(root, out), { epochs: 1, seed: 5, overlays: 0, ...extra });
 
 /** Runs a warm-up test with `APPAUNET_SHADER_WARMUP` unset (a user's `=0` would turn off what it tests). */
 function warmupTest(name: string, fn: () => Promise<void>): void {
@@ -117,8 +106,7 @@ warmupTest("the warm-up's compile-only step lists every shader the real first st
       const out = evalOutputs({ ...nets, mode: c.mode }, images, masks);
       await out.probs.data();
       tf.dispose([...Object.values(values), ...Object.values(out), images, masks, ones, labels]);
-      for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
-      for (const o of [nets.optS, nets.optD]) o?.dispose();
+      disposeNets(nets);
     } finally {
       device.createShaderModule = create;
     }

@@ -28,25 +28,14 @@ import {
   writePhantomDataset,
 } from "../mod.ts";
 import { webgpuTest } from "./webgpu_helper.ts";
+import { tinyRunOptions } from "./run_options.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-train-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
 const data = await writePhantomDataset(path.join(root, "data"), { count: 28, size: 32, seed: 9 });
-const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  data,
-  out: path.join(root, out),
-  size: 32,
-  batchSize: 4,
-  epochs: 2,
-  seed: 3,
-  classLabelFraction: 0.5,
-  lr: 1e-3,
-  segmentor: { depth: 2, baseFilters: 4 },
-  discriminator: { depth: 2, baseFilters: 4 },
-  overlays: 3,
-  ...extra,
-});
+const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =>
+  tinyRunOptions(data, path.join(root, out), extra);
 const weightsOf = async (dir: string, name = "segmentor") => {
   const m = await loadCheckpointModel(dir, name);
   const w = await Promise.all(m.getWeights().map((t) => t.data()));

@@ -42,8 +42,6 @@ interface EngineLike {
 }
 
 let installed = false;
-/** While a wrapped `customGrad` function runs: the first kernel it ran, and that kernel's attributes. */
-let firstKernel: { name?: string; attrs?: Record<string, unknown> } | undefined;
 
 /**
  * Installs the lazy fused-convolution gradient on tfjs's engine (once; internal, called by the kernel registry).
@@ -64,30 +62,28 @@ export function patchFusedConvGradient(enabled: () => boolean): void {
   ) return;
   installed = true;
   const stockCustomGrad = engine.customGrad;
-  const runKernel = engine.runKernel;
-  engine.runKernel = function (this: EngineLike, name, inputs, attrs) {
-    if (firstKernel && firstKernel.name === undefined) firstKernel = { name, attrs };
-    return runKernel.call(this, name, inputs, attrs);
-  };
   engine.customGrad = function (this: EngineLike, f: CustomGradFunc) {
     if (!enabled()) return stockCustomGrad.call(this, f);
     return (...inputs: tf.Tensor[]) => {
       let res: CustomGradResult | undefined;
-      let kernel: { name?: string; attrs?: Record<string, unknown> } = {};
+      let kernel: { name: string; attrs?: Record<string, unknown> } | undefined;
       const forwardFunc = (_backend: unknown, save: (ts: tf.Tensor[]) => void) => {
-        const outer = firstKernel;
-        firstKernel = {};
+        // Note the first kernel f runs (only while f runs, so other ops pay nothing).
+        const runKernel = engine.runKernel;
+        engine.runKernel = function (this: EngineLike, name, kernelInputs, attrs) {
+          kernel ??= { name, attrs };
+          return runKernel.call(this, name, kernelInputs, attrs);
+        };
         try {
           res = f(...inputs, save);
-          kernel = firstKernel;
         } finally {
-          firstKernel = outer;
+          engine.runKernel = runKernel;
         }
         return res.value;
       };
       const backwardsFunc = (dy: tf.Tensor, saved: tf.Tensor[]): GradMap => {
-        const lazy = kernel.name === "FusedConv2D"
-          ? lazyFusedConvGrads(engine, kernel.attrs ?? {}, dy, saved)
+        const lazy = kernel?.name === "FusedConv2D"
+          ? lazyFusedConvGrads(engine, kernel!.attrs ?? {}, dy, saved)
           : undefined;
         if (lazy && Object.keys(lazy).length === inputs.length) return lazy;
         // tfjs's own behaviour: every gradient at once.

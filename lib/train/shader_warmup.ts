@@ -31,6 +31,7 @@ import * as path from "node:path";
 import { backendInfo } from "../backend.ts";
 import { kernelTarget } from "../kernels/policy.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
+import { kernelEnv } from "../kernels/webgpu_program.ts";
 import { APPAUNET_VERSION, type ResolvedTrainOptions } from "./config.ts";
 
 /** What a finished (or stopped) warm-up did. */
@@ -108,8 +109,8 @@ export function shaderWarmupSkipReason(): string | undefined {
   const info = backendInfo();
   if (info.backend !== "webgpu") return `the backend is ${info.backend}, not webgpu`;
   if (!/llvmpipe|lavapipe/i.test(info.adapter?.description ?? "")) return "the adapter is not Mesa's lavapipe";
-  if (envGet("APPAUNET_SHADER_WARMUP") === "0") return "APPAUNET_SHADER_WARMUP=0";
-  const off = envGet("MESA_SHADER_CACHE_DISABLE");
+  if (kernelEnv("APPAUNET_SHADER_WARMUP") === "0") return "APPAUNET_SHADER_WARMUP=0";
+  const off = kernelEnv("MESA_SHADER_CACHE_DISABLE");
   if (off !== undefined && !/^(0|n|no|f|false)$/i.test(off.trim())) {
     return "Mesa's shader cache is off (MESA_SHADER_CACHE_DISABLE)";
   }
@@ -125,18 +126,18 @@ export function shaderWarmupSkipReason(): string | undefined {
  * @returns the marker's path
  */
 export function shaderWarmupMarker(config: ResolvedTrainOptions, numClasses: number): string | undefined {
-  const base = envGet("MESA_SHADER_CACHE_DIR") ?? envGet("XDG_CACHE_HOME") ??
-    (envGet("HOME") ? path.join(envGet("HOME")!, ".cache") : undefined);
+  const home = kernelEnv("HOME");
+  const base = kernelEnv("MESA_SHADER_CACHE_DIR") ?? kernelEnv("XDG_CACHE_HOME") ??
+    (home ? path.join(home, ".cache") : undefined);
   if (!base) return undefined;
   const info = backendInfo();
-  const knobs = envKnobs();
   const signature = JSON.stringify({
     versions: { appaunet: APPAUNET_VERSION, ...info.versions },
     adapter: info.adapter?.description,
     mesa: info.adapter?.mesaVersion,
     fast: fastKernelsEnabled(),
     target: kernelTarget(),
-    knobs,
+    knobs: envKnobs(),
     numClasses,
     mode: config.mode,
     size: config.size,
@@ -226,19 +227,14 @@ export function startShaderWarmup(
   return { done, stop };
 }
 
-function envGet(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Environment knobs that change which shaders run (appaunet's own, and lavapipe's vector width). */
+/**
+ * appaunet's environment knobs, which can change which shaders run (lavapipe's vector width is in the adapter's
+ * description already).
+ */
 function envKnobs(): Record<string, string> {
   try {
     return Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith("APPAUNET_") || k === "LP_NATIVE_VECTOR_WIDTH")
+      Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith("APPAUNET_"))
         .sort(([a], [b]) => a.localeCompare(b)),
     );
   } catch {

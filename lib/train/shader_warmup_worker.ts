@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../backend.ts";
+import "@tensorflow/tfjs-backend-webgpu";
 import { setKernelTarget } from "../kernels/policy.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { useFastKernels } from "../kernels/registry.ts";
@@ -21,7 +21,7 @@ import {
   WARMUP_FAST_MS,
   WARMUP_FAST_RUN,
 } from "./shader_warmup.ts";
-import { buildNets, runStep } from "./step.ts";
+import { buildNets, disposeNets, runStep } from "./step.ts";
 
 /** The parts of a worker's global scope used here. */
 interface WorkerScope {
@@ -76,9 +76,11 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
   { train: string[]; eval: string[]; ms: number; device: GPUDevice }
 > {
   useFastKernels(req.fastKernels);
-  const info = await initBackend({ backend: "webgpu", warn: false });
-  if (info.backend !== "webgpu") throw new Error("the warm-up worker found no WebGPU adapter");
   setKernelTarget(req.kernelTarget);
+  // tfjs's own start, not initBackend: the main thread's initBackend has already set the process environment
+  // (Vulkan, vector width) and read the adapter's facts, and compile-only mode needs none of its dispatch caches.
+  if (!(await tf.setBackend("webgpu"))) throw new Error("the warm-up worker found no WebGPU adapter");
+  await tf.ready();
   const t0 = performance.now();
   const backend = tf.backend() as unknown as CompilingBackend;
   const device = backend.device;
@@ -116,8 +118,7 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
     tf.env().set(COMPILE_ONLY, false);
     device.createShaderModule = create;
     tf.dispose([batch.images, batch.masks, batch.labels, ones]);
-    for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
-    for (const o of [nets.optS, nets.optD]) o?.dispose();
+    disposeNets(nets);
   }
   return { train, eval: evalOnly, ms: performance.now() - t0, device };
 }

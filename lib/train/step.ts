@@ -37,7 +37,7 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  * ```ts
  * import { initBackend } from "../backend.ts";
  * import { resolveTrainOptions } from "./config.ts";
- * import { buildNets } from "./step.ts";
+ * import { buildNets, disposeNets } from "./step.ts";
  * await initBackend({ backend: "cpu" });
  * const c = resolveTrainOptions({
  *   data: "fixtures/phantoms/manifest.csv",
@@ -48,8 +48,7 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  * });
  * const nets = buildNets(c, 2);
  * console.log(nets.discriminator === undefined); // true
- * nets.segmentor?.dispose();
- * nets.optS?.dispose();
+ * disposeNets(nets);
  * ```
  * @param c the run's resolved options
  * @param numClasses number of real disease classes
@@ -73,6 +72,16 @@ export function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
     nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   }
   return nets;
+}
+
+/**
+ * Frees the networks and optimizers of {@linkcode buildNets}.
+ *
+ * @param nets the networks and optimizers
+ */
+export function disposeNets(nets: Nets): void {
+  for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
+  for (const o of [nets.optS, nets.optD]) o?.dispose();
 }
 
 /**

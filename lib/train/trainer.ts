@@ -27,7 +27,7 @@ import {
 } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
 import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
-import { buildNets, runStep } from "./step.ts";
+import { buildNets, disposeNets, runStep } from "./step.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
@@ -344,8 +344,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
         note: `after epoch ${lastEpoch}`,
       });
     }
-    for (const m of [nets.segmentor, nets.discriminator]) m?.dispose();
-    for (const o of [nets.optS, nets.optD]) o?.dispose();
+    disposeNets(nets);
     return { out: c.out, history, best, stopped, config: c, ...(warmupReport ? { shaderWarmup: warmupReport } : {}) };
   } finally {
     warmup?.stop();
