@@ -16,13 +16,18 @@ import {
   fastKernelsEnabled,
   initBackend,
   LOSS_NAMES,
+  pendingRuns,
   predict,
   prepareDataset,
+  readPlan,
+  runCommandLine,
+  runPlannedRun,
   type SplitMetrics,
   train,
   type TrainOptions,
   useFastKernels,
   winogradOutputTile,
+  writeResults,
 } from "@appaunet/appaunet";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
@@ -46,6 +51,8 @@ commands:
   train     train (mtl | seg | cls) on a manifest
   eval      metrics of a checkpoint on a split
   predict   masks, overlays and class probabilities for images
+  experiments  run a plan of training runs into results/<id>.json (list, one, or all not done)
+  results   rebuild docs/RESULTS.md and its charts from results/*.json
 
 Run 'deno run -A cli.ts <command> --help' for its flags.`,
   info: `usage: cli.ts info [--backend webgpu|cpu] [--kernels fast|stock]
@@ -72,6 +79,7 @@ Labels come from the _0 / _1 file-name suffix; the split is seeded and stratifie
   --depth 4  --base-filters 16  --no-pyramid  --no-attention  --no-progressive  --dropout 0
   --d-depth 4  --d-base-filters 16  --d-dropout 0.3
   --early-stopping 0        patience in epochs (0 = off)
+  --max-per-split 0         keep about N rows per split (seeded, stratified; quick experiments; 0 = all)
   --lr-schedule constant|cosine
   --no-augment  --zscore  --clahe  --skip-bad
   --progress auto|bar|lines|none
@@ -86,6 +94,17 @@ sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
   predict:
     `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] <images… | manifest.csv>
 Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl).`,
+  experiments: `usage: cli.ts experiments [--plan experiments/plan.json | --quick] [--list [--all] | --run <id>]
+                          [--runs-dir runs/experiments] [--results results] [--force] [--no-shader-warmup]
+  --quick         the plan experiments/quick.json (64², a few steps on a small subset: checks the whole chain)
+  --list          print one command line per run that has no result yet (for GNU parallel, a Slurm array, a
+                  Kubernetes Indexed Job); --all lists every run
+  --run <id>      train, evaluate and write results/<id>.json for one run (resumes an interrupted run)
+  (no flag)       every run without a result, in plan order
+Each run trains in <runs-dir>/<id>; checkpoints are chosen on val, the test split is read only for the result.
+Ctrl-C finishes the current step and writes a checkpoint; the same command resumes.`,
+  results: `usage: cli.ts results [--results results] [--out docs/RESULTS.md]
+Rebuilds the results document and its SVG charts from the result files only.`,
 };
 
 class UsageError extends Error {}
@@ -181,6 +200,7 @@ async function cmdTrain(argv: string[], demo = false) {
     "d-base-filters": { type: "string" },
     "d-dropout": { type: "string" },
     "early-stopping": { type: "string" },
+    "max-per-split": { type: "string" },
     "lr-schedule": { type: "string" },
     "no-augment": { type: "boolean" },
     "no-shader-warmup": { type: "boolean" },
@@ -214,6 +234,7 @@ async function cmdTrain(argv: string[], demo = false) {
     labelSmoothing: num("label-smoothing", v["label-smoothing"]),
     realMaskNoise: num("real-mask-noise", v["real-mask-noise"]),
     earlyStopping: num("early-stopping", v["early-stopping"]),
+    maxPerSplit: num("max-per-split", v["max-per-split"]),
     lrSchedule: s("lr-schedule") as TrainOptions["lrSchedule"],
     augment: v["no-augment"] ? false : undefined,
     normalize: v.zscore ? "zscore" : undefined,
@@ -238,15 +259,7 @@ async function cmdTrain(argv: string[], demo = false) {
   if (!s("resume") && !opts.data) throw new UsageError(`--data is required\n\n${USAGE.train}`);
   if (!s("resume") && !opts.out) throw new UsageError(`--out is required\n\n${USAGE.train}`);
   await setup({ ...v, "allow-cpu-fallback": v["allow-cpu-fallback"] || demo });
-  const ac = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) Deno.exit(130);
-    console.error("\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)");
-    ac.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const { signal, remove } = abortOnSignals();
   const t0 = performance.now();
   let result;
   try {
@@ -254,11 +267,11 @@ async function cmdTrain(argv: string[], demo = false) {
       ...opts,
       resume: s("resume"),
       progress: (s("progress") ?? "auto") as "auto",
-      signal: ac.signal,
+      signal,
       shaderWarmup: !v["no-shader-warmup"],
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onSigint);
+    remove();
   }
   const b = result.best;
   console.log(
@@ -348,6 +361,86 @@ async function cmdPrepare(argv: string[]) {
   console.log(`wrote ${csv}`);
 }
 
+function abortOnSignals(): { signal: AbortSignal; remove: () => void } {
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) Deno.exit(130);
+    console.error("\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit now)");
+    ac.abort();
+  };
+  // SIGTERM (a job scheduler's stop, `kill`) is handled like Ctrl-C.
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  return { signal: ac.signal, remove: () => signals.forEach((s) => Deno.removeSignalListener(s, onSignal)) };
+}
+
+async function cmdExperiments(argv: string[]) {
+  const { values: v } = parse("experiments", argv, {
+    plan: { type: "string" },
+    quick: { type: "boolean" },
+    list: { type: "boolean" },
+    all: { type: "boolean" },
+    run: { type: "string" },
+    "runs-dir": { type: "string" },
+    results: { type: "string" },
+    force: { type: "boolean" },
+    progress: { type: "string" },
+    "no-shader-warmup": { type: "boolean" },
+  });
+  if (v.help) return console.log(USAGE.experiments);
+  if (v.quick && v.plan) throw new UsageError(`--quick and --plan: give one\n\n${USAGE.experiments}`);
+  const planFile = (v.plan as string | undefined) ?? path.join("experiments", v.quick ? "quick.json" : "plan.json");
+  const resultsDir = (v.results as string | undefined) ?? "results";
+  const runs = await readPlan(planFile);
+  if (v.list) {
+    const todo = v.all ? runs : await pendingRuns(runs, resultsDir);
+    const extra = [
+      ...(v.results ? ["--results", v.results as string] : []),
+      ...(v["runs-dir"] ? ["--runs-dir", v["runs-dir"] as string] : []),
+    ];
+    for (const r of todo) console.log(runCommandLine(planFile, r.id, extra));
+    return;
+  }
+  let todo = await pendingRuns(runs, resultsDir);
+  if (v.run) {
+    const one = runs.find((r) => r.id === v.run);
+    if (!one) throw new UsageError(`--run: "${v.run}" is not a run of ${planFile} (see --list --all)`);
+    todo = [one];
+  }
+  await setup(v);
+  const { signal, remove } = abortOnSignals();
+  try {
+    for (const r of todo) {
+      await runPlannedRun(r, {
+        planFile,
+        resultsDir,
+        runsDir: v["runs-dir"] as string | undefined,
+        force: Boolean(v.force),
+        progress: ((v.progress as string | undefined) ?? "lines") as "lines",
+        signal,
+        shaderWarmup: !v["no-shader-warmup"],
+        log: (l) => console.log(l),
+      });
+      if (signal.aborted) break;
+    }
+  } finally {
+    remove();
+  }
+  if (!v.run && !signal.aborted) console.log(`${planFile}: all ${runs.length} run(s) have results in ${resultsDir}/`);
+}
+
+async function cmdResults(argv: string[]) {
+  const { values: v } = parse("results", argv, { results: { type: "string" }, out: { type: "string" } });
+  if (v.help) return console.log(USAGE.results);
+  const r = await writeResults(
+    (v.results as string | undefined) ?? "results",
+    (v.out as string | undefined) ?? path.join("docs", "RESULTS.md"),
+  );
+  console.log(`read ${r.read} result(s); wrote ${r.written.join(", ")}`);
+}
+
 async function cmdInfo(argv: string[]) {
   const { values: v } = parse("info", argv, {});
   if (v.help) return console.log(USAGE.info);
@@ -421,6 +514,12 @@ export async function main(args: string[]): Promise<number> {
         break;
       case "prepare":
         await cmdPrepare(rest);
+        break;
+      case "experiments":
+        await cmdExperiments(rest);
+        break;
+      case "results":
+        await cmdResults(rest);
         break;
       case undefined:
       case "help":

@@ -45,6 +45,11 @@ export interface DatasetOptions extends LoadImageOptions {
   skipBad?: boolean;
   /** Only load these splits (faster eval/predict). Default: all. */
   splits?: SplitName[];
+  /**
+   * Keep about this many rows of each split (a seeded draw stratified by class and mask presence, the same rows for
+   * the same seed and manifest), for quick experiments. Default 0: every row.
+   */
+  maxPerSplit?: number;
 }
 
 /** Options for {@linkcode DatasetSplit.batches}. */
@@ -199,6 +204,31 @@ export function stratifiedKeep<T>(items: T[], key: (t: T) => string, fraction: n
   return keep;
 }
 
+/** Row indices that keep about `max` rows per split, stratified by class and mask presence (seeded). */
+function subsetRows(
+  rows: ManifestRow[],
+  splitOf: (i: number) => SplitName,
+  max: number,
+  seed: number,
+): Set<number> {
+  const keep = new Set<number>();
+  for (const name of ["train", "val", "test"] as SplitName[]) {
+    const idx = rows.map((_, i) => i).filter((i) => splitOf(i) === name);
+    if (idx.length <= max) {
+      idx.forEach((i) => keep.add(i));
+      continue;
+    }
+    const kept = stratifiedKeep(
+      idx,
+      (i) => `${rows[i].label}|${rows[i].masks.length > 0}`,
+      max / idx.length,
+      seed + 101,
+    );
+    kept.forEach((k) => keep.add(idx[k]));
+  }
+  return keep;
+}
+
 function hashString(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
@@ -241,12 +271,19 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
   const assigned = manifest.rows.some((r) => r.split === null)
     ? stratifiedSplit(manifest.rows, seed, opts.splitFractions)
     : null;
+  const splitOf = (i: number) => manifest.rows[i].split ?? assigned![i];
+  const maxPerSplit = opts.maxPerSplit ?? 0;
+  if (!Number.isInteger(maxPerSplit) || maxPerSplit < 0) {
+    throw new DataError("maxPerSplit", `must be an integer ≥ 0, got ${maxPerSplit}`, "0 keeps every row");
+  }
+  const subset = maxPerSplit > 0 ? subsetRows(manifest.rows, splitOf, maxPerSplit, seed) : null;
   const skipped: { file: string; message: string }[] = [];
   const samples: Sample[] = [];
   for (let i = 0; i < manifest.rows.length; i++) {
     const row = manifest.rows[i];
-    const split = row.split ?? assigned![i];
+    const split = splitOf(i);
     if (opts.splits && !opts.splits.includes(split)) continue;
+    if (subset && !subset.has(i)) continue;
     try {
       const decoded = decodeFile(row.image);
       const image = prepareImage(decoded, row.image, { ...opts, size });

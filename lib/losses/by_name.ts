@@ -14,7 +14,16 @@ import { tverskyLossPerImage } from "./tversky.ts";
 import { xeTverskyLossPerImage } from "./xe_tversky.ts";
 
 /** The CLI names of the segmentation losses. */
-export const LOSS_NAMES = ["xe", "dice", "tversky", "focal-tversky", "kl", "kltv", "xe-tversky"] as const;
+export const LOSS_NAMES = [
+  "xe",
+  "dice",
+  "tversky",
+  "focal-tversky",
+  "kl",
+  "kltv",
+  "kltv-normalized",
+  "xe-tversky",
+] as const;
 
 /** One of {@linkcode LOSS_NAMES}. */
 export type LossName = typeof LOSS_NAMES[number];
@@ -29,6 +38,8 @@ const PER_IMAGE: Record<LossName, PerImageLossFn> = {
   "focal-tversky": (t, p) => focalTverskyLossPerImage(t, p),
   "kl": (t, p) => klLossPerImage(t, p),
   "kltv": (t, p) => kltvLossPerImage(t, p),
+  // The second reading of |KL|: y and ŷ as spatial distributions (each normalized to sum 1 over the pixels).
+  "kltv-normalized": (t, p) => kltvLossPerImage(t, p, { normalized: true }),
   "xe-tversky": (t, p) => xeTverskyLossPerImage(t, p),
 };
 

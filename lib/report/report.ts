@@ -44,10 +44,11 @@ const num = (v: number | undefined, d = 4) => (v === undefined || Number.isNaN(v
  * console.log(svgLineChart("loss", { a: [3, 2, 1] }).startsWith("<svg")); // true
  * ```
  * @param title chart title
- * @param series name → values per epoch
+ * @param series name → values per epoch (or per point of `xLabel`)
+ * @param xLabel the x axis's caption. Default `epoch (1…n)`.
  * @returns SVG markup
  */
-export function svgLineChart(title: string, series: Record<string, number[]>): string {
+export function svgLineChart(title: string, series: Record<string, number[]>, xLabel?: string): string {
   const w = 420, h = 220, pad = 36;
   const all = Object.values(series).flat().filter((v) => Number.isFinite(v));
   const lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
@@ -73,7 +74,7 @@ export function svgLineChart(title: string, series: Record<string, number[]>): s
     `<text x="2" y="${pad + 4}" font-size="10">${num(hi, 3)}</text><text x="2" y="${h - pad}" font-size="10">${
       num(lo, 3)
     }</text>` +
-    `<text x="${w / 2}" y="${h - 8}" font-size="10">epoch (1…${n})</text>${body}</svg>`;
+    `<text x="${pad}" y="${h - 8}" font-size="10">${esc(xLabel ?? `epoch (1…${n})`)}</text>${body}</svg>`;
 }
 
 /**

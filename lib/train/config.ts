@@ -71,6 +71,11 @@ export interface TrainOptions {
   skipBad?: boolean;
   /** Overlays in the report. Default 8. */
   overlays?: number;
+  /**
+   * Keep about this many rows of each split (seeded, stratified by class and mask presence; the same rows in
+   * `evaluate`), for quick experiments. Default 0: every row.
+   */
+  maxPerSplit?: number;
 }
 
 /** Options the run does not depend on numerically (not compared on resume). */
@@ -146,6 +151,7 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
     clahe: def(o.clahe, false),
     skipBad: def(o.skipBad, false),
     overlays: def(o.overlays, 8),
+    maxPerSplit: def(o.maxPerSplit, 0),
   };
   if (!r.data) throw new Error("--data: a manifest CSV is required (e.g. --data fixtures/phantoms/manifest.csv)");
   if (!r.out) throw new Error("--out: a run folder is required (e.g. --out runs/exp1)");
@@ -161,6 +167,7 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
   int("seed", r.seed, 0);
   int("d-steps", r.dSteps, 1);
   int("early-stopping", r.earlyStopping, 0);
+  int("max-per-split", r.maxPerSplit, 0);
   frac("label-fraction", r.classLabelFraction);
   frac("mask-fraction", r.maskFraction);
   frac("label-smoothing", r.labelSmoothing);

@@ -31,6 +31,10 @@ export interface ImagePrediction {
   probs?: number[];
   /** Dice against the true mask, when it exists. */
   dice?: number;
+  /** Jaccard index against the true mask, when it exists. */
+  jaccard?: number;
+  /** The true class index (`null` when the image has none). */
+  label?: number | null;
 }
 
 /** Models used for evaluation. */
@@ -121,13 +125,14 @@ export async function evaluateSplit(
     const px = split.samples.length ? split.samples[0].image.length : 0;
     b.samples.forEach((s, i) => {
       if (!s) return;
-      const p: ImagePrediction = { id: s.id };
+      const p: ImagePrediction = { id: s.id, label: s.label };
       if (read.pred && predictions.length < keepMasks) p.mask = read.pred.slice(i * px, (i + 1) * px);
       if (read.dice && s.mask) {
         dice.push(read.dice[i]);
         jac.push(read.jac[i]);
         acc.push(read.acc[i]);
         p.dice = read.dice[i];
+        p.jaccard = read.jac[i];
       }
       if (read.probs) {
         p.probs = Array.from(read.probs.slice(i * k, (i + 1) * k));

@@ -11,7 +11,7 @@ import { loadImage } from "../data/load.ts";
 import { readManifest } from "../data/manifest.ts";
 import { maskPng, overlayPng } from "../report/overlay.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
-import { evaluateSplit, inferenceOutputs, type SplitMetrics } from "./evaluation.ts";
+import { evaluateSplit, type ImagePrediction, inferenceOutputs, type SplitMetrics } from "./evaluation.ts";
 import { datasetForRun } from "./trainer.ts";
 
 interface RunConfig {
@@ -22,6 +22,7 @@ interface RunConfig {
   normalize?: "unit" | "zscore";
   clahe?: boolean;
   classNames: string[];
+  maxPerSplit?: number;
 }
 
 async function loadModels(model: string) {
@@ -56,22 +57,25 @@ export interface EvaluateOptions {
  * console.log(r.metrics.segmentation?.dice.mean);
  * ```
  * @param opts checkpoint, manifest, split
- * @returns metrics, the split, the epoch of the checkpoint
+ * @returns metrics, per-image predictions (id, label, Dice, Jaccard, class probabilities), the split, the epoch of the
+ * checkpoint and the class names
  */
 export async function evaluate(
   opts: EvaluateOptions,
-): Promise<{ metrics: SplitMetrics; split: string; epoch: number; classNames: string[] }> {
+): Promise<
+  { metrics: SplitMetrics; predictions: ImagePrediction[]; split: string; epoch: number; classNames: string[] }
+> {
   const split = opts.split ?? "test";
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split: "${split}" is not train, val or test`);
   const m = await loadModels(opts.model);
   try {
     const ds = await datasetForRun(m.config, opts.data, split, opts.skipBad);
-    const { metrics } = await evaluateSplit(
+    const { metrics, predictions } = await evaluateSplit(
       { segmentor: m.segmentor, discriminator: m.discriminator, mode: m.config.mode },
       ds.split(split),
       opts.batchSize ?? m.config.batchSize,
     );
-    return { metrics, split, epoch: Number(m.state.epoch), classNames: m.config.classNames };
+    return { metrics, predictions, split, epoch: Number(m.state.epoch), classNames: m.config.classNames };
   } finally {
     m.segmentor?.dispose();
     m.discriminator?.dispose();

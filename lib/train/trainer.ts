@@ -182,6 +182,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       normalize: c.normalize,
       clahe: c.clahe,
       skipBad: c.skipBad,
+      maxPerSplit: c.maxPerSplit,
     });
     const trainSplit = ds.split("train"), valSplit = ds.split("val");
     const numClasses = ds.classNames.length;
@@ -353,7 +354,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
 
 /** Loads a dataset split for evaluation with a run's config. */
 export async function datasetForRun(
-  config: { size: number; seed: number; normalize?: "unit" | "zscore"; clahe?: boolean },
+  config: { size: number; seed: number; normalize?: "unit" | "zscore"; clahe?: boolean; maxPerSplit?: number },
   data: string,
   split: "train" | "val" | "test",
   skipBad = false,
@@ -365,5 +366,6 @@ export async function datasetForRun(
     clahe: config.clahe,
     splits: [split],
     skipBad,
+    maxPerSplit: config.maxPerSplit,
   });
 }

@@ -1,0 +1,353 @@
+/**
+ * `docs/RESULTS.md` and its SVG charts, generated from `results/*.json` only (never edited by hand).
+ *
+ * @module
+ */
+import * as path from "node:path";
+import { svgLineChart } from "../report/report.ts";
+import { RESULT_TABLES, type ResultTable } from "./plan.ts";
+import type { CheckpointTest, ExperimentResult, IntervalStat } from "./runner.ts";
+
+/** The generated document: Markdown and chart files (name → SVG), to write next to each other. */
+export interface ResultsDocument {
+  /** The Markdown text. */
+  markdown: string;
+  /** Chart files by name (relative to the Markdown file's folder). */
+  charts: Record<string, string>;
+}
+
+/** The val Dice levels the convergence table reports epochs and seconds to. */
+export const CONVERGENCE_LEVELS = [0.9, 0.95] as const;
+
+const f = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(d));
+const ci = (
+  c: [number, number] | undefined,
+  d = 3,
+) => (c && Number.isFinite(c[0]) ? `[${f(c[0], d)}, ${f(c[1], d)}]` : "");
+const stat = (s: IntervalStat | undefined) => (s ? `${f(s.mean)} ± ${f(s.std)} ${ci(s.ci95)}` : "–");
+const meanSd = (xs: number[], d = 3) => {
+  const v = xs.filter(Number.isFinite);
+  if (!v.length) return "–";
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  if (v.length === 1) return f(m, d);
+  const sd = Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
+  return `${f(m, d)} ± ${f(sd, d)}`;
+};
+const mean = (xs: number[]) => {
+  const v = xs.filter(Number.isFinite);
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+};
+const opt = (r: ExperimentResult, k: string) => r.config[k] as number | string | undefined;
+const pct = (v: unknown) => `${Math.round(Number(v) * 100)} %`;
+
+/** Epoch (1-based) at which val Dice first reached `level`, and the seconds spent until then; `undefined` if never. */
+export function epochsToLevel(r: ExperimentResult, level: number): { epoch: number; seconds: number } | undefined {
+  let seconds = 0;
+  for (const e of r.epochs) {
+    seconds += e.seconds;
+    if ((e.valDice ?? -1) >= level) return { epoch: e.epoch, seconds };
+  }
+  return undefined;
+}
+
+function machineLine(rs: ExperimentResult[]): string {
+  const names = new Set(rs.map((r) => {
+    const a = r.adapter as { description?: string; mesaVersion?: string } | null;
+    const m = r.machine;
+    return `${m.label ? `${m.label}: ` : ""}${m.cpus} × ${m.cpuModel ?? m.arch}, ${
+      a?.description ?? String(r.backend)
+    }${a?.mesaVersion ? ` (Mesa ${a.mesaVersion})` : ""}`;
+  }));
+  return [...names].join("; ");
+}
+
+function setup(rs: ExperimentResult[]): string {
+  const distinct = (k: string) => [...new Set(rs.map((r) => String(opt(r, k))))].join(", ");
+  const sizes = [...new Set(rs.map((r) => `${opt(r, "size")}²`))].join(", ");
+  const epochs = [
+    ...new Set(rs.map((r) => `${r.epochs.length}${r.stopped === "early-stopping" ? " (early stop)" : ""}`)),
+  ];
+  const dates = rs.map((r) => r.finishedAt.slice(0, 10)).sort();
+  return `Image size ${sizes} · epochs run ${epochs.join(", ")} of ${distinct("epochs")} · seeds ${
+    distinct("seed")
+  } · ` +
+    `batch ${distinct("batchSize")} · ${rs.length} run(s), ${dates[0]}${
+      dates.length > 1 && dates.at(-1) !== dates[0] ? ` to ${dates.at(-1)}` : ""
+    } · machine: ${machineLine(rs)}`;
+}
+
+function segCells(t: CheckpointTest | undefined): string {
+  const s = t?.segmentation;
+  return `${stat(s?.dice)} | ${stat(s?.jaccard)}`;
+}
+
+function clsCells(t: CheckpointTest | undefined): string {
+  const c = t?.classification;
+  return c
+    ? `${f(c.auc)} ${ci(c.aucCi95)} | ${f(c.accuracy)} | ${f(c.sensitivity)} | ${f(c.specificity)}`
+    : "– | – | – | –";
+}
+
+const secondsPerEpoch = (r: ExperimentResult) => r.trainSeconds / Math.max(1, r.epochs.length);
+const groupKey = (r: ExperimentResult, without: string[]) =>
+  JSON.stringify(
+    Object.fromEntries(
+      Object.entries(r.config).filter(([k]) =>
+        ![...without, "versions", "adapter", "backend", "fastKernels", "counts", "classNames", "variant"].includes(k)
+      ).sort(),
+    ),
+  );
+
+function groupBy<T>(xs: T[], key: (x: T) => string): T[][] {
+  const m = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    if (!m.has(k)) m.set(k, []);
+    m.get(k)!.push(x);
+  }
+  return [...m.values()];
+}
+
+function headline(rs: ExperimentResult[]): string[] {
+  const out = [
+    "| run | mode | loss | class labels | test Dice (mean ± sd [95 % CI]) | test Jaccard | test AUC [95 % CI] | accuracy | sensitivity | specificity | s / epoch |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rs) {
+    out.push(
+      `| ${r.id} | ${opt(r, "mode")} | ${opt(r, "mode") === "cls" ? "–" : opt(r, "loss")} | ${
+        pct(opt(r, "classLabelFraction"))
+      } | ${segCells(r.test.seg)} | ${clsCells(r.test.cls)} | ${f(secondsPerEpoch(r), 0)} |`,
+    );
+  }
+  return out;
+}
+
+function ablation(rs: ExperimentResult[]): string[] {
+  const out = [
+    "| run | variant | loss | test Dice (mean ± sd [95 % CI]) | test Jaccard | parameters (S) | s / epoch |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rs) {
+    out.push(
+      `| ${r.id} | ${r.config.variant} | ${opt(r, "loss")} | ${segCells(r.test.seg)} | ${
+        (r.params.segmentor ?? 0).toLocaleString("en-US")
+      } | ${f(secondsPerEpoch(r), 0)} |`,
+    );
+  }
+  return out;
+}
+
+function convergence(rs: ExperimentResult[], charts: Record<string, string>): string[] {
+  const groups = groupBy(rs, (r) => groupKey(r, ["seed"]));
+  const out = [
+    `| loss | seeds | ${
+      CONVERGENCE_LEVELS.map((l) => `epochs to val Dice ${l} | seconds to ${l}`).join(" | ")
+    } | best val Dice | test Dice |`,
+    `| --- | --- | ${CONVERGENCE_LEVELS.map(() => "--- | ---").join(" | ")} | --- | --- |`,
+  ];
+  const series: Record<string, number[]> = {};
+  const reach: { loss: string; level: number; epochs: number; all: boolean }[] = [];
+  for (const g of groups) {
+    const loss = String(opt(g[0], "loss"));
+    const cells = CONVERGENCE_LEVELS.map((level) => {
+      const hits = g.map((r) => epochsToLevel(r, level));
+      const ok = hits.filter((h) => h !== undefined) as { epoch: number; seconds: number }[];
+      const missed = g.length - ok.length;
+      reach.push({ loss, level, epochs: mean(ok.map((h) => h.epoch)), all: missed === 0 });
+      const note = missed ? ` (${missed} of ${g.length} never)` : "";
+      return `${meanSd(ok.map((h) => h.epoch), 1)}${note} | ${meanSd(ok.map((h) => h.seconds), 0)}`;
+    });
+    const bestVal = g.map((r) => Math.max(...r.epochs.map((e) => e.valDice ?? -Infinity)));
+    out.push(
+      `| ${loss} | ${g.length} | ${cells.join(" | ")} | ${meanSd(bestVal)} | ${
+        meanSd(g.map((r) => r.test.seg?.segmentation?.dice.mean ?? NaN))
+      } |`,
+    );
+    const n = Math.max(...g.map((r) => r.epochs.length));
+    series[loss] = Array.from({ length: n }, (_, i) => mean(g.map((r) => r.epochs[i]?.valDice ?? NaN)));
+  }
+  charts["results-convergence.svg"] = svgLineChart("val Dice per epoch (mean over seeds)", series);
+  out.push("", "![val Dice per epoch](results-convergence.svg)", "");
+  // The paper's claim: KLTV converges faster than the other losses.
+  const level = CONVERGENCE_LEVELS.at(-1)!;
+  const kltv = reach.find((x) => x.loss === "kltv" && x.level === level);
+  const others = reach.filter((x) => x.loss !== "kltv" && x.level === level);
+  if (kltv && others.length) {
+    const faster = others.every((o) => !o.all || (kltv.all && kltv.epochs < o.epochs));
+    const list = others.map((o) => `${o.loss} ${o.all ? f(o.epochs, 1) : "not every seed"}`).join(", ");
+    out.push(
+      `**Does KLTV converge faster?** ${faster ? "Yes" : "No"} on this data: mean epochs to val Dice ${level}: kltv ${
+        kltv.all ? f(kltv.epochs, 1) : "not every seed"
+      }; ${list}.`,
+    );
+  }
+  return out;
+}
+
+function multitask(rs: ExperimentResult[]): string[] {
+  const out = [
+    "| run | loss | class labels | test Dice (mean ± sd [95 % CI]) | test AUC [95 % CI] | accuracy | sensitivity | specificity |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rs) {
+    out.push(
+      `| ${r.id} | ${opt(r, "loss")} | ${pct(opt(r, "classLabelFraction"))} | ${
+        stat(r.test.seg?.segmentation?.dice)
+      } | ${clsCells(r.test.cls)} |`,
+    );
+  }
+  return out;
+}
+
+function labels(rs: ExperimentResult[], charts: Record<string, string>): string[] {
+  const groups = groupBy(rs, (r) => groupKey(r, ["seed"]))
+    .sort((a, b) =>
+      String(opt(a[0], "mode")).localeCompare(String(opt(b[0], "mode"))) ||
+      Number(opt(a[0], "classLabelFraction")) - Number(opt(b[0], "classLabelFraction")) ||
+      Number(opt(b[0], "maskFraction")) - Number(opt(a[0], "maskFraction"))
+    );
+  const out = [
+    "| mode | class labels | masks | seeds | test AUC (mean ± sd over seeds) | accuracy | test Dice |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const byMode: Record<string, Map<number, number>> = {};
+  for (const g of groups) {
+    const mode = String(opt(g[0], "mode")), frac = Number(opt(g[0], "classLabelFraction"));
+    const aucs = g.map((r) => r.test.cls?.classification?.auc ?? NaN);
+    out.push(
+      `| ${mode} | ${pct(frac)} | ${mode === "cls" ? "–" : pct(opt(g[0], "maskFraction"))} | ${g.length} | ${
+        meanSd(aucs)
+      } | ${meanSd(g.map((r) => r.test.cls?.classification?.accuracy ?? NaN))} | ${
+        mode === "cls" ? "–" : meanSd(g.map((r) => r.test.seg?.segmentation?.dice.mean ?? NaN))
+      } |`,
+    );
+    if (Number(opt(g[0], "maskFraction") ?? 1) === 1) (byMode[mode] ??= new Map()).set(frac, mean(aucs));
+  }
+  const fracs = [...new Set(Object.values(byMode).flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+  if (fracs.length) {
+    const series = Object.fromEntries(
+      Object.entries(byMode).map(([mode, m]) => [mode, fracs.map((x) => m.get(x) ?? NaN)]),
+    );
+    charts["results-labels.svg"] = svgLineChart(
+      "test AUC by share of class labels",
+      series,
+      `class labels: ${fracs.map(pct).join(", ")}`,
+    );
+    out.push("", "![test AUC by share of class labels](results-labels.svg)", "");
+  }
+  const low = fracs[0];
+  const mtl = byMode.mtl?.get(low), cls = byMode.cls?.get(low);
+  if (low !== undefined && mtl !== undefined && cls !== undefined && Number.isFinite(mtl) && Number.isFinite(cls)) {
+    const gain = mtl - cls;
+    out.push(
+      `**Does semi-supervision pay at ${pct(low)} labels?** ${gain >= 0.03 ? "Yes" : "No"}: mtl ${f(mtl)} against cls ${
+        f(cls)
+      } mean test AUC (${gain >= 0 ? "+" : ""}${f(gain)}; the target is +0.030).`,
+    );
+  }
+  return out;
+}
+
+const TITLES: Record<ResultTable, string> = {
+  headline: "Headline models (test split, checkpoints chosen on val)",
+  ablation: "Segmentor ablation (seg mode): the 8 variants with KLTV, the full segmentor with each loss",
+  convergence: "Convergence: val Dice per epoch (the paper's claim for KLTV)",
+  multitask: "Multi-task APPAU-Net (mtl) by segmentation loss",
+  labels: "Label efficiency: APPAU-Net mtl against the supervised classifier (cls) on the same labeled images",
+};
+
+/**
+ * Renders `docs/RESULTS.md` and its charts from result files.
+ *
+ * @example
+ * ```ts
+ * import { renderResults } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const doc = renderResults([], "deno task results");
+ * assert.match(doc.markdown, /No results yet/);
+ * ```
+ * @param results the parsed `results/*.json`
+ * @param command the command that wrote it (stated in the document)
+ * @returns Markdown and charts
+ */
+export function renderResults(results: ExperimentResult[], command: string): ResultsDocument {
+  const charts: Record<string, string> = {};
+  const lines = [
+    "# Results",
+    "",
+    `<!-- Generated by \`${command}\` from results/*.json. Do not edit by hand: edit the plan or rerun. -->`,
+    "",
+    `Generated by \`${command}\` from ${results.length} file(s) in \`results/\`. Data: Montgomery + Shenzhen chest ` +
+    "X-rays at 256² (`../shared/data/montgomery-shenzhen-cxr-256/`, fixed split: 560 train, 120 val, 120 test), " +
+    "resized to each run's image size. Checkpoints are chosen on `val` (best val Dice for segmentation, best val AUC " +
+    "for classification); `test` is read only for these tables. Intervals are percentile bootstrap 95 % intervals " +
+    "over test images (1000 resamples); ± is the standard deviation over images (Dice) or over seeds (grouped rows).",
+    "",
+  ];
+  if (!results.length) lines.push("No results yet: run `deno task experiments`.");
+  for (const t of RESULT_TABLES) {
+    const rs = results.filter((r) => r.tables.includes(t)).sort((a, b) => a.id.localeCompare(b.id));
+    if (!rs.length) continue;
+    lines.push(`## ${TITLES[t]}`, "", setup(rs), "");
+    const body = t === "headline"
+      ? headline(rs)
+      : t === "ablation"
+      ? ablation(rs)
+      : t === "convergence"
+      ? convergence(rs, charts)
+      : t === "multitask"
+      ? multitask(rs)
+      : labels(rs, charts);
+    lines.push(...body, "");
+  }
+  return { markdown: lines.join("\n").replace(/\n{3,}/g, "\n\n"), charts };
+}
+
+/**
+ * Reads `results/*.json`, renders the document and writes it and its charts.
+ *
+ * @param resultsDir folder of result files. Default `results`.
+ * @param outFile the Markdown file. Default `docs/RESULTS.md`.
+ * @param command the command stated in the document. Default `deno task results`.
+ * @returns the result files read and the files written
+ * @throws {Error} naming a result file that is not valid JSON or not a result
+ */
+export async function writeResults(
+  resultsDir: string = "results",
+  outFile: string = path.join("docs", "RESULTS.md"),
+  command: string = "deno task results",
+): Promise<{ read: number; written: string[] }> {
+  const results: ExperimentResult[] = [];
+  let names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(resultsDir)) if (e.isFile && e.name.endsWith(".json")) names.push(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  names = names.sort();
+  for (const n of names) {
+    const file = path.join(resultsDir, n);
+    let r: ExperimentResult;
+    try {
+      r = JSON.parse(await Deno.readTextFile(file));
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message}); rerun its experiment or remove it`);
+    }
+    if (r?.schema !== 1 || typeof r.id !== "string" || !Array.isArray(r.tables) || !Array.isArray(r.epochs)) {
+      throw new Error(`${file}: not an experiment result (schema 1); rerun its experiment or remove it`);
+    }
+    results.push(r);
+  }
+  const doc = renderResults(results, command);
+  const dir = path.dirname(outFile);
+  await Deno.mkdir(dir, { recursive: true });
+  const written = [outFile];
+  await Deno.writeTextFile(outFile, doc.markdown);
+  for (const [name, svg] of Object.entries(doc.charts)) {
+    const p = path.join(dir, name);
+    await Deno.writeTextFile(p, svg);
+    written.push(p);
+  }
+  return { read: results.length, written };
+}

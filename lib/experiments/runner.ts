@@ -1,0 +1,337 @@
+/**
+ * The experiment runner: trains one planned run (resuming it when its folder holds an interrupted run), evaluates
+ * its val-selected checkpoints on the test split and writes `results/<id>.json`. Model selection uses `val` only;
+ * the test split is read only here, after training.
+ *
+ * @module
+ */
+import * as path from "node:path";
+import { writeFileSynced } from "../io/file_handler.ts";
+import { loadCheckpoint, loadCheckpointModel } from "../train/checkpoint.ts";
+import type { ImagePrediction, SplitMetrics } from "../train/evaluation.ts";
+import { evaluate } from "../train/inference.ts";
+import { rocAuc } from "../train/metrics.ts";
+import { type EpochRecord, train, type TrainRuntime } from "../train/trainer.ts";
+import { bootstrapInterval } from "./bootstrap.ts";
+import { type ResolvedRun, type ResultTable, runFolder } from "./plan.ts";
+
+/** Mean, standard deviation and a bootstrap 95 % interval of the mean. */
+export interface IntervalStat {
+  /** Mean over images. */
+  mean: number;
+  /** Population standard deviation over images. */
+  std: number;
+  /** Percentile bootstrap 95 % interval of the mean (1000 resamples, seed 0). */
+  ci95: [number, number];
+}
+
+/** Test metrics of one checkpoint. */
+export interface CheckpointTest {
+  /** Checkpoint folder name (`best`, `best-cls`). */
+  checkpoint: string;
+  /** Epoch it was saved after. */
+  epoch: number;
+  /** Images in the test split. */
+  n: number;
+  /** Lung segmentation on the test images with a mask. */
+  segmentation?: { n: number; dice: IntervalStat; jaccard: IntervalStat; pixelAccuracy: { mean: number; std: number } };
+  /** Classification of the labeled test images. */
+  classification?: {
+    n: number;
+    auc: number;
+    /** Percentile bootstrap 95 % interval of the AUC (1000 resamples, seed 0). */
+    aucCi95: [number, number];
+    accuracy: number;
+    sensitivity: number;
+    specificity: number;
+    confusion: number[][];
+  };
+}
+
+/** One epoch in a result file. */
+export interface ResultEpoch {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Wall seconds of the epoch (training + validation). */
+  seconds: number;
+  /** Learning rate. */
+  lr: number;
+  /** Mean training losses. */
+  losses: Record<string, number>;
+  /** Val Dice (mean), when the run segments. */
+  valDice?: number;
+  /** Val AUC, when the run classifies. */
+  valAuc?: number;
+}
+
+/** The content of `results/<id>.json`. */
+export interface ExperimentResult {
+  /** Format version of this file. */
+  schema: 1;
+  /** Run id. */
+  id: string;
+  /** Tables it appears in. */
+  tables: ResultTable[];
+  /** The plan file it came from. */
+  plan: string;
+  /** The resolved train options, variant, class names and counts, as in the run's `config.json` (no `out`). */
+  config: Record<string, unknown>;
+  /** Trainable parameters of each net. */
+  params: Record<string, number>;
+  /** Versions of appaunet, Deno and tfjs. */
+  versions: Record<string, unknown>;
+  /** Backend and WebGPU adapter the run trained on. */
+  backend: unknown;
+  /** Adapter description, vendor and limits. */
+  adapter: unknown;
+  /** The machine: OS, architecture, logical CPUs, CPU model and the `APPAUNET_MACHINE` label when set. */
+  machine: { os: string; arch: string; cpus: number; cpuModel?: string; label?: string };
+  /** When the result was written. */
+  finishedAt: string;
+  /** Sum of the epochs' wall seconds (across resumes). */
+  trainSeconds: number;
+  /** How training ended: `completed` or `early-stopping`. */
+  stopped: string;
+  /** Per-epoch losses and val metrics. */
+  epochs: ResultEpoch[];
+  /** Test metrics of the val-selected checkpoints: `seg` = best val Dice, `cls` = best val AUC. */
+  test: { seg?: CheckpointTest; cls?: CheckpointTest };
+}
+
+/** Options of {@linkcode runPlannedRun}. */
+export interface RunPlannedOptions {
+  /** The plan file (recorded in the result). */
+  planFile: string;
+  /** Where run folders go. Default `runs/experiments`. */
+  runsDir?: string;
+  /** Where result files go. Default `results`. */
+  resultsDir?: string;
+  /** Train progress output. Default `"lines"`. */
+  progress?: TrainRuntime["progress"];
+  /** Stop: finish the step, write a checkpoint, return without a result. */
+  signal?: AbortSignal;
+  /** Compile shaders on a second thread (see `train`). Default `true`. */
+  shaderWarmup?: boolean;
+  /** Write a result even when one exists. Default `false`. */
+  force?: boolean;
+  /** Where messages go. Default `console.error`. */
+  log?: (line: string) => void;
+}
+
+/** The path of a run's result file. */
+export function resultPath(resultsDir: string, id: string): string {
+  return path.join(resultsDir, `${id}.json`);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function intervalStat(values: number[]): IntervalStat {
+  const n = values.length;
+  const mean = n ? values.reduce((a, b) => a + b, 0) / n : NaN;
+  const std = n ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / n) : NaN;
+  const ci95 = bootstrapInterval(n, (idx) => idx.reduce((s, i) => s + values[i], 0) / n);
+  return { mean, std, ci95 };
+}
+
+/**
+ * Test metrics with bootstrap intervals from a checkpoint's metrics and per-image predictions.
+ *
+ * @param checkpoint checkpoint folder name
+ * @param epoch the epoch it was saved after
+ * @param metrics the evaluation's metrics
+ * @param predictions per-image predictions (Dice, Jaccard, probabilities, labels)
+ * @returns the metrics with intervals
+ */
+export function checkpointTest(
+  checkpoint: string,
+  epoch: number,
+  metrics: SplitMetrics,
+  predictions: ImagePrediction[],
+): CheckpointTest {
+  const r: CheckpointTest = { checkpoint, epoch, n: metrics.n };
+  if (metrics.segmentation) {
+    const withMask = predictions.filter((p) => p.dice !== undefined);
+    r.segmentation = {
+      n: withMask.length,
+      dice: intervalStat(withMask.map((p) => p.dice!)),
+      jaccard: intervalStat(withMask.map((p) => p.jaccard!)),
+      pixelAccuracy: { mean: metrics.segmentation.pixelAccuracy.mean, std: metrics.segmentation.pixelAccuracy.std },
+    };
+  }
+  const c = metrics.classification;
+  if (c) {
+    const labeled = predictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
+    const k = labeled[0]?.probs?.length ?? 2;
+    // Binary: class 1's probability; K > 2 would need the one-vs-rest mean, which the interval leaves out.
+    const aucCi95 = k === 2
+      ? bootstrapInterval(
+        labeled.length,
+        (idx) => rocAuc(idx.map((i) => labeled[i].probs![1]), idx.map((i) => labeled[i].label!)),
+      )
+      : [NaN, NaN] as [number, number];
+    r.classification = {
+      n: c.n,
+      auc: c.auc,
+      aucCi95,
+      accuracy: c.accuracy,
+      sensitivity: c.sensitivity,
+      specificity: c.specificity,
+      confusion: c.confusion,
+    };
+  }
+  return r;
+}
+
+function machine(): ExperimentResult["machine"] {
+  const m: ExperimentResult["machine"] = {
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    cpus: navigator.hardwareConcurrency,
+  };
+  try {
+    const model = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m)?.[1];
+    if (model) m.cpuModel = model.trim();
+  } catch { /* not Linux */ }
+  const label = Deno.env.get("APPAUNET_MACHINE");
+  if (label) m.label = label;
+  return m;
+}
+
+async function countParams(ckpt: string, name: string): Promise<number> {
+  const model = await loadCheckpointModel(ckpt, name);
+  try {
+    return model.countParams();
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Runs one planned run to its result: trains it in `<runsDir>/<id>` (resuming an interrupted run there), evaluates
+ * `checkpoints/best` (best val Dice) and, in mtl, `checkpoints/best-cls` (best val AUC) on the test split, and writes
+ * `<resultsDir>/<id>.json` (atomically). Does nothing when the result exists (unless `force`).
+ *
+ * @example
+ * ```ts ignore
+ * import { initBackend, readPlan, runPlannedRun } from "@appaunet/appaunet";
+ * await initBackend({ backend: "webgpu" });
+ * const [run] = await readPlan("experiments/quick.json");
+ * const r = await runPlannedRun(run, { planFile: "experiments/quick.json" });
+ * console.log(r?.test.seg?.segmentation?.dice.mean);
+ * ```
+ * @param run the run (from {@linkcode readPlan})
+ * @param opts folders, progress, abort signal
+ * @returns the result, or `undefined` when it was stopped by the signal or was already done
+ */
+export async function runPlannedRun(
+  run: ResolvedRun,
+  opts: RunPlannedOptions,
+): Promise<ExperimentResult | undefined> {
+  const runsDir = opts.runsDir ?? path.join("runs", "experiments");
+  const resultsDir = opts.resultsDir ?? "results";
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const out = runFolder(runsDir, run.id);
+  const file = resultPath(resultsDir, run.id);
+  if (!opts.force && await exists(file)) {
+    log(`${run.id}: done (${file})`);
+    return undefined;
+  }
+  const trainedMarker = path.join(out, "trained.json");
+  const last = path.join(out, "checkpoints", "last");
+  let stopped: string;
+  if (await exists(trainedMarker)) {
+    stopped = JSON.parse(await Deno.readTextFile(trainedMarker)).stopped;
+    log(`${run.id}: trained already (${out}); evaluating`);
+  } else {
+    const runtime = { progress: opts.progress ?? "lines", signal: opts.signal, shaderWarmup: opts.shaderWarmup };
+    let resume = false;
+    if (await exists(path.join(last, "COMPLETE")) || await exists(path.join(`${last}.old`, "COMPLETE"))) {
+      resume = true;
+    } else if (await exists(out)) {
+      // The runner owns this folder: a run that stopped before its first checkpoint has nothing to keep.
+      log(`${run.id}: ${out} holds no checkpoint; starting the run again`);
+      await Deno.remove(out, { recursive: true });
+    }
+    log(`${run.id}: ${resume ? "resuming" : "training"} in ${out}`);
+    const r = resume
+      ? await train({ ...run.options, resume: out, ...runtime })
+      : await train({ ...run.options, out, ...runtime });
+    if (r.stopped === "aborted") {
+      log(`${run.id}: stopped; run the same command again to resume`);
+      return undefined;
+    }
+    stopped = r.stopped;
+    await Deno.writeTextFile(trainedMarker, JSON.stringify({ stopped, at: new Date().toISOString() }) + "\n");
+  }
+  const ck = await loadCheckpoint(last);
+  const config = { ...ck.config } as Record<string, unknown>;
+  delete config.out;
+  const mode = config.mode as string;
+  const history = (ck.state as { history?: EpochRecord[] }).history ?? [];
+  const test: ExperimentResult["test"] = {};
+  const evalCkpt = async (name: string) => {
+    const dir = path.join(out, "checkpoints", name);
+    const e = await evaluate({ model: dir, data: run.options.data, split: "test" });
+    return checkpointTest(name, e.epoch, e.metrics, e.predictions);
+  };
+  if (mode !== "cls") test.seg = await evalCkpt("best");
+  if (mode === "cls") test.cls = await evalCkpt("best");
+  if (mode === "mtl") test.cls = await evalCkpt("best-cls");
+  const params: Record<string, number> = {};
+  const best = path.join(out, "checkpoints", "best");
+  if (mode !== "cls") params.segmentor = await countParams(best, "segmentor");
+  if (mode !== "seg") {
+    params[mode === "cls" ? "classifier" : "discriminator"] = await countParams(best, "discriminator");
+  }
+  const versions = (config.versions ?? {}) as Record<string, unknown>;
+  const result: ExperimentResult = {
+    schema: 1,
+    id: run.id,
+    tables: run.tables,
+    plan: opts.planFile,
+    config,
+    params,
+    versions,
+    backend: config.backend,
+    adapter: config.adapter,
+    machine: machine(),
+    finishedAt: new Date().toISOString(),
+    trainSeconds: history.reduce((s, h) => s + h.seconds, 0),
+    stopped,
+    epochs: history.map((h) => ({
+      epoch: h.epoch,
+      seconds: h.seconds,
+      lr: h.lr,
+      losses: h.losses,
+      ...(h.val.segmentation ? { valDice: h.val.segmentation.dice.mean } : {}),
+      ...(h.val.classification ? { valAuc: h.val.classification.auc } : {}),
+    })),
+    test,
+  };
+  await Deno.mkdir(resultsDir, { recursive: true });
+  const tmp = `${file}.tmp`;
+  await writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
+  await Deno.rename(tmp, file);
+  log(`${run.id}: wrote ${file}`);
+  return result;
+}
+
+/**
+ * The runs of a plan that have no result file yet, in plan order.
+ *
+ * @param runs the plan's runs
+ * @param resultsDir where result files go. Default `results`.
+ * @returns the runs still to do
+ */
+export async function pendingRuns(runs: ResolvedRun[], resultsDir: string = "results"): Promise<ResolvedRun[]> {
+  const out: ResolvedRun[] = [];
+  for (const r of runs) if (!await exists(resultPath(resultsDir, r.id))) out.push(r);
+  return out;
+}
