@@ -22,6 +22,7 @@ import {
   readPlan,
   runCommandLine,
   runPlannedRun,
+  setInputLimits,
   type SplitMetrics,
   train,
   type TrainOptions,
@@ -34,6 +35,8 @@ type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
 const COMMON: Spec = {
   help: { type: "boolean", short: "h" },
+  "max-file-mb": { type: "string" },
+  "max-pixels": { type: "string" },
   backend: { type: "string" },
   "allow-cpu-fallback": { type: "boolean" },
   kernels: { type: "string" },
@@ -54,13 +57,14 @@ commands:
   experiments  run a plan of training runs into results/<id>.json (list, one, or all not done)
   results   rebuild docs/RESULTS.md and its charts from results/*.json
 
-Run 'deno run -A cli.ts <command> --help' for its flags.`,
+Run 'deno run -A cli.ts <command> --help' for its flags. Every command that reads images takes
+--max-file-mb 256 and --max-pixels 64000000 (limits checked before a file is decoded).`,
   info: `usage: cli.ts info [--backend webgpu|cpu] [--kernels fast|stock]
 Prints the backend, the WebGPU adapter (description, vendor, software or not, limits), versions and warnings.`,
   demo: `usage: cli.ts demo [--out runs/demo] [--epochs 4] [--backend webgpu|cpu] [--allow-cpu-fallback]
                    [--no-shader-warmup]
 Trains APPAU-Net (mtl, 50% of class labels hidden) on fixtures/phantoms at 64², evaluates the best checkpoint
-on the test split and writes runs/demo/report.html.`,
+on the test split and writes runs/demo/report.html. It replaces the run of an earlier demo in --out.`,
   prepare: `usage: cli.ts prepare --images <dir> [--masks <dir>[,<dir>…]] --out <dir> [--size 256] [--seed 0]
 Montgomery: --images CXR_png --masks ManualMask/leftMask,ManualMask/rightMask (left and right are OR-ed).
 Shenzhen:   --images CXR_png --masks mask   (mask files may end in _mask.png).
@@ -87,13 +91,15 @@ Labels come from the _0 / _1 file-name suffix; the split is seeded and stratifie
   --kernels fast|stock      default fast
   --no-shader-warmup        do not compile the first step's shaders on a second thread (lavapipe only)
   --resume runs/<name>      continue from the last checkpoint (same options; only --epochs may change)
+  --overwrite               replace the run in --out (without it, an --out that holds a run is refused)
 Ctrl-C finishes the current step, writes a checkpoint and exits; --resume continues from there.`,
   eval: `usage: cli.ts eval --model <checkpoint dir> --data <manifest.csv> [--split test] [--batch-size B] [--json]
 Prints segmentation (Dice, Jaccard, pixel accuracy: mean ± std) and classification (AUC, accuracy,
 sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
-  predict:
-    `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] <images… | manifest.csv>
-Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl).`,
+  predict: `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] [--skip-bad]
+                      <images… | manifest.csv>
+Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl). Every input is read
+before anything is written; --skip-bad leaves unreadable inputs out and lists them.`,
   experiments: `usage: cli.ts experiments [--plan experiments/plan.json | --quick] [--list [--all] | --run <id>]
                           [--runs-dir runs/experiments] [--results results] [--force] [--no-shader-warmup]
   --quick         the plan experiments/quick.json (64², a few steps on a small subset: checks the whole chain)
@@ -118,12 +124,23 @@ function parse(
   values: Record<string, string | undefined> & Record<string, string | boolean | undefined>;
   positionals: string[];
 } {
+  let parsed;
   try {
     const r = parseArgs({ args: argv, options: { ...COMMON, ...spec }, strict: true, allowPositionals: positionals });
-    return { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
+    parsed = { values: r.values as Record<string, string | undefined>, positionals: r.positionals };
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/, "")}\n\n${USAGE[cmd]}`);
   }
+  // Input limits apply to every command that reads images.
+  const mb = num("max-file-mb", parsed.values["max-file-mb"]), px = num("max-pixels", parsed.values["max-pixels"]);
+  if ((mb !== undefined && !(mb > 0)) || (px !== undefined && !(px > 0))) {
+    throw new UsageError("--max-file-mb and --max-pixels must be > 0");
+  }
+  setInputLimits({
+    ...(mb !== undefined ? { maxFileBytes: mb * 2 ** 20 } : {}),
+    ...(px !== undefined ? { maxPixels: px } : {}),
+  });
+  return parsed;
 }
 
 function num(name: string, v: string | boolean | undefined): number | undefined {
@@ -209,6 +226,7 @@ async function cmdTrain(argv: string[], demo = false) {
     "skip-bad": { type: "boolean" },
     progress: { type: "string" },
     resume: { type: "string" },
+    overwrite: { type: "boolean" },
   };
   const cmd = demo ? "demo" : "train";
   const { values: v } = parse(cmd, argv, spec);
@@ -269,6 +287,8 @@ async function cmdTrain(argv: string[], demo = false) {
       progress: (s("progress") ?? "auto") as "auto",
       signal,
       shaderWarmup: !v["no-shader-warmup"],
+      // The demo owns its output folder and replaces its previous run.
+      overwrite: demo || Boolean(v.overwrite),
     });
   } finally {
     remove();
@@ -321,6 +341,7 @@ async function cmdPredict(argv: string[]) {
     out: { type: "string" },
     shard: { type: "string" },
     "batch-size": { type: "string" },
+    "skip-bad": { type: "boolean" },
   }, true);
   if (v.help) return console.log(USAGE.predict);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.predict}`);
@@ -337,8 +358,12 @@ async function cmdPredict(argv: string[]) {
     inputs: positionals,
     shard,
     batchSize: num("batch-size", v["batch-size"]),
+    skipBad: Boolean(v["skip-bad"]),
   });
-  console.log(`wrote ${recs.length} prediction(s) to ${v.out}`);
+  console.log(
+    `wrote ${recs.length} prediction(s) to ${v.out}` +
+      (recs.skipped?.length ? `; skipped ${recs.skipped.length} unreadable input(s) (listed above)` : ""),
+  );
 }
 
 async function cmdPrepare(argv: string[]) {

@@ -44,6 +44,8 @@ export * from "./lib/train/gan_step.ts";
 export * from "./lib/train/metrics.ts";
 export * from "./lib/train/config.ts";
 export * from "./lib/train/checkpoint.ts";
+export * from "./lib/train/numerics.ts";
+export * from "./lib/train/run_folder.ts";
 export * from "./lib/train/evaluation.ts";
 export * from "./lib/train/trainer.ts";
 export * from "./lib/train/inference.ts";

@@ -223,7 +223,7 @@ Deno.test("manifest errors: missing column, bad label, bad split, escaping path,
   assert.throws(() => readManifest(path.join(dir, "nope.csv")), /nope\.csv: manifest not found/);
   Deno.writeFileSync(path.join(dir, "ok.png"), encodeGrayPng(new Float32Array(64).fill(0.5), 8, 8));
   Deno.writeFileSync(path.join(dir, "bad.png"), new Uint8Array(0));
-  const m = readManifest(w("e.csv", "image,label,split\nok.png,0,train\nbad.png,1,train\nok.png,1,val\n"));
+  const m = readManifest(w("e.csv", "id,image,label,split\na,ok.png,0,train\nb,bad.png,1,train\nc,ok.png,1,val\n"));
   await assert.rejects(() => createDataset(m, { size: 8 }), /bad\.png: file is empty/);
   const ds = await createDataset(m, { size: 8, skipBad: true });
   assert.equal(ds.skipped.length, 1);

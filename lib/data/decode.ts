@@ -62,10 +62,11 @@ export function sniffFormat(bytes: Uint8Array): "png" | "jpeg" | "dicom" | undef
  * ```
  * @param bytes the file's bytes
  * @param name the file name used in error messages
+ * @param maxPixels largest width × height, checked from the header before decoding. Default 64 million.
  * @returns the decoded plane
- * @throws {DataError} for empty, truncated or unsupported files
+ * @throws {DataError} for empty, truncated, oversized or unsupported files
  */
-export function decodeImageBytes(bytes: Uint8Array, name: string): DecodedImage {
+export function decodeImageBytes(bytes: Uint8Array, name: string, maxPixels = 64e6): DecodedImage {
   if (bytes.length === 0) {
     throw new DataError(name, "file is empty (0 bytes)", "re-export or re-download it, or remove it from the manifest");
   }
@@ -77,10 +78,26 @@ export function decodeImageBytes(bytes: Uint8Array, name: string): DecodedImage 
       "convert it to PNG, or fix the path in the manifest",
     );
   }
+  const tooLarge = (w: number, h: number) => {
+    if (w * h > maxPixels) {
+      throw new DataError(
+        name,
+        `the header declares ${w}×${h} pixels, more than the limit of ${(maxPixels / 1e6).toFixed(0)} million`,
+        "if it is a real image, raise the limit (--max-pixels, or setInputLimits)",
+      );
+    }
+  };
   try {
-    if (format === "png") return decodePng(bytes);
-    if (format === "jpeg") return decodeJpeg(bytes);
-    return decodeDicom(bytes, name);
+    if (format === "png") {
+      // IHDR: width and height, big-endian, at bytes 16 and 20.
+      if (bytes.length >= 24) {
+        const v = new DataView(bytes.buffer, bytes.byteOffset);
+        tooLarge(v.getUint32(16), v.getUint32(20));
+      }
+      return decodePng(bytes);
+    }
+    if (format === "jpeg") return decodeJpeg(bytes, maxPixels, tooLarge);
+    return decodeDicom(bytes, name, tooLarge);
   } catch (e) {
     if (e instanceof DataError) throw e;
     throw new DataError(
@@ -97,7 +114,8 @@ function decodePng(bytes: Uint8Array): DecodedImage {
   const channels = png.channels;
   const n = width * height;
   const out = new Float32Array(n);
-  const src = png.data as Uint8Array | Uint16Array;
+  let src = png.data as Uint8Array | Uint16Array;
+  if (png.depth < 8 && src.length < n * channels) src = unpackBits(src as Uint8Array, width, height, png.depth);
   if (src.length < n * channels) throw new Error("pixel data is shorter than width × height");
   if (png.palette) {
     const pal = png.palette as number[][];
@@ -120,8 +138,29 @@ function decodePng(bytes: Uint8Array): DecodedImage {
   return { width, height, data: out, format: "png", bitDepth: png.depth };
 }
 
-function decodeJpeg(bytes: Uint8Array): DecodedImage {
-  const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+/** Unpacks 1-, 2- or 4-bit samples (rows padded to whole bytes, most significant bits first) to one byte each. */
+function unpackBits(packed: Uint8Array, width: number, height: number, depth: number): Uint8Array {
+  const rowBytes = Math.ceil((width * depth) / 8), mask = (1 << depth) - 1;
+  if (packed.length < rowBytes * height) throw new Error("pixel data is shorter than width × height");
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      out[y * width + x] = (packed[y * rowBytes + (bit >> 3)] >> (8 - depth - (bit & 7))) & mask;
+    }
+  }
+  return out;
+}
+
+function decodeJpeg(bytes: Uint8Array, maxPixels: number, tooLarge: (w: number, h: number) => void): DecodedImage {
+  const sof = jpegSize(bytes);
+  if (sof) tooLarge(sof.width, sof.height);
+  const img = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: true,
+    maxMemoryUsageInMB: 1024,
+    maxResolutionInMP: maxPixels / 1e6,
+  });
   const n = img.width * img.height;
   const out = new Float32Array(n);
   const d = img.data;
@@ -134,11 +173,30 @@ function decodeJpeg(bytes: Uint8Array): DecodedImage {
 function firstNumber(ds: dicomParser.DataSet, tag: string): number | undefined {
   const s = ds.string(tag);
   if (s === undefined || s === "") return undefined;
-  const v = Number(s.split("\\")[0]);
-  return Number.isFinite(v) ? v : undefined;
+  // Not a number → NaN, which the callers refuse with the tag's name (instead of silently using a default).
+  return Number(s.split("\\")[0].trim());
 }
 
-function decodeDicom(bytes: Uint8Array, name: string): DecodedImage {
+/** Width and height from a JPEG's first SOF marker, or `undefined` when none is found. */
+function jpegSize(b: Uint8Array): { width: number; height: number } | undefined {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) return undefined;
+    const marker = b[i + 1];
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    const len = (b[i + 2] << 8) | b[i + 3];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (b[i + 5] << 8) | b[i + 6], width: (b[i + 7] << 8) | b[i + 8] };
+    }
+    i += 2 + len;
+  }
+  return undefined;
+}
+
+function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: number) => void): DecodedImage {
   const ds = dicomParser.parseDicom(bytes);
   const syntax = (ds.string("x00020010") ?? "").replace(/\0/g, "").trim();
   if (!UNCOMPRESSED_SYNTAXES.has(syntax)) {
@@ -157,6 +215,7 @@ function decodeDicom(bytes: Uint8Array, name: string): DecodedImage {
   const photometric = (ds.string("x00280004") ?? "MONOCHROME2").trim();
   const el = ds.elements.x7fe00010;
   if (!rows || !cols || !el) throw new Error("missing Rows, Columns or PixelData");
+  tooLarge(cols, rows);
   if (samples !== 1 || !photometric.startsWith("MONOCHROME")) {
     throw new DataError(
       name,
@@ -168,6 +227,13 @@ function decodeDicom(bytes: Uint8Array, name: string): DecodedImage {
   const bytesPer = bitsAllocated / 8;
   if (bitsAllocated !== 8 && bitsAllocated !== 16) {
     throw new DataError(name, `unsupported BitsAllocated ${bitsAllocated}`, "export with 8 or 16 bits allocated");
+  }
+  if (!(bitsStored >= 1 && bitsStored <= bitsAllocated)) {
+    throw new DataError(
+      name,
+      `BitsStored (0028,0101) is ${bitsStored} with BitsAllocated ${bitsAllocated}`,
+      "the header is damaged: BitsStored must be between 1 and BitsAllocated",
+    );
   }
   if (el.length < n * bytesPer || el.dataOffset + n * bytesPer > bytes.length) {
     throw new Error("PixelData is shorter than Rows × Columns");
@@ -189,6 +255,24 @@ function decodeDicom(bytes: Uint8Array, name: string): DecodedImage {
   const intercept = firstNumber(ds, "x00281052") ?? 0;
   const center = firstNumber(ds, "x00281050");
   const width = firstNumber(ds, "x00281051");
+  // A zero or non-finite rescale would make every pixel equal (or NaN): refuse it instead of training on it.
+  if (!Number.isFinite(slope) || slope === 0) {
+    throw new DataError(
+      name,
+      `RescaleSlope (0028,1053) is ${slope}`,
+      "the header is damaged: the slope must be a finite non-zero number (remove the tag to use 1)",
+    );
+  }
+  if (!Number.isFinite(intercept)) {
+    throw new DataError(name, `RescaleIntercept (0028,1052) is ${intercept}`, "it must be a finite number");
+  }
+  if ((center !== undefined && !Number.isFinite(center)) || (width !== undefined && !Number.isFinite(width))) {
+    throw new DataError(
+      name,
+      `WindowCenter/WindowWidth (0028,1050/1051) are ${center}/${width}`,
+      "they must be finite numbers (remove them to use the full range)",
+    );
+  }
   const out = new Float32Array(n);
   if (center !== undefined && width !== undefined && width >= 1) {
     // DICOM PS3.3 C.11.2.1.2.1 linear window.

@@ -31,21 +31,88 @@ export interface LoadMaskOptions {
   expectSize?: { width: number; height: number; image: string };
 }
 
-/** Reads a file with a clear error for missing or unreadable files. */
+/** Limits on input files, checked before a file is read or its pixels decoded. */
+export interface InputLimits {
+  /** Largest file in bytes. Default 256 MiB (a 4k × 5k 16-bit DICOM is 40 MiB). */
+  maxFileBytes: number;
+  /** Largest width × height, read from the header before decoding. Default 64 million (8k × 8k). */
+  maxPixels: number;
+}
+
+/** The defaults of {@linkcode InputLimits}: they fit any real X-ray. */
+export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = Object.freeze({
+  maxFileBytes: 256 * 2 ** 20,
+  maxPixels: 64e6,
+});
+
+let limits: InputLimits = { ...DEFAULT_INPUT_LIMITS };
+
+/**
+ * Sets the limits on input files for every later read (the CLI's `--max-file-mb` and `--max-pixels`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_INPUT_LIMITS, inputLimits, setInputLimits } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * setInputLimits({ maxPixels: 100e6 });
+ * assert.equal(inputLimits().maxPixels, 100e6);
+ * setInputLimits(DEFAULT_INPUT_LIMITS);
+ * ```
+ * @param l the limits to change (others keep their value)
+ * @throws {RangeError} when a limit is not a positive number
+ */
+export function setInputLimits(l: Partial<InputLimits>): void {
+  for (const [k, v] of Object.entries(l)) {
+    if (!(typeof v === "number" && v > 0)) throw new RangeError(`setInputLimits: ${k} must be > 0, got ${v}`);
+  }
+  limits = { ...limits, ...l };
+}
+
+/** The limits in effect. */
+export function inputLimits(): InputLimits {
+  return { ...limits };
+}
+
+/**
+ * Reads a file with a clear error for missing or unreadable files. Only regular files are read (a FIFO or device
+ * could block or never end), up to {@linkcode InputLimits.maxFileBytes}.
+ */
 export function readFileChecked(path: string): Uint8Array {
+  let st: Deno.FileInfo;
   try {
-    return Deno.readFileSync(path);
+    st = Deno.statSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new DataError(path, "file not found", "check the path in the manifest (paths are relative to the CSV)");
     }
     throw new DataError(path, `cannot read file (${(e as Error).message})`, "check its permissions");
   }
+  if (!st.isFile) {
+    throw new DataError(
+      path,
+      `not a regular file (${st.isDirectory ? "a folder" : "a FIFO, socket or device"})`,
+      "point the manifest or the command at image files",
+    );
+  }
+  if (st.size > limits.maxFileBytes) {
+    throw new DataError(
+      path,
+      `file is ${(st.size / 2 ** 20).toFixed(1)} MiB, more than the limit of ${
+        (limits.maxFileBytes / 2 ** 20).toFixed(0)
+      } MiB`,
+      "if it is a real image, raise the limit (--max-file-mb, or setInputLimits)",
+    );
+  }
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    throw new DataError(path, `cannot read file (${(e as Error).message})`, "check its permissions");
+  }
 }
 
-/** Decodes a file from disk (format sniffed from its bytes). */
+/** Decodes a file from disk (format sniffed from its bytes), within the {@linkcode InputLimits}. */
 export function decodeFile(path: string): DecodedImage {
-  return decodeImageBytes(readFileChecked(path), path);
+  return decodeImageBytes(readFileChecked(path), path, limits.maxPixels);
 }
 
 /**

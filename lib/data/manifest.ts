@@ -9,6 +9,7 @@
  * @module
  */
 import * as path from "node:path";
+import { parse as parseCsvLib } from "csv-parse/sync";
 import { DataError } from "./errors.ts";
 
 /** The three splits. */
@@ -56,7 +57,105 @@ export interface ReadManifestOptions {
 }
 
 /**
- * Parses CSV text (RFC 4180: quoted fields, doubled quotes, CRLF).
+ * Checks that an id can name an output file inside a folder: no path separators, no `.`/`..`, no control characters,
+ * at most 200 characters.
+ *
+ * @example
+ * ```ts
+ * import { checkSafeId } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * checkSafeId("CHNCXR_0001_0", "m.csv:2");
+ * assert.throws(() => checkSafeId("../x", "m.csv:3"), /m\.csv:3: id "\.\.\/x" cannot name a file/);
+ * ```
+ * @param id the id
+ * @param where the file and line, for the message
+ * @throws {DataError} naming the line and what to use instead
+ */
+export function checkSafeId(id: string, where: string): void {
+  // deno-lint-ignore no-control-regex
+  if (id === "." || id === ".." || id.length > 200 || /[\/\\\x00-\x1f\x7f]/.test(id)) {
+    throw new DataError(
+      where,
+      `id ${JSON.stringify(id.length > 60 ? id.slice(0, 60) + "…" : id)} cannot name a file`,
+      "use letters, digits, '-', '_' and '.' (no path separators, at most 200 characters)",
+    );
+  }
+}
+
+/** The candidate closest to `s` by edit distance, when it is within a third of the length (for "did you mean"). */
+function nearest(s: string, candidates: string[]): string | undefined {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = d[0];
+      d[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const t = d[j];
+        d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+        prev = t;
+      }
+    }
+    return d[b.length];
+  };
+  let best: string | undefined, bestD = Infinity;
+  for (const c of candidates) {
+    const k = dist(s, c);
+    if (k < bestD) [best, bestD] = [c, k];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(Math.max(s.length, best.length) / 3)) ? best : undefined;
+}
+
+/** One CSV record and the line it ends on (1-based). */
+export interface CsvRecord {
+  /** The fields. */
+  fields: string[];
+  /** The line the record ends on (a quoted field may span lines). */
+  line: number;
+}
+
+/**
+ * Parses CSV text (RFC 4180: quoted fields, doubled quotes, CRLF, LF or CR line ends, a UTF-8 byte-order mark) with
+ * npm `csv-parse`, which reports malformed input (an unterminated quote, a quote inside an unquoted field) with the
+ * line. Blank lines are dropped.
+ *
+ * @example
+ * ```ts
+ * import { parseCsvRecords } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseCsvRecords('a,b\n\n1,"x,y"\n'), [{ fields: ["a", "b"], line: 1 }, { fields: ["1", "x,y"], line: 3 }]);
+ * assert.throws(() => parseCsvRecords('a,b\n1,"x\n'), /line 2/);
+ * ```
+ * @param text CSV text
+ * @param name the file, for messages. Default `"CSV"`.
+ * @returns the records with their line numbers
+ * @throws {DataError} naming the file and line of malformed CSV
+ */
+export function parseCsvRecords(text: string, name = "CSV"): CsvRecord[] {
+  let parsed: { record: string[]; info: { lines: number } }[];
+  try {
+    parsed = parseCsvLib(text, {
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      record_delimiter: ["\r\n", "\n", "\r"],
+      info: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+  } catch (e) {
+    const err = e as Error & { lines?: number; code?: string };
+    const line = err.lines ?? 0;
+    throw new DataError(
+      line ? `${name}:${line}` : name,
+      `malformed CSV (${err.message})`,
+      'quote fields that hold commas or quotes, and double the quotes inside them ("")',
+    );
+  }
+  return parsed
+    .filter((r) => r.record.some((f) => f.trim() !== ""))
+    .map((r) => ({ fields: r.record, line: r.info.lines }));
+}
+
+/**
+ * Parses CSV text into rows of fields (see {@linkcode parseCsvRecords}).
  *
  * @example
  * ```ts
@@ -65,36 +164,10 @@ export interface ReadManifestOptions {
  * ```
  * @param text CSV text
  * @returns rows of fields (blank lines dropped)
+ * @throws {DataError} for malformed CSV, naming the line
  */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], field = "", quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      row.push(field);
-      if (row.length > 1 || row[0] !== "") rows.push(row);
-      row = [];
-      field = "";
-    } else field += c;
-  }
-  if (field !== "" || row.length > 0) {
-    row.push(field);
-    if (row.length > 1 || row[0] !== "") rows.push(row);
-  }
-  return rows;
+  return parseCsvRecords(text).map((r) => r.fields);
 }
 
 /**
@@ -116,14 +189,36 @@ export function parseCsv(text: string): string[][] {
 export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): Manifest {
   let text: string;
   try {
-    text = Deno.readTextFileSync(csvPath);
+    const bytes = Deno.readFileSync(csvPath);
+    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+      throw new DataError(csvPath, "the file is UTF-16 (by its byte-order mark)", "save the manifest as UTF-8");
+    }
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      // The first undecodable byte shows as U+FFFD in a lenient decode: report its line.
+      const lenient = new TextDecoder("utf-8").decode(bytes);
+      const at = lenient.indexOf("\ufffd");
+      const line = lenient.slice(0, Math.max(0, at)).split("\n").length;
+      throw new DataError(
+        `${csvPath}:${line}`,
+        "not UTF-8 text (an invalid byte sequence on this line)",
+        "save the manifest as UTF-8",
+      );
+    }
   } catch (e) {
+    if (e instanceof DataError) throw e;
     const why = e instanceof Deno.errors.NotFound
       ? "manifest not found"
       : `cannot read manifest (${(e as Error).message})`;
-    throw new DataError(csvPath, why, "pass the path of a CSV with an `image` column (see README: Manifest)");
+    throw new DataError(
+      csvPath,
+      why,
+      "pass the path of a CSV with an `image` column (see the README, section Manifest)",
+    );
   }
-  const table = parseCsv(text);
+  const records = parseCsvRecords(text, csvPath);
+  const table = records.map((r) => r.fields);
   if (table.length === 0) throw new DataError(csvPath, "manifest is empty", "add a header row and one row per image");
   const header = table[0].map((h) => h.trim().toLowerCase());
   const col = (name: string) => header.indexOf(name);
@@ -133,15 +228,26 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
     throw new DataError(csvPath, `no "image" column (header: ${table[0].join(",")})`, "add an `image` column of paths");
   }
   const root = path.resolve(path.dirname(csvPath));
+  let realRoot: string | undefined;
+  const escapes = (from: string, to: string) => {
+    const rel = path.relative(from, to);
+    return rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+  };
   const resolve = (p: string, line: number) => {
     const abs = path.resolve(root, p.trim());
-    const rel = path.relative(root, abs);
-    if (!opts.allowOutside && (rel.startsWith("..") || path.isAbsolute(rel))) {
-      throw new DataError(
-        `${csvPath}:${line}`,
-        `path "${p}" escapes the dataset folder ${root}`,
-        "keep the files inside the CSV's folder (or pass allowOutside)",
-      );
+    if (opts.allowOutside) return abs;
+    const fail = (why: string) => {
+      throw new DataError(`${csvPath}:${line}`, why, "keep the files inside the CSV's folder (or pass allowOutside)");
+    };
+    if (escapes(root, abs)) fail(`path "${p}" escapes the dataset folder ${root}`);
+    // The path text stays inside; a symlink on the way may still lead out. Missing files are reported when read.
+    let real: string | undefined;
+    try {
+      real = Deno.realPathSync(abs);
+    } catch { /* missing: "file not found" later */ }
+    if (real !== undefined) {
+      realRoot ??= Deno.realPathSync(root);
+      if (escapes(realRoot, real)) fail(`path "${p}" is a link to ${real}, outside the dataset folder ${root}`);
     }
     return abs;
   };
@@ -151,13 +257,25 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
   if (!classNames) {
     const byIndex = new Map<number, string>();
     const names = new Set<string>();
-    for (const r of body) {
+    const firstSeen = new Map<number, number>();
+    body.forEach((r, k) => {
       const raw = (r[iLabel] ?? "").trim();
-      if (iLabel < 0 || raw === "") continue;
+      if (iLabel < 0 || raw === "") return;
       if (/^-?\d+$/.test(raw)) {
-        if (iName >= 0 && (r[iName] ?? "").trim()) byIndex.set(Number(raw), r[iName].trim());
+        const name = iName >= 0 ? (r[iName] ?? "").trim() : "";
+        if (!name) return;
+        const idx = Number(raw), prev = byIndex.get(idx), line = records[k + 1].line;
+        if (prev !== undefined && prev !== name) {
+          throw new DataError(
+            `${csvPath}:${line}`,
+            `label ${idx} has label_name "${name}" here but "${prev}" on line ${firstSeen.get(idx)}`,
+            "give each class index one label_name",
+          );
+        }
+        byIndex.set(idx, name);
+        if (!firstSeen.has(idx)) firstSeen.set(idx, line);
       } else names.add(raw);
-    }
+    });
     if (names.size > 0) classNames = [...names].sort();
     else if (byIndex.size > 0) {
       const k = Math.max(...byIndex.keys()) + 1;
@@ -168,7 +286,7 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
   classNames ??= Array.from({ length: numClasses }, (_, i) => String(i));
   while (classNames.length < numClasses) classNames.push(String(classNames.length));
   const rows: ManifestRow[] = body.map((r, k) => {
-    const line = k + 2;
+    const line = records[k + 1].line;
     const where = `${csvPath}:${line}`;
     const img = (r[iImage] ?? "").trim();
     if (!img) throw new DataError(where, "empty image path", "fill the `image` column or delete the row");
@@ -177,12 +295,31 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
     let label: number | null = null;
     const rawLabel = iLabel >= 0 ? (r[iLabel] ?? "").trim() : "";
     if (rawLabel !== "") {
-      label = /^-?\d+$/.test(rawLabel) ? Number(rawLabel) : classNames!.indexOf(rawLabel);
+      const numeric = /^-?\d+$/.test(rawLabel);
+      label = numeric ? Number(rawLabel) : classNames!.indexOf(rawLabel);
+      if (!numeric && label < 0) {
+        const near = nearest(rawLabel, classNames!);
+        throw new DataError(
+          where,
+          `label "${rawLabel}" is not a class name (${classNames!.join(", ")})${
+            near ? `; did you mean "${near}"?` : ""
+          }`,
+          "use one of the class names or a class index 0..K-1",
+        );
+      }
       if (label < 0 || label >= numClasses) {
         throw new DataError(
           where,
           `label "${rawLabel}" is out of range for ${numClasses} classes (${classNames!.join(", ")})`,
           "use a class index 0..K-1 or one of the class names, or raise numClasses",
+        );
+      }
+      const name = iName >= 0 ? (r[iName] ?? "").trim() : "";
+      if (numeric && name && name !== classNames![label]) {
+        throw new DataError(
+          where,
+          `label ${label} is class "${classNames![label]}" but label_name says "${name}"`,
+          "make label and label_name agree (class indices follow the order " + classNames!.join(", ") + ")",
         );
       }
     }
@@ -196,8 +333,22 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
     }
     const image = resolve(img, line);
     const id = (iId >= 0 ? (r[iId] ?? "").trim() : "") || path.basename(image).replace(/\.[^.]+$/, "");
+    checkSafeId(id, where);
     return { id, image, masks, label, split, line };
   });
   if (rows.length === 0) throw new DataError(csvPath, "manifest has a header but no rows", "add one row per image");
+  // Ids name output files (overlays, masks): two rows with one id would overwrite each other's outputs.
+  const firstLine = new Map<string, number>();
+  for (const r of rows) {
+    const prev = firstLine.get(r.id);
+    if (prev !== undefined) {
+      throw new DataError(
+        `${csvPath}:${r.line}`,
+        `id "${r.id}" is also the id of line ${prev}`,
+        "give every row its own id (the `id` column, or distinct image file names)",
+      );
+    }
+    firstLine.set(r.id, r.line);
+  }
   return { path: csvPath, root, rows, classNames };
 }

@@ -12,6 +12,39 @@
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileHandler, writeFileSynced } from "../io/file_handler.ts";
+import { assertFiniteWeights, NON_FINITE_CAUSES } from "./numerics.ts";
+
+function weightBytes(data: tf.io.WeightData | undefined): ArrayBuffer {
+  if (!data) return new ArrayBuffer(0);
+  if (!Array.isArray(data)) return data;
+  const out = new Uint8Array(data.reduce((n, b) => n + b.byteLength, 0));
+  let o = 0;
+  for (const b of data) {
+    out.set(new Uint8Array(b), o);
+    o += b.byteLength;
+  }
+  return out.buffer;
+}
+
+const REFUSE_SAVE = `the checkpoint was not written and the previous one is kept; ${NON_FINITE_CAUSES}`;
+const REFUSE_LOAD =
+  "the checkpoint is damaged or comes from a run that diverged; use another checkpoint (e.g. an earlier best)";
+
+/** A file handler that refuses to save or load non-finite weights. */
+function finiteHandler(dir: string, what: string): tf.io.IOHandler {
+  const h = fileHandler(dir);
+  return {
+    save: (a) => {
+      assertFiniteWeights(a.weightSpecs ?? [], weightBytes(a.weightData), `${dir} (${what})`, REFUSE_SAVE);
+      return h.save!(a);
+    },
+    load: async () => {
+      const a = await h.load!();
+      assertFiniteWeights(a.weightSpecs ?? [], weightBytes(a.weightData), `${dir}`, REFUSE_LOAD);
+      return a;
+    },
+  };
+}
 
 /** What goes into a checkpoint. */
 export interface CheckpointContent {
@@ -57,12 +90,23 @@ export async function saveCheckpoint(dir: string, c: CheckpointContent, crashAt?
   const tmp = `${dir}.tmp`, old = `${dir}.old`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
-  for (const [name, model] of Object.entries(c.models)) await model.save(fileHandler(path.join(tmp, name)));
+  try {
+    for (const [name, model] of Object.entries(c.models)) await model.save(finiteHandler(path.join(tmp, name), name));
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
   if (crashAt === "writing") throw new Error("simulated crash while writing");
   for (const [name, opt] of Object.entries(c.optimizers)) {
     const named = await opt.getWeights();
     const { data, specs } = await tf.io.encodeWeights(named);
     for (const n of named) if (!(n.tensor instanceof tf.Variable)) n.tensor.dispose();
+    try {
+      assertFiniteWeights(specs, weightBytes(data), `${dir} (optimizer ${name})`, REFUSE_SAVE);
+    } catch (e) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      throw e;
+    }
     await writeFileSynced(path.join(tmp, `optimizer_${name}.bin`), new Uint8Array(data as ArrayBuffer));
     await writeFileSynced(
       path.join(tmp, `optimizer_${name}.json`),
@@ -158,7 +202,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  */
 export async function loadCheckpointModel(dir: string, name: string): Promise<tf.LayersModel> {
   const d = resolveCheckpoint(dir);
-  return await tf.loadLayersModel(fileHandler(path.join(d, name)));
+  return await tf.loadLayersModel(finiteHandler(path.join(d, name), name));
 }
 
 /**
@@ -193,6 +237,7 @@ export async function restoreOptimizer(dir: string, name: string, opt: tf.Optimi
     throw new Error(`${d}: optimizer ${name} is ${meta.className}, not ${opt.getClassName()}`);
   }
   const bytes = await Deno.readFile(path.join(d, `optimizer_${name}.bin`));
+  assertFiniteWeights(meta.specs, bytes.slice().buffer as ArrayBuffer, `${d} (optimizer ${name})`, REFUSE_LOAD);
   const map = tf.io.decodeWeights(bytes.slice().buffer as ArrayBuffer, meta.specs);
   const list = (meta.specs as { name: string }[]).map((s) => ({ name: s.name, tensor: map[s.name] }));
   await opt.setWeights(list);

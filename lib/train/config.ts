@@ -78,6 +78,9 @@ export interface TrainOptions {
   maxPerSplit?: number;
 }
 
+/** The largest `size` accepted (the paper works at 256²; 1024² already needs ≈ 8 MiB of cache per image). */
+export const MAX_SIZE = 1024;
+
 /** Options the run does not depend on numerically (not compared on resume). */
 export const RUNTIME_KEYS = [
   "out",
@@ -90,6 +93,7 @@ export const RUNTIME_KEYS = [
   "overlays",
   "skipBad",
   "shaderWarmup",
+  "overwrite",
 ];
 
 /**
@@ -162,6 +166,15 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
     if (!(v >= 0 && v <= 1)) throw new Error(`--${name}: must be in [0, 1], got ${v}`);
   };
   int("size", r.size, 8);
+  if (r.size > MAX_SIZE) {
+    // The dataset is cached as float32 images and masks; the nets' activations grow with size² as well.
+    const perImageMiB = (r.size * r.size * 4 * 2) / 2 ** 20;
+    throw new Error(
+      `--size: at most ${MAX_SIZE}, got ${r.size} (the cached images and masks alone take ${
+        perImageMiB.toFixed(0)
+      } MiB per image, ${(perImageMiB * 800 / 1024).toFixed(1)} GiB for 800 images, before the nets' activations)`,
+    );
+  }
   int("epochs", r.epochs, 1);
   int("batch-size", r.batchSize, 1);
   int("seed", r.seed, 0);

@@ -94,6 +94,11 @@ export interface PredictOptions {
   shard?: { k: number; n: number };
   /** Batch size. Default: the run's. */
   batchSize?: number;
+  /**
+   * Skip inputs that cannot be read (listed in the result and on stderr) instead of stopping before any output is
+   * written. Default `false`.
+   */
+  skipBad?: boolean;
 }
 
 /** One line of `predictions.jsonl`. */
@@ -117,42 +122,88 @@ export interface PredictionRecord {
 /**
  * Predicts masks and classes: per image `<id>_mask.png`, `<id>_overlay.png` and a line in `predictions.jsonl`.
  *
+ * Every input is read once before anything is written: a bad input stops the call with its name (or, with
+ * `skipBad`, is left out and listed). Ids come from the manifest's `id` column or the file names; two inputs with
+ * one file name get distinct ids (`name`, `name-2`, …). `predictions.jsonl` is written to a temporary file and
+ * renamed at the end, so a failed call never truncates an earlier one's results.
+ *
  * @example
  * ```ts ignore
  * import { predict } from "@appaunet/appaunet";
  * await predict({ model: "runs/demo/checkpoints/best", inputs: ["xray.png"], out: "pred" });
  * ```
  * @param opts checkpoint, inputs, output folder, shard
- * @returns the records written
+ * @returns the records written (with `skipped` listing the inputs left out by `skipBad`)
  */
-export async function predict(opts: PredictOptions): Promise<PredictionRecord[]> {
+export async function predict(
+  opts: PredictOptions,
+): Promise<PredictionRecord[] & { skipped?: { file: string; message: string }[] }> {
   const shard = opts.shard ?? { k: 1, n: 1 };
   if (!(Number.isInteger(shard.k) && Number.isInteger(shard.n) && shard.k >= 1 && shard.k <= shard.n)) {
     throw new Error(`--shard: expected k/n with 1 ≤ k ≤ n, got ${shard.k}/${shard.n}`);
   }
   if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files or a manifest CSV");
-  let files = opts.inputs;
-  if (files.length === 1 && files[0].toLowerCase().endsWith(".csv")) {
-    files = readManifest(files[0]).rows.map((r) => r.image);
+  let inputs: { file: string; id: string }[];
+  if (opts.inputs.length === 1 && opts.inputs[0].toLowerCase().endsWith(".csv")) {
+    inputs = readManifest(opts.inputs[0]).rows.map((r) => ({ file: r.image, id: r.id })); // ids checked, unique
+  } else {
+    const used = new Map<string, number>();
+    inputs = opts.inputs.map((file) => {
+      const stem = path.basename(file).replace(/\.[^.]+$/, "") || "image";
+      const n = (used.get(stem) ?? 0) + 1;
+      used.set(stem, n);
+      return { file, id: n === 1 ? stem : `${stem}-${n}` };
+    });
+    // A later stem may equal an earlier generated one ("a-2" given after two "a"): make those distinct too.
+    const seen = new Set<string>();
+    for (const x of inputs) {
+      let id = x.id;
+      for (let k = 2; seen.has(id); k++) id = `${x.id}-${k}`;
+      x.id = id;
+      seen.add(id);
+    }
   }
-  files = files.filter((_, i) => i % shard.n === shard.k - 1);
+  inputs = inputs.filter((_, i) => i % shard.n === shard.k - 1);
   const m = await loadModels(opts.model);
   const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
+  const read = (f: string) => {
+    try {
+      return loadImage(f, { size, normalize: m.config.normalize, clahe: m.config.clahe });
+    } catch (e) {
+      if (e instanceof DataError) throw e;
+      throw new DataError(f, (e as Error).message, "check the file");
+    }
+  };
+  // Read every input before writing anything.
+  const skipped: { file: string; message: string }[] = [];
+  try {
+    inputs = inputs.filter(({ file }) => {
+      try {
+        read(file);
+        return true;
+      } catch (e) {
+        if (!opts.skipBad || !(e instanceof DataError)) throw e;
+        skipped.push({ file, message: (e as Error).message });
+        return false;
+      }
+    });
+  } catch (e) {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    throw e;
+  }
+  for (const s of skipped) console.error(`skipped (--skip-bad): ${s.message}`);
+  const files = inputs.map((x) => x.file);
   await Deno.mkdir(opts.out, { recursive: true });
-  const records: PredictionRecord[] = [];
+  const records: PredictionRecord[] & { skipped?: typeof skipped } = [];
+  if (skipped.length) records.skipped = skipped;
   const jsonl = path.join(opts.out, shard.n > 1 ? `predictions.${shard.k}-of-${shard.n}.jsonl` : "predictions.jsonl");
-  await Deno.writeTextFile(jsonl, "");
+  const tmpJsonl = `${jsonl}.tmp`;
+  await Deno.writeTextFile(tmpJsonl, "");
   try {
     for (let i = 0; i < files.length; i += bs) {
       const chunk = files.slice(i, i + bs);
-      const images = chunk.map((f) => {
-        try {
-          return loadImage(f, { size, normalize: m.config.normalize, clahe: m.config.clahe });
-        } catch (e) {
-          if (e instanceof DataError) throw e;
-          throw new DataError(f, (e as Error).message, "check the file");
-        }
-      });
+      const images = chunk.map(read);
       const buf = new Float32Array(bs * size * size);
       images.forEach((im, k) => buf.set(im, k * size * size));
       const out = tf.tidy(() =>
@@ -166,7 +217,7 @@ export async function predict(opts: PredictOptions): Promise<PredictionRecord[]>
       tf.dispose(Object.values(out));
       const k = m.config.classNames.length;
       for (let j = 0; j < chunk.length; j++) {
-        const id = path.basename(chunk[j]).replace(/\.[^.]+$/, "");
+        const id = inputs[i + j].id;
         const rec: PredictionRecord = { id, image: chunk[j] };
         if (pred) {
           const p = pred.slice(j * size * size, (j + 1) * size * size);
@@ -182,9 +233,13 @@ export async function predict(opts: PredictOptions): Promise<PredictionRecord[]>
           rec.predictedClass = m.config.classNames[pr.indexOf(Math.max(...pr))];
         }
         records.push(rec);
-        await Deno.writeTextFile(jsonl, JSON.stringify(rec) + "\n", { append: true });
+        await Deno.writeTextFile(tmpJsonl, JSON.stringify(rec) + "\n", { append: true });
       }
     }
+    await Deno.rename(tmpJsonl, jsonl);
+  } catch (e) {
+    await Deno.remove(tmpJsonl).catch(() => {});
+    throw e;
   } finally {
     m.segmentor?.dispose();
     m.discriminator?.dispose();

@@ -7,7 +7,8 @@
 
 /**
  * ROC AUC computed exactly as the Mann–Whitney statistic: P(score of a positive > score of a negative), ties
- * counting ½. `NaN` when one class is absent.
+ * counting ½. `NaN` when one class is absent. Non-finite scores are refused: ranking NaN by its sort position would
+ * give a believable but meaningless number.
  *
  * @example
  * ```ts
@@ -17,9 +18,13 @@
  * @param scores score of the positive class per sample
  * @param labels 1 = positive, 0 = negative
  * @returns AUC in [0, 1]
+ * @throws {RangeError} when a score is not finite or the lengths differ
  */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  if (scores.length !== labels.length) throw new Error(`rocAuc: ${scores.length} scores but ${labels.length} labels`);
+  if (scores.length !== labels.length) {
+    throw new RangeError(`rocAuc: ${scores.length} scores but ${labels.length} labels`);
+  }
+  assertFinite("rocAuc", "scores", scores);
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   // Average ranks with ties.
   const ranks = new Float64Array(scores.length);
@@ -70,9 +75,19 @@ export interface ClassificationMetrics {
  * @param probs `[n][K]` probabilities
  * @param labels `[n]` class indices
  * @returns the metrics
+ * @throws {RangeError} when a probability is not finite or a label is not a class index
  */
 export function classificationMetrics(probs: number[][], labels: number[]): ClassificationMetrics {
   const k = probs[0]?.length ?? 2;
+  if (probs.length !== labels.length) {
+    throw new RangeError(`classificationMetrics: ${probs.length} probability rows but ${labels.length} labels`);
+  }
+  probs.forEach((p, i) => assertFinite("classificationMetrics", `probs[${i}]`, p));
+  labels.forEach((l, i) => {
+    if (!Number.isInteger(l) || l < 0 || l >= k) {
+      throw new RangeError(`classificationMetrics: labels[${i}] = ${l} is not a class index in [0, ${k})`);
+    }
+  });
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
   let correct = 0;
   probs.forEach((p, i) => {
@@ -114,7 +129,7 @@ export interface MeanStd {
 }
 
 /**
- * Mean ± std of a list (`NaN` for an empty list).
+ * Mean ± std of a list (`NaN` for an empty list). Non-finite values are refused.
  *
  * @example
  * ```ts
@@ -123,10 +138,23 @@ export interface MeanStd {
  * ```
  * @param values numbers
  * @returns mean and std
+ * @throws {RangeError} when a value is not finite
  */
 export function meanStd(values: number[]): MeanStd {
   if (values.length === 0) return { mean: NaN, std: NaN };
+  assertFinite("meanStd", "values", values);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
   return { mean, std };
+}
+
+function assertFinite(fn: string, what: string, values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new RangeError(
+        `${fn}: ${what}[${i}] is ${values[i]}; the model produced non-finite outputs (its weights or inputs hold ` +
+          "NaN or Infinity), so no metric is computed",
+      );
+    }
+  }
 }

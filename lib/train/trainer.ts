@@ -29,6 +29,8 @@ import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint }
 import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
 import { buildNets, disposeNets, runStep } from "./step.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
+import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
+import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
 
@@ -58,14 +60,22 @@ export interface TrainRuntime {
   signal?: AbortSignal;
   /** Called after every epoch. */
   onEpoch?: (r: EpochRecord) => void;
-  /** Called after every step with the global step (tests: leak checks). */
-  onStep?: (step: number) => void | Promise<void>;
+  /** Called after every step with the global step and the nets being trained (like a Keras callback's model). */
+  onStep?: (
+    step: number,
+    models: { segmentor?: tf.LayersModel; discriminator?: tf.LayersModel },
+  ) => void | Promise<void>;
   /**
    * Compile the first step's shaders on a second thread while the first step runs (see shader_warmup.ts). It runs
    * only on Mesa's software adapter (lavapipe) with Mesa's shader cache on, and once per configuration; it changes
    * nothing in the results. Default `true`.
    */
   shaderWarmup?: boolean;
+  /**
+   * A new run may replace an earlier run in `out` (its files are removed once the new run's options and data are
+   * validated). Without it, `train` refuses an `out` that holds a run. Default `false`.
+   */
+  overwrite?: boolean;
   /** Test hook: simulate a crash while writing a checkpoint after this epoch. */
   crashCheckpointAfterEpoch?: { epoch: number; at: "writing" | "swapping" };
 }
@@ -126,6 +136,42 @@ class LossMeter {
 }
 
 /**
+ * Checks that every step's losses are finite. Each step's losses are read one step late, so that JS encodes the next
+ * step while the device finishes this one (no extra wait per step).
+ */
+class FiniteLossCheck {
+  private pending?: { read: Promise<Float32Array>; t: tf.Tensor; names: string[]; where: string };
+  /** Starts reading this step's losses. */
+  start(values: Record<string, tf.Scalar>, where: string) {
+    const t = tf.stack(Object.values(values));
+    this.pending = { read: t.data() as Promise<Float32Array>, t, names: Object.keys(values), where };
+  }
+  /** Waits for the pending read; throws a NonFiniteError when a loss is not finite. */
+  async settle(afterwards: string) {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    let v: Float32Array;
+    try {
+      v = await p.read;
+    } finally {
+      p.t.dispose();
+    }
+    const i = v.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) {
+      throw new NonFiniteError(
+        `${p.where}: the ${p.names[i]} loss is ${v[i]}; training stopped, and no checkpoint was written after ` +
+          `this step (${afterwards}); ${NON_FINITE_CAUSES}`,
+      );
+    }
+  }
+  dispose() {
+    this.pending?.t.dispose();
+    this.pending = undefined;
+  }
+}
+
+/**
  * Trains APPAU-Net (or the seg / cls baselines) and writes the run folder.
  *
  * @example
@@ -145,6 +191,12 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
   let best = { dice: -Infinity, auc: -Infinity, diceEpoch: 0, aucEpoch: 0 };
   let history0: EpochRecord[] = [];
   let lastCkpt: string | undefined;
+  if (resumeDir && typeof opts.resume === "string" && opts.out !== undefined && opts.out !== resumeDir) {
+    throw new Error(
+      `--resume ${resumeDir} with --out ${opts.out}: a resumed run stays in its folder; drop --out ` +
+        "(to start a new run elsewhere, use --out without --resume)",
+    );
+  }
   if (resumeDir) {
     lastCkpt = path.join(resumeDir, "checkpoints", "last");
     const ck = await loadCheckpoint(lastCkpt).catch((e) => {
@@ -164,202 +216,265 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
     given = { ...saved, ...explicit, out: resumeDir } as TrainOptions;
     const st = ck.state as { epoch: number; batch: number; step: number; best: typeof best; history?: EpochRecord[] };
     start = { epoch: st.epoch, batch: st.batch, step: st.step };
+    if (explicit.epochs !== undefined && Number(explicit.epochs) < st.epoch) {
+      throw new Error(
+        `--resume ${resumeDir} --epochs ${explicit.epochs}: the run has done ${st.epoch} epoch(s) already; ` +
+          `give --epochs ≥ ${st.epoch} (or leave it out to use the run's ${saved.epochs})`,
+      );
+    }
     best = st.best;
     history0 = st.history ?? [];
   }
   const c = resolveTrainOptions(given);
-  const manifest = readManifest(c.data);
-  // Started before the images load, so that the worker is compiling by the time the first step runs.
-  const warmup = opts.shaderWarmup === false ? undefined : startShaderWarmup(c, manifest.classNames.length);
-  let warmupReport: ShaderWarmupReport | undefined;
-  void warmup?.done.then((r) => (warmupReport = r));
+  const lock: RunFolderLock = await claimRunFolder(c.out, { resume: Boolean(resumeDir), overwrite: opts.overwrite });
+  let wrote = false;
+  let nets: ReturnType<typeof buildNets> | undefined;
+  let warmup: ReturnType<typeof startShaderWarmup> | undefined;
   try {
-    const ds = await createDataset(manifest, {
-      size: c.size,
-      seed: c.seed,
-      classLabelFraction: c.mode === "seg" ? 1 : c.classLabelFraction,
-      maskFraction: c.mode === "cls" ? 1 : c.maskFraction,
-      normalize: c.normalize,
-      clahe: c.clahe,
-      skipBad: c.skipBad,
-      maxPerSplit: c.maxPerSplit,
-    });
-    const trainSplit = ds.split("train"), valSplit = ds.split("val");
-    const numClasses = ds.classNames.length;
-    const part = ds.partition();
-    if (c.mode !== "seg" && part.labeled.length === 0) {
-      throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
-    }
-    if (c.mode !== "cls" && trainSplit.samples.every((s) => !s.mask)) {
-      throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
-    }
-    await Deno.mkdir(path.join(c.out, "checkpoints"), { recursive: true });
-    const info = backendInfo();
-    const runConfig = {
-      ...c,
-      variant: c.mode === "cls" ? "classifier" : segmentorVariantName(c.segmentor),
-      classNames: ds.classNames,
-      counts: {
-        train: trainSplit.size,
-        val: valSplit.size,
-        labeled: part.labeled.length,
-        maskOnly: part.maskOnly.length,
-        unlabeled: part.unlabeled.length,
-      },
-      versions: { appaunet: APPAUNET_VERSION, ...info.versions },
-      backend: info.backend,
-      adapter: info.adapter ?? null,
-      fastKernels: fastKernelsEnabled(),
-    };
-    if (!resumeDir) await Deno.writeTextFile(path.join(c.out, "config.json"), JSON.stringify(runConfig, null, 2));
-    const nets = buildNets(c, numClasses);
-    if (resumeDir && lastCkpt) {
-      if (nets.segmentor) await restoreModelWeights(lastCkpt, "segmentor", nets.segmentor);
-      if (nets.discriminator) await restoreModelWeights(lastCkpt, "discriminator", nets.discriminator);
-      if (nets.optS) await restoreOptimizer(lastCkpt, "s", nets.optS);
-      if (nets.optD) await restoreOptimizer(lastCkpt, "d", nets.optD);
-    }
-    const segLoss = perImageLossByName(c.loss);
-    const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
-    const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
-    const history: EpochRecord[] = [];
-    let stopped: TrainResult["stopped"] = "completed";
-    let step = start.step;
-    let checkedRanges = false;
-    const lrAt = (epoch: number) =>
-      c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
-    const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
-      const models: Record<string, tf.LayersModel> = {};
-      if (nets.segmentor) models.segmentor = nets.segmentor;
-      if (nets.discriminator) models.discriminator = nets.discriminator;
-      const optimizers: Record<string, tf.Optimizer> = {};
-      if (nets.optS) optimizers.s = nets.optS;
-      if (nets.optD) optimizers.d = nets.optD;
-      await saveCheckpoint(path.join(c.out, "checkpoints", name), {
-        models,
-        optimizers,
-        state: { epoch: epochDone, batch, step, best, history: [...history0, ...history] },
-        config: runConfig,
-      }, crashAt);
-    };
-    const meter = new LossMeter();
-    let lastEpoch = start.epoch;
-    for (let epoch = start.epoch; epoch < c.epochs; epoch++) {
-      const t0 = performance.now();
-      const lr = lrAt(epoch);
-      for (const o of [nets.optS, nets.optD]) if (o) (o as unknown as { learningRate: number }).learningRate = lr;
-      let images = 0, trainMs = 0;
-      const skip = epoch === start.epoch ? start.batch : 0;
-      let b = skip;
-      for (
-        const batch of trainSplit.batches({
-          batchSize: c.batchSize,
-          shuffle: true,
-          seed: c.seed,
-          epoch,
-          augment: c.augment,
-          skip,
-        })
-      ) {
-        const ts = performance.now();
-        if (!checkedRanges && c.mode !== "cls") {
-          await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
-          checkedRanges = true;
-        }
-        const values = withSeededRandom([c.seed, epoch, b, 0xd1], () => runStep(c, nets, segLoss, batch, epoch, b));
-        meter.add(values);
-        tf.dispose(Object.values(values));
-        batch.dispose();
-        images += c.batchSize;
-        b++;
-        step++;
-        trainMs += performance.now() - ts;
-        progress.step(epoch, b, (images * 1000) / Math.max(trainMs, 1));
-        await opts.onStep?.(step);
-        if (opts.signal?.aborted) break;
-      }
-      if (opts.signal?.aborted && b < stepsPerEpoch) {
-        // Mid-epoch stop: save where we are so --resume continues with the next batch.
-        await saveState("last", epoch, b);
-        meter.dispose();
-        stopped = "aborted";
-        progress.done(`stopped at epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}; checkpoint written`);
-        break;
-      }
-      const losses = await meter.read();
-      meter.dispose();
-      const { metrics: val } = await evaluateSplit(
-        { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
-        valSplit,
-        c.batchSize,
-      );
-      const rec: EpochRecord = {
-        epoch: epoch + 1,
-        losses,
-        val,
-        imagesPerSecond: (images * 1000) / Math.max(trainMs, 1),
-        seconds: (performance.now() - t0) / 1000,
-        lr,
-      };
-      history.push(rec);
-      await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
-      const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
-      let improved = false;
-      const crash = opts.crashCheckpointAfterEpoch?.epoch === epoch + 1 ? opts.crashCheckpointAfterEpoch.at : undefined;
-      if (!Number.isNaN(dice) && dice > best.dice) {
-        best = { ...best, dice, diceEpoch: epoch + 1 };
-        improved = c.mode !== "cls";
-        await saveState("best", epoch + 1, 0);
-      }
-      if (c.mode !== "seg" && !Number.isNaN(auc) && auc > best.auc) {
-        best = { ...best, auc, aucEpoch: epoch + 1 };
-        if (c.mode === "cls") improved = true;
-        await saveState(c.mode === "cls" ? "best" : "best-cls", epoch + 1, 0);
-      }
-      await saveState("last", epoch + 1, 0, crash);
-      lastEpoch = epoch + 1;
-      progress.epoch(rec);
-      opts.onEpoch?.(rec);
-      if (opts.signal?.aborted) {
-        stopped = "aborted";
-        break;
-      }
-      const bestEpoch = c.mode === "cls" ? best.aucEpoch : best.diceEpoch;
-      if (c.earlyStopping > 0 && !improved && epoch + 1 - bestEpoch >= c.earlyStopping) {
-        stopped = "early-stopping";
-        progress.done(`early stopping: no val improvement for ${c.earlyStopping} epoch(s)`);
-        break;
-      }
-    }
-    // Report: every epoch's metrics (resumed runs included) and overlays drawn with the last nets.
-    const all = [...history0, ...history];
-    if (all.length) {
-      await writeReport({
-        out: c.out,
-        config: runConfig as unknown as Record<string, unknown>,
-        history: all,
-        dataset: ds,
-        nets: { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode },
-        batchSize: c.batchSize,
-        overlays: c.overlays,
-        note: `after epoch ${lastEpoch}`,
-      });
-    }
-    disposeNets(nets);
-    return { out: c.out, history, best, stopped, config: c, ...(warmupReport ? { shaderWarmup: warmupReport } : {}) };
+    return await trainLocked();
+  } catch (e) {
+    // Nothing of a new run was written: leave no half-made folder behind.
+    if (!wrote && lock.created) await Deno.remove(c.out, { recursive: true }).catch(() => {});
+    throw e;
   } finally {
     warmup?.stop();
+    if (nets) disposeNets(nets);
+    await lock.release();
+  }
+
+  async function trainLocked(): Promise<TrainResult> {
+    const manifest = readManifest(c.data);
+    // Started before the images load, so that the worker is compiling by the time the first step runs.
+    warmup = opts.shaderWarmup === false ? undefined : startShaderWarmup(c, manifest.classNames.length);
+    let warmupReport: ShaderWarmupReport | undefined;
+    void warmup?.done.then((r) => (warmupReport = r));
+    {
+      const ds = await createDataset(manifest, {
+        size: c.size,
+        seed: c.seed,
+        classLabelFraction: c.mode === "seg" ? 1 : c.classLabelFraction,
+        maskFraction: c.mode === "cls" ? 1 : c.maskFraction,
+        normalize: c.normalize,
+        clahe: c.clahe,
+        skipBad: c.skipBad,
+        maxPerSplit: c.maxPerSplit,
+      });
+      const trainSplit = ds.split("train"), valSplit = ds.split("val");
+      const numClasses = ds.classNames.length;
+      const part = ds.partition();
+      if (c.mode !== "seg" && part.labeled.length === 0) {
+        throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
+      }
+      if (c.mode !== "cls" && trainSplit.samples.every((s) => !s.mask)) {
+        throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
+      }
+      // Options and data are valid: from here on the run writes its folder.
+      if (!resumeDir && opts.overwrite) await clearRun(c.out);
+      wrote = true;
+      await Deno.mkdir(path.join(c.out, "checkpoints"), { recursive: true });
+      const info = backendInfo();
+      const runConfig = {
+        ...c,
+        variant: c.mode === "cls" ? "classifier" : segmentorVariantName(c.segmentor),
+        classNames: ds.classNames,
+        counts: {
+          train: trainSplit.size,
+          val: valSplit.size,
+          labeled: part.labeled.length,
+          maskOnly: part.maskOnly.length,
+          unlabeled: part.unlabeled.length,
+        },
+        versions: { appaunet: APPAUNET_VERSION, ...info.versions },
+        backend: info.backend,
+        adapter: info.adapter ?? null,
+        fastKernels: fastKernelsEnabled(),
+      };
+      if (!resumeDir) await Deno.writeTextFile(path.join(c.out, "config.json"), JSON.stringify(runConfig, null, 2));
+      // metrics.jsonl holds exactly one line per completed epoch: after a crash it may hold more lines than the last
+      // checkpoint knows of (or a torn line), so a resumed run rewrites it from the checkpoint's history.
+      const metricsFile = path.join(c.out, "metrics.jsonl");
+      if (resumeDir) {
+        await Deno.writeTextFile(`${metricsFile}.tmp`, history0.map((h) => JSON.stringify(h) + "\n").join(""));
+        await Deno.rename(`${metricsFile}.tmp`, metricsFile);
+      }
+      nets = buildNets(c, numClasses);
+      const net = nets;
+      if (resumeDir && lastCkpt) {
+        if (net.segmentor) await restoreModelWeights(lastCkpt, "segmentor", net.segmentor);
+        if (net.discriminator) await restoreModelWeights(lastCkpt, "discriminator", net.discriminator);
+        if (net.optS) await restoreOptimizer(lastCkpt, "s", net.optS);
+        if (net.optD) await restoreOptimizer(lastCkpt, "d", net.optD);
+      }
+      const segLoss = perImageLossByName(c.loss);
+      const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
+      const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
+      const history: EpochRecord[] = [];
+      let stopped: TrainResult["stopped"] = "completed";
+      let step = start.step;
+      let checkedRanges = false;
+      const lrAt = (epoch: number) =>
+        c.lrSchedule === "cosine" ? c.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / c.epochs)) : c.lr;
+      const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
+        const models: Record<string, tf.LayersModel> = {};
+        if (net.segmentor) models.segmentor = net.segmentor;
+        if (net.discriminator) models.discriminator = net.discriminator;
+        const optimizers: Record<string, tf.Optimizer> = {};
+        if (net.optS) optimizers.s = net.optS;
+        if (net.optD) optimizers.d = net.optD;
+        await saveCheckpoint(path.join(c.out, "checkpoints", name), {
+          models,
+          optimizers,
+          state: { epoch: epochDone, batch, step, best, history: [...history0, ...history] },
+          config: runConfig,
+        }, crashAt);
+      };
+      const meter = new LossMeter();
+      const lossCheck = new FiniteLossCheck();
+      let lastEpoch = start.epoch;
+      const kept = () =>
+        lastEpoch > 0 ? `checkpoints/last holds epoch ${lastEpoch}` : "no checkpoint had been written yet";
+      try {
+        for (let epoch = start.epoch; epoch < c.epochs; epoch++) {
+          const t0 = performance.now();
+          const lr = lrAt(epoch);
+          for (const o of [net.optS, net.optD]) if (o) (o as unknown as { learningRate: number }).learningRate = lr;
+          let images = 0, trainMs = 0;
+          const skip = epoch === start.epoch ? start.batch : 0;
+          let b = skip;
+          for (
+            const batch of trainSplit.batches({
+              batchSize: c.batchSize,
+              shuffle: true,
+              seed: c.seed,
+              epoch,
+              augment: c.augment,
+              skip,
+            })
+          ) {
+            const ts = performance.now();
+            if (!checkedRanges && c.mode !== "cls") {
+              await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
+              checkedRanges = true;
+            }
+            const values = withSeededRandom([c.seed, epoch, b, 0xd1], () => runStep(c, net, segLoss, batch, epoch, b));
+            meter.add(values);
+            await lossCheck.settle(kept()).catch((e) => {
+              tf.dispose(Object.values(values));
+              batch.dispose();
+              throw e;
+            });
+            lossCheck.start(values, `epoch ${epoch + 1}, step ${b + 1}/${stepsPerEpoch} (global step ${step + 1})`);
+            tf.dispose(Object.values(values));
+            batch.dispose();
+            images += c.batchSize;
+            b++;
+            step++;
+            trainMs += performance.now() - ts;
+            progress.step(epoch, b, (images * 1000) / Math.max(trainMs, 1));
+            await opts.onStep?.(step, { segmentor: net.segmentor, discriminator: net.discriminator });
+            if (opts.signal?.aborted) break;
+          }
+          await lossCheck.settle(kept());
+          if (opts.signal?.aborted && b < stepsPerEpoch) {
+            // Mid-epoch stop: save where we are so --resume continues with the next batch.
+            await saveState("last", epoch, b);
+            meter.dispose();
+            stopped = "aborted";
+            progress.done(`stopped at epoch ${epoch + 1}, step ${b}/${stepsPerEpoch}; checkpoint written`);
+            break;
+          }
+          const losses = await meter.read();
+          meter.dispose();
+          const { metrics: val } = await evaluateSplit(
+            { segmentor: net.segmentor, discriminator: net.discriminator, mode: c.mode },
+            valSplit,
+            c.batchSize,
+          ).catch((e) => {
+            if (!(e instanceof RangeError)) throw e;
+            throw new NonFiniteError(
+              `epoch ${epoch + 1}, validation: ${e.message}; training stopped before this epoch's checkpoints ` +
+                `(${kept()}); ${NON_FINITE_CAUSES}`,
+            );
+          });
+          const rec: EpochRecord = {
+            epoch: epoch + 1,
+            losses,
+            val,
+            imagesPerSecond: (images * 1000) / Math.max(trainMs, 1),
+            seconds: (performance.now() - t0) / 1000,
+            lr,
+          };
+          history.push(rec);
+          await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
+          const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
+          let improved = false;
+          const crash = opts.crashCheckpointAfterEpoch?.epoch === epoch + 1
+            ? opts.crashCheckpointAfterEpoch.at
+            : undefined;
+          if (!Number.isNaN(dice) && dice > best.dice) {
+            best = { ...best, dice, diceEpoch: epoch + 1 };
+            improved = c.mode !== "cls";
+            await saveState("best", epoch + 1, 0);
+          }
+          if (c.mode !== "seg" && !Number.isNaN(auc) && auc > best.auc) {
+            best = { ...best, auc, aucEpoch: epoch + 1 };
+            if (c.mode === "cls") improved = true;
+            await saveState(c.mode === "cls" ? "best" : "best-cls", epoch + 1, 0);
+          }
+          await saveState("last", epoch + 1, 0, crash);
+          lastEpoch = epoch + 1;
+          progress.epoch(rec);
+          opts.onEpoch?.(rec);
+          if (opts.signal?.aborted) {
+            stopped = "aborted";
+            break;
+          }
+          const bestEpoch = c.mode === "cls" ? best.aucEpoch : best.diceEpoch;
+          if (c.earlyStopping > 0 && !improved && epoch + 1 - bestEpoch >= c.earlyStopping) {
+            stopped = "early-stopping";
+            progress.done(`early stopping: no val improvement for ${c.earlyStopping} epoch(s)`);
+            break;
+          }
+        }
+      } finally {
+        meter.dispose();
+        lossCheck.dispose();
+      }
+      // Report: every epoch's metrics (resumed runs included) and overlays drawn with the last net.
+      const all = [...history0, ...history];
+      if (all.length) {
+        await writeReport({
+          out: c.out,
+          config: runConfig as unknown as Record<string, unknown>,
+          history: all,
+          dataset: ds,
+          nets: { segmentor: net.segmentor, discriminator: net.discriminator, mode: c.mode },
+          batchSize: c.batchSize,
+          overlays: c.overlays,
+          note: `after epoch ${lastEpoch}`,
+        });
+      }
+      return { out: c.out, history, best, stopped, config: c, ...(warmupReport ? { shaderWarmup: warmupReport } : {}) };
+    }
   }
 }
 
 /** Loads a dataset split for evaluation with a run's config. */
 export async function datasetForRun(
-  config: { size: number; seed: number; normalize?: "unit" | "zscore"; clahe?: boolean; maxPerSplit?: number },
+  config: {
+    size: number;
+    seed: number;
+    normalize?: "unit" | "zscore";
+    clahe?: boolean;
+    maxPerSplit?: number;
+    classNames?: string[];
+  },
   data: string,
   split: "train" | "val" | "test",
   skipBad = false,
 ): Promise<Dataset> {
-  return await createDataset(readManifest(data), {
+  // The model's class names: labels given by name are matched by name, and label_name must agree with the index.
+  return await createDataset(readManifest(data, config.classNames ? { classNames: config.classNames } : {}), {
     size: config.size,
     seed: config.seed,
     normalize: config.normalize,
