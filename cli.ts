@@ -13,6 +13,7 @@ import {
   backendInfo,
   type BackendName,
   evaluate,
+  exportModel,
   fastKernelsEnabled,
   initBackend,
   LOSS_NAMES,
@@ -54,6 +55,7 @@ commands:
   train     train (mtl | seg | cls) on a manifest
   eval      metrics of a checkpoint on a split
   predict   masks, overlays and class probabilities for images
+  export    a model folder for inference (no optimizer state; metadata: size, normalization, classes)
   experiments  run a plan of training runs into results/<id>.json (list, one, or all not done)
   results   rebuild docs/RESULTS.md and its charts from results/*.json
 
@@ -93,10 +95,12 @@ Labels come from the _0 / _1 file-name suffix; the split is seeded and stratifie
   --resume runs/<name>      continue from the last checkpoint (same options; only --epochs may change)
   --overwrite               replace the run in --out (without it, an --out that holds a run is refused)
 Ctrl-C finishes the current step, writes a checkpoint and exits; --resume continues from there.`,
-  eval: `usage: cli.ts eval --model <checkpoint dir> --data <manifest.csv> [--split test] [--batch-size B] [--json]
+  eval:
+    `usage: cli.ts eval --model <checkpoint dir | model dir | pretrained> --data <manifest.csv> [--split test] [--batch-size B] [--json]
 Prints segmentation (Dice, Jaccard, pixel accuracy: mean ± std) and classification (AUC, accuracy,
 sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
-  predict: `usage: cli.ts predict --model <checkpoint dir> --out <dir> [--shard k/n] [--batch-size B] [--skip-bad]
+  predict:
+    `usage: cli.ts predict --model <checkpoint dir | model dir | pretrained> --out <dir> [--shard k/n] [--batch-size B] [--skip-bad]
                       <images… | manifest.csv>
 Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl). Every input is read
 before anything is written; --skip-bad leaves unreadable inputs out and lists them.`,
@@ -109,6 +113,9 @@ before anything is written; --skip-bad leaves unreadable inputs out and lists th
   (no flag)       every run without a result, in plan order
 Each run trains in <runs-dir>/<id>; checkpoints are chosen on val, the test split is read only for the result.
 Ctrl-C finishes the current step and writes a checkpoint; the same command resumes.`,
+  export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json] [--overwrite]
+Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
+what eval and predict need to take the folder as --model. --result records that experiment's test metrics.`,
   results: `usage: cli.ts results [--results results] [--out docs/RESULTS.md]
 Rebuilds the results document and its SVG charts from the result files only.`,
 };
@@ -456,6 +463,32 @@ async function cmdExperiments(argv: string[]) {
   if (!v.run && !signal.aborted) console.log(`${planFile}: all ${runs.length} run(s) have results in ${resultsDir}/`);
 }
 
+async function cmdExport(argv: string[]) {
+  const { values: v } = parse("export", argv, {
+    model: { type: "string" },
+    out: { type: "string" },
+    result: { type: "string" },
+    overwrite: { type: "boolean" },
+  });
+  if (v.help) return console.log(USAGE.export);
+  if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.export}`);
+  let testMetrics: unknown;
+  if (v.result) {
+    const r = JSON.parse(await Deno.readTextFile(v.result as string));
+    const name = path.basename(path.resolve(v.model as string));
+    // The result's test metrics of the exported checkpoint: `seg` is checkpoints/best, `cls` checkpoints/best-cls.
+    testMetrics = Object.values(r.test ?? {}).filter((t) => (t as { checkpoint?: string }).checkpoint === name);
+  }
+  await setup({ ...v, backend: "cpu" });
+  const meta = await exportModel({
+    model: v.model as string,
+    out: v.out as string,
+    testMetrics,
+    overwrite: Boolean(v.overwrite),
+  });
+  console.log(`wrote ${v.out} (${meta.mode}, ${meta.size}², classes ${meta.classNames.join(", ")})`);
+}
+
 async function cmdResults(argv: string[]) {
   const { values: v } = parse("results", argv, { results: { type: "string" }, out: { type: "string" } });
   if (v.help) return console.log(USAGE.results);
@@ -545,6 +578,9 @@ export async function main(args: string[]): Promise<number> {
         break;
       case "results":
         await cmdResults(rest);
+        break;
+      case "export":
+        await cmdExport(rest);
         break;
       case undefined:
       case "help":

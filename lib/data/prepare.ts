@@ -35,14 +35,19 @@ export interface PrepareOptions {
  * @example
  * ```ts
  * import { encodeGrayPng, prepareDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const src = await Deno.makeTempDir();
  * await Deno.writeFile(`${src}/CASE_0001_1.png`, encodeGrayPng(new Float32Array(64).fill(0.5), 8, 8));
- * const csv = await prepareDataset({ images: src, out: `${src}/out`, size: 4 });
- * console.log(csv.endsWith("manifest.csv")); // true
+ * const out = await Deno.makeTempDir();
+ * const csv = await prepareDataset({ images: src, out, size: 4 });
+ * assert.ok(csv.endsWith("manifest.csv"));
+ * // The output may not overlap the inputs (it would replace the originals).
+ * await assert.rejects(prepareDataset({ images: src, out: `${src}/out` }), /overlaps the input folder/);
  * ```
  * @param o source folders, output folder, size
  * @returns the manifest path
- * @throws {DataError} for a missing folder, no images, or a name without `_0`/`_1`
+ * @throws {DataError} for a missing folder, no images, a name without `_0`/`_1`, or an output folder that overlaps
+ * an input folder
  */
 export async function prepareDataset(o: PrepareOptions): Promise<string> {
   const size = o.size ?? 256;
@@ -54,6 +59,29 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
       throw new DataError(dir, "folder not found or unreadable", "pass the folder that holds the downloaded files");
     }
   };
+  // The output may not overlap an input: writing into (or around) the originals would replace them with copies.
+  const real = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const inside = (a: string, b: string) => {
+    const rel = path.relative(b, a);
+    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  };
+  const outReal = real(o.out);
+  for (const dir of [o.images, ...(o.masks ?? [])]) {
+    const d = real(dir);
+    if (inside(outReal, d) || inside(d, outReal)) {
+      throw new DataError(
+        o.out,
+        `the output folder overlaps the input folder ${dir}`,
+        "choose an --out outside the downloaded folders (and not a parent of them)",
+      );
+    }
+  }
   const names = list(o.images);
   if (names.length === 0) {
     throw new DataError(o.images, "no PNG/JPEG/DICOM files", "point --images at the image folder");

@@ -13,6 +13,7 @@ import { maskPng, overlayPng } from "../report/overlay.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import { evaluateSplit, type ImagePrediction, inferenceOutputs, type SplitMetrics } from "./evaluation.ts";
 import { datasetForRun } from "./trainer.ts";
+import { resolveModel } from "./export.ts";
 
 interface RunConfig {
   mode: "mtl" | "seg" | "cls";
@@ -25,7 +26,8 @@ interface RunConfig {
   maxPerSplit?: number;
 }
 
-async function loadModels(model: string) {
+async function loadModels(modelArg: string) {
+  const model = resolveModel(modelArg);
   const ck = await loadCheckpoint(model);
   const config = ck.config as unknown as RunConfig;
   const segmentor = config.mode !== "cls" ? await loadCheckpointModel(model, "segmentor") : undefined;
@@ -35,7 +37,7 @@ async function loadModels(model: string) {
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
-  /** Checkpoint folder, e.g. `runs/x/checkpoints/best`. */
+  /** Checkpoint or exported model folder (e.g. `runs/x/checkpoints/best`), or `"pretrained"`. */
   model: string;
   /** Manifest CSV. */
   data: string;
@@ -84,7 +86,7 @@ export async function evaluate(
 
 /** Options for {@linkcode predict}. */
 export interface PredictOptions {
-  /** Checkpoint folder. */
+  /** Checkpoint or exported model folder, or `"pretrained"`. */
   model: string;
   /** Image files, or one manifest CSV (its `image` column). */
   inputs: string[];

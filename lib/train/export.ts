@@ -1,0 +1,288 @@
+/**
+ * Model folders for inference: `exportModel` turns a checkpoint into a folder without optimizer state, with the
+ * metadata inference needs (size, normalization, class names, threshold, versions, test metrics) in
+ * `metadata.json` and in each `model.json`'s `userDefinedMetadata`; `loadPretrained` opens the shipped model
+ * (`models/appaunet-cxr/`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { fileHandler, writeFileSynced } from "../io/file_handler.ts";
+import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
+
+/** What inference needs to know about a model (`metadata.json`). */
+export interface ModelMetadata {
+  /** Always `"appaunet-model"`. */
+  format: "appaunet-model";
+  /** Version of this metadata. */
+  formatVersion: 1;
+  /** Training mode: `mtl` (S and D), `seg` (S) or `cls` (classifier). */
+  mode: "mtl" | "seg" | "cls";
+  /** Input side the nets were trained at: images are resized to `size × size` (squashed, as in training). */
+  size: number;
+  /** Image normalization: `unit` ([0, 1] as decoded) or `zscore` (per image). */
+  normalize: "unit" | "zscore";
+  /** CLAHE before normalization. */
+  clahe: boolean;
+  /** Class names by index. */
+  classNames: string[];
+  /** Mask probability at or above which a pixel is lung. */
+  threshold: number;
+  /** Segmentor variant. */
+  variant: string;
+  /** The epoch the checkpoint was saved after, and what chose it. */
+  checkpoint: { epoch: number; selectedBy: string };
+  /** Versions it was trained with. */
+  versions: Record<string, unknown>;
+  /** Test metrics of this checkpoint (from the experiment's result file), when known. */
+  testMetrics?: unknown;
+  /** The full training configuration. */
+  training: Record<string, unknown>;
+}
+
+/** Options of {@linkcode exportModel}. */
+export interface ExportOptions {
+  /** Checkpoint folder, e.g. `runs/x/checkpoints/best`. */
+  model: string;
+  /** Output folder (must be missing or empty unless `overwrite`). */
+  out: string;
+  /** Test metrics to record (e.g. a result file's `test.cls`). */
+  testMetrics?: unknown;
+  /** How the checkpoint was chosen (recorded). Default: from the folder name (`best`: val Dice, `best-cls`: val AUC). */
+  selectedBy?: string;
+  /** Replace the files of an earlier export in `out`. Default `false`. */
+  overwrite?: boolean;
+}
+
+const SELECTED_BY: Record<string, string> = {
+  "best": "best val Dice",
+  "best-cls": "best val AUC",
+  "last": "last epoch",
+};
+
+/**
+ * Writes a model folder from a checkpoint: `segmentor/` and `discriminator/` (tfjs layers format, with the metadata in
+ * `userDefinedMetadata`), `metadata.json`, and `config.json` / `state.json` / `COMPLETE` so that `evaluate` and
+ * `predict` take the folder like a checkpoint. Optimizer state is left out.
+ *
+ * @example
+ * ```ts ignore
+ * import { exportModel } from "@appaunet/appaunet";
+ * const meta = await exportModel({ model: "runs/demo/checkpoints/best", out: "models/demo" });
+ * console.log(meta.size, meta.classNames);
+ * ```
+ * @param opts checkpoint, output folder, metrics to record
+ * @returns the metadata written
+ * @throws {Error} when `out` is not empty (without `overwrite`) or the checkpoint cannot be read
+ */
+export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
+  const ck = await loadCheckpoint(opts.model);
+  const c = ck.config as Record<string, unknown>;
+  try {
+    const names = [...Deno.readDirSync(opts.out)].map((e) => e.name);
+    if (names.length && !opts.overwrite) {
+      throw new Error(`--out ${opts.out}: the folder is not empty; choose a new folder or pass --overwrite`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const mode = c.mode as ModelMetadata["mode"];
+  const meta: ModelMetadata = {
+    format: "appaunet-model",
+    formatVersion: 1,
+    mode,
+    size: c.size as number,
+    normalize: (c.normalize as ModelMetadata["normalize"]) ?? "unit",
+    clahe: Boolean(c.clahe),
+    classNames: c.classNames as string[],
+    threshold: 0.5,
+    variant: String(c.variant ?? ""),
+    checkpoint: {
+      epoch: Number(ck.state.epoch),
+      selectedBy: opts.selectedBy ?? SELECTED_BY[path.basename(ck.dir)] ?? path.basename(ck.dir),
+    },
+    versions: (c.versions ?? {}) as Record<string, unknown>,
+    ...(opts.testMetrics !== undefined ? { testMetrics: opts.testMetrics } : {}),
+    training: Object.fromEntries(Object.entries(c).filter(([k]) => !["out", "adapter", "backend"].includes(k))),
+  };
+  // A model evaluates on whole manifests: the training run's subset option does not travel with it.
+  const config = { ...ck.config, maxPerSplit: 0 };
+  await Deno.mkdir(opts.out, { recursive: true });
+  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2) + "\n");
+  for (const name of ["segmentor", "discriminator"]) {
+    if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
+    const m = await loadCheckpointModel(ck.dir, name);
+    try {
+      await m.save({
+        save: (a: tf.io.ModelArtifacts) =>
+          fileHandler(path.join(opts.out, name)).save!({
+            ...a,
+            userDefinedMetadata: { appaunet: meta as unknown as object },
+          }),
+      });
+    } finally {
+      m.dispose();
+    }
+  }
+  await writeFileSynced(path.join(opts.out, "metadata.json"), enc(meta));
+  await writeFileSynced(path.join(opts.out, "config.json"), enc(config));
+  await writeFileSynced(path.join(opts.out, "README.md"), new TextEncoder().encode(modelCard(meta)));
+  await writeFileSynced(path.join(opts.out, "state.json"), enc({ epoch: ck.state.epoch }));
+  await writeFileSynced(path.join(opts.out, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
+  return meta;
+}
+
+const f3 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "–");
+const ci = (c: unknown) => (Array.isArray(c) ? `[${f3(c[0])}, ${f3(c[1])}]` : "");
+
+/**
+ * The model card (`README.md` of an exported model), written from the metadata only, so its numbers are the
+ * recorded ones.
+ *
+ * @param meta the model's metadata
+ * @returns Markdown
+ */
+export function modelCard(meta: ModelMetadata): string {
+  const t = meta.training;
+  const tests = (Array.isArray(meta.testMetrics) ? meta.testMetrics : meta.testMetrics ? [meta.testMetrics] : []) as {
+    n?: number;
+    segmentation?: { n: number; dice: { mean: number; std: number; ci95: number[] }; jaccard: { mean: number } };
+    classification?: {
+      n: number;
+      auc: number;
+      aucCi95: number[];
+      accuracy: number;
+      sensitivity: number;
+      specificity: number;
+    };
+  }[];
+  const seg = tests.find((x) => x.segmentation)?.segmentation;
+  const cls = tests.find((x) => x.classification)?.classification;
+  const counts = (t.counts ?? {}) as Record<string, number>;
+  return [
+    `# appaunet model: ${meta.variant || meta.mode} (${meta.size}²)`,
+    "",
+    "<!-- Written by `appaunet export` from metadata.json; edit the export, not this file. -->",
+    "",
+    "**Intended use: research on chest X-ray lung segmentation and tuberculosis screening methods. Not for diagnosis " +
+    "or any clinical decision.**",
+    "",
+    "## What it does",
+    "",
+    `- Input: one grayscale chest X-ray, resized (squashed) to ${meta.size} × ${meta.size}, intensities ${
+      meta.normalize === "unit" ? "scaled to [0, 1]" : "z-scored per image"
+    }${meta.clahe ? " after CLAHE" : ""}.`,
+    `- Output: a lung probability map (lung where ≥ ${meta.threshold}) and the probabilities of the classes ${
+      meta.classNames.join(", ")
+    } from D(x ⊕ S(x)).`,
+    `- Mode \`${meta.mode}\`: APPAU-Net trained as a semi-supervised multi-task GAN with the \`${t.loss}\` loss ` +
+    "(Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693).",
+    "",
+    "## Data and training",
+    "",
+    String(t.data).includes("montgomery-shenzhen")
+      ? "- Montgomery County + Shenzhen chest X-rays (U.S. National Library of Medicine; Shenzhen lung masks by " +
+        "Stirenko et al. 2018), 256² copies, fixed stratified split (560 train, 120 val, 120 test)."
+      : `- Data: \`${path.basename(String(t.data))}\` (${counts.train ?? "?"} train, ${counts.val ?? "?"} val images).`,
+    `- Trained on ${counts.train ?? "?"} train images: ${
+      counts.labeled ?? "?"
+    } with a class label (share ${t.classLabelFraction}), ${counts.maskOnly ?? "?"} with a mask only, ${
+      counts.unlabeled ?? "?"
+    } with neither; ${t.epochs} epochs, ` +
+    `batch ${t.batchSize}, lr ${t.lr}, λ_adv ${t.lambdaAdv}, seed ${t.seed}, augmentation ${t.augment ? "on" : "off"}.`,
+    `- Checkpoint: epoch ${meta.checkpoint.epoch}, chosen by ${meta.checkpoint.selectedBy} on the val split.`,
+    `- Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
+    "",
+    "## Test split (read only for these numbers)",
+    "",
+    ...(seg
+      ? [
+        `- Lung Dice ${f3(seg.dice.mean)} ± ${f3(seg.dice.std)} (95 % bootstrap interval of the mean ${
+          ci(seg.dice.ci95)
+        }), Jaccard ${f3(seg.jaccard.mean)}, on ${seg.n} test images with a mask.`,
+      ]
+      : []),
+    ...(cls
+      ? [
+        `- TB AUC ${f3(cls.auc)} ${ci(cls.aucCi95)}, accuracy ${f3(cls.accuracy)}, sensitivity ${
+          f3(cls.sensitivity)
+        }, specificity ${f3(cls.specificity)}, on ${cls.n} labeled test images.`,
+      ]
+      : []),
+    ...(!seg && !cls ? ["- Not recorded for this export."] : []),
+    "",
+    ...(String(t.data).includes("montgomery-shenzhen")
+      ? [
+        "## Terms of the data",
+        "",
+        "The training data's terms restrict use to non-commercial research: the NLM sets ask not to share the data " +
+        "outside the research group; the Shenzhen masks are CC BY-NC-SA 4.0. Treat these weights as a derivative for " +
+        "non-commercial research, and cite: Jaeger et al., Quant Imaging Med Surg 2014;4(6):475-477; Jaeger et al., " +
+        "IEEE TMI 2014;33(2):233-245; Candemir et al., IEEE TMI 2014;33(2):577-590; Stirenko et al., IEEE ELNANO 2018 " +
+        "(arXiv:1803.01199).",
+        "",
+      ]
+      : []),
+  ].join("\n");
+}
+
+/** The shipped model's folder: `models/appaunet-cxr/` next to this module's package root. */
+export const PRETRAINED_URL: URL = new URL("../../models/appaunet-cxr/", import.meta.url);
+
+/**
+ * Resolves `"pretrained"` to the shipped model's folder (as a path in a checkout or an installed package); any other
+ * value is returned as is.
+ *
+ * @example
+ * ```ts
+ * import { resolveModel } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveModel("runs/x/checkpoints/best"), "runs/x/checkpoints/best");
+ * assert.match(resolveModel("pretrained"), /models[\/\\]appaunet-cxr[\/\\]?$/);
+ * ```
+ * @param model a checkpoint or model folder, or `"pretrained"`
+ * @returns a folder path
+ * @throws {Error} when the package was loaded over the network (use a checkout or `deno install`)
+ */
+export function resolveModel(model: string): string {
+  if (model !== "pretrained") return model;
+  if (PRETRAINED_URL.protocol !== "file:") {
+    throw new Error(
+      `--model pretrained: the package was loaded from ${PRETRAINED_URL.origin}; load the model with ` +
+        "loadPretrained(), or use a checkout of the repository",
+    );
+  }
+  return fileURLToPath(PRETRAINED_URL);
+}
+
+/**
+ * Loads the shipped pretrained APPAU-Net (Montgomery + Shenzhen, see `models/appaunet-cxr/README.md`): segmentor,
+ * discriminator and metadata. From a checkout it reads the files; from the published package it fetches them.
+ *
+ * @example
+ * ```ts ignore
+ * import { initBackend, loadPretrained } from "@appaunet/appaunet";
+ * await initBackend({ backend: "webgpu" });
+ * const { segmentor, discriminator, metadata } = await loadPretrained();
+ * console.log(metadata.size, metadata.classNames); // 128 ["normal", "tb"]
+ * ```
+ * @returns the nets (the caller disposes them) and the metadata
+ * @throws {Error} when the model is missing or damaged
+ */
+export async function loadPretrained(): Promise<
+  { segmentor: tf.LayersModel; discriminator: tf.LayersModel; metadata: ModelMetadata }
+> {
+  if (PRETRAINED_URL.protocol === "file:") {
+    const dir = fileURLToPath(PRETRAINED_URL);
+    const metadata = JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json"))) as ModelMetadata;
+    const segmentor = await loadCheckpointModel(dir, "segmentor");
+    const discriminator = await loadCheckpointModel(dir, "discriminator");
+    return { segmentor, discriminator, metadata };
+  }
+  const metadata = await (await fetch(new URL("metadata.json", PRETRAINED_URL))).json() as ModelMetadata;
+  const segmentor = await tf.loadLayersModel(new URL("segmentor/model.json", PRETRAINED_URL).href);
+  const discriminator = await tf.loadLayersModel(new URL("discriminator/model.json", PRETRAINED_URL).href);
+  return { segmentor, discriminator, metadata };
+}

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import {
+  evaluate,
+  exportModel,
+  initBackend,
+  loadPretrained,
+  type ModelMetadata,
+  PRETRAINED_URL,
+  train,
+  writePhantomDataset,
+} from "../mod.ts";
+import { tinyRunOptions } from "./run_options.ts";
+
+await initBackend({ backend: "cpu" });
+const root = await Deno.makeTempDir({ prefix: "appaunet-export-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+
+Deno.test("export: a model folder without optimizer state evaluates like its checkpoint and carries its metadata", async () => {
+  const data = await writePhantomDataset(path.join(root, "data"), { count: 28, size: 32, seed: 9 });
+  await train({ ...tinyRunOptions(data, path.join(root, "run"), { epochs: 1, overlays: 0 }), progress: "none" });
+  const ckpt = path.join(root, "run", "checkpoints", "best");
+  const out = path.join(root, "model");
+  const testMetrics = [{
+    checkpoint: "best",
+    n: 3,
+    segmentation: { n: 3, dice: { mean: 0.5, std: 0.1, ci95: [0.4, 0.6] }, jaccard: { mean: 0.3 } },
+  }];
+  const meta = await exportModel({ model: ckpt, out, testMetrics });
+  assert.equal(meta.size, 32);
+  assert.deepEqual(meta.classNames, ["normal", "opacity"]);
+  assert.equal(meta.checkpoint.selectedBy, "best val Dice");
+  const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assert.deepEqual(names, [
+    "COMPLETE",
+    "README.md",
+    "config.json",
+    "discriminator",
+    "metadata.json",
+    "segmentor",
+    "state.json",
+  ]);
+  const mj = JSON.parse(await Deno.readTextFile(path.join(out, "segmentor", "model.json")));
+  assert.equal((mj.userDefinedMetadata.appaunet as ModelMetadata).size, 32);
+  assert.match(
+    await Deno.readTextFile(path.join(out, "README.md")),
+    /Lung Dice 0\.500 ± 0\.100 \(95 % bootstrap interval of the mean \[0\.400, 0\.600\]\)/,
+  );
+  const a = await evaluate({ model: ckpt, data, split: "test" });
+  const b = await evaluate({ model: out, data, split: "test" });
+  assert.deepEqual(b.metrics, a.metrics);
+  await assert.rejects(
+    exportModel({ model: ckpt, out }),
+    /the folder is not empty; choose a new folder or pass --overwrite/,
+  );
+});
+
+const REAL = path.resolve("../shared/data/montgomery-shenzhen-cxr-256/labels.csv");
+const hasReal = await Deno.stat(REAL).then(() => true, () => false);
+const hasModel = await Deno.stat(new URL("metadata.json", PRETRAINED_URL)).then(() => true, () => false);
+
+Deno.test({
+  name: "pretrained: --model pretrained reproduces the model card's test metrics on the real test split" +
+    (!hasModel
+      ? " (SKIPPED: models/appaunet-cxr/ is not in this checkout)"
+      : !hasReal
+      ? ` (SKIPPED: ${REAL} not present)`
+      : ""),
+  ignore: !hasModel || !hasReal,
+  fn: async () => {
+    const { segmentor, discriminator, metadata } = await loadPretrained();
+    assert.deepEqual(segmentor.inputs[0].shape, [null, metadata.size, metadata.size, 1]);
+    segmentor.dispose();
+    discriminator.dispose();
+    const recorded = metadata.testMetrics as {
+      segmentation?: { n: number; dice: { mean: number } };
+      classification?: { n: number; auc: number; accuracy: number };
+    }[];
+    const e = await evaluate({ model: "pretrained", data: REAL, split: "test" });
+    const seg = recorded.find((r) => r.segmentation)?.segmentation;
+    const cls = recorded.find((r) => r.classification)?.classification;
+    assert.ok(seg || cls, "the model card records test metrics");
+    if (seg) {
+      assert.equal(e.metrics.segmentation!.n, seg.n);
+      // Recorded on webgpu; the cpu backend's float sums differ in the last bits.
+      assert.ok(
+        Math.abs(e.metrics.segmentation!.dice.mean - seg.dice.mean) < 2e-3,
+        `${e.metrics.segmentation!.dice.mean} vs ${seg.dice.mean}`,
+      );
+    }
+    if (cls) {
+      assert.equal(e.metrics.classification!.n, cls.n);
+      assert.ok(
+        Math.abs(e.metrics.classification!.auc - cls.auc) < 0.01,
+        `${e.metrics.classification!.auc} vs ${cls.auc}`,
+      );
+    }
+    const card = await Deno.readTextFile(new URL("README.md", PRETRAINED_URL));
+    if (seg) assert.ok(card.includes(`Lung Dice ${seg.dice.mean.toFixed(3)}`));
+    if (cls) assert.ok(card.includes(`TB AUC ${cls.auc.toFixed(3)}`));
+  },
+});
