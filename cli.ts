@@ -8,8 +8,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { version as tfjsVersions } from "@tensorflow/tfjs";
 import * as path from "node:path";
 import {
+  APPAUNET_VERSION,
   backendInfo,
   type BackendName,
   evaluate,
@@ -46,7 +48,7 @@ const COMMON: Spec = {
 const USAGE: Record<string, string> = {
   main: `appaunet — APPAU-Net (Adversarial Pyramid Progressive Attention U-Net) with the KLTV loss on TF.js + WebGPU
 
-usage: deno run -A cli.ts <command> [flags]
+usage: deno run -A cli.ts <command> [flags]      (--version prints the version)
 
 commands:
   info      backend, WebGPU adapter, versions
@@ -536,7 +538,7 @@ async function cmdInfo(argv: string[]) {
       `limits       maxStorageBufferBindingSize ${a.maxStorageBufferBindingSize} · maxComputeWorkgroupStorageSize ${a.maxComputeWorkgroupStorageSize} · maxComputeInvocationsPerWorkgroup ${a.maxComputeInvocationsPerWorkgroup}`,
     );
   }
-  console.log(`versions     deno ${i.versions.deno} · tfjs ${i.versions.tfjs} · appaunet 0.1.0`);
+  console.log(`versions     deno ${i.versions.deno} · tfjs ${i.versions.tfjs} · appaunet ${APPAUNET_VERSION}`);
   for (const w of i.warnings) console.log(`warning      ${w}`);
 }
 
@@ -581,6 +583,11 @@ export async function main(args: string[]): Promise<number> {
         break;
       case "export":
         await cmdExport(rest);
+        break;
+      case "--version":
+      case "-V":
+      case "version":
+        console.log(`appaunet ${APPAUNET_VERSION} (deno ${Deno.version.deno}, tfjs ${tfjsVersions.tfjs})`);
         break;
       case undefined:
       case "help":

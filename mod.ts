@@ -50,6 +50,8 @@ export * from "./lib/train/evaluation.ts";
 export * from "./lib/train/trainer.ts";
 export * from "./lib/train/inference.ts";
 export * from "./lib/train/export.ts";
+export * from "./lib/train/predict_image.ts";
+export * from "./lib/data/prepare_image.ts";
 export * from "./lib/report/progress.ts";
 export * from "./lib/report/overlay.ts";
 export * from "./lib/report/base64.ts";

@@ -4,9 +4,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
 import { type KernelTarget, kernelTarget, noteAdapterKind } from "./kernels/policy.ts";
+import { installFastKernels } from "./kernels/registry.ts";
 import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";
 
 /** Which tfjs backend to run on. */
@@ -259,6 +259,9 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     throw new BackendError(`submitBatchSize: ${batch} is not a positive integer (dispatches per queue submission).`);
   }
   warnings.length = 0;
+  // tfjs's webgpu backend and appaunet's kernels are installed here, not when the module is imported.
+  await import("@tensorflow/tfjs-backend-webgpu");
+  installFastKernels();
   if (backend === "webgpu") {
     const reason = await probeWebGpu();
     if (reason === undefined) {
@@ -411,10 +414,3 @@ export function backendInfo(): BackendInfo {
       : {}),
   };
 }
-
-// Before initBackend() runs, tfjs would pick its highest-priority registered backend (webgpu), which needs an
-// async start, and every op would throw "backend 'webgpu' has not yet been initialized". Start on the synchronous
-// cpu backend instead (setBackend switches synchronously for backends without an async init); initBackend()
-// then moves to webgpu.
-void tf.setBackend("cpu");
-silenceCpuBanner();

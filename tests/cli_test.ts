@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { main } from "../cli.ts";
 import {
+  APPAUNET_VERSION,
   encodeGrayPng,
   initBackend,
   loadMask,
@@ -34,6 +35,17 @@ Deno.test("CLI: --help everywhere, unknown flags and commands are errors with ex
   const bad = await capture(() => main(["train", "--data", "x.csv", "--out", "r", "--bogus"]));
   assert.equal(bad.code, 2);
   assert.match(bad.text, /Unknown option '--bogus'/);
+  const ver = await capture(() => main(["--version"]));
+  assert.equal(ver.code, 0);
+  assert.match(
+    ver.text,
+    new RegExp(`^appaunet ${APPAUNET_VERSION.replaceAll(".", "\\.")} \\(deno \\S+, tfjs 4\\.22\\.0\\)$`),
+  );
+  for (const cmd of ["experiments", "results", "export"]) {
+    const r = await capture(() => main([cmd, "--help"]));
+    assert.equal(r.code, 0, cmd);
+    assert.match(r.text, new RegExp(`usage: cli\\.ts ${cmd}`));
+  }
   const unknown = await capture(() => main(["fly"]));
   assert.equal(unknown.code, 2);
   assert.match(unknown.text, /unknown command "fly"/);

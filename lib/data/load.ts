@@ -5,18 +5,11 @@
  */
 import { type DecodedImage, decodeImageBytes } from "./decode.ts";
 import { DataError } from "./errors.ts";
-import { resizeArea, resizeMaskNearest } from "./resize.ts";
-import { clahe, zScore } from "./normalize.ts";
+import { resizeMaskNearest } from "./resize.ts";
+import { type LoadImageOptions, prepareImage } from "./prepare_image.ts";
 
-/** Options for {@linkcode loadImage}. */
-export interface LoadImageOptions {
-  /** Output is `size × size` (aspect ratio is not kept, as in the reference data). Default: the file's size (must be square). */
-  size?: number;
-  /** `"unit"` (default): [0, 1] as decoded. `"zscore"`: per-image (v − mean)/std after CLAHE. */
-  normalize?: "unit" | "zscore";
-  /** Apply CLAHE (8×8 tiles, clip 2) before normalization. Default `false`. */
-  clahe?: boolean;
-}
+export type { LoadImageOptions };
+export { prepareImage };
 
 /** Options for {@linkcode loadMask}. */
 export interface LoadMaskOptions {
@@ -133,18 +126,6 @@ export function decodeFile(path: string): DecodedImage {
  */
 export function loadImage(path: string, opts: LoadImageOptions = {}): Float32Array {
   return prepareImage(decodeFile(path), path, opts);
-}
-
-/** Resizes and normalizes an already decoded image (see {@linkcode loadImage}). */
-export function prepareImage(img: DecodedImage, path: string, opts: LoadImageOptions = {}): Float32Array {
-  const size = opts.size ?? img.width;
-  if (opts.size === undefined && img.width !== img.height) {
-    throw new DataError(path, `image is ${img.width}×${img.height}, not square`, "pass a size to resize it");
-  }
-  let data = resizeArea(img.data, img.width, img.height, size, size);
-  if (opts.clahe) data = clahe(data, size, size);
-  if (opts.normalize === "zscore") data = zScore(data);
-  return data;
 }
 
 /**

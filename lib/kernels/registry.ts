@@ -5,7 +5,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { backend_util } from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-webgpu";
 import { MIN_FAST_ELEMENTS, storedAsFloat32 } from "./webgpu_program.ts";
 import { registerAdamKernels } from "./webgpu_adam.ts";
 import { concatLastWebGpu, isLastAxisConcat, sliceLastWebGpu } from "./webgpu_concat.ts";
@@ -249,10 +248,11 @@ export function replacedKernelNames(backendName: string): string[] {
 }
 
 const stockKernels = new Map<string, tf.KernelConfig>();
-let active = false;
+/** Whether the fast kernels are wanted (the default), and what is registered now. */
+let active = true, applied = false, installed = false;
 
 /**
- * Turns appaunet's replacement kernels on (the default once `mod.ts` is imported) or off (stock tfjs
+ * Turns appaunet's replacement kernels on (the default, from {@linkcode installFastKernels} on) or off (stock tfjs
  * kernels) for every model and loss, with no other code change. Replacements on `webgpu`: `Conv2D`,
  * `FusedConv2D` (bias, linear/relu), `Conv2DBackpropInput` and `Conv2DBackpropFilter` (WGSL, register-tiled,
  * see `webgpu_conv.ts`; 3×3 stride-1 ones with ≥ 8 channels by Winograd F(4×4, 3×3), see `webgpu_winograd.ts` and
@@ -279,7 +279,13 @@ let active = false;
  * @param enabled `true` for the fast kernels, `false` for stock tfjs
  */
 export function useFastKernels(enabled: boolean): void {
-  if (enabled === active) return;
+  active = enabled;
+  if (installed) applyReplacements();
+}
+
+function applyReplacements(): void {
+  if (applied === active) return;
+  const enabled = active;
   for (const r of REPLACEMENTS) {
     const key = `${r.backendName}/${r.kernelName}`;
     if (!stockKernels.has(key)) {
@@ -291,7 +297,41 @@ export function useFastKernels(enabled: boolean): void {
     tf.unregisterKernel(r.kernelName, r.backendName);
     tf.registerKernel(enabled ? { ...stock, kernelFunc: r.make(stock.kernelFunc) } : stock);
   }
-  active = enabled;
+  applied = enabled;
+}
+
+/**
+ * Installs appaunet's kernels into tfjs (once; later calls do nothing): the replacement kernels (on unless
+ * {@linkcode useFastKernels} turned them off), the fused Adam and BatchNormalization kernels, and the patches of
+ * tfjs-layers' `BatchNormalization` and tfjs's activation and fused-convolution gradients. `initBackend` calls it;
+ * importing appaunet changes nothing in tfjs. Needs tfjs's webgpu backend package loaded (`initBackend` loads it).
+ *
+ * @example
+ * ```ts
+ * import { fastKernelsInstalled, initBackend } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" }); // installs them
+ * assert.equal(fastKernelsInstalled(), true);
+ * ```
+ */
+export function installFastKernels(): void {
+  if (installed) return;
+  installed = true;
+  applyReplacements();
+  registerAdamKernels();
+  registerBatchNormKernels();
+  patchBatchNormalization(() => active);
+  registerActivationGradients(() => active);
+  patchFusedConvGradient(() => active);
+}
+
+/**
+ * Whether {@linkcode installFastKernels} has run.
+ *
+ * @returns `true` after it ran
+ */
+export function fastKernelsInstalled(): boolean {
+  return installed;
 }
 
 /**
@@ -302,15 +342,8 @@ export function useFastKernels(enabled: boolean): void {
  * import { fastKernelsEnabled } from "@appaunet/appaunet";
  * console.log(typeof fastKernelsEnabled()); // "boolean"
  * ```
- * @returns `true` when {@linkcode useFastKernels} last turned them on
+ * @returns `true` unless {@linkcode useFastKernels} last turned them off (they take effect once installed)
  */
 export function fastKernelsEnabled(): boolean {
   return active;
 }
-
-useFastKernels(true);
-registerAdamKernels();
-registerBatchNormKernels();
-patchBatchNormalization(() => active);
-registerActivationGradients(() => active);
-patchFusedConvGradient(() => active);

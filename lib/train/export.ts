@@ -11,36 +11,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileHandler, writeFileSynced } from "../io/file_handler.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
+import type { ModelMetadata } from "./model_metadata.ts";
 
-/** What inference needs to know about a model (`metadata.json`). */
-export interface ModelMetadata {
-  /** Always `"appaunet-model"`. */
-  format: "appaunet-model";
-  /** Version of this metadata. */
-  formatVersion: 1;
-  /** Training mode: `mtl` (S and D), `seg` (S) or `cls` (classifier). */
-  mode: "mtl" | "seg" | "cls";
-  /** Input side the nets were trained at: images are resized to `size × size` (squashed, as in training). */
-  size: number;
-  /** Image normalization: `unit` ([0, 1] as decoded) or `zscore` (per image). */
-  normalize: "unit" | "zscore";
-  /** CLAHE before normalization. */
-  clahe: boolean;
-  /** Class names by index. */
-  classNames: string[];
-  /** Mask probability at or above which a pixel is lung. */
-  threshold: number;
-  /** Segmentor variant. */
-  variant: string;
-  /** The epoch the checkpoint was saved after, and what chose it. */
-  checkpoint: { epoch: number; selectedBy: string };
-  /** Versions it was trained with. */
-  versions: Record<string, unknown>;
-  /** Test metrics of this checkpoint (from the experiment's result file), when known. */
-  testMetrics?: unknown;
-  /** The full training configuration. */
-  training: Record<string, unknown>;
-}
+export type { ModelMetadata };
 
 /** Options of {@linkcode exportModel}. */
 export interface ExportOptions {

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setKernelTarget } from "../kernels/policy.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
-import { useFastKernels } from "../kernels/registry.ts";
+import { installFastKernels, useFastKernels } from "../kernels/registry.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { evalOutputs } from "./evaluation.ts";
 import {
@@ -76,6 +76,7 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
   { train: string[]; eval: string[]; ms: number; device: GPUDevice }
 > {
   useFastKernels(req.fastKernels);
+  installFastKernels();
   setKernelTarget(req.kernelTarget);
   // tfjs's own start, not initBackend: the main thread's initBackend has already set the process environment
   // (Vulkan, vector width) and read the adapter's facts, and compile-only mode needs none of its dispatch caches.

@@ -1,0 +1,32 @@
+/**
+ * Turning a decoded image into the model's input plane: area resize to `size × size`, optional CLAHE, normalization.
+ * No file access (browser-safe).
+ *
+ * @module
+ */
+import type { DecodedImage } from "./decode.ts";
+import { DataError } from "./errors.ts";
+import { resizeArea } from "./resize.ts";
+import { clahe, zScore } from "./normalize.ts";
+
+/** Options for `loadImage` and {@linkcode prepareImage}. */
+export interface LoadImageOptions {
+  /** Output is `size × size` (aspect ratio is not kept, as in the reference data). Default: the file's size (must be square). */
+  size?: number;
+  /** `"unit"` (default): [0, 1] as decoded. `"zscore"`: per-image (v − mean)/std after CLAHE. */
+  normalize?: "unit" | "zscore";
+  /** Apply CLAHE (8×8 tiles, clip 2) before normalization. Default `false`. */
+  clahe?: boolean;
+}
+
+/** Resizes and normalizes an already decoded image (what `loadImage` does after reading the file). */
+export function prepareImage(img: DecodedImage, path: string, opts: LoadImageOptions = {}): Float32Array {
+  const size = opts.size ?? img.width;
+  if (opts.size === undefined && img.width !== img.height) {
+    throw new DataError(path, `image is ${img.width}×${img.height}, not square`, "pass a size to resize it");
+  }
+  let data = resizeArea(img.data, img.width, img.height, size, size);
+  if (opts.clahe) data = clahe(data, size, size);
+  if (opts.normalize === "zscore") data = zScore(data);
+  return data;
+}

@@ -1,0 +1,83 @@
+/**
+ * Prediction for one decoded image with a loaded model and its metadata: the segmentor's lung probabilities and the
+ * discriminator's class probabilities. No file access (browser-safe); `predict` does the same over files.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { DecodedImage } from "../data/decode.ts";
+import { prepareImage } from "../data/prepare_image.ts";
+import { inferenceOutputs } from "./evaluation.ts";
+import type { ModelMetadata } from "./model_metadata.ts";
+
+/** A loaded model: its nets and the metadata inference needs. */
+export interface LoadedModel {
+  /** Segmentor (absent in cls mode). */
+  segmentor?: tf.LayersModel;
+  /** Discriminator (mtl) or classifier (cls) (absent in seg mode). */
+  discriminator?: tf.LayersModel;
+  /** Mode, size, normalization, class names, threshold. */
+  metadata: Pick<ModelMetadata, "mode" | "size" | "normalize" | "clahe" | "classNames" | "threshold">;
+}
+
+/** The prediction for one image. */
+export interface SingleImagePrediction {
+  /** Side of the mask (the model's size). */
+  size: number;
+  /** Lung probability per pixel, `size × size`, row-major (seg/mtl). */
+  mask?: Float32Array;
+  /** Share of pixels at or above the threshold (seg/mtl). */
+  lungFraction?: number;
+  /** Class probabilities by class name (mtl/cls). */
+  probabilities?: Record<string, number>;
+  /** The most probable class (mtl/cls). */
+  predictedClass?: string;
+}
+
+/**
+ * Predicts the lung mask and the class of one decoded image: resize (squash) to the model's size, normalize as in
+ * training, run S and D(x ⊕ S(x)) in inference mode.
+ *
+ * @example
+ * ```ts
+ * import { createAppauNet, initBackend, predictImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const { segmentor, discriminator } = createAppauNet({ size: 16, segmentor: { depth: 2, baseFilters: 2 }, discriminator: { depth: 2, baseFilters: 2 } });
+ * const image = { width: 20, height: 24, data: new Float32Array(480).fill(0.5), format: "png" as const, bitDepth: 8 };
+ * const meta = { mode: "mtl" as const, size: 16, normalize: "unit" as const, clahe: false, classNames: ["normal", "tb"], threshold: 0.5 };
+ * const p = await predictImage({ segmentor, discriminator, metadata: meta }, image);
+ * assert.equal(p.mask!.length, 256);
+ * assert.ok(Math.abs(p.probabilities!.normal + p.probabilities!.tb - 1) < 1e-5);
+ * ```
+ * @param model the nets and their metadata
+ * @param image a decoded image (`decodeImageBytes`)
+ * @returns mask probabilities, lung fraction, class probabilities
+ */
+export async function predictImage(model: LoadedModel, image: DecodedImage): Promise<SingleImagePrediction> {
+  const m = model.metadata;
+  const plane = prepareImage(image, "image", { size: m.size, normalize: m.normalize, clahe: m.clahe });
+  const out = tf.tidy(() =>
+    inferenceOutputs(
+      { segmentor: model.segmentor, discriminator: model.discriminator, mode: m.mode },
+      tf.tensor4d(plane, [1, m.size, m.size, 1]),
+    )
+  );
+  try {
+    const r: SingleImagePrediction = { size: m.size };
+    if (out.pred) {
+      r.mask = (await out.pred.data()) as Float32Array;
+      let n = 0;
+      for (const v of r.mask) if (v >= m.threshold) n++;
+      r.lungFraction = n / r.mask.length;
+    }
+    if (out.probs) {
+      const p = Array.from(await out.probs.data());
+      r.probabilities = Object.fromEntries(m.classNames.map((c, i) => [c, p[i]]));
+      r.predictedClass = m.classNames[p.indexOf(Math.max(...p))];
+    }
+    return r;
+  } finally {
+    tf.dispose(Object.values(out));
+  }
+}
