@@ -253,7 +253,7 @@ Deno.test("inputs have limits: FIFOs, devices and folders are refused without re
   // --size has an upper bound with a memory estimate.
   assert.throws(
     () => resolveTrainOptions({ data: "m.csv", out: "r", size: 4096 }),
-    /--size: at most 1024, got 4096 \(the cached images and masks alone take 128 MiB per image/,
+    /size \(--size\): at most 1024, got 4096 \(the cached images and masks alone take 128 MiB per image/,
   );
 });
 
@@ -299,6 +299,10 @@ Deno.test("manifest: malformed CSV, wrong encoding and unknown labels are errors
   await bad(
     "image,label,label_name\na.png,1,tb\na.png,0,normal\na.png,1,normal\n",
     /m\.csv:4: label 1 has label_name "normal" here but "tb" on line 2/,
+  );
+  await bad(
+    "image,label\na.png,tb\na.png,normal\na.png,TB\n",
+    /m\.csv:(2|4): label "(TB|tb)" differs from the label "(tb|TB)" only in case/,
   );
   await Deno.writeTextFile(csv, "image,label\na.png,tb\n");
   assert.throws(

@@ -378,17 +378,20 @@ Deno.test("a crash while writing or swapping a checkpoint leaves the previous on
 });
 
 Deno.test("bad config values and unreadable checkpoints give clear errors", async () => {
-  await assert.rejects(() => train({ ...base("bad"), batchSize: 0 }), /--batch-size: must be an integer ≥ 1, got 0/);
-  await assert.rejects(() => train({ ...base("bad"), loss: "bce" }), /--loss: "bce" is not one of xe, dice/);
+  await assert.rejects(
+    () => train({ ...base("bad"), batchSize: 0 }),
+    /batchSize \(--batch-size\): must be an integer ≥ 1, got 0/,
+  );
+  await assert.rejects(() => train({ ...base("bad"), loss: "bce" }), /loss \(--loss\): "bce" is not one of xe, dice/);
   await assert.rejects(
     () => train({ ...base("bad"), mode: "gan" as "mtl" }),
-    /--mode: "gan" is not one of mtl, seg, cls/,
+    /mode \(--mode\): "gan" is not one of mtl, seg, cls/,
   );
   await assert.rejects(
     () => train({ ...base("bad"), classLabelFraction: 1.5 }),
-    /--label-fraction: must be in \[0, 1\]/,
+    /classLabelFraction \(--label-fraction\): must be in \[0, 1\]/,
   );
-  await assert.rejects(() => train({ ...base("bad"), lr: -1 }), /--lr: must be in \(0, 1\)/);
+  await assert.rejects(() => train({ ...base("bad"), lr: -1 }), /lr \(--lr\): must be in \(0, 1\)/);
   await assert.rejects(
     () => train({ resume: path.join(root, "nothing-here"), progress: "none" }),
     /--resume .*no complete checkpoint/,

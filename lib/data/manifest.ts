@@ -276,8 +276,23 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
         if (!firstSeen.has(idx)) firstSeen.set(idx, line);
       } else names.add(raw);
     });
-    if (names.size > 0) classNames = [...names].sort();
-    else if (byIndex.size > 0) {
+    if (names.size > 0) {
+      classNames = [...names].sort();
+      // "TB" and "tb" would silently become two classes.
+      const byLower = new Map<string, string>();
+      for (const n of classNames) {
+        const other = byLower.get(n.toLowerCase());
+        if (other !== undefined) {
+          const line = records[1 + body.findIndex((r) => (r[iLabel] ?? "").trim() === n)].line;
+          throw new DataError(
+            `${csvPath}:${line}`,
+            `label "${n}" differs from the label "${other}" only in case; they would be two classes`,
+            "spell each class one way (or pass the class names explicitly)",
+          );
+        }
+        byLower.set(n.toLowerCase(), n);
+      }
+    } else if (byIndex.size > 0) {
       const k = Math.max(...byIndex.keys()) + 1;
       classNames = Array.from({ length: k }, (_, i) => byIndex.get(i) ?? String(i));
     }

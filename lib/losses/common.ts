@@ -35,6 +35,9 @@ export function checkLossShapes(name: string, yTrue: tf.Tensor, yPred: tf.Tensor
   }
   if (yPred.rank < 2) throw new Error(`${name}: expected a batch of masks [B, H, W(, C)], got shape [${yPred.shape}]`);
   if (yPred.dtype !== "float32") throw new Error(`${name}: yPred must be float32 probabilities, got ${yPred.dtype}`);
+  if (yPred.shape.some((d) => d === 0)) {
+    throw new Error(`${name}: yPred has shape [${yPred.shape}], an empty batch or image; pass at least one pixel`);
+  }
 }
 
 /**

@@ -125,8 +125,13 @@ export type ResolvedTrainOptions =
  * @throws {Error} naming the bad option and the accepted values
  */
 export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
+  // Errors name the option as the library spells it and as the CLI does: "batchSize (--batch-size)".
+  const p = (flag: string) =>
+    `${
+      flag === "label-fraction" ? "classLabelFraction" : flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
+    } (--${flag})`;
   const mode = o.mode ?? "mtl";
-  if (!["mtl", "seg", "cls"].includes(mode)) throw new Error(`--mode: "${mode}" is not one of mtl, seg, cls`);
+  if (!["mtl", "seg", "cls"].includes(mode)) throw new Error(`${p("mode")}: "${mode}" is not one of mtl, seg, cls`);
   const def = <T>(v: T | undefined, d: T) => (v === undefined ? d : v);
   const r: ResolvedTrainOptions = {
     data: o.data,
@@ -157,20 +162,20 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
     overlays: def(o.overlays, 8),
     maxPerSplit: def(o.maxPerSplit, 0),
   };
-  if (!r.data) throw new Error("--data: a manifest CSV is required (e.g. --data fixtures/phantoms/manifest.csv)");
-  if (!r.out) throw new Error("--out: a run folder is required (e.g. --out runs/exp1)");
+  if (!r.data) throw new Error(`${p("data")}: a manifest CSV is required (e.g. fixtures/phantoms/manifest.csv)`);
+  if (!r.out) throw new Error(`${p("out")}: a run folder is required (e.g. runs/exp1)`);
   const int = (name: string, v: number, min: number) => {
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name}: must be an integer ≥ ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min) throw new Error(`${p(name)}: must be an integer ≥ ${min}, got ${v}`);
   };
   const frac = (name: string, v: number) => {
-    if (!(v >= 0 && v <= 1)) throw new Error(`--${name}: must be in [0, 1], got ${v}`);
+    if (!(v >= 0 && v <= 1)) throw new Error(`${p(name)}: must be in [0, 1], got ${v}`);
   };
   int("size", r.size, 8);
   if (r.size > MAX_SIZE) {
     // The dataset is cached as float32 images and masks; the nets' activations grow with size² as well.
     const perImageMiB = (r.size * r.size * 4 * 2) / 2 ** 20;
     throw new Error(
-      `--size: at most ${MAX_SIZE}, got ${r.size} (the cached images and masks alone take ${
+      `${p("size")}: at most ${MAX_SIZE}, got ${r.size} (the cached images and masks alone take ${
         perImageMiB.toFixed(0)
       } MiB per image, ${(perImageMiB * 800 / 1024).toFixed(1)} GiB for 800 images, before the nets' activations)`,
     );
@@ -185,19 +190,23 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
   frac("mask-fraction", r.maskFraction);
   frac("label-smoothing", r.labelSmoothing);
   frac("beta1", r.beta1);
-  if (!(r.lr > 0 && r.lr < 1)) throw new Error(`--lr: must be in (0, 1), got ${r.lr}`);
-  if (!(r.lambdaSeg >= 0) || !(r.lambdaAdv >= 0)) throw new Error("--lambda-seg/--lambda-adv: must be ≥ 0");
+  if (!(r.lr > 0 && r.lr < 1)) throw new Error(`${p("lr")}: must be in (0, 1), got ${r.lr}`);
+  if (!(r.lambdaSeg >= 0) || !(r.lambdaAdv >= 0)) {
+    throw new Error(`${p("lambda-seg")} and ${p("lambda-adv")}: must be ≥ 0`);
+  }
   if (!(r.realMaskNoise >= 0 && r.realMaskNoise < 0.5)) {
-    throw new Error(`--real-mask-noise: must be in [0, 0.5), got ${r.realMaskNoise}`);
+    throw new Error(`${p("real-mask-noise")}: must be in [0, 0.5), got ${r.realMaskNoise}`);
   }
   if (!(LOSS_NAMES as readonly string[]).includes(r.loss)) {
-    throw new Error(`--loss: "${r.loss}" is not one of ${LOSS_NAMES.join(", ")}`);
+    throw new Error(`${p("loss")}: "${r.loss}" is not one of ${LOSS_NAMES.join(", ")}`);
   }
   if (!["constant", "cosine"].includes(r.lrSchedule)) {
-    throw new Error(`--lr-schedule: "${r.lrSchedule}" is not constant or cosine`);
+    throw new Error(`${p("lr-schedule")}: "${r.lrSchedule}" is not constant or cosine`);
   }
-  if (r.mode === "seg" && r.maskFraction === 0) throw new Error("--mask-fraction: seg mode needs masks (> 0)");
-  if (r.mode === "cls" && r.classLabelFraction === 0) throw new Error("--label-fraction: cls mode needs labels (> 0)");
+  if (r.mode === "seg" && r.maskFraction === 0) throw new Error(`${p("mask-fraction")}: seg mode needs masks (> 0)`);
+  if (r.mode === "cls" && r.classLabelFraction === 0) {
+    throw new Error(`${p("label-fraction")}: cls mode needs labels (> 0)`);
+  }
   return r;
 }
 
