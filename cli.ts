@@ -19,6 +19,7 @@ import {
   fastKernelsEnabled,
   initBackend,
   LOSS_NAMES,
+  mergePredictions,
   pendingRuns,
   predict,
   prepareDataset,
@@ -26,6 +27,7 @@ import {
   runCommandLine,
   runPlannedRun,
   setInputLimits,
+  shardFromSpec,
   type SplitMetrics,
   train,
   type TrainOptions,
@@ -57,6 +59,7 @@ commands:
   train     train (mtl | seg | cls) on a manifest
   eval      metrics of a checkpoint on a split
   predict   masks, overlays and class probabilities for images
+  merge     join the shard files of predict --shard into predictions.jsonl
   export    a model folder for inference (no optimizer state; metadata: size, normalization, classes)
   experiments  run a plan of training runs into results/<id>.json (list, one, or all not done)
   results   rebuild docs/RESULTS.md and its charts from results/*.json
@@ -101,11 +104,17 @@ Ctrl-C finishes the current step, writes a checkpoint and exits; --resume contin
     `usage: cli.ts eval --model <checkpoint dir | model dir | pretrained> --data <manifest.csv> [--split test] [--batch-size B] [--json]
 Prints segmentation (Dice, Jaccard, pixel accuracy: mean ± std) and classification (AUC, accuracy,
 sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
-  predict:
-    `usage: cli.ts predict --model <checkpoint dir | model dir | pretrained> --out <dir> [--shard k/n] [--batch-size B] [--skip-bad]
-                      <images… | manifest.csv>
-Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl). Every input is read
-before anything is written; --skip-bad leaves unreadable inputs out and lists them.`,
+  predict: `usage: cli.ts predict --model <checkpoint dir | model dir | pretrained> --out <dir> [flags]
+                      <images… | folders… | manifest.csv>
+  --threshold 0.5     lung where the probability is at least this
+  --probabilities     also write <id>_prob.png, the probability map as a 16-bit PNG
+  --shard k/n         part k of n; env/n or env take k from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+                      SLURM_ARRAY_TASK_ID (Slurm array), then 'merge' joins the shard files
+  --resume            keep the results already in the output and predict only the other images
+  --skip-bad          leave unreadable inputs out (listed) instead of stopping before writing anything
+  --batch-size B
+Each image is squashed to the model's size; masks, overlays and maps come back in the image's own width × height.
+Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl or predictions.k-of-n.jsonl).`,
   experiments: `usage: cli.ts experiments [--plan experiments/plan.json | --quick] [--list [--all] | --run <id>]
                           [--runs-dir runs/experiments] [--results results] [--force] [--no-shader-warmup]
   --quick         the plan experiments/quick.json (64², a few steps on a small subset: checks the whole chain)
@@ -118,6 +127,9 @@ Ctrl-C finishes the current step and writes a checkpoint; the same command resum
   export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json] [--overwrite]
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
 what eval and predict need to take the folder as --model. --result records that experiment's test metrics.`,
+  merge: `usage: cli.ts merge --out <dir> [--overwrite]
+Joins the shard files predictions.k-of-n.jsonl of a predict --shard run into predictions.jsonl (all shards must be
+there; no image twice).`,
   results: `usage: cli.ts results [--results results] [--out docs/RESULTS.md]
 Rebuilds the results document and its SVG charts from the result files only.`,
 };
@@ -351,28 +363,37 @@ async function cmdPredict(argv: string[]) {
     shard: { type: "string" },
     "batch-size": { type: "string" },
     "skip-bad": { type: "boolean" },
+    threshold: { type: "string" },
+    probabilities: { type: "boolean" },
+    resume: { type: "boolean" },
   }, true);
   if (v.help) return console.log(USAGE.predict);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.predict}`);
-  let shard;
-  if (v.shard) {
-    const m = v.shard.match(/^(\d+)\/(\d+)$/);
-    if (!m) throw new UsageError(`--shard: "${v.shard}" is not k/n (e.g. 2/4)`);
-    shard = { k: Number(m[1]), n: Number(m[2]) };
-  }
+  const shard = v.shard ? shardFromSpec(v.shard as string, Deno.env.toObject()) : undefined;
   await setup(v);
   const recs = await predict({
-    model: v.model,
-    out: v.out,
+    model: v.model as string,
+    out: v.out as string,
     inputs: positionals,
     shard,
     batchSize: num("batch-size", v["batch-size"]),
     skipBad: Boolean(v["skip-bad"]),
+    threshold: num("threshold", v.threshold),
+    probabilities: Boolean(v.probabilities),
+    resume: Boolean(v.resume),
   });
   console.log(
     `wrote ${recs.length} prediction(s) to ${v.out}` +
       (recs.skipped?.length ? `; skipped ${recs.skipped.length} unreadable input(s) (listed above)` : ""),
   );
+}
+
+async function cmdMerge(argv: string[]) {
+  const { values: v } = parse("merge", argv, { out: { type: "string" }, overwrite: { type: "boolean" } });
+  if (v.help) return console.log(USAGE.merge);
+  if (!v.out) throw new UsageError(`--out is required\n\n${USAGE.merge}`);
+  const r = await mergePredictions(v.out as string, { overwrite: Boolean(v.overwrite) });
+  console.log(`wrote ${r.file} (${r.records} prediction(s))`);
 }
 
 async function cmdPrepare(argv: string[]) {
@@ -583,6 +604,9 @@ export async function main(args: string[]): Promise<number> {
         break;
       case "export":
         await cmdExport(rest);
+        break;
+      case "merge":
+        await cmdMerge(rest);
         break;
       case "--version":
       case "-V":

@@ -49,6 +49,7 @@ export * from "./lib/train/run_folder.ts";
 export * from "./lib/train/evaluation.ts";
 export * from "./lib/train/trainer.ts";
 export * from "./lib/train/inference.ts";
+export * from "./lib/train/predict.ts";
 export * from "./lib/train/export.ts";
 export * from "./lib/train/predict_image.ts";
 export * from "./lib/data/prepare_image.ts";

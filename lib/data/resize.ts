@@ -99,3 +99,52 @@ export function resizeMaskNearest(
   }
   return out;
 }
+
+/**
+ * Bilinear resize with pixel-centre alignment (as `tf.image.resizeBilinear` with `halfPixelCenters`), for mapping
+ * probability maps back to an image's own size.
+ *
+ * @example
+ * ```ts
+ * import { resizeBilinear } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const out = resizeBilinear(new Float32Array([0, 1]), 2, 1, 4, 1);
+ * assert.deepEqual(Array.from(out), [0, 0.25, 0.75, 1]);
+ * ```
+ * @param data row-major source
+ * @param width source width
+ * @param height source height
+ * @param outWidth target width
+ * @param outHeight target height
+ * @returns the resized plane
+ */
+export function resizeBilinear(
+  data: Float32Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Float32Array {
+  if (width === outWidth && height === outHeight) return data.slice();
+  const axis = (n: number, out: number) => {
+    const i0 = new Int32Array(out), i1 = new Int32Array(out), f = new Float32Array(out);
+    for (let o = 0; o < out; o++) {
+      const src = Math.min(n - 1, Math.max(0, ((o + 0.5) * n) / out - 0.5));
+      i0[o] = Math.floor(src);
+      i1[o] = Math.min(n - 1, i0[o] + 1);
+      f[o] = src - i0[o];
+    }
+    return { i0, i1, f };
+  };
+  const ax = axis(width, outWidth), ay = axis(height, outHeight);
+  const out = new Float32Array(outWidth * outHeight);
+  for (let y = 0; y < outHeight; y++) {
+    const r0 = ay.i0[y] * width, r1 = ay.i1[y] * width, fy = ay.f[y];
+    for (let x = 0; x < outWidth; x++) {
+      const a = data[r0 + ax.i0[x]] + (data[r0 + ax.i1[x]] - data[r0 + ax.i0[x]]) * ax.f[x];
+      const b = data[r1 + ax.i0[x]] + (data[r1 + ax.i1[x]] - data[r1 + ax.i0[x]]) * ax.f[x];
+      out[y * outWidth + x] = a + (b - a) * fy;
+    }
+  }
+  return out;
+}

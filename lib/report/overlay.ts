@@ -15,10 +15,12 @@ import { encodeRgbPng } from "../io/png.ts";
  * const png = overlayPng(new Float32Array(16).fill(0.5), new Float32Array(16), null, 4);
  * console.log(png.length > 0); // true
  * ```
- * @param image `size²` plane in [0, 1]
- * @param pred predicted probabilities (thresholded at 0.5), or `null`
+ * @param image `size × height` plane in [0, 1]
+ * @param pred predicted probabilities (lung at or above `threshold`), or `null`
  * @param truth true binary mask, or `null`
- * @param size side length
+ * @param size width (and the height when `height` is not given)
+ * @param height height. Default `size`.
+ * @param threshold lung threshold. Default 0.5.
  * @returns PNG bytes
  */
 export function overlayPng(
@@ -26,27 +28,30 @@ export function overlayPng(
   pred: Float32Array | null,
   truth: Float32Array | null,
   size: number,
+  height: number = size,
+  threshold = 0.5,
 ): Uint8Array {
-  const rgb = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const i = y * size + x;
+  const width = size;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
       const g = Math.round(Math.min(1, Math.max(0, image[i])) * 255);
       let r = g, gg = g, b = g;
-      if (pred && pred[i] > 0.5) {
+      if (pred && pred[i] >= threshold) {
         r = Math.round(0.55 * g + 0.45 * 255);
         gg = Math.round(0.55 * g);
         b = Math.round(0.55 * g);
       }
       if (truth && truth[i] === 1) {
-        const edge = x === 0 || y === 0 || x === size - 1 || y === size - 1 ||
-          truth[i - 1] !== 1 || truth[i + 1] !== 1 || truth[i - size] !== 1 || truth[i + size] !== 1;
+        const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
+          truth[i - 1] !== 1 || truth[i + 1] !== 1 || truth[i - width] !== 1 || truth[i + width] !== 1;
         if (edge) [r, gg, b] = [40, 230, 60];
       }
       rgb.set([r, gg, b], i * 3);
     }
   }
-  return encodeRgbPng(rgb, size, size);
+  return encodeRgbPng(rgb, width, height);
 }
 
 /**
@@ -58,15 +63,13 @@ export function overlayPng(
  * console.log(maskPng(new Float32Array([0.9, 0.1, 0, 1]), 2).length > 0); // true
  * ```
  * @param pred probabilities
- * @param size side length
+ * @param size width (and the height when `height` is not given)
+ * @param height height. Default `size`.
+ * @param threshold lung threshold. Default 0.5.
  * @returns PNG bytes
  */
-export function maskPng(pred: Float32Array, size: number): Uint8Array {
-  const rgb = new Uint8Array(size * size);
-  for (let i = 0; i < rgb.length; i++) rgb[i] = pred[i] > 0.5 ? 255 : 0;
-  return encodeGray8(rgb, size);
-}
-
-function encodeGray8(px: Uint8Array, size: number): Uint8Array {
-  return encode({ width: size, height: size, data: px, depth: 8, channels: 1 });
+export function maskPng(pred: Float32Array, size: number, height: number = size, threshold = 0.5): Uint8Array {
+  const px = new Uint8Array(size * height);
+  for (let i = 0; i < px.length; i++) px[i] = pred[i] >= threshold ? 255 : 0;
+  return encode({ width: size, height, data: px, depth: 8, channels: 1 });
 }

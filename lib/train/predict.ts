@@ -1,0 +1,359 @@
+/**
+ * `predict(opts)`: lung masks (in each image's own geometry), overlays, probability maps and class probabilities
+ * for new images, with sharding for job schedulers, resumption, and `mergePredictions` for the shard files.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import * as path from "node:path";
+import type { DecodedImage } from "../data/decode.ts";
+import { DataError } from "../data/errors.ts";
+import { decodeFile } from "../data/load.ts";
+import { readManifest } from "../data/manifest.ts";
+import { prepareImage } from "../data/prepare_image.ts";
+import { resizeBilinear } from "../data/resize.ts";
+import { encodeGrayPng } from "../io/png.ts";
+import { maskPng, overlayPng } from "../report/overlay.ts";
+import { inferenceOutputs } from "./evaluation.ts";
+import { loadModels } from "./inference.ts";
+
+/** Options for {@linkcode predict}. */
+export interface PredictOptions {
+  /** Checkpoint or exported model folder, or `"pretrained"`. */
+  model: string;
+  /** Image files, folders of images (their PNG, JPEG and DICOM files, not recursive), or one manifest CSV. */
+  inputs: string[];
+  /** Output folder (created). */
+  out: string;
+  /** Process only part `k` of `n` (1-based), for independent parallel processes (see {@linkcode shardFromSpec}). */
+  shard?: { k: number; n: number };
+  /** Batch size. Default: the run's. */
+  batchSize?: number;
+  /**
+   * Skip inputs that cannot be read (listed in the result and on stderr) instead of stopping before any output is
+   * written. Default `false`.
+   */
+  skipBad?: boolean;
+  /** Lung where the probability is at least this. Default 0.5. */
+  threshold?: number;
+  /** Also write `<id>_prob.png`: the lung probability map as a 16-bit PNG (0 … 65535 ↔ 0 … 1). Default `false`. */
+  probabilities?: boolean;
+  /** Keep the results already in the output's JSONL and predict only the images not in it. Default `false`. */
+  resume?: boolean;
+}
+
+/** One line of `predictions.jsonl`. */
+export interface PredictionRecord {
+  /** Image id (the manifest's id, else the file name without extension; made unique). */
+  id: string;
+  /** Input path. */
+  image: string;
+  /** The image's own width and height: masks and maps have this size. */
+  width?: number;
+  /** See `width`. */
+  height?: number;
+  /** Mask PNG path (seg/mtl), in the image's geometry. */
+  mask?: string;
+  /** Overlay PNG path (seg/mtl). */
+  overlay?: string;
+  /** 16-bit probability map PNG path (with `probabilities`). */
+  probabilityMap?: string;
+  /** Share of the image's pixels predicted as lung. */
+  lungFraction?: number;
+  /** Class probabilities by class name (mtl/cls). */
+  probabilities?: Record<string, number>;
+  /** Argmax class name (mtl/cls). */
+  predictedClass?: string;
+}
+
+const IMAGE_EXT = /\.(png|jpe?g|dcm|dicom)$/i;
+
+/**
+ * Reads `--shard`: `k/n`, or `env/n` / `env` to take k from a job scheduler — a Kubernetes Indexed Job's
+ * `JOB_COMPLETION_INDEX` (0-based) or a Slurm array's `SLURM_ARRAY_TASK_ID` (counted from `SLURM_ARRAY_TASK_MIN`);
+ * with `env` alone, n comes from `SLURM_ARRAY_TASK_COUNT`.
+ *
+ * @example
+ * ```ts
+ * import { shardFromSpec } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(shardFromSpec("2/4", {}), { k: 2, n: 4 });
+ * assert.deepEqual(shardFromSpec("env/4", { JOB_COMPLETION_INDEX: "3" }), { k: 4, n: 4 });
+ * assert.deepEqual(shardFromSpec("env", { SLURM_ARRAY_TASK_ID: "5", SLURM_ARRAY_TASK_MIN: "4", SLURM_ARRAY_TASK_COUNT: "3" }), { k: 2, n: 3 });
+ * assert.throws(() => shardFromSpec("env/2", {}), /JOB_COMPLETION_INDEX/);
+ * ```
+ * @param spec the flag's value
+ * @param env the environment (e.g. `Deno.env.toObject()`)
+ * @returns the shard, 1-based
+ * @throws {Error} naming `--shard` and what is missing
+ */
+export function shardFromSpec(spec: string, env: Record<string, string | undefined>): { k: number; n: number } {
+  const int = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined);
+  let k: number | undefined, n: number | undefined;
+  const m = spec.match(/^(\d+|env)(?:\/(\d+))?$/);
+  if (!m || (m[1] !== "env" && m[2] === undefined)) {
+    throw new Error(`--shard: "${spec}" is not k/n, env/n or env (e.g. 2/4)`);
+  }
+  n = m[2] !== undefined ? Number(m[2]) : int(env.SLURM_ARRAY_TASK_COUNT);
+  if (m[1] !== "env") k = Number(m[1]);
+  else if (int(env.JOB_COMPLETION_INDEX) !== undefined) k = int(env.JOB_COMPLETION_INDEX)! + 1;
+  else if (int(env.SLURM_ARRAY_TASK_ID) !== undefined) {
+    k = int(env.SLURM_ARRAY_TASK_ID)! - (int(env.SLURM_ARRAY_TASK_MIN) ?? 0) + 1;
+  } else {
+    throw new Error(
+      `--shard ${spec}: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) ` +
+        "is set; give k/n",
+    );
+  }
+  if (n === undefined) throw new Error(`--shard ${spec}: the number of shards is unknown; give env/n`);
+  if (!(k >= 1 && k <= n)) throw new Error(`--shard ${spec}: shard ${k} of ${n} is out of range (1 ≤ k ≤ n)`);
+  return { k, n };
+}
+
+/** The JSONL file a (sharded) prediction writes. */
+export function predictionsFile(out: string, shard: { k: number; n: number } = { k: 1, n: 1 }): string {
+  return path.join(out, shard.n > 1 ? `predictions.${shard.k}-of-${shard.n}.jsonl` : "predictions.jsonl");
+}
+
+function expandInputs(inputs: string[]): { file: string; id: string }[] {
+  if (inputs.length === 1 && inputs[0].toLowerCase().endsWith(".csv")) {
+    return readManifest(inputs[0]).rows.map((r) => ({ file: r.image, id: r.id })); // ids checked, unique
+  }
+  const files: string[] = [];
+  for (const inp of inputs) {
+    let isDir = false;
+    try {
+      isDir = Deno.statSync(inp).isDirectory;
+    } catch { /* missing: reported when read */ }
+    if (!isDir) {
+      files.push(inp);
+      continue;
+    }
+    const found = [...Deno.readDirSync(inp)].filter((e) => e.isFile && IMAGE_EXT.test(e.name)).map((e) => e.name)
+      .sort();
+    if (!found.length) throw new DataError(inp, "the folder holds no PNG, JPEG or DICOM file", "pass image files");
+    files.push(...found.map((n) => path.join(inp, n)));
+  }
+  const used = new Map<string, number>(), seen = new Set<string>();
+  return files.map((file) => {
+    const stem = path.basename(file).replace(/\.[^.]+$/, "") || "image";
+    const n = (used.get(stem) ?? 0) + 1;
+    used.set(stem, n);
+    let id = n === 1 ? stem : `${stem}-${n}`;
+    // A later stem may equal an earlier generated one ("a-2" after two "a"): keep every id distinct.
+    for (let k = 2; seen.has(id); k++) id = `${stem}-${n}-${k}`;
+    seen.add(id);
+    return { file, id };
+  });
+}
+
+async function readJsonl(file: string): Promise<{ lines: string[]; ids: Set<string> }> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { lines: [], ids: new Set() };
+    throw e;
+  }
+  const lines = text.split("\n").filter((l) => l.trim());
+  const ids = new Set<string>();
+  lines.forEach((l, i) => {
+    try {
+      ids.add(String(JSON.parse(l).id));
+    } catch {
+      throw new DataError(`${file}:${i + 1}`, "not a JSON line", "remove the line or the file and predict again");
+    }
+  });
+  return { lines, ids };
+}
+
+/**
+ * Predicts lung masks and classes. Each image is squashed to the model's square input (as the training data were,
+ * which keeps the lungs' full extent; letterboxing would add borders the model never saw), and the predicted
+ * probability map is resized back (bilinear) to the image's own width and height. Per image it writes
+ * `<id>_mask.png` (0/255, lung where the probability ≥ `threshold`), `<id>_overlay.png`, with `probabilities`
+ * `<id>_prob.png`, and a line in `predictions.jsonl` (`predictions.k-of-n.jsonl` for a shard).
+ *
+ * Every input is read once before anything is written: a bad input stops the call with its name (or, with
+ * `skipBad`, is left out and listed). The JSONL is written to a temporary file and renamed at the end, so a failed
+ * call never truncates an earlier one's results; with `resume` it keeps the earlier lines and predicts only the rest.
+ *
+ * @example
+ * ```ts ignore
+ * import { predict } from "@appaunet/appaunet";
+ * await predict({ model: "pretrained", inputs: ["xray.png"], out: "pred", probabilities: true });
+ * ```
+ * @param opts model, inputs, output folder, shard, threshold, resume
+ * @returns the records written by this call (with `skipped` listing the inputs left out by `skipBad`)
+ */
+export async function predict(
+  opts: PredictOptions,
+): Promise<PredictionRecord[] & { skipped?: { file: string; message: string }[] }> {
+  const shard = opts.shard ?? { k: 1, n: 1 };
+  if (!(Number.isInteger(shard.k) && Number.isInteger(shard.n) && shard.k >= 1 && shard.k <= shard.n)) {
+    throw new Error(`--shard: expected k/n with 1 ≤ k ≤ n, got ${shard.k}/${shard.n}`);
+  }
+  const threshold = opts.threshold ?? 0.5;
+  if (!(threshold > 0 && threshold < 1)) {
+    throw new Error(`threshold (--threshold): must be in (0, 1), got ${threshold}`);
+  }
+  if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files, folders or a manifest CSV");
+  let inputs = expandInputs(opts.inputs).filter((_, i) => i % shard.n === shard.k - 1);
+  const jsonl = predictionsFile(opts.out, shard);
+  const earlier = opts.resume ? await readJsonl(jsonl) : { lines: [], ids: new Set<string>() };
+  inputs = inputs.filter((x) => !earlier.ids.has(x.id));
+  const m = await loadModels(opts.model);
+  const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
+  const decode = (f: string): DecodedImage => {
+    try {
+      return decodeFile(f);
+    } catch (e) {
+      if (e instanceof DataError) throw e;
+      throw new DataError(f, (e as Error).message, "check the file");
+    }
+  };
+  // Read every input before writing anything.
+  const skipped: { file: string; message: string }[] = [];
+  try {
+    inputs = inputs.filter(({ file }) => {
+      try {
+        decode(file);
+        return true;
+      } catch (e) {
+        if (!opts.skipBad || !(e instanceof DataError)) throw e;
+        skipped.push({ file, message: (e as Error).message });
+        return false;
+      }
+    });
+  } catch (e) {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    throw e;
+  }
+  for (const s of skipped) console.error(`skipped (--skip-bad): ${s.message}`);
+  await Deno.mkdir(opts.out, { recursive: true });
+  const records: PredictionRecord[] & { skipped?: typeof skipped } = [];
+  if (skipped.length) records.skipped = skipped;
+  const tmpJsonl = `${jsonl}.tmp`;
+  await Deno.writeTextFile(tmpJsonl, earlier.lines.map((l) => l + "\n").join(""));
+  try {
+    for (let i = 0; i < inputs.length; i += bs) {
+      const chunk = inputs.slice(i, i + bs);
+      const decoded = chunk.map((x) => decode(x.file));
+      const buf = new Float32Array(bs * size * size);
+      decoded.forEach((d, k) =>
+        buf.set(
+          prepareImage(d, chunk[k].file, { size, normalize: m.config.normalize, clahe: m.config.clahe }),
+          k * size * size,
+        )
+      );
+      const out = tf.tidy(() =>
+        inferenceOutputs(
+          { segmentor: m.segmentor, discriminator: m.discriminator, mode: m.config.mode },
+          tf.tensor4d(buf, [bs, size, size, 1]),
+        )
+      );
+      const pred = out.pred ? (await out.pred.data()) as Float32Array : undefined;
+      const probs = out.probs ? (await out.probs.data()) as Float32Array : undefined;
+      tf.dispose(Object.values(out));
+      const k = m.config.classNames.length;
+      for (let j = 0; j < chunk.length; j++) {
+        const { id, file } = chunk[j], img = decoded[j];
+        const rec: PredictionRecord = { id, image: file, width: img.width, height: img.height };
+        if (pred) {
+          const p = resizeBilinear(
+            pred.slice(j * size * size, (j + 1) * size * size),
+            size,
+            size,
+            img.width,
+            img.height,
+          );
+          rec.mask = path.join(opts.out, `${id}_mask.png`);
+          rec.overlay = path.join(opts.out, `${id}_overlay.png`);
+          await Deno.writeFile(rec.mask, maskPng(p, img.width, img.height, threshold));
+          await Deno.writeFile(rec.overlay, overlayPng(img.data, p, null, img.width, img.height, threshold));
+          if (opts.probabilities) {
+            rec.probabilityMap = path.join(opts.out, `${id}_prob.png`);
+            await Deno.writeFile(rec.probabilityMap, encodeGrayPng(p, img.width, img.height, 16));
+          }
+          let n = 0;
+          for (const v of p) if (v >= threshold) n++;
+          rec.lungFraction = n / p.length;
+        }
+        if (probs) {
+          const pr = Array.from(probs.slice(j * k, (j + 1) * k));
+          rec.probabilities = Object.fromEntries(m.config.classNames.map((n, c) => [n, pr[c]]));
+          rec.predictedClass = m.config.classNames[pr.indexOf(Math.max(...pr))];
+        }
+        records.push(rec);
+        await Deno.writeTextFile(tmpJsonl, JSON.stringify(rec) + "\n", { append: true });
+      }
+    }
+    await Deno.rename(tmpJsonl, jsonl);
+  } catch (e) {
+    await Deno.remove(tmpJsonl).catch(() => {});
+    throw e;
+  } finally {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+  }
+  return records;
+}
+
+/**
+ * Joins the shard files `predictions.k-of-n.jsonl` of a folder into `predictions.jsonl` (shard order; every shard
+ * must be there, and no id twice). Refuses to replace an existing `predictions.jsonl` unless `overwrite`.
+ *
+ * @example
+ * ```ts
+ * import { mergePredictions } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/predictions.1-of-2.jsonl`, '{"id":"a"}\n');
+ * await Deno.writeTextFile(`${dir}/predictions.2-of-2.jsonl`, '{"id":"b"}\n');
+ * assert.equal((await mergePredictions(dir)).records, 2);
+ * assert.equal(await Deno.readTextFile(`${dir}/predictions.jsonl`), '{"id":"a"}\n{"id":"b"}\n');
+ * ```
+ * @param dir the output folder of the shards
+ * @param opts `overwrite`: replace an existing `predictions.jsonl`
+ * @returns the merged file and its number of records
+ * @throws {Error} when a shard is missing, the shard counts differ, or an id appears twice
+ */
+export async function mergePredictions(
+  dir: string,
+  opts: { overwrite?: boolean } = {},
+): Promise<{ file: string; records: number }> {
+  const shards = new Map<number, { k: number; file: string }[]>();
+  for (const e of Deno.readDirSync(dir)) {
+    const m = e.name.match(/^predictions\.(\d+)-of-(\d+)\.jsonl$/);
+    if (!m || !e.isFile) continue;
+    const n = Number(m[2]);
+    if (!shards.has(n)) shards.set(n, []);
+    shards.get(n)!.push({ k: Number(m[1]), file: path.join(dir, e.name) });
+  }
+  if (shards.size === 0) throw new Error(`${dir}: no predictions.k-of-n.jsonl shard files to merge`);
+  if (shards.size > 1) {
+    throw new Error(`${dir}: shard files of different counts (${[...shards.keys()].join(", ")}); merge one run's`);
+  }
+  const [[n, list]] = [...shards.entries()];
+  const missing = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !list.some((s) => s.k === k));
+  if (missing.length) throw new Error(`${dir}: shard(s) ${missing.join(", ")} of ${n} are missing; run them first`);
+  const out = path.join(dir, "predictions.jsonl");
+  if (!opts.overwrite && await Deno.stat(out).then(() => true, () => false)) {
+    throw new Error(`${out}: exists; pass --overwrite to replace it with the merged shards`);
+  }
+  const lines: string[] = [];
+  const seen = new Map<string, string>();
+  for (const s of list.sort((a, b) => a.k - b.k)) {
+    const r = await readJsonl(s.file);
+    for (const l of r.lines) {
+      const id = String(JSON.parse(l).id);
+      if (seen.has(id)) throw new Error(`${s.file}: id "${id}" is also in ${seen.get(id)}; the shards overlap`);
+      seen.set(id, s.file);
+      lines.push(l);
+    }
+  }
+  await Deno.writeTextFile(`${out}.tmp`, lines.map((l) => l + "\n").join(""));
+  await Deno.rename(`${out}.tmp`, out);
+  return { file: out, records: lines.length };
+}
