@@ -9,6 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { version as tfjsVersions } from "@tensorflow/tfjs";
+import { bundlePage } from "./lib/serve/bundle_page.ts";
 import * as path from "node:path";
 import {
   APPAUNET_VERSION,
@@ -26,6 +27,7 @@ import {
   readPlan,
   runCommandLine,
   runPlannedRun,
+  serveModel,
   setInputLimits,
   shardFromSpec,
   type SplitMetrics,
@@ -59,6 +61,7 @@ commands:
   train     train (mtl | seg | cls) on a manifest
   eval      metrics of a checkpoint on a split
   predict   masks, overlays and class probabilities for images
+  serve     a local HTTP API (POST /v1/predict) and a page that runs the model in the browser
   merge     join the shard files of predict --shard into predictions.jsonl
   export    a model folder for inference (no optimizer state; metadata: size, normalization, classes)
   experiments  run a plan of training runs into results/<id>.json (list, one, or all not done)
@@ -127,6 +130,13 @@ Ctrl-C finishes the current step and writes a checkpoint; the same command resum
   export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json] [--overwrite]
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
 what eval and predict need to take the folder as --model. --result records that experiment's test metrics.`,
+  serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
+                    [--token <secret>] [--max-mb 32] [--queue 8]
+  GET  /             a page that runs the model in your browser (WebGPU, else WebGL, else cpu); the image stays there
+  POST /v1/predict   image bytes in; JSON out: class probabilities, lung fraction, the mask as a base64 PNG
+  --token            clients must send 'Authorization: Bearer <token>' (required with a --host beyond this machine)
+  --max-mb           largest upload; --queue: requests that may wait for the model (more get 503)
+Ctrl-C stops it.`,
   merge: `usage: cli.ts merge --out <dir> [--overwrite]
 Joins the shard files predictions.k-of-n.jsonl of a predict --shard run into predictions.jsonl (all shards must be
 there; no image twice).`,
@@ -388,6 +398,39 @@ async function cmdPredict(argv: string[]) {
   );
 }
 
+async function cmdServe(argv: string[]) {
+  const { values: v } = parse("serve", argv, {
+    model: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    token: { type: "string" },
+    "max-mb": { type: "string" },
+    queue: { type: "string" },
+  });
+  if (v.help) return console.log(USAGE.serve);
+  if (!v.model) throw new UsageError(`--model is required\n\n${USAGE.serve}`);
+  await setup(v);
+  const page = await bundlePage();
+  if (page.error) console.error(`warning: no browser page (${page.error}); serving the HTTP API only`);
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, stop);
+  const mb = num("max-mb", v["max-mb"]);
+  const server = await serveModel({
+    model: v.model as string,
+    port: num("port", v.port) ?? 8080,
+    hostname: v.host as string | undefined,
+    token: (v.token as string | undefined) ?? Deno.env.get("APPAUNET_TOKEN"),
+    maxBodyBytes: mb !== undefined ? mb * 2 ** 20 : undefined,
+    queue: num("queue", v.queue),
+    pageScript: page.script,
+    signal: ac.signal,
+  });
+  console.log(`serving ${v.model} at ${server.url} (POST ${server.url}v1/predict); Ctrl-C stops`);
+  await server.finished;
+  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(s, stop);
+}
+
 async function cmdMerge(argv: string[]) {
   const { values: v } = parse("merge", argv, { out: { type: "string" }, overwrite: { type: "boolean" } });
   if (v.help) return console.log(USAGE.merge);
@@ -607,6 +650,9 @@ export async function main(args: string[]): Promise<number> {
         break;
       case "merge":
         await cmdMerge(rest);
+        break;
+      case "serve":
+        await cmdServe(rest);
         break;
       case "--version":
       case "-V":

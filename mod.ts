@@ -59,3 +59,4 @@ export * from "./lib/report/base64.ts";
 export * from "./lib/report/report.ts";
 export * from "./lib/data/prepare.ts";
 export * from "./lib/experiments/mod.ts";
+export * from "./lib/serve/server.ts";

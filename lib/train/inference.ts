@@ -3,12 +3,14 @@
  *
  * @module
  */
+import type * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import { evaluateSplit, type ImagePrediction, type SplitMetrics } from "./evaluation.ts";
 import { datasetForRun } from "./trainer.ts";
 import { resolveModel } from "./export.ts";
 
-interface RunConfig {
+/** The parts of a run's `config.json` that evaluation and prediction read. */
+export interface RunConfig {
   mode: "mtl" | "seg" | "cls";
   size: number;
   seed: number;
@@ -20,13 +22,19 @@ interface RunConfig {
 }
 
 /** Loads the nets and run config of a checkpoint or model folder (or `"pretrained"`); the caller disposes the nets. */
-export async function loadModels(modelArg: string) {
+export async function loadModels(modelArg: string): Promise<{
+  config: RunConfig;
+  segmentor?: tf.LayersModel;
+  discriminator?: tf.LayersModel;
+  state: Record<string, unknown>;
+  dir: string;
+}> {
   const model = resolveModel(modelArg);
   const ck = await loadCheckpoint(model);
   const config = ck.config as unknown as RunConfig;
   const segmentor = config.mode !== "cls" ? await loadCheckpointModel(model, "segmentor") : undefined;
   const discriminator = config.mode !== "seg" ? await loadCheckpointModel(model, "discriminator") : undefined;
-  return { config, segmentor, discriminator, state: ck.state };
+  return { config, segmentor, discriminator, state: ck.state, dir: ck.dir };
 }
 
 /** Options for {@linkcode evaluate}. */

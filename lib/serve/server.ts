@@ -1,0 +1,262 @@
+/**
+ * `serve`: a local HTTP server for a model: `POST /v1/predict` (image bytes in, JSON out) and a page that runs the
+ * model in the browser (`GET /`, see `page.ts`), with the model's files under `/model/`.
+ *
+ * @module
+ */
+import * as path from "node:path";
+import { DataError } from "../data/errors.ts";
+import { decodeImageBytes } from "../data/decode.ts";
+import { inputLimits } from "../data/load.ts";
+import { resizeBilinear } from "../data/resize.ts";
+import { encodeBase64 } from "../report/base64.ts";
+import { maskPng } from "../report/overlay.ts";
+import { loadModels } from "../train/inference.ts";
+import { resolveModel } from "../train/export.ts";
+import type { ModelMetadata } from "../train/model_metadata.ts";
+import { type LoadedModel, predictImage } from "../train/predict_image.ts";
+import { APPAUNET_VERSION } from "../train/config.ts";
+
+/** Options of {@linkcode serveModel}. */
+export interface ServeOptions {
+  /** Checkpoint or exported model folder, or `"pretrained"`. */
+  model: string;
+  /** Port; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Address to listen on. Default `127.0.0.1` (this machine only). */
+  hostname?: string;
+  /**
+   * Bearer token required on `POST /v1/predict` (`Authorization: Bearer <token>`). Required when `hostname` is not a
+   * loopback address. Default: none.
+   */
+  token?: string;
+  /** Largest request body in bytes. Default 32 MiB. */
+  maxBodyBytes?: number;
+  /** Requests that may wait for the model at once; more get 503. Default 8. */
+  queue?: number;
+  /** The browser page's script (a bundle of `page.ts`); without it `GET /` says how to get the page. */
+  pageScript?: string;
+  /** Extra static files to serve: URL path → file path (e.g. sample images for the page). */
+  files?: Record<string, string>;
+  /** Stop serving. */
+  signal?: AbortSignal;
+}
+
+/** A running server. */
+export interface ModelServer {
+  /** The address it listens on, e.g. `http://127.0.0.1:8080/`. */
+  url: string;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+  /** Stops the server and frees the model. */
+  shutdown(): Promise<void>;
+}
+
+/** The JSON of a successful `POST /v1/predict`. */
+export interface PredictResponse {
+  /** The image's own width and height (the mask has this size). */
+  width: number;
+  /** See `width`. */
+  height: number;
+  /** Class probabilities by class name (mtl/cls). */
+  probabilities?: Record<string, number>;
+  /** The most probable class (mtl/cls). */
+  predictedClass?: string;
+  /** Share of the image's pixels predicted as lung (seg/mtl). */
+  lungFraction?: number;
+  /** The lung mask as an 8-bit PNG (0/255) at the image's size, base64 (seg/mtl). */
+  maskPng?: string;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** The metadata inference needs, from an exported model's `metadata.json` or a checkpoint's `config.json`. */
+export async function modelMetadata(dir: string): Promise<LoadedModel["metadata"] & Partial<ModelMetadata>> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json")));
+  } catch {
+    const c = JSON.parse(await Deno.readTextFile(path.join(dir, "config.json")));
+    return {
+      mode: c.mode,
+      size: c.size,
+      normalize: c.normalize ?? "unit",
+      clahe: Boolean(c.clahe),
+      classNames: c.classNames,
+      threshold: 0.5,
+    };
+  }
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+
+/**
+ * Starts the server. `POST /v1/predict` takes the raw bytes of one PNG, JPEG or DICOM image and answers with a
+ * {@linkcode PredictResponse}; errors are JSON `{ "error": "…" }` with 400 (empty or undecodable body), 401 (token),
+ * 404, 405, 413 (body too large), 415 (not an image) or 503 (queue full, with `Retry-After`). Requests run one at a
+ * time on the model; up to `queue` wait.
+ *
+ * @example
+ * ```ts ignore
+ * import { initBackend, serveModel } from "@appaunet/appaunet";
+ * await initBackend({ backend: "webgpu" });
+ * const s = await serveModel({ model: "pretrained", port: 8080 });
+ * const r = await fetch(new URL("v1/predict", s.url), { method: "POST", body: await Deno.readFile("xray.png") });
+ * console.log(await r.json());
+ * await s.shutdown();
+ * ```
+ * @param opts model, address, token, limits
+ * @returns the running server
+ * @throws {Error} when listening beyond this machine without a token, or the model cannot be loaded
+ */
+export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
+  const hostname = opts.hostname ?? "127.0.0.1";
+  if (!LOOPBACK.has(hostname) && !opts.token) {
+    throw new Error(
+      `--host ${hostname}: listening beyond this machine needs --token <secret> (clients send ` +
+        "'Authorization: Bearer <secret>')",
+    );
+  }
+  const maxBody = opts.maxBodyBytes ?? 32 * 2 ** 20, queue = opts.queue ?? 8;
+  const dir = resolveModel(opts.model);
+  const m = await loadModels(opts.model);
+  const metadata = await modelMetadata(dir);
+  const model: LoadedModel = { segmentor: m.segmentor, discriminator: m.discriminator, metadata };
+  let waiting = 0;
+  let chain: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => {});
+    return run;
+  };
+  const modelFile = async (rel: string): Promise<Response> => {
+    const allowed = /^(metadata\.json|(segmentor|discriminator)\/(model\.json|weights\.bin))$/;
+    if (!allowed.test(rel)) return json(404, { error: `no model file ${rel}` });
+    if (rel === "metadata.json") return json(200, metadata);
+    try {
+      const bytes = await Deno.readFile(path.join(m.dir, rel));
+      return new Response(bytes, {
+        headers: { "content-type": rel.endsWith(".json") ? "application/json" : "application/octet-stream" },
+      });
+    } catch {
+      return json(404, { error: `no model file ${rel}` });
+    }
+  };
+  const predictRoute = async (req: Request): Promise<Response> => {
+    if (opts.token && req.headers.get("authorization") !== `Bearer ${opts.token}`) {
+      return json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
+    }
+    const declared = Number(req.headers.get("content-length") ?? NaN);
+    if (declared > maxBody) return json(413, { error: `the body is ${declared} bytes; the limit is ${maxBody}` });
+    if (waiting >= queue) {
+      await req.body?.cancel();
+      return json(503, { error: `${waiting} requests are waiting; try again` }, { "retry-after": "1" });
+    }
+    // Read the body up to the limit (a client may send more than it declared, or no length at all).
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    if (req.body) {
+      for await (const c of req.body) {
+        size += c.length;
+        if (size > maxBody) return json(413, { error: `the body is over the limit of ${maxBody} bytes` });
+        chunks.push(c);
+      }
+    }
+    if (size === 0) return json(400, { error: "the body is empty: send the bytes of one PNG, JPEG or DICOM image" });
+    const bytes = new Uint8Array(size);
+    let o = 0;
+    for (const c of chunks) {
+      bytes.set(c, o);
+      o += c.length;
+    }
+    let image;
+    try {
+      image = decodeImageBytes(bytes, "upload", inputLimits().maxPixels);
+    } catch (e) {
+      const msg = (e as Error).message.replace(/^upload: /, "");
+      const status = e instanceof DataError && /unsupported format/.test(msg) ? 415 : 400;
+      return json(status, { error: msg });
+    }
+    waiting++;
+    try {
+      const p = await exclusive(() => predictImage(model, image));
+      const r: PredictResponse = { width: image.width, height: image.height };
+      if (p.probabilities) [r.probabilities, r.predictedClass] = [p.probabilities, p.predictedClass];
+      if (p.mask) {
+        const full = resizeBilinear(p.mask, p.size, p.size, image.width, image.height);
+        let n = 0;
+        for (const v of full) if (v >= metadata.threshold) n++;
+        r.lungFraction = n / full.length;
+        r.maskPng = encodeBase64(maskPng(full, image.width, image.height, metadata.threshold));
+      }
+      return json(200, r);
+    } finally {
+      waiting--;
+    }
+  };
+  const handler = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname === "/v1/predict") {
+      if (req.method !== "POST") return json(405, { error: "POST the image bytes" }, { allow: "POST" });
+      return await predictRoute(req);
+    }
+    if (req.method !== "GET") return json(405, { error: "only GET here" }, { allow: "GET" });
+    if (url.pathname === "/v1/health") return json(200, { ok: true, version: APPAUNET_VERSION, model: metadata });
+    if (url.pathname.startsWith("/model/")) return await modelFile(url.pathname.slice("/model/".length));
+    if (url.pathname === "/") {
+      return new Response(pageHtml(Boolean(opts.pageScript)), { headers: { "content-type": "text/html" } });
+    }
+    if (url.pathname === "/app.js" && opts.pageScript) {
+      return new Response(opts.pageScript, { headers: { "content-type": "text/javascript" } });
+    }
+    const file = opts.files?.[url.pathname];
+    if (file) {
+      const type = { ".js": "text/javascript", ".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom" }[
+        path.extname(file).toLowerCase()
+      ] ?? "application/octet-stream";
+      return new Response(await Deno.readFile(file), { headers: { "content-type": type } });
+    }
+    return json(404, { error: `nothing at ${url.pathname}` });
+  };
+  let resolveListen: (a: Deno.NetAddr) => void;
+  const listening = new Promise<Deno.NetAddr>((r) => (resolveListen = r));
+  const server = Deno.serve({
+    port: opts.port ?? 8080,
+    hostname,
+    signal: opts.signal,
+    onListen: (a) => resolveListen(a as Deno.NetAddr),
+    onError: (e) => json(500, { error: (e as Error).message }),
+  }, handler);
+  const addr = await listening;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const finished = server.finished.then(() => {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+  });
+  return {
+    url: `http://${host}:${addr.port}/`,
+    finished,
+    shutdown: async () => {
+      await server.shutdown();
+      await finished;
+    },
+  };
+}
+
+/** The page: a drop zone, a canvas, the numbers, and `#result` holding the prediction as JSON for scripts. */
+function pageHtml(withScript: boolean): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>appaunet</title>
+<style>body{font:15px system-ui,sans-serif;margin:24px;max-width:900px}#drop{border:2px dashed #888;padding:24px;
+text-align:center;border-radius:8px}#drop.over{background:#eef}canvas{width:min(100%,512px);height:auto;margin-top:12px}
+#error{color:#b00}#status{color:#555}</style></head><body>
+<h1>appaunet: lungs and TB from a chest X-ray</h1>
+<p>Research software, not for diagnosis. The image stays in this browser: the model runs here.</p>
+<div id="drop">Drop a PNG, JPEG or DICOM chest X-ray here, or <input id="file" type="file"
+accept=".png,.jpg,.jpeg,.dcm,image/png,image/jpeg,application/dicom"></div>
+<p id="status">${withScript ? "loading the model…" : "the page script is not available: start with appaunet serve"}</p>
+<p id="error"></p><div id="numbers"></div><canvas id="canvas"></canvas>
+<pre id="result" hidden></pre>
+${withScript ? '<script type="module" src="/app.js"></script>' : ""}
+</body></html>`;
+}

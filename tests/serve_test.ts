@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { decode } from "fast-png";
+import {
+  decodeImageBytes,
+  encodeGrayPng,
+  initBackend,
+  loadModels,
+  modelMetadata,
+  predictImage,
+  serveModel,
+  train,
+  writePhantomDataset,
+} from "../mod.ts";
+import { bundlePage } from "../lib/serve/bundle_page.ts";
+import { tinyRunOptions } from "./run_options.ts";
+
+await initBackend({ backend: "cpu" });
+const root = await Deno.makeTempDir({ prefix: "appaunet-serve-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+const data = await writePhantomDataset(path.join(root, "data"), { count: 28, size: 32, seed: 9 });
+await train({ ...tinyRunOptions(data, path.join(root, "run"), { epochs: 1, overlays: 0 }), progress: "none" });
+const model = path.join(root, "run", "checkpoints", "best");
+const imageFile = path.join(root, "wide.png");
+// A non-square image with some structure.
+await Deno.writeFile(
+  imageFile,
+  encodeGrayPng(
+    Float32Array.from({ length: 48 * 40 }, (_, i) => ((i % 48) / 48 + Math.floor(i / 48) / 40) / 2),
+    48,
+    40,
+  ),
+);
+const png = await Deno.readFile(imageFile);
+
+Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, oversized, unauthorized and concurrent requests", async () => {
+  const s = await serveModel({ model, port: 0, maxBodyBytes: 64 * 1024, queue: 2 });
+  const post = (body: BodyInit | null, headers: Record<string, string> = {}) =>
+    fetch(new URL("v1/predict", s.url), { method: "POST", body, headers });
+  try {
+    const ok = await post(png);
+    assert.equal(ok.status, 200);
+    const r = await ok.json();
+    assert.deepEqual([r.width, r.height], [48, 40]);
+    assert.ok(Math.abs(r.probabilities.normal + r.probabilities.opacity - 1) < 1e-5);
+    const mask = decode(Uint8Array.from(atob(r.maskPng), (c) => c.charCodeAt(0)));
+    assert.deepEqual([mask.width, mask.height], [48, 40]);
+    assert.ok(Math.abs((mask.data as Uint8Array).filter((v) => v === 255).length / (48 * 40) - r.lungFraction) < 1e-9);
+    // The same numbers as the library's predictImage.
+    const m = await loadModels(model);
+    const direct = await predictImage(
+      { segmentor: m.segmentor, discriminator: m.discriminator, metadata: await modelMetadata(model) },
+      decodeImageBytes(png, "wide.png"),
+    );
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    assert.ok(Math.abs(direct.probabilities!.opacity - r.probabilities.opacity) < 1e-6);
+
+    const empty = await post(new Uint8Array(0));
+    assert.equal(empty.status, 400);
+    assert.match((await empty.json()).error, /the body is empty/);
+    const text = await post("hello");
+    assert.equal(text.status, 415);
+    assert.match((await text.json()).error, /unsupported format/);
+    const truncated = await post(png.slice(0, 60));
+    assert.equal(truncated.status, 400);
+    assert.match((await truncated.json()).error, /cannot decode PNG/);
+    const big = await post(new Uint8Array(100 * 1024));
+    assert.equal(big.status, 413);
+    await big.body?.cancel();
+    const get = await fetch(new URL("v1/predict", s.url));
+    assert.equal(get.status, 405);
+    await get.body?.cancel();
+    // 12 at once with room for 2 waiting: every answer is a prediction or a 503 with Retry-After, and some succeed.
+    const all = await Promise.all(Array.from({ length: 12 }, () => post(png)));
+    const codes = all.map((x) => x.status);
+    for (const x of all) {
+      if (x.status === 503) assert.equal(x.headers.get("retry-after"), "1");
+      await x.body?.cancel();
+    }
+    assert.ok(codes.every((c) => c === 200 || c === 503), `${codes}`);
+    assert.ok(codes.filter((c) => c === 200).length >= 2, `${codes}`);
+  } finally {
+    await s.shutdown();
+  }
+  // A token: required when set; refused to listen beyond this machine without one.
+  const t = await serveModel({ model, port: 0, token: "s3cret" });
+  try {
+    const no = await fetch(new URL("v1/predict", t.url), { method: "POST", body: png });
+    assert.equal(no.status, 401);
+    await no.body?.cancel();
+    const yes = await fetch(new URL("v1/predict", t.url), {
+      method: "POST",
+      body: png,
+      headers: { authorization: "Bearer s3cret" },
+    });
+    assert.equal(yes.status, 200);
+    await yes.body?.cancel();
+  } finally {
+    await t.shutdown();
+  }
+  await assert.rejects(serveModel({ model, port: 0, hostname: "0.0.0.0" }), /needs --token/);
+});
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+
+Deno.test({
+  name: "the page runs the model in Chromium on each backend it offers, matching predict, and explains a bad file" +
+    (hasChromium ? "" : ` (SKIPPED: ${CHROMIUM} is not installed; apt-get install chromium)`),
+  ignore: !hasChromium,
+  fn: async () => {
+    const { default: puppeteer } = await import("puppeteer-core");
+    const page = await bundlePage();
+    assert.ok(page.script, page.error ?? "");
+    const bad = path.join(root, "bad.png");
+    await Deno.writeFile(bad, png.slice(0, 60)); // a truncated PNG
+    const s = await serveModel({
+      model,
+      port: 0,
+      pageScript: page.script,
+      files: { "/test/wide.png": imageFile, "/test/bad.png": bad },
+    });
+    const m = await loadModels(model);
+    const want = await predictImage(
+      { segmentor: m.segmentor, discriminator: m.discriminator, metadata: await modelMetadata(model) },
+      decodeImageBytes(png, "wide.png"),
+    );
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless=new",
+        "--no-sandbox",
+        "--enable-unsafe-webgpu",
+        "--enable-unsafe-swiftshader",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+      ],
+    });
+    const out = path.resolve("test-output");
+    await Deno.mkdir(out, { recursive: true });
+    try {
+      const tab = await browser.newPage();
+      const result = async (query: string) => {
+        await tab.goto(new URL(`/?${query}`, s.url).href);
+        await tab.waitForFunction('document.getElementById("result").textContent !== ""', { timeout: 120_000 });
+        return JSON.parse(await tab.$eval("#result", (e) => e.textContent!));
+      };
+      const ran: string[] = [];
+      for (const backend of ["webgpu", "webgl", "cpu"]) {
+        const r = await result(`image=/test/wide.png&backend=${backend}`);
+        if (r.error && /no TensorFlow\.js backend/.test(r.error)) continue; // not offered by this browser
+        assert.equal(r.error, undefined, `${backend}: ${r.error}`);
+        assert.equal(r.backend, backend);
+        assert.deepEqual([r.width, r.height], [48, 40]);
+        // Tolerance: float32 on another device (WebGL may compute in lower precision).
+        for (const c of Object.keys(want.probabilities!)) {
+          assert.ok(
+            Math.abs(r.probabilities[c] - want.probabilities![c]) < 2e-3,
+            `${backend} ${c}: ${r.probabilities[c]}`,
+          );
+        }
+        ran.push(backend);
+        await tab.screenshot({ path: path.join(out, `serve-page-${backend}.png`) });
+      }
+      assert.ok(ran.includes("cpu"), `backends run: ${ran}`);
+      const b = await result("image=/test/bad.png");
+      assert.match(String(b.error), /bad\.png: cannot decode PNG/, JSON.stringify(b));
+      assert.match(await tab.$eval("#error", (e) => e.textContent!), /bad\.png/);
+      console.log(`page ran on ${ran.join(", ")}; screenshots in ${out}`);
+    } finally {
+      await browser.close();
+      await s.shutdown();
+    }
+  },
+});
