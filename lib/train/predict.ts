@@ -89,12 +89,12 @@ const IMAGE_EXT = /\.(png|jpe?g|dcm|dicom)$/i;
  */
 export function shardFromSpec(spec: string, env: Record<string, string | undefined>): { k: number; n: number } {
   const int = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined);
-  let k: number | undefined, n: number | undefined;
+  let k: number | undefined;
   const m = spec.match(/^(\d+|env)(?:\/(\d+))?$/);
   if (!m || (m[1] !== "env" && m[2] === undefined)) {
     throw new Error(`--shard: "${spec}" is not k/n, env/n or env (e.g. 2/4)`);
   }
-  n = m[2] !== undefined ? Number(m[2]) : int(env.SLURM_ARRAY_TASK_COUNT);
+  const n = m[2] !== undefined ? Number(m[2]) : int(env.SLURM_ARRAY_TASK_COUNT);
   if (m[1] !== "env") k = Number(m[1]);
   else if (int(env.JOB_COMPLETION_INDEX) !== undefined) k = int(env.JOB_COMPLETION_INDEX)! + 1;
   else if (int(env.SLURM_ARRAY_TASK_ID) !== undefined) {
