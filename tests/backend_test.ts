@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import {
-  BackendError,
-  backendInfo,
-  initBackend,
-  SOFTWARE_SUBMIT_BATCH_SIZE,
-  SOFTWARE_VECTOR_WIDTH,
-  webgpuAvailable,
-} from "../mod.ts";
+import { BackendError, backendInfo, initBackend, SOFTWARE_SUBMIT_BATCH_SIZE, SOFTWARE_VECTOR_WIDTH } from "../mod.ts";
 import { vulkanDriverManifests } from "../lib/vulkan_drivers.ts";
+import { gatedTest, LINUX, WEBGPU } from "./webgpu_helper.ts";
 
-const webgpu = await webgpuAvailable();
 const linuxVulkan = Deno.build.os === "linux" && vulkanDriverManifests().length > 0;
 
-Deno.test({
-  name: webgpu && linuxVulkan
-    ? "Linux + Vulkan driver: WebGPU runs on Vulkan only and never loads libEGL (exit-time double free)"
-    : "Linux Vulkan-only WebGPU (SKIPPED: needs Linux, a Vulkan driver and a WebGPU adapter)",
-  ignore: !(webgpu && linuxVulkan),
-  fn: async () => {
+gatedTest(
+  "Linux + Vulkan driver: WebGPU runs on Vulkan only and never loads libEGL (exit-time double free)",
+  [WEBGPU, LINUX, { name: "vulkan", ok: linuxVulkan, fix: "no Vulkan driver (mesa-vulkan-drivers)" }],
+  async () => {
     const info = await initBackend({ backend: "webgpu" });
     assert.equal(info.backend, "webgpu");
     const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
@@ -34,14 +25,12 @@ Deno.test({
     await initBackend({ backend: "cpu" });
     assert.equal(backendInfo().backend, "cpu");
   },
-});
+);
 
-Deno.test({
-  name: webgpu
-    ? "initBackend: dispatches per queue submission: adapter default, explicit option, a value set before, validation"
-    : "submit batch size (SKIPPED: no WebGPU adapter on this machine)",
-  ignore: !webgpu,
-  fn: async () => {
+gatedTest(
+  "initBackend: dispatches per queue submission: adapter default, explicit option, a value set before, validation",
+  [WEBGPU],
+  async () => {
     const flag = "WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE";
     const info = await initBackend({ backend: "webgpu" });
     const expected = info.adapter?.isFallbackAdapter ? SOFTWARE_SUBMIT_BATCH_SIZE : 15;
@@ -66,14 +55,12 @@ Deno.test({
     const cpu = await initBackend({ backend: "cpu" });
     assert.equal(cpu.submitBatchSize, undefined);
   },
-});
+);
 
-Deno.test({
-  name: webgpu
-    ? "initBackend: the queue is submitted right after a dispatch on a new pipeline, batched otherwise"
-    : "submit after new pipelines (SKIPPED: no WebGPU adapter on this machine)",
-  ignore: !webgpu,
-  fn: async () => {
+gatedTest(
+  "initBackend: the queue is submitted right after a dispatch on a new pipeline, batched otherwise",
+  [WEBGPU],
+  async () => {
     await initBackend({ backend: "webgpu", submitBatchSize: 1000 });
     // deno-lint-ignore no-explicit-any
     const b = tf.backend() as any;
@@ -98,7 +85,7 @@ Deno.test({
     await initBackend({ backend: "webgpu" });
     await initBackend({ backend: "cpu" });
   },
-});
+);
 
 /** `cli.ts info` in a new process whose environment has `LP_NATIVE_VECTOR_WIDTH` = `width` (or none). */
 async function infoWithVectorWidth(width?: string): Promise<string> {
@@ -116,12 +103,10 @@ async function infoWithVectorWidth(width?: string): Promise<string> {
   return text;
 }
 
-Deno.test({
-  name: webgpu && Deno.build.os === "linux"
-    ? "Mesa's software adapter compiles for 128-bit vectors unless LP_NATIVE_VECTOR_WIDTH says otherwise; info shows it"
-    : "software vector width (SKIPPED: needs Linux and a WebGPU adapter)",
-  ignore: !(webgpu && Deno.build.os === "linux"),
-  fn: async () => {
+gatedTest(
+  "Mesa's software adapter compiles for 128-bit vectors unless LP_NATIVE_VECTOR_WIDTH says otherwise; info shows it",
+  [WEBGPU, LINUX],
+  async () => {
     const info = await initBackend({ backend: "webgpu" });
     await initBackend({ backend: "cpu" });
     if (!/llvmpipe|lavapipe/i.test(info.adapter?.description ?? "")) {
@@ -140,4 +125,4 @@ Deno.test({
     const theirs = await infoWithVectorWidth("256");
     assert.match(theirs, /llvmpipe \(.*256 bits\)/, "the user's value is kept");
   },
-});
+);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { main } from "../cli.ts";
+import { gatedTest, WEBGPU } from "./webgpu_helper.ts";
 import {
   APPAUNET_VERSION,
   encodeGrayPng,
@@ -9,7 +10,6 @@ import {
   prepareDataset,
   readManifest,
   SOFTWARE_SUBMIT_BATCH_SIZE,
-  webgpuAvailable,
 } from "../mod.ts";
 
 async function capture(fn: () => Promise<number>) {
@@ -65,13 +65,10 @@ Deno.test("CLI: missing manifest is one clear line, exit 1, no stack trace", asy
   assert.ok(!r.text.includes("    at "), "no stack trace");
 });
 
-const webgpu = await webgpuAvailable();
-
-Deno.test({
-  name: "CLI: info on webgpu names the adapter, the dispatches per queue submission and the kernel target in effect" +
-    (webgpu ? "" : " (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)"),
-  ignore: !webgpu,
-  fn: async () => {
+gatedTest(
+  "CLI: info on webgpu names the adapter, the dispatches per queue submission and the kernel target in effect",
+  [WEBGPU],
+  async () => {
     const r = await capture(() => main(["info"]));
     assert.equal(r.code, 0);
     assert.match(r.text, /backend\s+webgpu/);
@@ -82,7 +79,7 @@ Deno.test({
     assert.match(r.text, new RegExp(`kernels\\s+fast .*; chosen for a ${target}\\)`));
     await initBackend({ backend: "cpu" });
   },
-});
+);
 
 Deno.test("CLI: info on the cpu backend", async () => {
   const r = await capture(() => main(["info", "--backend", "cpu"]));

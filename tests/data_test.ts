@@ -20,6 +20,7 @@ import {
 } from "../mod.ts";
 import { loaderFixtures } from "../fixtures/loader_fixtures.ts";
 import { PHANTOM_FIXTURE } from "../fixtures/generate.ts";
+import { gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 
 await initBackend({ backend: "cpu" });
 const FIX = path.join(import.meta.dirname!, "..", "fixtures");
@@ -239,17 +240,11 @@ Deno.test("decodeImageBytes names the file on failure", () => {
   );
 });
 
-const REAL = path.join(import.meta.dirname!, "..", "..", "shared", "data", "montgomery-shenzhen-cxr-256", "labels.csv");
-let haveReal = false;
-try {
-  haveReal = Deno.statSync(REAL).isFile;
-} catch { /* absent on a user's machine */ }
-Deno.test({
-  name: haveReal
-    ? "real Montgomery/Shenzhen manifest reads as is"
-    : "real manifest (SKIPPED: ../shared/data/montgomery-shenzhen-cxr-256 is absent)",
-  ignore: !haveReal,
-  fn: async () => {
+const REAL = REAL_DATA_CSV;
+gatedTest(
+  "real Montgomery/Shenzhen manifest reads as is",
+  [REAL_DATA],
+  async () => {
     const m = readManifest(REAL);
     assert.equal(m.rows.length, 800);
     assert.deepEqual(m.classNames, ["normal", "tb"]);
@@ -262,4 +257,4 @@ Deno.test({
     const frac = val.samples.filter((s) => s.mask).map((s) => s.mask!.reduce((a, b) => a + b, 0) / 4096);
     assert.ok(frac.every((f) => f > 0.05 && f < 0.5), "lung fractions are plausible at 64²");
   },
-});
+);

@@ -12,10 +12,7 @@ import {
   resolveTrainOptions,
   runCommandLine,
 } from "../mod.ts";
-import { webgpu } from "./webgpu_helper.ts";
-
-const REAL = path.resolve("../shared/data/montgomery-shenzhen-cxr-256/labels.csv");
-const hasReal = await Deno.stat(REAL).then(() => true, () => false);
+import { gatedTest, REAL_DATA, WEBGPU } from "./webgpu_helper.ts";
 
 async function capture(fn: () => Promise<number>) {
   const out: string[] = [];
@@ -153,12 +150,10 @@ Deno.test("renderResults: epochs to a val Dice level, the KLTV convergence verdi
   assert.match(renderResults([], "deno task results").markdown, /No results yet/);
 });
 
-Deno.test({
-  name: "experiments --quick: runs the plan on the real data, writes results/<id>.json, skips done runs, " +
-    "and results writes the document" +
-    (hasReal ? (webgpu ? "" : " (SKIPPED: no WebGPU adapter)") : ` (SKIPPED: ${REAL} not present)`),
-  ignore: !hasReal || !webgpu,
-  fn: async () => {
+gatedTest(
+  "experiments --quick: runs the plan on the real data, writes results/<id>.json, skips done runs, and results writes the document",
+  [REAL_DATA, WEBGPU],
+  async () => {
     const dir = await Deno.makeTempDir({ prefix: "appaunet-exp-" });
     const results = path.join(dir, "results"), runs = path.join(dir, "runs");
     try {
@@ -208,4 +203,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+);

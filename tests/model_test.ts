@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { gatedTest, WEBGPU } from "./webgpu_helper.ts";
 import {
   createAppauNet,
   createDiscriminator,
@@ -8,7 +9,6 @@ import {
   initBackend,
   kltvLoss,
   segmentorVariantName,
-  webgpuAvailable,
 } from "../mod.ts";
 
 await initBackend({ backend: "cpu" });
@@ -158,13 +158,10 @@ Deno.test("save → load round trip through the file IOHandler gives the same ou
   for (const m of [net.segmentor, net.discriminator, s2, d2]) m.dispose();
 });
 
-const webgpu = await webgpuAvailable();
-Deno.test({
-  name: webgpu
-    ? "webgpu and cpu give the same forward output (1e-4)"
-    : "webgpu vs cpu forward (SKIPPED: no WebGPU adapter; install mesa-vulkan-drivers)",
-  ignore: !webgpu,
-  fn: async () => {
+gatedTest(
+  "webgpu and cpu give the same forward output (1e-4)",
+  [WEBGPU],
+  async () => {
     await initBackend({ backend: "cpu" });
     const s = createSegmentor({ ...small });
     const d = createDiscriminator({ size: SIZE, depth: 2, baseFilters: 4, seed: 5 });
@@ -191,4 +188,4 @@ Deno.test({
     assert.ok(maxD < 1e-4 * 10, `discriminator max |cpu − webgpu| = ${maxD}`);
     await initBackend({ backend: "cpu" });
   },
-});
+);

@@ -14,6 +14,7 @@ import {
 } from "../mod.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
 import { tinyRunOptions } from "./run_options.ts";
+import { CHROMIUM as CHROMIUM_PRE, gatedTest } from "./webgpu_helper.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-serve-" });
@@ -103,13 +104,11 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
 });
 
 const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
-Deno.test({
-  name: "the page runs the model in Chromium on each backend it offers, matching predict, and explains a bad file" +
-    (hasChromium ? "" : ` (SKIPPED: ${CHROMIUM} is not installed; apt-get install chromium)`),
-  ignore: !hasChromium,
-  fn: async () => {
+gatedTest(
+  "the page runs the model in Chromium on each backend it offers, matching predict, and explains a bad file",
+  [CHROMIUM_PRE],
+  async () => {
     const { default: puppeteer } = await import("puppeteer-core");
     const page = await bundlePage();
     assert.ok(page.script, page.error ?? "");
@@ -177,4 +176,4 @@ Deno.test({
       await s.shutdown();
     }
   },
-});
+);
