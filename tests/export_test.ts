@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import {
   evaluate,
   exportModel,
+  fileHandler,
   initBackend,
   loadPretrained,
   type ModelMetadata,
@@ -47,6 +49,14 @@ Deno.test("export: a model folder without optimizer state evaluates like its che
     await Deno.readTextFile(path.join(out, "README.md")),
     /Lung Dice 0\.500 ± 0\.100 \(95 % bootstrap interval of the mean \[0\.400, 0\.600\]\)/,
   );
+  // Spatial input left free: the exported segmentor runs at another size divisible by 2^depth.
+  assert.deepEqual(mj.modelTopology.config.layers[0].config.batch_input_shape, [null, null, null, 1]);
+  assert.equal(meta.sizeMultiple, 4);
+  const seg = await tf.loadLayersModel(fileHandler(path.join(out, "segmentor")));
+  const y = seg.predict(tf.zeros([1, 64, 64, 1])) as tf.Tensor;
+  assert.deepEqual(y.shape, [1, 64, 64, 1]);
+  tf.dispose([y]);
+  seg.dispose();
   const a = await evaluate({ model: ckpt, data, split: "test" });
   const b = await evaluate({ model: out, data, split: "test" });
   assert.deepEqual(b.metrics, a.metrics);

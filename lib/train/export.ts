@@ -29,6 +29,21 @@ export interface ExportOptions {
   overwrite?: boolean;
 }
 
+/**
+ * The topology with the input layer's height and width left free (`null`): S and D are fully convolutional (D ends in
+ * global average pooling), so the exported nets take any size divisible by 2^depth.
+ */
+function freeSpatialInput(topology: tf.io.ModelArtifacts["modelTopology"]): tf.io.ModelArtifacts["modelTopology"] {
+  const t = JSON.parse(JSON.stringify(topology)) as {
+    config: { layers: { class_name: string; config: { batch_input_shape?: (number | null)[] } }[] };
+  };
+  for (const l of t.config.layers) {
+    const shape = l.config.batch_input_shape;
+    if (l.class_name === "InputLayer" && shape?.length === 4) l.config.batch_input_shape = [null, null, null, shape[3]];
+  }
+  return t as unknown as tf.io.ModelArtifacts["modelTopology"];
+}
+
 const SELECTED_BY: Record<string, string> = {
   "best": "best val Dice",
   "best-cls": "best val AUC",
@@ -71,6 +86,10 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     clahe: Boolean(c.clahe),
     classNames: c.classNames as string[],
     threshold: 0.5,
+    sizeMultiple: 2 ** Math.max(
+      Number((c.segmentor as { depth?: number } | undefined)?.depth ?? 4),
+      Number((c.discriminator as { depth?: number } | undefined)?.depth ?? 4),
+    ),
     variant: String(c.variant ?? ""),
     checkpoint: {
       epoch: Number(ck.state.epoch),
@@ -92,6 +111,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
         save: (a: tf.io.ModelArtifacts) =>
           fileHandler(path.join(opts.out, name)).save!({
             ...a,
+            modelTopology: freeSpatialInput(a.modelTopology),
             userDefinedMetadata: { appaunet: meta as unknown as object },
           }),
       });

@@ -22,6 +22,11 @@ export interface ModelMetadata {
   classNames: string[];
   /** Mask probability at or above which a pixel is lung. */
   threshold: number;
+  /**
+   * The exported nets take any input side divisible by this (2^depth); they were trained at `size`, which is what
+   * `predict` and the page use.
+   */
+  sizeMultiple?: number;
   /** Segmentor variant. */
   variant: string;
   /** The epoch the checkpoint was saved after, and what chose it. */
