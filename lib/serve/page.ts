@@ -116,12 +116,18 @@ async function main() {
     const f = e.dataTransfer?.files[0];
     if (f) void fromFile(f);
   });
-  const image = new URLSearchParams(location.search).get("image");
-  if (image) {
+  const fromUrl = async (image: string) => {
     const r = await fetch(image);
     if (!r.ok) return fail(`${image}: ${r.status} ${r.statusText}`);
     await run(new Uint8Array(await r.arrayBuffer()), image.split("/").pop() || image);
-  }
+  };
+  // For scripts (the benchmark): run another image in this page and return #result's JSON.
+  (globalThis as unknown as { appaunetRun: (url: string) => Promise<unknown> }).appaunetRun = async (url: string) => {
+    await fromUrl(url);
+    return JSON.parse($("result").textContent || "{}");
+  };
+  const image = new URLSearchParams(location.search).get("image");
+  if (image) await fromUrl(image);
 }
 
 main().catch((e) => fail((e as Error).message));
