@@ -15,6 +15,7 @@ import {
   APPAUNET_VERSION,
   backendInfo,
   type BackendName,
+  demoManifest,
   evaluate,
   exportModel,
   fastKernelsEnabled,
@@ -262,8 +263,8 @@ async function cmdTrain(argv: string[], demo = false) {
   const cmd = demo ? "demo" : "train";
   const { values: v } = parse(cmd, argv, spec);
   if (v.help) return console.log(USAGE[cmd]);
-  const fixtures = path.join(import.meta.dirname ?? ".", "fixtures", "phantoms", "manifest.csv");
   const s = (k: string) => v[k] as string | undefined;
+  const fixtures = demo && !s("data") ? await demoManifest() : undefined;
   const pick = <T>(o: T) => Object.fromEntries(Object.entries(o as object).filter(([, x]) => x !== undefined));
   const opts: TrainOptions = pick({
     data: s("data") ?? (demo ? fixtures : undefined),

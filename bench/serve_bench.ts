@@ -8,14 +8,7 @@
  * @module
  */
 import * as path from "node:path";
-import {
-  createAppauNet,
-  encodeGrayPng,
-  generatePhantoms,
-  initBackend,
-  saveCheckpoint,
-  serveModel,
-} from "../mod.ts";
+import { createAppauNet, encodeGrayPng, generatePhantoms, initBackend, saveCheckpoint, serveModel } from "../mod.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
 
 const sizes = (Deno.args[0] ?? "128,256").split(",").map(Number);

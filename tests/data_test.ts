@@ -6,6 +6,7 @@ import {
   createRng,
   DataError,
   decodeImageBytes,
+  demoManifest,
   encodeGrayPng,
   generatePhantoms,
   initBackend,
@@ -258,3 +259,32 @@ gatedTest(
     assert.ok(frac.every((f) => f > 0.05 && f < 0.5), "lung fractions are plausible at 64²");
   },
 );
+
+Deno.test("demoManifest: the checkout's phantoms when present, else the same phantoms generated once into the cache", async () => {
+  const cache = await Deno.makeTempDir();
+  const saved = Deno.env.get("APPAUNET_CACHE_DIR");
+  Deno.env.set("APPAUNET_CACHE_DIR", cache);
+  try {
+    const local = await demoManifest();
+    assert.match(local, /fixtures[\\/]phantoms[\\/]manifest\.csv$/);
+    const said: string[] = [];
+    const generated = await demoManifest(path.join(cache, "missing.csv"), (l) => said.push(l));
+    assert.equal(generated, path.join(cache, "demo-phantoms-v1", "manifest.csv"));
+    assert.match(said[0], /generated the demo's 240 synthetic phantoms/);
+    // Identical to the bundled set: the same manifest and the same image bytes.
+    assert.equal(await Deno.readTextFile(generated), await Deno.readTextFile(local));
+    const img = "images/phantom_0007_" + (await Deno.readTextFile(local)).split("\n")[8].split(",")[0].slice(-1) +
+      ".png";
+    assert.deepEqual(
+      await Deno.readFile(path.join(path.dirname(generated), img)),
+      await Deno.readFile(path.join(path.dirname(local), img)),
+    );
+    const again: string[] = [];
+    assert.equal(await demoManifest(path.join(cache, "missing.csv"), (l) => again.push(l)), generated);
+    assert.equal(again.length, 0, "generated once");
+  } finally {
+    if (saved === undefined) Deno.env.delete("APPAUNET_CACHE_DIR");
+    else Deno.env.set("APPAUNET_CACHE_DIR", saved);
+    await Deno.remove(cache, { recursive: true });
+  }
+});

@@ -9,6 +9,7 @@
  * @module
  */
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { encodeGrayPng } from "../io/png.ts";
 import { stratifiedSplit } from "./dataset.ts";
 import { createRng } from "./rng.ts";
@@ -176,5 +177,48 @@ export async function writePhantomDataset(dir: string, opts: WritePhantomOptions
   }
   const csv = path.join(dir, "manifest.csv");
   await Deno.writeTextFile(csv, lines.join("\n") + "\n");
+  return csv;
+}
+
+/** The options of the demo's phantom set (`fixtures/phantoms/` in a checkout; the tests regenerate and compare). */
+export const DEMO_PHANTOMS: Readonly<WritePhantomOptions> = Object.freeze({ count: 240, size: 64, seed: 42 });
+
+/**
+ * The demo's manifest: `fixtures/phantoms/manifest.csv` of a checkout when it is there, else the same phantoms
+ * generated once (deterministically) into a cache folder: `$APPAUNET_CACHE_DIR`, else `$XDG_CACHE_HOME/appaunet`, else
+ * `~/.cache/appaunet` (the published package ships no phantom images).
+ *
+ * @example
+ * ```ts ignore
+ * import { demoManifest } from "@appaunet/appaunet";
+ * console.log(await demoManifest()); // …/fixtures/phantoms/manifest.csv, or …/.cache/appaunet/demo-phantoms-v1/manifest.csv
+ * ```
+ * @param local the checkout's manifest, when the package runs from files. Default: next to this package.
+ * @param log where to say that the phantoms were generated. Default `console.error`.
+ * @returns the manifest path
+ */
+export async function demoManifest(
+  local: string | undefined = import.meta.url.startsWith("file:")
+    ? path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "fixtures", "phantoms", "manifest.csv")
+    : undefined,
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<string> {
+  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+  if (local && await exists(local)) return local;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
+  const root = Deno.env.get("APPAUNET_CACHE_DIR") ??
+    path.join(Deno.env.get("XDG_CACHE_HOME") ?? path.join(home, ".cache"), "appaunet");
+  const dir = path.join(root, "demo-phantoms-v1");
+  const csv = path.join(dir, "manifest.csv");
+  if (await exists(csv)) return csv;
+  // Written to a temporary folder and renamed, so an interrupted generation leaves nothing half-made.
+  await Deno.mkdir(root, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: root, prefix: "demo-phantoms-" });
+  await writePhantomDataset(tmp, DEMO_PHANTOMS);
+  await Deno.rename(tmp, dir).catch(async (e) => {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    if (!await exists(csv)) throw e; // another process won the race: use its copy
+  });
+  log(`generated the demo's ${DEMO_PHANTOMS.count} synthetic phantoms in ${dir}`);
   return csv;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import * as path from "node:path";
-import { writeFileSynced } from "../io/file_handler.ts";
+import { writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "../train/checkpoint.ts";
 import type { ImagePrediction, SplitMetrics } from "../train/evaluation.ts";
 import { evaluate } from "../train/inference.ts";

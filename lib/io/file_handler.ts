@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
+import { writeFileSynced } from "./fs.ts";
 
 function concatWeights(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Array {
   if (!data) return new Uint8Array(0);
@@ -18,18 +19,6 @@ function concatWeights(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Arra
     o += b.byteLength;
   }
   return out;
-}
-
-/** Writes a file and fsyncs it, so a later rename publishes complete bytes. */
-export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<void> {
-  const f = await Deno.open(file, { write: true, create: true, truncate: true });
-  try {
-    let off = 0;
-    while (off < bytes.length) off += await f.write(bytes.subarray(off));
-    await f.sync();
-  } finally {
-    f.close();
-  }
 }
 
 /**

@@ -11,7 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
-import { fileHandler, writeFileSynced } from "../io/file_handler.ts";
+import { fileHandler } from "../io/file_handler.ts";
+import { writeFileSynced } from "../io/fs.ts";
 import { assertFiniteWeights, NON_FINITE_CAUSES } from "./numerics.ts";
 
 function weightBytes(data: tf.io.WeightData | undefined): ArrayBuffer {
@@ -58,9 +59,6 @@ export interface CheckpointContent {
   config: Record<string, unknown>;
 }
 
-/** Test hook: throw at a phase to simulate a crash. */
-export type CrashPoint = "writing" | "swapping";
-
 async function exists(p: string): Promise<boolean> {
   try {
     await Deno.stat(p);
@@ -84,9 +82,13 @@ async function exists(p: string): Promise<boolean> {
  * ```
  * @param dir checkpoint folder (e.g. `runs/x/checkpoints/last`)
  * @param c models, optimizers, state, config
- * @param crashAt test hook that throws at a phase
+ * @param crashAt for tests only: throw at this phase, as a crash would
  */
-export async function saveCheckpoint(dir: string, c: CheckpointContent, crashAt?: CrashPoint): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  c: CheckpointContent,
+  crashAt?: "writing" | "swapping",
+): Promise<void> {
   const tmp = `${dir}.tmp`, old = `${dir}.old`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });

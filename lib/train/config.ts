@@ -82,7 +82,7 @@ export interface TrainOptions {
 export const MAX_SIZE = 1024;
 
 /** Options the run does not depend on numerically (not compared on resume). */
-export const RUNTIME_KEYS = [
+const RUNTIME_KEYS = [
   "out",
   "epochs",
   "backend",

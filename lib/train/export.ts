@@ -9,7 +9,8 @@
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileHandler, writeFileSynced } from "../io/file_handler.ts";
+import { fileHandler } from "../io/file_handler.ts";
+import { writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
 

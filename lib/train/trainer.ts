@@ -13,7 +13,6 @@ import * as path from "node:path";
 import { backendInfo } from "../backend.ts";
 import { createDataset, type Dataset } from "../data/dataset.ts";
 import { readManifest } from "../data/manifest.ts";
-import { createRng } from "../data/rng.ts";
 import { segmentorVariantName } from "../model/segmentor.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
 import { checkLossRanges } from "../losses/common.ts";
@@ -30,6 +29,7 @@ import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
 import { buildNets, disposeNets, runStep } from "./step.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
+import { withSeededRandom } from "./seeded_random.ts";
 import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
@@ -97,18 +97,6 @@ export interface TrainResult {
   config: ResolvedTrainOptions;
   /** What the shader warm-up did, when one ran and finished before training ended. */
   shaderWarmup?: ShaderWarmupReport;
-}
-
-/** Runs `fn` with `Math.random` replaced by a generator seeded from `seeds`. */
-export function withSeededRandom<T>(seeds: number[], fn: () => T): T {
-  const saved = Math.random;
-  const rng = createRng(...seeds);
-  Math.random = () => rng.next();
-  try {
-    return fn();
-  } finally {
-    Math.random = saved;
-  }
 }
 
 /** Mean over steps of scalar losses, kept on the device until the epoch ends (no per-step readback). */
