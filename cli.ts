@@ -192,7 +192,10 @@ async function setup(values: Record<string, string | boolean | undefined>) {
     backend: backend as BackendName,
     allowFallback: Boolean(values["allow-cpu-fallback"]),
   });
-  for (const w of info.warnings) if (!w.includes("Falling back")) console.error(`warning: ${w}`);
+  // initBackend printed its own warnings (no adapter, another tfjs version); print the rest.
+  for (const w of info.warnings) {
+    if (!w.includes("Falling back") && !w.includes("fast kernels are written for")) console.error(`warning: ${w}`);
+  }
   return info;
 }
 

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
 import { type KernelTarget, kernelTarget, noteAdapterKind } from "./kernels/policy.ts";
-import { installFastKernels } from "./kernels/registry.ts";
+import { fastKernelsDisabledReason, installFastKernels } from "./kernels/registry.ts";
 import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";
 
 /** Which tfjs backend to run on. */
@@ -262,6 +262,11 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   // tfjs's webgpu backend and appaunet's kernels are installed here, not when the module is imported.
   await import("@tensorflow/tfjs-backend-webgpu");
   installFastKernels();
+  const off = fastKernelsDisabledReason();
+  if (off) {
+    warnings.push(off);
+    if (warn) console.error(`warning: ${off}`);
+  }
   if (backend === "webgpu") {
     const reason = await probeWebGpu();
     if (reason === undefined) {

@@ -279,6 +279,7 @@ let active = true, applied = false, installed = false;
  * @param enabled `true` for the fast kernels, `false` for stock tfjs
  */
 export function useFastKernels(enabled: boolean): void {
+  if (disabledReason) return;
   active = enabled;
   if (installed) applyReplacements();
 }
@@ -317,12 +318,33 @@ function applyReplacements(): void {
 export function installFastKernels(): void {
   if (installed) return;
   installed = true;
+  // The kernels and patches use tfjs-webgpu's and tfjs-layers' private internals of this exact version.
+  if (tf.version.tfjs !== SUPPORTED_TFJS) {
+    disabledReason = `appaunet's fast kernels are written for tfjs ${SUPPORTED_TFJS} (its private internals); ` +
+      `this is tfjs ${tf.version.tfjs}, so stock tfjs kernels run (correct, slower)`;
+    active = false;
+    return;
+  }
   applyReplacements();
   registerAdamKernels();
   registerBatchNormKernels();
   patchBatchNormalization(() => active);
   registerActivationGradients(() => active);
   patchFusedConvGradient(() => active);
+}
+
+/** The tfjs version whose internals the fast kernels and patches are written against. */
+export const SUPPORTED_TFJS = "4.22.0";
+
+let disabledReason: string | undefined;
+
+/**
+ * Why the fast kernels are off although wanted (another tfjs version), for `backendInfo().warnings` and `info`.
+ *
+ * @returns the reason, or `undefined` when nothing disabled them
+ */
+export function fastKernelsDisabledReason(): string | undefined {
+  return disabledReason;
 }
 
 /**
