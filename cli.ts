@@ -92,7 +92,7 @@ Labels come from the _0 / _1 file-name suffix; the split is seeded and stratifie
   --lr X                    default 2e-4 (mtl, cls), 1e-3 (seg)
   --lambda-seg 1  --lambda-adv 0.1  --d-steps 1  --label-smoothing 0  --real-mask-noise 0.1
   --depth 4  --base-filters 16  --no-pyramid  --no-attention  --no-progressive  --dropout 0
-  --d-depth 4  --d-base-filters 16  --d-dropout 0.3
+  --d-depth 4  --d-base-filters 16  --d-dropout 0.3  --d-bn-momentum 0.99
   --early-stopping 0        patience in epochs (0 = off)
   --max-per-split 0         keep about N rows per split (seeded, stratified; quick experiments; 0 = all)
   --lr-schedule constant|cosine
@@ -251,6 +251,7 @@ async function cmdTrain(argv: string[], demo = false) {
     "d-depth": { type: "string" },
     "d-base-filters": { type: "string" },
     "d-dropout": { type: "string" },
+    "d-bn-momentum": { type: "string" },
     "early-stopping": { type: "string" },
     "max-per-split": { type: "string" },
     "lr-schedule": { type: "string" },
@@ -306,6 +307,7 @@ async function cmdTrain(argv: string[], demo = false) {
     depth: num("d-depth", v["d-depth"]) ?? (demo ? 3 : undefined),
     baseFilters: num("d-base-filters", v["d-base-filters"]) ?? (demo ? 8 : undefined),
     dropout: num("d-dropout", v["d-dropout"]),
+    batchNormMomentum: num("d-bn-momentum", v["d-bn-momentum"]),
   });
   if (Object.keys(seg).length) opts.segmentor = seg;
   if (Object.keys(disc).length) opts.discriminator = disc;

@@ -26,6 +26,11 @@ export interface PhantomOptions {
   diseaseFraction?: number;
   /** Share of phantoms written without a mask (as the 96 Shenzhen images). Default 0.1. */
   noMaskFraction?: number;
+  /**
+   * Size of the class-1 opacities: radius range (share of the body's half-width) and brightness range. Default
+   * `{ radius: [0.05, 0.11], amplitude: [0.25, 0.4] }`.
+   */
+  opacity?: { radius?: [number, number]; amplitude?: [number, number] };
 }
 
 /** One phantom. */
@@ -63,13 +68,19 @@ export function generatePhantoms(opts: PhantomOptions = {}): Phantom[] {
   );
   return labels.map((label, i) => ({
     id: `phantom_${String(i).padStart(4, "0")}_${label}`,
-    ...renderPhantom(size, label, createRng(seed, 1000 + i)),
+    ...renderPhantom(size, label, createRng(seed, 1000 + i), opts.opacity),
     label,
     maskPublished: !noMask.has(i),
   }));
 }
 
-function renderPhantom(size: number, label: 0 | 1, rng: ReturnType<typeof createRng>) {
+function renderPhantom(
+  size: number,
+  label: 0 | 1,
+  rng: ReturnType<typeof createRng>,
+  opacity: PhantomOptions["opacity"] = {},
+) {
+  const [r0, r1] = opacity.radius ?? [0.05, 0.11], [a0, a1] = opacity.amplitude ?? [0.25, 0.4];
   const image = new Float32Array(size * size), mask = new Float32Array(size * size);
   const scale = rng.uniform(0.92, 1.08), sx = rng.uniform(-0.05, 0.05), sy = rng.uniform(-0.05, 0.05);
   const lungA = rng.uniform(0.23, 0.29), lungB = rng.uniform(0.5, 0.6), gap = rng.uniform(0.34, 0.42);
@@ -95,8 +106,8 @@ function renderPhantom(size: number, label: 0 | 1, rng: ReturnType<typeof create
       return {
         cx: lung.cx + rng.uniform(-0.5, 0.5) * lung.a,
         cy: lung.cy + rng.uniform(-0.55, 0.45) * lung.b,
-        r: rng.uniform(0.05, 0.11),
-        amp: rng.uniform(0.25, 0.4),
+        r: rng.uniform(r0, r1),
+        amp: rng.uniform(a0, a1),
       };
     })
     : [];

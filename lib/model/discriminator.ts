@@ -22,6 +22,11 @@ export interface DiscriminatorOptions {
   channels?: 1 | 2;
   /** Extra "predicted by S" logit. Default `true`; `false` gives a plain K-class classifier. */
   fakeClass?: boolean;
+  /**
+   * Momentum of the BatchNormalization moving averages that inference uses. Default 0.99 (Keras's); lower values
+   * follow the training statistics within fewer steps.
+   */
+  batchNormMomentum?: number;
   /** Seed for the initializers and dropout. Default: unseeded. */
   seed?: number;
 }
@@ -39,6 +44,7 @@ export function resolveDiscriminatorOptions(opts: DiscriminatorOptions = {}): Re
     dropout: 0.3,
     channels: 2,
     fakeClass: true,
+    batchNormMomentum: 0.99,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   } as ResolvedDiscriminatorOptions;
   if (!Number.isInteger(o.numClasses) || o.numClasses < 2) {
@@ -48,6 +54,9 @@ export function resolveDiscriminatorOptions(opts: DiscriminatorOptions = {}): Re
     throw new Error(`discriminator size ${o.size} must be divisible by 2^depth (depth ${o.depth})`);
   }
   if (!(o.dropout >= 0 && o.dropout < 1)) throw new Error(`discriminator dropout must be in [0, 1), got ${o.dropout}`);
+  if (!(o.batchNormMomentum >= 0 && o.batchNormMomentum < 1)) {
+    throw new Error(`discriminator batchNormMomentum must be in [0, 1), got ${o.batchNormMomentum}`);
+  }
   return o;
 }
 
@@ -81,7 +90,11 @@ export function createDiscriminator(opts: DiscriminatorOptions = {}): tf.LayersM
       kernelInitializer: tf.initializers.heNormal({ seed: seed(k) }),
       name: `disc_conv_${k}`,
     }).apply(x) as tf.SymbolicTensor;
-    if (k > 0) x = tf.layers.batchNormalization({ name: `disc_bn_${k}` }).apply(x) as tf.SymbolicTensor;
+    if (k > 0) {
+      x = tf.layers.batchNormalization({ momentum: o.batchNormMomentum, name: `disc_bn_${k}` }).apply(
+        x,
+      ) as tf.SymbolicTensor;
+    }
     x = tf.layers.leakyReLU({ alpha: 0.2, name: `disc_lrelu_${k}` }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.globalAveragePooling2d({ name: "disc_gap" }).apply(x) as tf.SymbolicTensor;
