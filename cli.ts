@@ -10,6 +10,10 @@
 import { parseArgs } from "node:util";
 import { version as tfjsVersions } from "@tensorflow/tfjs";
 import { bundlePage } from "./lib/serve/bundle_page.ts";
+import { trainFlagSpec, trainFlagUsage, trainOptionsFromFlags } from "./lib/cli/train_flags.ts";
+
+export { TRAIN_FLAGS, trainOptionsFromFlags } from "./lib/cli/train_flags.ts";
+export type { MappedTrainFlags, TrainFlag } from "./lib/cli/train_flags.ts";
 import * as path from "node:path";
 import {
   APPAUNET_VERSION,
@@ -20,7 +24,6 @@ import {
   exportModel,
   fastKernelsEnabled,
   initBackend,
-  LOSS_NAMES,
   mergePredictions,
   pendingRuns,
   predict,
@@ -81,28 +84,9 @@ Montgomery: --images CXR_png --masks ManualMask/leftMask,ManualMask/rightMask (l
 Shenzhen:   --images CXR_png --masks mask   (mask files may end in _mask.png).
 Labels come from the _0 / _1 file-name suffix; the split is seeded and stratified 70/15/15.`,
   train: `usage: cli.ts train --data <manifest.csv> --out runs/<name> [flags]
-  --mode mtl|seg|cls        default mtl (APPAU-Net semi-supervised multi-task GAN)
-  --size 64                 input size (divisible by 2^depth)
-  --epochs 10               total epochs (may be raised on --resume)
-  --batch-size 8
-  --seed 0
-  --loss kltv               ${LOSS_NAMES.join(", ")}
-  --label-fraction 1        share of train images that keep a class label
-  --mask-fraction 1         share of train images with a mask that keep it
-  --lr X                    default 2e-4 (mtl, cls), 1e-3 (seg)
-  --lambda-seg 1  --lambda-adv 0.1  --d-steps 1  --label-smoothing 0  --real-mask-noise 0.1
-  --depth 4  --base-filters 16  --no-pyramid  --no-attention  --no-progressive  --dropout 0
-  --d-depth 4  --d-base-filters 16  --d-dropout 0.3  --d-bn-momentum 0.99
-  --early-stopping 0        patience in epochs (0 = off)
-  --max-per-split 0         keep about N rows per split (seeded, stratified; quick experiments; 0 = all)
-  --lr-schedule constant|cosine
-  --no-augment  --zscore  --clahe  --skip-bad
-  --progress auto|bar|lines|none
+${trainFlagUsage()}
   --backend webgpu|cpu      default webgpu; --allow-cpu-fallback to run on cpu when there is no adapter
   --kernels fast|stock      default fast
-  --no-shader-warmup        do not compile the first step's shaders on a second thread (lavapipe only)
-  --resume runs/<name>      continue from the last checkpoint (same options; only --epochs may change)
-  --overwrite               replace the run in --out (without it, an --out that holds a run is refused)
 Ctrl-C finishes the current step, writes a checkpoint and exits; --resume continues from there.`,
   eval:
     `usage: cli.ts eval --model <checkpoint dir | model dir | pretrained> --data <manifest.csv> [--split test] [--batch-size B] [--json]
@@ -225,92 +209,22 @@ function printMetrics(m: SplitMetrics, classNames: string[]) {
 }
 
 async function cmdTrain(argv: string[], demo = false) {
-  const spec: Spec = {
-    data: { type: "string" },
-    out: { type: "string" },
-    mode: { type: "string" },
-    size: { type: "string" },
-    epochs: { type: "string" },
-    "batch-size": { type: "string" },
-    seed: { type: "string" },
-    loss: { type: "string" },
-    "label-fraction": { type: "string" },
-    "mask-fraction": { type: "string" },
-    lr: { type: "string" },
-    "lambda-seg": { type: "string" },
-    "lambda-adv": { type: "string" },
-    "d-steps": { type: "string" },
-    "label-smoothing": { type: "string" },
-    "real-mask-noise": { type: "string" },
-    depth: { type: "string" },
-    "base-filters": { type: "string" },
-    "no-pyramid": { type: "boolean" },
-    "no-attention": { type: "boolean" },
-    "no-progressive": { type: "boolean" },
-    dropout: { type: "string" },
-    "d-depth": { type: "string" },
-    "d-base-filters": { type: "string" },
-    "d-dropout": { type: "string" },
-    "d-bn-momentum": { type: "string" },
-    "early-stopping": { type: "string" },
-    "max-per-split": { type: "string" },
-    "lr-schedule": { type: "string" },
-    "no-augment": { type: "boolean" },
-    "no-shader-warmup": { type: "boolean" },
-    zscore: { type: "boolean" },
-    clahe: { type: "boolean" },
-    "skip-bad": { type: "boolean" },
-    progress: { type: "string" },
-    resume: { type: "string" },
-    overwrite: { type: "boolean" },
-  };
   const cmd = demo ? "demo" : "train";
-  const { values: v } = parse(cmd, argv, spec);
+  const { values: v } = parse(cmd, argv, trainFlagSpec());
   if (v.help) return console.log(USAGE[cmd]);
-  const s = (k: string) => v[k] as string | undefined;
-  const fixtures = demo && !s("data") ? await demoManifest() : undefined;
-  const pick = <T>(o: T) => Object.fromEntries(Object.entries(o as object).filter(([, x]) => x !== undefined));
-  const opts: TrainOptions = pick({
-    data: s("data") ?? (demo ? fixtures : undefined),
-    out: s("out") ?? (demo ? "runs/demo" : undefined),
-    mode: s("mode") as TrainOptions["mode"],
-    size: num("size", v.size),
-    epochs: num("epochs", v.epochs) ?? (demo ? 4 : undefined),
-    batchSize: num("batch-size", v["batch-size"]),
-    seed: num("seed", v.seed),
-    loss: s("loss"),
-    classLabelFraction: num("label-fraction", v["label-fraction"]) ?? (demo ? 0.5 : undefined),
-    maskFraction: num("mask-fraction", v["mask-fraction"]),
-    lr: num("lr", v.lr) ?? (demo ? 1e-3 : undefined),
-    lambdaSeg: num("lambda-seg", v["lambda-seg"]),
-    lambdaAdv: num("lambda-adv", v["lambda-adv"]),
-    dSteps: num("d-steps", v["d-steps"]),
-    labelSmoothing: num("label-smoothing", v["label-smoothing"]),
-    realMaskNoise: num("real-mask-noise", v["real-mask-noise"]),
-    earlyStopping: num("early-stopping", v["early-stopping"]),
-    maxPerSplit: num("max-per-split", v["max-per-split"]),
-    lrSchedule: s("lr-schedule") as TrainOptions["lrSchedule"],
-    augment: v["no-augment"] ? false : undefined,
-    normalize: v.zscore ? "zscore" : undefined,
-    clahe: v.clahe ? true : undefined,
-    skipBad: v["skip-bad"] ? true : undefined,
-  }) as unknown as TrainOptions;
-  const seg = pick({
-    depth: num("depth", v.depth) ?? (demo ? 3 : undefined),
-    baseFilters: num("base-filters", v["base-filters"]) ?? (demo ? 8 : undefined),
-    pyramid: v["no-pyramid"] ? false : undefined,
-    attention: v["no-attention"] ? false : undefined,
-    progressive: v["no-progressive"] ? false : undefined,
-    dropout: num("dropout", v.dropout),
-  });
-  const disc = pick({
-    depth: num("d-depth", v["d-depth"]) ?? (demo ? 3 : undefined),
-    baseFilters: num("d-base-filters", v["d-base-filters"]) ?? (demo ? 8 : undefined),
-    dropout: num("d-dropout", v["d-dropout"]),
-    batchNormMomentum: num("d-bn-momentum", v["d-bn-momentum"]),
-  });
-  if (Object.keys(seg).length) opts.segmentor = seg;
-  if (Object.keys(disc).length) opts.discriminator = disc;
+  const { options, runtime } = trainOptionsFromFlags(v, num);
+  const opts = options as TrainOptions;
+  if (demo) {
+    // The demo's run: small nets, 4 epochs, half the class labels, lr 1e-3 (flags given override these).
+    opts.data ??= await demoManifest();
+    opts.out ??= "runs/demo";
+    opts.epochs ??= 4;
+    opts.classLabelFraction ??= 0.5;
+    opts.lr ??= 1e-3;
+    opts.segmentor = { depth: 3, baseFilters: 8, ...opts.segmentor };
+    opts.discriminator = { depth: 3, baseFilters: 8, ...opts.discriminator };
+  }
+  const s = (k: string) => runtime[k] as string | undefined;
   if (!s("resume") && !opts.data) throw new UsageError(`--data is required\n\n${USAGE.train}`);
   if (!s("resume") && !opts.out) throw new UsageError(`--out is required\n\n${USAGE.train}`);
   await setup({ ...v, "allow-cpu-fallback": v["allow-cpu-fallback"] || demo });
@@ -323,9 +237,9 @@ async function cmdTrain(argv: string[], demo = false) {
       resume: s("resume"),
       progress: (s("progress") ?? "auto") as "auto",
       signal,
-      shaderWarmup: !v["no-shader-warmup"],
+      shaderWarmup: runtime.shaderWarmup !== false,
       // The demo owns its output folder and replaces its previous run.
-      overwrite: demo || Boolean(v.overwrite),
+      overwrite: demo || Boolean(runtime.overwrite),
     });
   } finally {
     remove();

@@ -1,0 +1,246 @@
+/**
+ * The `train` command's flags, stated once: the parser's spec, the usage text and the mapping to `train`'s options
+ * are generated from {@linkcode TRAIN_FLAGS}.
+ *
+ * @module
+ */
+import { LOSS_NAMES } from "../losses/by_name.ts";
+import type { TrainOptions } from "../train/config.ts";
+
+/** One flag of `train`. */
+export interface TrainFlag {
+  /** The flag without `--`. */
+  flag: string;
+  /** A value flag (`--size 64`) or a switch (`--clahe`). */
+  kind: "number" | "string" | "switch";
+  /** Where the value goes: a train option, the segmentor's or the discriminator's options, or the runtime. */
+  target: "train" | "segmentor" | "discriminator" | "runtime";
+  /** The option's name there. */
+  key: string;
+  /** For a switch: the value it sets. */
+  sets?: unknown;
+  /** The value shown in the usage (the default, or the choices). */
+  shown?: string;
+  /** One line of help. */
+  help: string;
+}
+
+/** Every flag of `train`, in usage order. */
+export const TRAIN_FLAGS: readonly TrainFlag[] = [
+  { flag: "data", kind: "string", target: "train", key: "data", shown: "<manifest.csv>", help: "the manifest" },
+  { flag: "out", kind: "string", target: "train", key: "out", shown: "runs/<name>", help: "the run folder" },
+  { flag: "mode", kind: "string", target: "train", key: "mode", shown: "mtl|seg|cls", help: "default mtl (APPAU-Net)" },
+  {
+    flag: "size",
+    kind: "number",
+    target: "train",
+    key: "size",
+    shown: "64",
+    help: "input size (divisible by 2^depth)",
+  },
+  { flag: "epochs", kind: "number", target: "train", key: "epochs", shown: "10", help: "total epochs" },
+  { flag: "batch-size", kind: "number", target: "train", key: "batchSize", shown: "8", help: "batch size" },
+  { flag: "seed", kind: "number", target: "train", key: "seed", shown: "0", help: "seed of everything random" },
+  { flag: "loss", kind: "string", target: "train", key: "loss", shown: "kltv", help: LOSS_NAMES.join(", ") },
+  {
+    flag: "label-fraction",
+    kind: "number",
+    target: "train",
+    key: "classLabelFraction",
+    shown: "1",
+    help: "share of train images that keep a class label",
+  },
+  {
+    flag: "mask-fraction",
+    kind: "number",
+    target: "train",
+    key: "maskFraction",
+    shown: "1",
+    help: "share of train images with a mask that keep it",
+  },
+  { flag: "lr", kind: "number", target: "train", key: "lr", shown: "X", help: "default 2e-4 (mtl, cls), 1e-3 (seg)" },
+  { flag: "lambda-seg", kind: "number", target: "train", key: "lambdaSeg", shown: "1", help: "weight of L_seg in L_S" },
+  {
+    flag: "lambda-adv",
+    kind: "number",
+    target: "train",
+    key: "lambdaAdv",
+    shown: "0.1",
+    help: "weight of L_adv in L_S",
+  },
+  { flag: "d-steps", kind: "number", target: "train", key: "dSteps", shown: "1", help: "D steps per S step" },
+  {
+    flag: "label-smoothing",
+    kind: "number",
+    target: "train",
+    key: "labelSmoothing",
+    shown: "0",
+    help: "one-sided smoothing of D's real target",
+  },
+  {
+    flag: "real-mask-noise",
+    kind: "number",
+    target: "train",
+    key: "realMaskNoise",
+    shown: "0.1",
+    help: "noise on the real masks D sees",
+  },
+  { flag: "depth", kind: "number", target: "segmentor", key: "depth", shown: "4", help: "segmentor depth" },
+  { flag: "base-filters", kind: "number", target: "segmentor", key: "baseFilters", shown: "16", help: "S filters" },
+  { flag: "no-pyramid", kind: "switch", target: "segmentor", key: "pyramid", sets: false, help: "no input pyramid" },
+  {
+    flag: "no-attention",
+    kind: "switch",
+    target: "segmentor",
+    key: "attention",
+    sets: false,
+    help: "no attention gates",
+  },
+  {
+    flag: "no-progressive",
+    kind: "switch",
+    target: "segmentor",
+    key: "progressive",
+    sets: false,
+    help: "no progressive outputs",
+  },
+  { flag: "dropout", kind: "number", target: "segmentor", key: "dropout", shown: "0", help: "S bottleneck dropout" },
+  { flag: "d-depth", kind: "number", target: "discriminator", key: "depth", shown: "4", help: "D depth" },
+  {
+    flag: "d-base-filters",
+    kind: "number",
+    target: "discriminator",
+    key: "baseFilters",
+    shown: "16",
+    help: "D filters",
+  },
+  { flag: "d-dropout", kind: "number", target: "discriminator", key: "dropout", shown: "0.3", help: "D dropout" },
+  {
+    flag: "d-bn-momentum",
+    kind: "number",
+    target: "discriminator",
+    key: "batchNormMomentum",
+    shown: "0.99",
+    help: "D BatchNorm momentum",
+  },
+  {
+    flag: "early-stopping",
+    kind: "number",
+    target: "train",
+    key: "earlyStopping",
+    shown: "0",
+    help: "patience in epochs (0 = off)",
+  },
+  {
+    flag: "max-per-split",
+    kind: "number",
+    target: "train",
+    key: "maxPerSplit",
+    shown: "0",
+    help: "keep about N rows per split (quick experiments; 0 = all)",
+  },
+  {
+    flag: "lr-schedule",
+    kind: "string",
+    target: "train",
+    key: "lrSchedule",
+    shown: "constant|cosine",
+    help: "learning-rate schedule",
+  },
+  { flag: "no-augment", kind: "switch", target: "train", key: "augment", sets: false, help: "no augmentation" },
+  { flag: "zscore", kind: "switch", target: "train", key: "normalize", sets: "zscore", help: "z-score images" },
+  { flag: "clahe", kind: "switch", target: "train", key: "clahe", sets: true, help: "CLAHE before normalizing" },
+  { flag: "skip-bad", kind: "switch", target: "train", key: "skipBad", sets: true, help: "skip unreadable rows" },
+  {
+    flag: "progress",
+    kind: "string",
+    target: "runtime",
+    key: "progress",
+    shown: "auto|bar|lines|none",
+    help: "progress output",
+  },
+  {
+    flag: "no-shader-warmup",
+    kind: "switch",
+    target: "runtime",
+    key: "shaderWarmup",
+    sets: false,
+    help: "no second-thread shader compile (lavapipe)",
+  },
+  {
+    flag: "resume",
+    kind: "string",
+    target: "runtime",
+    key: "resume",
+    shown: "runs/<name>",
+    help: "continue from the last checkpoint (same options; only --epochs may change)",
+  },
+  {
+    flag: "overwrite",
+    kind: "switch",
+    target: "runtime",
+    key: "overwrite",
+    sets: true,
+    help: "replace the run in --out (otherwise refused)",
+  },
+];
+
+/**
+ * The `node:util` `parseArgs` spec of the flags.
+ *
+ * @returns flag → type
+ */
+export function trainFlagSpec(): Record<string, { type: "string" | "boolean" }> {
+  return Object.fromEntries(TRAIN_FLAGS.map((f) => [f.flag, { type: f.kind === "switch" ? "boolean" : "string" }]));
+}
+
+/**
+ * The usage lines of the flags (`--flag value   help`).
+ *
+ * @returns the lines, joined
+ */
+export function trainFlagUsage(): string {
+  return TRAIN_FLAGS.filter((f) => f.flag !== "data" && f.flag !== "out").map((f) => {
+    const left = `  --${f.flag}${f.shown ? ` ${f.shown}` : ""}`;
+    return `${left.length > 26 ? `${left}  ` : left.padEnd(28)}${f.help}`;
+  }).join("\n");
+}
+
+/** What the flags map to. */
+export interface MappedTrainFlags {
+  /** `train`'s options given (segmentor and discriminator included when any of theirs was). */
+  options: Partial<TrainOptions>;
+  /** Runtime values given (`progress`, `shaderWarmup`, `resume`, `overwrite`). */
+  runtime: Record<string, unknown>;
+}
+
+/**
+ * Maps parsed flag values to `train`'s options; a flag that was not given is left out (so the library's defaults
+ * apply, and `--resume` compares only what was given).
+ *
+ * @example
+ * ```ts
+ * import { trainOptionsFromFlags } from "@appaunet/appaunet/cli";
+ * import assert from "node:assert/strict";
+ * const m = trainOptionsFromFlags({ size: "128", "no-pyramid": true, "d-depth": "3" }, (n, v) => Number(v));
+ * assert.deepEqual(m.options, { size: 128, segmentor: { pyramid: false }, discriminator: { depth: 3 } });
+ * ```
+ * @param values parsed values by flag
+ * @param num reads a number flag (throws a usage error naming the flag)
+ * @returns the options and runtime values
+ */
+export function trainOptionsFromFlags(
+  values: Record<string, string | boolean | undefined>,
+  num: (flag: string, v: string | boolean | undefined) => number | undefined,
+): MappedTrainFlags {
+  const out: Record<string, Record<string, unknown>> = { train: {}, segmentor: {}, discriminator: {}, runtime: {} };
+  for (const f of TRAIN_FLAGS) {
+    const v = values[f.flag];
+    if (v === undefined || v === false) continue;
+    out[f.target][f.key] = f.kind === "switch" ? f.sets : f.kind === "number" ? num(f.flag, v) : v;
+  }
+  const options = out.train as Partial<TrainOptions>;
+  if (Object.keys(out.segmentor).length) options.segmentor = out.segmentor;
+  if (Object.keys(out.discriminator).length) options.discriminator = out.discriminator;
+  return { options, runtime: out.runtime };
+}
