@@ -25,6 +25,7 @@ export * from "./lib/losses/kl.ts";
 export * from "./lib/losses/kltv.ts";
 export * from "./lib/losses/xe_tversky.ts";
 export * from "./lib/losses/by_name.ts";
+export * from "./lib/losses/gan.ts";
 export * from "./lib/losses/metrics.ts";
 export * from "./lib/train/metrics.ts";
 export * from "./lib/data/errors.ts";

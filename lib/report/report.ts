@@ -4,12 +4,11 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { encodeBase64 } from "./base64.ts";
 import type { Dataset } from "../data/dataset.ts";
-import { evaluateSplit } from "../train/evaluation.ts";
-import type { EpochRecord } from "../train/trainer.ts";
+import type { ImagePrediction } from "../train/evaluation.ts";
+import type { EpochRecord } from "../train/records.ts";
 import { overlayPng } from "./overlay.ts";
 
 /** Inputs of {@linkcode writeReport}. */
@@ -20,14 +19,10 @@ export interface ReportInput {
   config: Record<string, unknown>;
   /** Epoch records. */
   history: EpochRecord[];
-  /** Dataset (its val split gives the overlays). */
+  /** Dataset (its val split's images and true masks are drawn under the predictions). */
   dataset: Dataset;
-  /** Models to draw overlays with. */
-  nets: { segmentor?: tf.LayersModel; discriminator?: tf.LayersModel; mode: "mtl" | "seg" | "cls" };
-  /** Batch size for inference. */
-  batchSize: number;
-  /** Number of overlays. */
-  overlays: number;
+  /** Val predictions with their masks (`evaluateSplit(…, keepMasks)`): one overlay each. */
+  predictions: ImagePrediction[];
   /** Free text shown under the title. */
   note?: string;
 }
@@ -88,10 +83,10 @@ export async function writeReport(r: ReportInput): Promise<string> {
   const overlayDir = path.join(r.out, "overlays");
   await Deno.mkdir(overlayDir, { recursive: true });
   let grid = "";
-  if (r.nets.segmentor && r.overlays > 0) {
+  const withMask = r.predictions.filter((p) => p.mask);
+  if (withMask.length) {
     const val = r.dataset.split("val");
-    const { predictions } = await evaluateSplit(r.nets, val, r.batchSize, r.overlays);
-    for (const p of predictions.slice(0, r.overlays)) {
+    for (const p of withMask) {
       const s = val.samples.find((x) => x.id === p.id)!;
       const png = overlayPng(s.image, p.mask ?? null, s.mask, size);
       await Deno.writeFile(path.join(overlayDir, `${p.id}.png`), png);

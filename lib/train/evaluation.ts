@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DatasetSplit } from "../data/dataset.ts";
 import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
-import { realClassProbabilities } from "./objectives.ts";
+import { realClassProbabilities } from "../losses/gan.ts";
 import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd } from "./metrics.ts";
 
 /** Metrics of one split. */

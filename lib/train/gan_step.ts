@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { discriminatorLoss, segmentorAdversarialLoss, weightedMean } from "./objectives.ts";
+import { discriminatorLoss, segmentorAdversarialLoss, weightedMean } from "../losses/gan.ts";
 
 /** The networks and their optimizers. */
 export interface GanNets {

@@ -10,10 +10,11 @@ import type { Batch } from "../data/dataset.ts";
 import { createRng } from "../data/rng.ts";
 import { createDiscriminator } from "../model/discriminator.ts";
 import { createSegmentor } from "../model/segmentor.ts";
+import { createAppauNet } from "../model/appaunet.ts";
 import { createAdam } from "./adam.ts";
 import type { ResolvedTrainOptions } from "./config.ts";
 import { ganTrainStep } from "./gan_step.ts";
-import { realClassCrossEntropy, weightedMean } from "./objectives.ts";
+import { realClassCrossEntropy, weightedMean } from "../losses/gan.ts";
 
 /** The networks and optimizers of a run: S and its optimizer unless `cls`, D and its optimizer unless `seg`. */
 export interface Nets {
@@ -56,18 +57,33 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  */
 export function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
   const nets: Nets = {};
-  if (c.mode !== "cls") {
+  if (c.mode === "mtl") {
+    // APPAU-Net: the pair createAppauNet builds (S without deep supervision; D on image ⊕ mask with the fake class).
+    const net = createAppauNet({
+      size: c.size,
+      numClasses,
+      seed: c.seed,
+      segmentor: { ...c.segmentor, deepSupervision: false },
+      discriminator: { ...c.discriminator },
+    });
+    nets.segmentor = net.segmentor;
+    nets.discriminator = net.discriminator;
+    nets.optS = createAdam(c.lr, c.beta1, 0.999, 1e-7);
+    nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
+    return nets;
+  }
+  if (c.mode === "seg") {
     nets.segmentor = createSegmentor({ ...c.segmentor, size: c.size, seed: c.seed, deepSupervision: false });
     nets.optS = createAdam(c.lr, c.beta1, 0.999, 1e-7);
-  }
-  if (c.mode !== "seg") {
+  } else {
+    // cls: the supervised baseline, D's trunk on the image alone with K logits.
     nets.discriminator = createDiscriminator({
       ...c.discriminator,
       size: c.size,
       seed: c.seed,
       numClasses,
-      channels: c.mode === "cls" ? 1 : 2,
-      fakeClass: c.mode === "mtl",
+      channels: 1,
+      fakeClass: false,
     });
     nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   }

@@ -25,7 +25,10 @@ import {
   type TrainOptions,
 } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
-import { evaluateSplit, type SplitMetrics } from "./evaluation.ts";
+import { evaluateSplit } from "./evaluation.ts";
+import type { EpochRecord } from "./records.ts";
+
+export type { EpochRecord };
 import { buildNets, disposeNets, runStep } from "./step.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
@@ -33,22 +36,6 @@ import { withSeededRandom } from "./seeded_random.ts";
 import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
-
-/** One line of `metrics.jsonl`. */
-export interface EpochRecord {
-  /** 1-based epoch. */
-  epoch: number;
-  /** Mean training losses of the epoch. */
-  losses: Record<string, number>;
-  /** Validation metrics. */
-  val: SplitMetrics;
-  /** Training throughput (images per second, this epoch). */
-  imagesPerSecond: number;
-  /** Wall seconds of the epoch (training + validation). */
-  seconds: number;
-  /** Learning rate used. */
-  lr: number;
-}
 
 /** Runtime options of {@linkcode train} (not part of the run's identity). */
 export interface TrainRuntime {
@@ -431,14 +418,20 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       // Report: every epoch's metrics (resumed runs included) and overlays drawn with the last net.
       const all = [...history0, ...history];
       if (all.length) {
+        const predictions = net.segmentor && c.overlays > 0
+          ? (await evaluateSplit(
+            { segmentor: net.segmentor, discriminator: net.discriminator, mode: c.mode },
+            valSplit,
+            c.batchSize,
+            c.overlays,
+          )).predictions.slice(0, c.overlays)
+          : [];
         await writeReport({
           out: c.out,
           config: runConfig as unknown as Record<string, unknown>,
           history: all,
           dataset: ds,
-          nets: { segmentor: net.segmentor, discriminator: net.discriminator, mode: c.mode },
-          batchSize: c.batchSize,
-          overlays: c.overlays,
+          predictions,
           note: `after epoch ${lastEpoch}`,
         });
       }
