@@ -314,3 +314,11 @@ Deno.test("manifest: malformed CSV, wrong encoding and unknown labels are errors
   assert.equal(m.rows[0].label, 0);
   assert.equal(m.rows[0].line, 3);
 });
+
+Deno.test("a batch that cannot fit in memory is refused before anything runs, with the largest that fits", () => {
+  assert.throws(
+    () => resolveTrainOptions({ data: "m.csv", out: "r", size: 256, batchSize: 5000 }),
+    /batchSize \(--batch-size\): 5000 images of 256² need about 3750 GiB of activations; use at most 21/,
+  );
+  resolveTrainOptions({ data: "m.csv", out: "r", size: 256, batchSize: 8 });
+});

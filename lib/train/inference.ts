@@ -7,6 +7,7 @@ import type * as tf from "@tensorflow/tfjs";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import { evaluateSplit, type ImagePrediction, type SplitMetrics } from "./evaluation.ts";
 import { datasetForRun } from "./trainer.ts";
+import { checkBatchSize } from "./config.ts";
 import { resolveModel } from "./export.ts";
 
 /** The parts of a run's `config.json` that evaluation and prediction read. */
@@ -35,6 +36,12 @@ export async function loadModels(modelArg: string): Promise<{
   const segmentor = config.mode !== "cls" ? await loadCheckpointModel(model, "segmentor") : undefined;
   const discriminator = config.mode !== "seg" ? await loadCheckpointModel(model, "discriminator") : undefined;
   return { config, segmentor, discriminator, state: ck.state, dir: ck.dir };
+}
+
+function batchSize(given: number | undefined, config: RunConfig): number {
+  const bs = given ?? config.batchSize;
+  checkBatchSize(bs, config.size, "batchSize (--batch-size)");
+  return bs;
 }
 
 /** Options for {@linkcode evaluate}. */
@@ -77,7 +84,7 @@ export async function evaluate(
     const { metrics, predictions } = await evaluateSplit(
       { segmentor: m.segmentor, discriminator: m.discriminator, mode: m.config.mode },
       ds.split(split),
-      opts.batchSize ?? m.config.batchSize,
+      batchSize(opts.batchSize, m.config),
     );
     return { metrics, predictions, split, epoch: Number(m.state.epoch), classNames: m.config.classNames };
   } finally {

@@ -16,6 +16,7 @@ import { encodeGrayPng } from "../io/png.ts";
 import { maskPng, overlayPng } from "../report/overlay.ts";
 import { inferenceOutputs } from "./evaluation.ts";
 import { loadModels } from "./inference.ts";
+import { checkBatchSize } from "./config.ts";
 
 /** Options for {@linkcode predict}. */
 export interface PredictOptions {
@@ -204,6 +205,7 @@ export async function predict(
   inputs = inputs.filter((x) => !earlier.ids.has(x.id));
   const m = await loadModels(opts.model);
   const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
+  checkBatchSize(bs, size, "batchSize (--batch-size)");
   const decode = (f: string): DecodedImage => {
     try {
       return decodeFile(f);
