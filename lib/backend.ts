@@ -88,7 +88,11 @@ export interface BackendInfo {
 
 /** Thrown when the requested backend cannot be started. The message says how to fix it. */
 export class BackendError extends Error {
-  /** @param message what failed and how to fix it */
+  /**
+   * Creates the error.
+   *
+   * @param message what failed and how to fix it
+   */
   constructor(message: string) {
     super(message);
     this.name = "BackendError";

@@ -19,6 +19,8 @@ export class DataError extends Error {
   /** The file or argument the error is about. */
   readonly file: string;
   /**
+   * Creates the error; its message is `file: problem; fix`.
+   *
    * @param file the file (or argument) at fault
    * @param problem what is wrong with it
    * @param fix what the user should do

@@ -12,13 +12,21 @@ import { resolveModel } from "./export.ts";
 
 /** The parts of a run's `config.json` that evaluation and prediction read. */
 export interface RunConfig {
+  /** Training mode. */
   mode: "mtl" | "seg" | "cls";
+  /** Input side. */
   size: number;
+  /** Seed (splits of manifests without a split column). */
   seed: number;
+  /** Batch size of the run (the default for evaluation). */
   batchSize: number;
+  /** Image normalization. */
   normalize?: "unit" | "zscore";
+  /** CLAHE before normalization. */
   clahe?: boolean;
+  /** Class names by index. */
   classNames: string[];
+  /** The run's subset of each split (0 = all). */
   maxPerSplit?: number;
 }
 

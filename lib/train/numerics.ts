@@ -8,6 +8,8 @@
 /** Thrown when training produces a non-finite loss or a checkpoint holds non-finite values. */
 export class NonFiniteError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message what is non-finite, where, and what to do
    */
   constructor(message: string) {
@@ -17,7 +19,7 @@ export class NonFiniteError extends Error {
 }
 
 /** The usual causes of a non-finite training loss, for error messages. */
-export const NON_FINITE_CAUSES =
+export const NON_FINITE_CAUSES: string =
   "likely causes: a learning rate too high (--lr), a large --lambda-adv or --lambda-seg, input pixels that are not " +
   "finite (check the images, e.g. a DICOM rescale), or a damaged checkpoint when resuming";
 
