@@ -13,7 +13,8 @@ import { bundlePage } from "./lib/serve/bundle_page.ts";
 import { trainFlagSpec, trainFlagUsage, trainOptionsFromFlags } from "./lib/cli/train_flags.ts";
 
 export { TRAIN_FLAGS, trainOptionsFromFlags } from "./lib/cli/train_flags.ts";
-export type { MappedTrainFlags, TrainFlag, TrainOptions } from "./lib/cli/train_flags.ts";
+export type { MappedTrainFlags, TrainFlag } from "./lib/cli/train_flags.ts";
+export type { DiscriminatorOptions, SegmentorOptions, TrainMode, TrainOptions } from "@appaunet/appaunet";
 import * as path from "node:path";
 import {
   APPAUNET_VERSION,

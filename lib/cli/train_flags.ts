@@ -7,8 +7,6 @@
 import { LOSS_NAMES } from "../losses/by_name.ts";
 import type { TrainOptions } from "../train/config.ts";
 
-export type { TrainOptions };
-
 /** One flag of `train`. */
 export interface TrainFlag {
   /** The flag without `--`. */
