@@ -146,6 +146,118 @@ class FiniteLossCheck {
   }
 }
 
+/** Where a run starts: from scratch, or from its last checkpoint (`--resume`). */
+interface RunStart {
+  /** The run folder being resumed, if any. */
+  resumeDir?: string;
+  /** Its last checkpoint. */
+  lastCkpt?: string;
+  /** The options to resolve: the saved config with the explicitly given ones over it. */
+  given: TrainOptions;
+  /** Epoch, batch within it, and global step to continue from. */
+  start: { epoch: number; batch: number; step: number };
+  /** Best val metrics so far. */
+  best: BestSoFar;
+  /** The records of the epochs already done. */
+  history0: EpochRecord[];
+}
+
+/** Best val Dice and AUC so far and their epochs. */
+type BestSoFar = TrainResult["best"];
+
+/** Reads where a run starts, checking that a resume keeps the run's options (only `epochs` may rise). */
+async function runStart(opts: (TrainOptions | ResumeOptions) & TrainRuntime): Promise<RunStart> {
+  const resumeDir = typeof opts.resume === "string" ? opts.resume : opts.resume ? opts.out : undefined;
+  const fresh: RunStart = {
+    resumeDir,
+    given: { ...opts, out: (resumeDir ?? opts.out)! } as TrainOptions,
+    start: { epoch: 0, batch: 0, step: 0 },
+    best: { dice: -Infinity, auc: -Infinity, diceEpoch: 0, aucEpoch: 0 },
+    history0: [],
+  };
+  if (resumeDir && typeof opts.resume === "string" && opts.out !== undefined && opts.out !== resumeDir) {
+    throw new Error(
+      `--resume ${resumeDir} with --out ${opts.out}: a resumed run stays in its folder; drop --out ` +
+        "(to start a new run elsewhere, use --out without --resume)",
+    );
+  }
+  if (!resumeDir) return fresh;
+  const lastCkpt = path.join(resumeDir, "checkpoints", "last");
+  const ck = await loadCheckpoint(lastCkpt).catch((e) => {
+    throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
+  });
+  const saved = ck.config as unknown as ResolvedTrainOptions;
+  const explicit = Object.fromEntries(
+    Object.entries(opts).filter(([k, v]) => v !== undefined && k !== "resume" && k !== "out"),
+  );
+  const diffs = configDifferences(saved as unknown as Record<string, unknown>, explicit);
+  if (diffs.length) {
+    throw new Error(
+      `--resume ${resumeDir}: the options differ from the run's config.json (${diffs.join("; ")}); ` +
+        "resume with the same options (only --epochs may change), or start a new run with another --out",
+    );
+  }
+  const st = ck.state as { epoch: number; batch: number; step: number; best: BestSoFar; history?: EpochRecord[] };
+  if (explicit.epochs !== undefined && Number(explicit.epochs) < st.epoch) {
+    throw new Error(
+      `--resume ${resumeDir} --epochs ${explicit.epochs}: the run has done ${st.epoch} epoch(s) already; ` +
+        `give --epochs ≥ ${st.epoch} (or leave it out to use the run's ${saved.epochs})`,
+    );
+  }
+  return {
+    resumeDir,
+    lastCkpt,
+    given: { ...saved, ...explicit, out: resumeDir } as TrainOptions,
+    start: { epoch: st.epoch, batch: st.batch, step: st.step },
+    best: st.best,
+    history0: st.history ?? [],
+  };
+}
+
+/**
+ * The checkpoint policy after an epoch: `best` follows val Dice (val AUC in cls), `best-cls` follows val AUC (mtl);
+ * `last` is always written. Non-finite metrics never count as an improvement.
+ *
+ * @example
+ * ```ts
+ * import { checkpointsAfterEpoch } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const best = { dice: 0.9, auc: 0.8, diceEpoch: 1, aucEpoch: 1 };
+ * const r = checkpointsAfterEpoch("mtl", best, 2, 0.92, 0.7);
+ * assert.deepEqual(r.save, ["best"]);
+ * assert.equal(r.best.diceEpoch, 2);
+ * assert.equal(r.improved, true);
+ * ```
+ * @param mode the run's mode
+ * @param best the best val metrics so far
+ * @param epoch the 1-based epoch just done
+ * @param dice its val Dice (NaN without segmentation)
+ * @param auc its val AUC (NaN without classification)
+ * @returns the updated best, the checkpoints to write besides `last`, and whether the early-stopping metric improved
+ */
+export function checkpointsAfterEpoch(
+  mode: "mtl" | "seg" | "cls",
+  best: BestSoFar,
+  epoch: number,
+  dice: number,
+  auc: number,
+): { best: BestSoFar; save: ("best" | "best-cls")[]; improved: boolean } {
+  const save: ("best" | "best-cls")[] = [];
+  let improved = false;
+  let b = best;
+  if (Number.isFinite(dice) && dice > b.dice) {
+    b = { ...b, dice, diceEpoch: epoch };
+    improved = mode !== "cls";
+    save.push("best");
+  }
+  if (mode !== "seg" && Number.isFinite(auc) && auc > b.auc) {
+    b = { ...b, auc, aucEpoch: epoch };
+    if (mode === "cls") improved = true;
+    save.push(mode === "cls" ? "best" : "best-cls");
+  }
+  return { best: b, save, improved };
+}
+
 /**
  * Trains APPAU-Net (or the seg / cls baselines) and writes the run folder.
  *
@@ -160,46 +272,9 @@ class FiniteLossCheck {
  * @returns history, best metrics, stop reason
  */
 export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime): Promise<TrainResult> {
-  const resumeDir = typeof opts.resume === "string" ? opts.resume : opts.resume ? opts.out : undefined;
-  let given = { ...opts, out: (resumeDir ?? opts.out)! } as TrainOptions;
-  let start = { epoch: 0, batch: 0, step: 0 };
-  let best = { dice: -Infinity, auc: -Infinity, diceEpoch: 0, aucEpoch: 0 };
-  let history0: EpochRecord[] = [];
-  let lastCkpt: string | undefined;
-  if (resumeDir && typeof opts.resume === "string" && opts.out !== undefined && opts.out !== resumeDir) {
-    throw new Error(
-      `--resume ${resumeDir} with --out ${opts.out}: a resumed run stays in its folder; drop --out ` +
-        "(to start a new run elsewhere, use --out without --resume)",
-    );
-  }
-  if (resumeDir) {
-    lastCkpt = path.join(resumeDir, "checkpoints", "last");
-    const ck = await loadCheckpoint(lastCkpt).catch((e) => {
-      throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
-    });
-    const saved = ck.config as unknown as ResolvedTrainOptions;
-    const explicit = Object.fromEntries(
-      Object.entries(opts).filter(([k, v]) => v !== undefined && k !== "resume" && k !== "out"),
-    );
-    const diffs = configDifferences(saved as unknown as Record<string, unknown>, explicit);
-    if (diffs.length) {
-      throw new Error(
-        `--resume ${resumeDir}: the options differ from the run's config.json (${diffs.join("; ")}); ` +
-          "resume with the same options (only --epochs may change), or start a new run with another --out",
-      );
-    }
-    given = { ...saved, ...explicit, out: resumeDir } as TrainOptions;
-    const st = ck.state as { epoch: number; batch: number; step: number; best: typeof best; history?: EpochRecord[] };
-    start = { epoch: st.epoch, batch: st.batch, step: st.step };
-    if (explicit.epochs !== undefined && Number(explicit.epochs) < st.epoch) {
-      throw new Error(
-        `--resume ${resumeDir} --epochs ${explicit.epochs}: the run has done ${st.epoch} epoch(s) already; ` +
-          `give --epochs ≥ ${st.epoch} (or leave it out to use the run's ${saved.epochs})`,
-      );
-    }
-    best = st.best;
-    history0 = st.history ?? [];
-  }
+  const rs = await runStart(opts);
+  const { resumeDir, lastCkpt, given, start, history0 } = rs;
+  let best = rs.best;
   const c = resolveTrainOptions(given);
   const lock: RunFolderLock = await claimRunFolder(c.out, { resume: Boolean(resumeDir), overwrite: opts.overwrite });
   let wrote = false;
@@ -382,20 +457,13 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
           history.push(rec);
           await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
           const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
-          let improved = false;
           const crash = opts.crashCheckpointAfterEpoch?.epoch === epoch + 1
             ? opts.crashCheckpointAfterEpoch.at
             : undefined;
-          if (!Number.isNaN(dice) && dice > best.dice) {
-            best = { ...best, dice, diceEpoch: epoch + 1 };
-            improved = c.mode !== "cls";
-            await saveState("best", epoch + 1, 0);
-          }
-          if (c.mode !== "seg" && !Number.isNaN(auc) && auc > best.auc) {
-            best = { ...best, auc, aucEpoch: epoch + 1 };
-            if (c.mode === "cls") improved = true;
-            await saveState(c.mode === "cls" ? "best" : "best-cls", epoch + 1, 0);
-          }
+          const policy = checkpointsAfterEpoch(c.mode, best, epoch + 1, dice, auc);
+          best = policy.best;
+          const improved = policy.improved;
+          for (const name of policy.save) await saveState(name, epoch + 1, 0);
           await saveState("last", epoch + 1, 0, crash);
           lastEpoch = epoch + 1;
           progress.epoch(rec);
