@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-export * from "./lib/backend.ts";
+export * from "./lib/runtime/backend.ts";
 export * from "./lib/data/errors.ts";
 export * from "./lib/data/rng.ts";
 export * from "./lib/data/decode.ts";

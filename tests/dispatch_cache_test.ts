@@ -9,7 +9,7 @@ import {
   kltvLossPerImage,
 } from "../mod.ts";
 import { webgpuTest } from "./webgpu_helper.ts";
-import { type DispatchCache, packUniforms } from "../lib/webgpu_dispatch_cache.ts";
+import { type DispatchCache, packUniforms } from "../lib/runtime/webgpu_dispatch_cache.ts";
 
 /**
  * Starts webgpu and returns its dispatch caches, emptied so that earlier tests in this process cannot bring them to

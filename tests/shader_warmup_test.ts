@@ -17,7 +17,7 @@ import {
   shaderWarmupSkipReason,
   startShaderWarmup,
   WARMUP_FAST_RUN,
-} from "../lib/train/shader_warmup.ts";
+} from "../lib/runtime/shader_warmup.ts";
 import { webgpu, webgpuTest } from "./webgpu_helper.ts";
 import { tinyRunOptions } from "./run_options.ts";
 

@@ -36,7 +36,7 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  *
  * @example
  * ```ts
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../runtime/backend.ts";
  * import { resolveTrainOptions } from "./config.ts";
  * import { buildNets, disposeNets } from "./step.ts";
  * await initBackend({ backend: "cpu" });

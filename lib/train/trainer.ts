@@ -10,7 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
-import { backendInfo } from "../backend.ts";
+import { backendInfo } from "../runtime/backend.ts";
 import { createDataset, type Dataset } from "../data/dataset.ts";
 import { readManifest } from "../data/manifest.ts";
 import { segmentorVariantName } from "../model/segmentor.ts";
@@ -30,7 +30,7 @@ import type { EpochRecord } from "./records.ts";
 
 export type { EpochRecord };
 import { buildNets, disposeNets, runStep } from "./step.ts";
-import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
+import { type ShaderWarmupReport, startShaderWarmup } from "../runtime/shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
 import { withSeededRandom } from "./seeded_random.ts";
 import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";

@@ -5,8 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
-import { type KernelTarget, kernelTarget, noteAdapterKind } from "./kernels/policy.ts";
-import { fastKernelsDisabledReason, installFastKernels } from "./kernels/registry.ts";
+import { type KernelTarget, kernelTarget, noteAdapterKind } from "../kernels/policy.ts";
+import { fastKernelsDisabledReason, installFastKernels } from "../kernels/registry.ts";
 import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";
 
 /** Which tfjs backend to run on. */

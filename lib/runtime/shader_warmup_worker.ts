@@ -11,7 +11,7 @@ import { setKernelTarget } from "../kernels/policy.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { installFastKernels, useFastKernels } from "../kernels/registry.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
-import { evalOutputs } from "./evaluation.ts";
+import { evalOutputs } from "../train/evaluation.ts";
 import {
   type ShaderCreatedMessage,
   shaderHash,
@@ -21,7 +21,7 @@ import {
   WARMUP_FAST_MS,
   WARMUP_FAST_RUN,
 } from "./shader_warmup.ts";
-import { buildNets, disposeNets, runStep } from "./step.ts";
+import { buildNets, disposeNets, runStep } from "../train/step.ts";
 
 /** The parts of a worker's global scope used here. */
 interface WorkerScope {

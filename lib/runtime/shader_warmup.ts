@@ -28,11 +28,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
-import { backendInfo } from "../backend.ts";
+import { backendInfo } from "./backend.ts";
 import { kernelTarget } from "../kernels/policy.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
 import { kernelEnv } from "../kernels/webgpu_program.ts";
-import { APPAUNET_VERSION, type ResolvedTrainOptions } from "./config.ts";
+import { APPAUNET_VERSION, type ResolvedTrainOptions } from "../train/config.ts";
 
 /** What a finished (or stopped) warm-up did. */
 export interface ShaderWarmupReport {
@@ -98,7 +98,7 @@ export const WARMUP_FAST_MS = 30;
  *
  * @example
  * ```ts
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "./backend.ts";
  * import { shaderWarmupSkipReason } from "./shader_warmup.ts";
  * await initBackend({ backend: "cpu" });
  * console.log(shaderWarmupSkipReason()); // "the backend is cpu, not webgpu"
