@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { main } from "../cli.ts";
+import { capture } from "./capture.ts";
 import { gatedTest, WEBGPU } from "./webgpu_helper.ts";
 import {
   APPAUNET_VERSION,
@@ -11,20 +12,6 @@ import {
   readManifest,
   SOFTWARE_SUBMIT_BATCH_SIZE,
 } from "../mod.ts";
-
-async function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const log = console.log, err = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void out.push(a.join(" "));
-  try {
-    const code = await fn();
-    return { code, text: out.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
 
 Deno.test("CLI: --help everywhere, unknown flags and commands are errors with exit code 2", async () => {
   for (const cmd of ["info", "demo", "prepare", "train", "eval", "predict"]) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { main } from "../cli.ts";
+import { capture } from "./capture.ts";
 import {
   bootstrapInterval,
   epochsToLevel,
@@ -13,20 +14,6 @@ import {
   runCommandLine,
 } from "../mod.ts";
 import { gatedTest, REAL_DATA, WEBGPU } from "./webgpu_helper.ts";
-
-async function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const log = console.log, err = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void out.push(a.join(" "));
-  try {
-    const code = await fn();
-    return { code, text: out.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
 
 Deno.test("parsePlan: defaults merge into each run; bad ids, duplicates, tables and option names name the run", () => {
   const base = {

@@ -34,6 +34,20 @@ await Deno.writeFile(
 );
 const png = await Deno.readFile(imageFile);
 
+/** What the library's predictImage gives for the test image (the server and the page must match it). */
+async function libraryPrediction() {
+  const m = await loadModels(model);
+  try {
+    return await predictImage(
+      { segmentor: m.segmentor, discriminator: m.discriminator, metadata: await modelMetadata(model) },
+      decodeImageBytes(png, "wide.png"),
+    );
+  } finally {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+  }
+}
+
 Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, oversized, unauthorized and concurrent requests", async () => {
   const s = await serveModel({ model, port: 0, maxBodyBytes: 64 * 1024, queue: 2 });
   const post = (body: BodyInit | null, headers: Record<string, string> = {}) =>
@@ -48,13 +62,7 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
     assert.deepEqual([mask.width, mask.height], [48, 40]);
     assert.ok(Math.abs((mask.data as Uint8Array).filter((v) => v === 255).length / (48 * 40) - r.lungFraction) < 1e-9);
     // The same numbers as the library's predictImage.
-    const m = await loadModels(model);
-    const direct = await predictImage(
-      { segmentor: m.segmentor, discriminator: m.discriminator, metadata: await modelMetadata(model) },
-      decodeImageBytes(png, "wide.png"),
-    );
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    const direct = await libraryPrediction();
     assert.ok(Math.abs(direct.probabilities!.opacity - r.probabilities.opacity) < 1e-6);
 
     const empty = await post(new Uint8Array(0));
@@ -120,13 +128,7 @@ gatedTest(
       pageScript: page.script,
       files: { "/test/wide.png": imageFile, "/test/bad.png": bad },
     });
-    const m = await loadModels(model);
-    const want = await predictImage(
-      { segmentor: m.segmentor, discriminator: m.discriminator, metadata: await modelMetadata(model) },
-      decodeImageBytes(png, "wide.png"),
-    );
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    const want = await libraryPrediction();
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,

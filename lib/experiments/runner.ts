@@ -6,7 +6,7 @@
  * @module
  */
 import * as path from "node:path";
-import { writeFileSynced } from "../io/fs.ts";
+import { exists, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "../train/checkpoint.ts";
 import type { ImagePrediction, SplitMetrics } from "../train/evaluation.ts";
 import { evaluate } from "../train/inference.ts";
@@ -121,15 +121,6 @@ export interface RunPlannedOptions {
 /** The path of a run's result file. */
 export function resultPath(resultsDir: string, id: string): string {
   return path.join(resultsDir, `${id}.json`);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function intervalStat(values: number[]): IntervalStat {

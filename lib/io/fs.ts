@@ -15,3 +15,13 @@ export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<
     f.close();
   }
 }
+
+/** Whether a path exists (file, folder or link). */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileHandler } from "../io/file_handler.ts";
-import { writeFileSynced } from "../io/fs.ts";
+import { exists, writeFileSynced } from "../io/fs.ts";
 import { assertFiniteWeights, NON_FINITE_CAUSES } from "./numerics.ts";
 
 function weightBytes(data: tf.io.WeightData | undefined): ArrayBuffer {
@@ -57,15 +57,6 @@ export interface CheckpointContent {
   state: Record<string, unknown>;
   /** Run configuration (JSON), copied so the checkpoint is self-contained. */
   config: Record<string, unknown>;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
