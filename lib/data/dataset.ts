@@ -143,9 +143,10 @@ export interface Dataset {
  * @example
  * ```ts
  * import { stratifiedSplit } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const rows = Array.from({ length: 20 }, (_, i) => ({ label: i % 2, masks: [] as string[] }));
  * const s = stratifiedSplit(rows, 1);
- * console.log(s.filter((x) => x === "train").length); // 14
+ * assert.equal(s.filter((x) => x === "train").length, 14);
  * ```
  * @param rows rows with `label` and `masks`
  * @param seed shuffle seed
@@ -180,8 +181,9 @@ export function stratifiedSplit(
  * @example
  * ```ts
  * import { stratifiedKeep } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const keep = stratifiedKeep([0, 0, 0, 0, 1, 1, 1, 1], (c) => String(c), 0.5, 3);
- * console.log(keep.size); // 4
+ * assert.equal(keep.size, 4);
  * ```
  * @param items candidates
  * @param key stratum of an item

@@ -11,8 +11,9 @@
  * @example
  * ```ts
  * import { DataError } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const e = new DataError("x.png", "file is empty (0 bytes)", "re-export the image");
- * console.log(e.message); // "x.png: file is empty (0 bytes); re-export the image"
+ * assert.equal(e.message, "x.png: file is empty (0 bytes); re-export the image");
  * ```
  */
 export class DataError extends Error {

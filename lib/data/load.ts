@@ -114,10 +114,11 @@ export function decodeFile(path: string): DecodedImage {
  * @example
  * ```ts
  * import { encodeGrayPng, loadImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile({ suffix: ".png" });
  * await Deno.writeFile(path, encodeGrayPng(new Float32Array(16).fill(0.5), 4, 4));
  * const img = loadImage(path, { size: 2 });
- * console.log(img.length); // 4
+ * assert.equal(img.length, 4);
  * ```
  * @param path image file (PNG, JPEG or DICOM)
  * @param opts size and normalization
@@ -135,9 +136,10 @@ export function loadImage(path: string, opts: LoadImageOptions = {}): Float32Arr
  * @example
  * ```ts
  * import { encodeGrayPng, loadMask } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const path = await Deno.makeTempFile({ suffix: ".png" });
  * await Deno.writeFile(path, encodeGrayPng(new Float32Array([1, 0, 0, 1]), 2, 2));
- * console.log(Array.from(loadMask(path))); // [1, 0, 0, 1]
+ * assert.deepEqual(Array.from(loadMask(path)), [1, 0, 0, 1]);
  * ```
  * @param paths one mask file or several to OR together
  * @param opts size, non-binary tolerance, expected size

@@ -160,7 +160,8 @@ export function parseCsvRecords(text: string, name = "CSV"): CsvRecord[] {
  * @example
  * ```ts
  * import { parseCsv } from "@appaunet/appaunet";
- * console.log(parseCsv('a,b\n1,"x,y"\n')); // [["a","b"],["1","x,y"]]
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseCsv('a,b\n1,"x,y"\n'), [["a","b"],["1","x,y"]]);
  * ```
  * @param text CSV text
  * @returns rows of fields (blank lines dropped)

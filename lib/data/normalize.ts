@@ -43,8 +43,9 @@ export interface ClaheOptions {
  * @example
  * ```ts
  * import { clahe } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const out = clahe(new Float32Array(64 * 64).map((_, i) => (i % 64) / 128), 64, 64);
- * console.log(out.length); // 4096
+ * assert.equal(out.length, 4096);
  * ```
  * @param data plane in [0, 1]
  * @param width plane width

@@ -160,9 +160,10 @@ export interface WritePhantomOptions extends PhantomOptions {
  * @example
  * ```ts
  * import { writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const csv = await writePhantomDataset(dir, { count: 8, size: 32 });
- * console.log(csv.endsWith("manifest.csv")); // true
+ * assert.equal(csv.endsWith("manifest.csv"), true);
  * ```
  * @param dir output folder (created)
  * @param opts phantom options

@@ -29,8 +29,9 @@ function areaWeights(src: number, dst: number): { idx: Int32Array; w: Float32Arr
  * @example
  * ```ts
  * import { resizeArea } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const out = resizeArea(new Float32Array([0, 1, 1, 0]), 2, 2, 1, 1);
- * console.log(out[0]); // 0.5
+ * assert.equal(out[0], 0.5);
  * ```
  * @param data row-major source
  * @param width source width

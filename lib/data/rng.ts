@@ -24,9 +24,10 @@ export interface Rng {
  * @example
  * ```ts
  * import { createRng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const a = createRng(1, 2).next();
  * const b = createRng(1, 2).next();
- * console.log(a === b); // true
+ * assert.equal(a === b, true);
  * ```
  * @param seeds integers mixed into the state
  * @returns a generator

@@ -28,11 +28,12 @@ function concatWeights(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Arra
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { fileHandler } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const m = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });
  * await m.save(fileHandler(dir));
  * const back = await tf.loadLayersModel(fileHandler(dir));
- * console.log(back.countParams()); // 3
+ * assert.equal(back.countParams(), 3);
  * ```
  * @param dir folder (created on save)
  * @returns the handler

@@ -33,8 +33,9 @@ export function encodeGrayPng(data: Float32Array, width: number, height: number,
  * @example
  * ```ts
  * import { encodeRgbPng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const bytes = encodeRgbPng(new Uint8Array([255, 0, 0]), 1, 1);
- * console.log(bytes.length > 0); // true
+ * assert.equal(bytes.length > 0, true);
  * ```
  * @param rgb interleaved bytes, 3 or 4 per pixel
  * @param width width in pixels

@@ -238,7 +238,8 @@ const REPLACEMENTS: Replacement[] = [
  * @example
  * ```ts
  * import { replacedKernelNames } from "@appaunet/appaunet";
- * console.log(replacedKernelNames("webgpu").includes("Conv2DBackpropFilter")); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(replacedKernelNames("webgpu").includes("Conv2DBackpropFilter"), true);
  * ```
  * @param backendName `"webgpu"` or `"cpu"`
  * @returns the kernel names, in registration order
@@ -272,8 +273,9 @@ let active = true, applied = false, installed = false;
  * @example
  * ```ts
  * import { fastKernelsEnabled, useFastKernels } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * useFastKernels(false);
- * console.log(fastKernelsEnabled()); // false
+ * assert.equal(fastKernelsEnabled(), false);
  * useFastKernels(true);
  * ```
  * @param enabled `true` for the fast kernels, `false` for stock tfjs
@@ -362,7 +364,8 @@ export function fastKernelsInstalled(): boolean {
  * @example
  * ```ts
  * import { fastKernelsEnabled } from "@appaunet/appaunet";
- * console.log(typeof fastKernelsEnabled()); // "boolean"
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof fastKernelsEnabled(), "boolean");
  * ```
  * @returns `true` unless {@linkcode useFastKernels} last turned them off (they take effect once installed)
  */

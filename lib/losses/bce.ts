@@ -14,8 +14,9 @@ import { checkLossShapes, EPSILON, meanPerImage } from "./common.ts";
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { bceLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const l = bceLoss(tf.ones([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 0.5));
- * console.log((await l.data())[0].toFixed(4)); // "0.6931"
+ * assert.equal((await l.data())[0].toFixed(4), "0.6931");
  * ```
  * @param yTrue binary mask `[B, H, W(, 1)]`
  * @param yPred probabilities of the same shape

@@ -49,7 +49,8 @@ const PER_IMAGE: Record<LossName, PerImageLossFn> = {
  * @example
  * ```ts
  * import { perImageLossByName } from "@appaunet/appaunet";
- * console.log(typeof perImageLossByName("dice")); // "function"
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof perImageLossByName("dice"), "function");
  * ```
  * @param name CLI name
  * @returns `(yTrue, yPred) => [B]`
@@ -69,8 +70,9 @@ export function perImageLossByName(name: string): PerImageLossFn {
  * @example
  * ```ts
  * import { lossByName } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const loss = lossByName("kltv");
- * console.log(typeof loss); // "function"
+ * assert.equal(typeof loss, "function");
  * ```
  * @param name CLI name
  * @returns `(yTrue, yPred) => scalar`

@@ -19,8 +19,9 @@ export interface DiceOptions {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { diceLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.tensor4d([1, 0, 1, 0], [1, 2, 2, 1]);
- * console.log((await diceLoss(y, y).data())[0]); // 0
+ * assert.equal((await diceLoss(y, y).data())[0], 0);
  * ```
  * @param yTrue binary mask `[B, H, W(, 1)]`
  * @param yPred probabilities of the same shape

@@ -22,8 +22,9 @@ export interface FocalTverskyOptions extends TverskyOptions {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { focalTverskyLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const l = focalTverskyLoss(tf.ones([1, 2, 2, 1]), tf.zeros([1, 2, 2, 1]));
- * console.log((await l.data())[0] > 0.5); // true
+ * assert.equal((await l.data())[0] > 0.5, true);
  * ```
  * @param yTrue binary mask `[B, H, W(, 1)]`
  * @param yPred probabilities of the same shape

@@ -34,8 +34,9 @@ export function fakeLogProbs(logits: tf.Tensor2D): { logFake: tf.Tensor1D; logRe
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { realClassCrossEntropy } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const ce = realClassCrossEntropy(tf.tensor2d([[0, 0, 5]]), tf.tensor1d([1], "int32"), true);
- * console.log((await ce.data())[0].toFixed(4)); // "0.6931"
+ * assert.equal((await ce.data())[0].toFixed(4), "0.6931");
  * ```
  * @param logits `[B, K+1]` (or `[B, K]` when `fakeClass` is false)
  * @param labels `[B]` int32 class indices
@@ -81,10 +82,11 @@ export interface DiscriminatorLossInputs {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { discriminatorLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const l = tf.tensor2d([[2, 0, -2]]);
  * const one = tf.ones([1]) as tf.Tensor1D;
  * const out = discriminatorLoss({ logitsLabeledPairs: l, logitsReal: l, logitsFake: l, labels: tf.tensor1d([0], "int32"), hasLabel: one, hasMask: one, valid: one });
- * console.log(out.total.shape); // []
+ * assert.deepEqual(out.total.shape, []);
  * ```
  * @param i logits, labels and per-sample weights
  * @returns the total and each term
@@ -116,8 +118,9 @@ export function discriminatorLoss(i: DiscriminatorLossInputs): {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { segmentorAdversarialLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const out = segmentorAdversarialLoss(tf.tensor2d([[0, 0, 0]]), tf.ones([1]) as tf.Tensor1D);
- * console.log((await out.data())[0].toFixed(4)); // "0.4055"
+ * assert.equal((await out.data())[0].toFixed(4), "0.4055");
  * ```
  * @param logitsFake D logits on x ⊕ S(x)
  * @param valid `[B]` sample weights
@@ -134,8 +137,9 @@ export function segmentorAdversarialLoss(logitsFake: tf.Tensor2D, valid: tf.Tens
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { realClassProbabilities } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const p = realClassProbabilities(tf.tensor2d([[0, 0, 9]]), true);
- * console.log(await p.data()); // Float32Array [0.5, 0.5]
+ * assert.deepEqual(Array.from(await p.data()), [0.5, 0.5]);
  * ```
  * @param logits `[B, K+1]` or `[B, K]`
  * @param fakeClass whether the last column is the extra class

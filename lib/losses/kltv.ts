@@ -23,8 +23,9 @@ export interface KltvOptions extends TverskyOptions, KlOptions {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { kltvLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.ones([1, 2, 2, 1]);
- * console.log((await kltvLoss(y, y).data())[0] < 1e-6); // true
+ * assert.equal((await kltvLoss(y, y).data())[0] < 1e-6, true);
  * ```
  * @param yTrue binary mask `[B, H, W(, 1)]`
  * @param yPred probabilities of the same shape

@@ -25,9 +25,10 @@ function overlap(yTrue: tf.Tensor, yPred: tf.Tensor, threshold: number) {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { dicePerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
  * const p = tf.tensor4d([1, 0, 0, 0], [1, 2, 2, 1]);
- * console.log((await dicePerImage(y, p).data())[0].toFixed(3)); // "0.667"
+ * assert.equal((await dicePerImage(y, p).data())[0].toFixed(3), "0.667");
  * ```
  * @param yTrue mask
  * @param yPred probabilities or mask
@@ -54,9 +55,10 @@ export function dicePerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOp
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { jaccardPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
  * const p = tf.tensor4d([1, 0, 0, 0], [1, 2, 2, 1]);
- * console.log((await jaccardPerImage(y, p).data())[0]); // 0.5
+ * assert.equal((await jaccardPerImage(y, p).data())[0], 0.5);
  * ```
  * @param yTrue mask
  * @param yPred probabilities or mask
@@ -79,8 +81,9 @@ export function jaccardPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: Overla
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { diceCoefficient } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.ones([2, 2, 2, 1]);
- * console.log((await diceCoefficient(y, y).data())[0]); // 1
+ * assert.equal((await diceCoefficient(y, y).data())[0], 1);
  * ```
  * @param yTrue mask
  * @param yPred probabilities or mask
@@ -98,8 +101,9 @@ export function diceCoefficient(yTrue: tf.Tensor, yPred: tf.Tensor, opts: Overla
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { jaccardIndex } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.ones([2, 2, 2, 1]);
- * console.log((await jaccardIndex(y, y).data())[0]); // 1
+ * assert.equal((await jaccardIndex(y, y).data())[0], 1);
  * ```
  * @param yTrue mask
  * @param yPred probabilities or mask
@@ -117,8 +121,9 @@ export function jaccardIndex(yTrue: tf.Tensor, yPred: tf.Tensor, opts: OverlapOp
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { pixelAccuracyPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.tensor4d([1, 1, 0, 0], [1, 2, 2, 1]);
- * console.log((await pixelAccuracyPerImage(y, tf.zeros([1, 2, 2, 1])).data())[0]); // 0.5
+ * assert.equal((await pixelAccuracyPerImage(y, tf.zeros([1, 2, 2, 1])).data())[0], 0.5);
  * ```
  * @param yTrue mask
  * @param yPred probabilities or mask

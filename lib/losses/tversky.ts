@@ -24,8 +24,9 @@ export interface TverskyOptions {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { tverskyIndex } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.ones([1, 2, 2, 1]);
- * console.log(await tverskyIndex(y, y).data()); // Float32Array [1]
+ * assert.deepEqual(Array.from(await tverskyIndex(y, y).data()), [1]);
  * ```
  * @param yTrue binary mask
  * @param yPred probabilities of the same shape
@@ -52,8 +53,9 @@ export function tverskyIndex(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOp
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { tverskyLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.ones([1, 2, 2, 1]);
- * console.log((await tverskyLoss(y, y).data())[0]); // 0
+ * assert.equal((await tverskyLoss(y, y).data())[0], 0);
  * ```
  * @param yTrue binary mask `[B, H, W(, 1)]`
  * @param yPred probabilities of the same shape

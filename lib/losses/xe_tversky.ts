@@ -14,8 +14,9 @@ import { tverskyLossPerImage, type TverskyOptions } from "./tversky.ts";
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { xeTverskyLoss } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const y = tf.ones([1, 2, 2, 1]);
- * console.log((await xeTverskyLoss(y, y).data())[0] < 1e-5); // true
+ * assert.equal((await xeTverskyLoss(y, y).data())[0] < 1e-5, true);
  * ```
  * @param yTrue binary mask `[B, H, W(, 1)]`
  * @param yPred probabilities of the same shape

@@ -48,8 +48,9 @@ export interface AppauNet {
  * @example
  * ```ts
  * import { createAppauNet } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const net = createAppauNet({ size: 32, segmentor: { depth: 2, baseFilters: 4 }, discriminator: { depth: 2, baseFilters: 4 } });
- * console.log(net.config.variant); // "Pyramid Progressive Attention U-Net"
+ * assert.equal(net.config.variant, "Pyramid Progressive Attention U-Net");
  * net.segmentor.dispose();
  * net.discriminator.dispose();
  * ```

@@ -68,8 +68,9 @@ export function resolveDiscriminatorOptions(opts: DiscriminatorOptions = {}): Re
  * @example
  * ```ts
  * import { createDiscriminator } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const d = createDiscriminator({ size: 32, depth: 2, baseFilters: 4 });
- * console.log(d.outputs[0].shape); // [null, 3]
+ * assert.deepEqual(d.outputs[0].shape, [null, 3]);
  * d.dispose();
  * ```
  * @param opts size, classes, width, depth, dropout

@@ -145,8 +145,9 @@ class Builder {
  * @example
  * ```ts
  * import { createSegmentor } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const s = createSegmentor({ size: 32, depth: 2, baseFilters: 4 });
- * console.log(s.outputs[0].shape); // [null, 32, 32, 1]
+ * assert.deepEqual(s.outputs[0].shape, [null, 32, 32, 1]);
  * s.dispose();
  * ```
  * @param opts size, depth, filters and the three switches
@@ -238,7 +239,8 @@ export function createSegmentor(opts: SegmentorOptions = {}): tf.LayersModel {
  * @example
  * ```ts
  * import { segmentorVariantName } from "@appaunet/appaunet";
- * console.log(segmentorVariantName({ pyramid: false })); // "Progressive Attention U-Net"
+ * import assert from "node:assert/strict";
+ * assert.equal(segmentorVariantName({ pyramid: false }), "Progressive Attention U-Net");
  * ```
  * @param opts the three switches (default on)
  * @returns the variant name

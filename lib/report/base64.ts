@@ -10,7 +10,8 @@
  * @example
  * ```ts
  * import { encodeBase64 } from "@appaunet/appaunet";
- * console.log(encodeBase64(new Uint8Array([104, 105]))); // "aGk="
+ * import assert from "node:assert/strict";
+ * assert.equal(encodeBase64(new Uint8Array([104, 105])), "aGk=");
  * ```
  * @param bytes input
  * @returns base64 text

@@ -12,8 +12,9 @@ import { encodeRgbPng } from "../io/png.ts";
  * @example
  * ```ts
  * import { overlayPng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const png = overlayPng(new Float32Array(16).fill(0.5), new Float32Array(16), null, 4);
- * console.log(png.length > 0); // true
+ * assert.equal(png.length > 0, true);
  * ```
  * @param image `size × height` plane in [0, 1]
  * @param pred predicted probabilities (lung at or above `threshold`), or `null`
@@ -60,7 +61,8 @@ export function overlayPng(
  * @example
  * ```ts
  * import { maskPng } from "@appaunet/appaunet";
- * console.log(maskPng(new Float32Array([0.9, 0.1, 0, 1]), 2).length > 0); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(maskPng(new Float32Array([0.9, 0.1, 0, 1]), 2).length > 0, true);
  * ```
  * @param pred probabilities
  * @param size width (and the height when `height` is not given)

@@ -36,7 +36,8 @@ const num = (v: number | undefined, d = 4) => (v === undefined || Number.isNaN(v
  * @example
  * ```ts
  * import { svgLineChart } from "@appaunet/appaunet";
- * console.log(svgLineChart("loss", { a: [3, 2, 1] }).startsWith("<svg")); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(svgLineChart("loss", { a: [3, 2, 1] }).startsWith("<svg"), true);
  * ```
  * @param title chart title
  * @param series name → values per epoch (or per point of `xLabel`)

@@ -154,7 +154,8 @@ function preferVulkanOnLinux(): string | undefined {
  * @example Keep Mesa's own default instead: set the variable before the first `initBackend`
  * ```ts
  * import { SOFTWARE_VECTOR_WIDTH } from "@appaunet/appaunet";
- * console.log(SOFTWARE_VECTOR_WIDTH); // 128
+ * import assert from "node:assert/strict";
+ * assert.equal(SOFTWARE_VECTOR_WIDTH, 128);
  * // Deno.env.set("LP_NATIVE_VECTOR_WIDTH", "256"); // or LP_NATIVE_VECTOR_WIDTH=256 in the shell
  * ```
  */
@@ -245,8 +246,9 @@ function readMesaVersion(): string | undefined {
  * @example Start the cpu backend (always available)
  * ```ts
  * import { initBackend } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const info = await initBackend({ backend: "cpu" });
- * console.log(info.backend); // "cpu"
+ * assert.equal(info.backend, "cpu");
  * ```
  * @param opts backend choice and fallback policy
  * @returns the same report as {@linkcode backendInfo}
@@ -406,8 +408,9 @@ async function probeWebGpu(): Promise<string | undefined> {
  * @example
  * ```ts
  * import { backendInfo, initBackend } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * await initBackend({ backend: "cpu" });
- * console.log(backendInfo().versions.tfjs); // "4.22.0"
+ * assert.equal(backendInfo().versions.tfjs, "4.22.0");
  * ```
  * @returns backend name, adapter facts, versions and warnings
  */

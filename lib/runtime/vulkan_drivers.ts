@@ -15,7 +15,8 @@ const ICD_DIRS = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/sh
  * @example
  * ```ts
  * import { vulkanDriverManifests } from "./vulkan_drivers.ts";
- * console.log(Array.isArray(vulkanDriverManifests())); // true
+ * import assert from "node:assert/strict";
+ * assert.equal(Array.isArray(vulkanDriverManifests()), true);
  * ```
  * @returns manifest paths, e.g. `/usr/share/vulkan/icd.d/lvp_icd.x86_64.json`
  */

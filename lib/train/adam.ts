@@ -112,10 +112,11 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { createAdam } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const w = tf.variable(tf.tensor1d([1, 2]));
  * const opt = createAdam(0.1);
  * opt.minimize(() => tf.sum(tf.square(w)) as tf.Scalar, false, [w]);
- * console.log((await w.data())[0] < 1); // true
+ * assert.equal((await w.data())[0] < 1, true);
  * ```
  * @param learningRate step size. Default 0.001.
  * @param beta1 decay of the first-moment estimate. Default 0.9.

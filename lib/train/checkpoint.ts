@@ -66,10 +66,11 @@ export interface CheckpointContent {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { loadCheckpoint, saveCheckpoint } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const dir = `${await Deno.makeTempDir()}/last`;
  * const m = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [1] })] });
  * await saveCheckpoint(dir, { models: { segmentor: m }, optimizers: {}, state: { epoch: 1 }, config: {} });
- * console.log((await loadCheckpoint(dir)).state.epoch); // 1
+ * assert.equal((await loadCheckpoint(dir)).state.epoch, 1);
  * ```
  * @param dir checkpoint folder (e.g. `runs/x/checkpoints/last`)
  * @param c models, optimizers, state, config

@@ -128,7 +128,8 @@ const RUNTIME_KEYS = [
  * @example
  * ```ts
  * import { APPAUNET_VERSION } from "@appaunet/appaunet";
- * console.log(APPAUNET_VERSION); // "0.1.0"
+ * import assert from "node:assert/strict";
+ * assert.equal(APPAUNET_VERSION, "0.1.0");
  * ```
  */
 export const APPAUNET_VERSION = "0.1.0";
@@ -144,7 +145,8 @@ export type ResolvedTrainOptions =
  * @example
  * ```ts
  * import { resolveTrainOptions } from "@appaunet/appaunet";
- * console.log(resolveTrainOptions({ data: "m.csv", out: "runs/x", mode: "seg" }).lr); // 0.001
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveTrainOptions({ data: "m.csv", out: "runs/x", mode: "seg" }).lr, 0.001);
  * ```
  * @param o user options
  * @returns resolved options

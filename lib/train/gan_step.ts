@@ -65,6 +65,7 @@ function vars(m: tf.LayersModel): tf.Variable[] {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { createDiscriminator, createSegmentor, ganTrainStep, kltvLossPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const nets = {
  *   segmentor: createSegmentor({ size: 16, depth: 1, baseFilters: 2 }),
  *   discriminator: createDiscriminator({ size: 16, depth: 1, baseFilters: 2 }),
@@ -76,7 +77,7 @@ function vars(m: tf.LayersModel): tf.Variable[] {
  *   images: tf.zeros([2, 16, 16, 1]), masks: tf.zeros([2, 16, 16, 1]),
  *   hasMask: one, labels: tf.tensor1d([0, 1], "int32"), hasLabel: one, valid: one,
  * }, { segLoss: kltvLossPerImage });
- * console.log(Object.keys(out).sort().join()); // "adv,d,dFake,dReal,dSup,s,seg"
+ * assert.equal(Object.keys(out).sort().join(), "adv,d,dFake,dReal,dSup,s,seg");
  * ```
  * @param nets S, D and their optimizers
  * @param batch images, masks, labels and per-sample weights

@@ -13,7 +13,8 @@
  * @example
  * ```ts
  * import { rocAuc } from "@appaunet/appaunet";
- * console.log(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])); // 0.75
+ * import assert from "node:assert/strict";
+ * assert.equal(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75);
  * ```
  * @param scores score of the positive class per sample
  * @param labels 1 = positive, 0 = negative
@@ -134,7 +135,8 @@ export interface MeanStd {
  * @example
  * ```ts
  * import { meanStd } from "@appaunet/appaunet";
- * console.log(meanStd([1, 3])); // { mean: 2, std: 1 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(meanStd([1, 3]), { mean: 2, std: 1 });
  * ```
  * @param values numbers
  * @returns mean and std

@@ -39,6 +39,7 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  * import { initBackend } from "../runtime/backend.ts";
  * import { resolveTrainOptions } from "./config.ts";
  * import { buildNets, disposeNets } from "./step.ts";
+ * import assert from "node:assert/strict";
  * await initBackend({ backend: "cpu" });
  * const c = resolveTrainOptions({
  *   data: "fixtures/phantoms/manifest.csv",
@@ -48,7 +49,7 @@ export type StepBatch = Pick<Batch, "images" | "masks" | "hasMask" | "labels" | 
  *   segmentor: { depth: 2, baseFilters: 4 },
  * });
  * const nets = buildNets(c, 2);
- * console.log(nets.discriminator === undefined); // true
+ * assert.equal(nets.discriminator === undefined, true);
  * disposeNets(nets);
  * ```
  * @param c the run's resolved options
