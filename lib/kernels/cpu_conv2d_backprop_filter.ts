@@ -6,11 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-
-interface CpuBackendLike {
-  data: { get(id: object): { values: Float32Array } };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo;
-}
+import type { CpuBackendLike } from "../runtime/tfjs_internals.ts";
 
 /** Attributes tfjs passes to the kernel. */
 interface Attrs {

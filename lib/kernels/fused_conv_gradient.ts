@@ -21,26 +21,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { CustomGradFunc, CustomGradResult, EngineLike, GradMap } from "../runtime/tfjs_internals.ts";
 
 /** What `customGrad`'s function returns. */
-interface CustomGradResult {
-  value: tf.Tensor;
-  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
-}
-type CustomGradFunc = (...args: unknown[]) => CustomGradResult;
-type GradMap = Record<string, () => tf.Tensor>;
-
-/** The parts of tfjs-core 4.22's engine used here. */
-interface EngineLike {
-  customGrad(f: CustomGradFunc): (...inputs: tf.Tensor[]) => tf.Tensor;
-  runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>): tf.Tensor | tf.Tensor[];
-  runKernelFunc(p: {
-    forwardFunc: (backend: unknown, save: (ts: tf.Tensor[]) => void) => tf.Tensor;
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => GradMap;
-    inputs: Record<string, tf.Tensor>;
-  }): tf.Tensor;
-}
-
 let installed = false;
 
 /**

@@ -18,6 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { BatchNormLayer } from "../runtime/tfjs_internals.ts";
 import { storedAsFloat32, type WebGpuBackendLike } from "./webgpu_program.ts";
 import { channelMapWebGpu } from "./webgpu_channel.ts";
 import { columnFinish, columnPartialSums } from "./webgpu_reduce.ts";
@@ -119,25 +120,6 @@ export function registerBatchNormKernels(): void {
   k(BN_MOVING_AVERAGE_KERNEL, movingAverage);
   k(BN_GRAD_INPUT_KERNEL, gradInput);
   registered = true;
-}
-
-/** The fields of tfjs-layers' BatchNormalization the fast path reads. */
-interface BatchNormLayer {
-  axis: number;
-  momentum: number;
-  epsilon: number;
-  center: boolean;
-  scale: boolean;
-  gamma: LayerVariable;
-  beta: LayerVariable;
-  movingMean: LayerVariable;
-  movingVariance: LayerVariable;
-}
-
-/** The part of a tfjs-layers LayerVariable used here. */
-interface LayerVariable {
-  read(): tf.Tensor;
-  write(t: tf.Tensor): void;
 }
 
 /** One batch-norm training forward (fused backward), or `undefined` when the input is not eligible. */

@@ -5,6 +5,9 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
+import type { WebGpuBackendLike } from "../runtime/tfjs_internals.ts";
+
+export type { WebGpuBackendLike };
 
 /** The part of tfjs's WebGPU program interface these kernels use. */
 export interface Program {
@@ -22,20 +25,6 @@ export interface Program {
   variableComponents?: number[];
   outputComponent?: number;
   getUserCode(): string;
-}
-
-/** The part of the tfjs WebGPUBackend these kernels use. */
-export interface WebGpuBackendLike {
-  runWebGPUProgram(
-    p: Program,
-    inputs: tf.TensorInfo[],
-    dtype: string,
-    uniforms?: unknown[],
-    output?: tf.TensorInfo,
-  ): tf.TensorInfo;
-  disposeData(id: object): void;
-  /** tfjs's per-data records; `values` is the copy on the CPU, if any. */
-  tensorMap?: { get(id: object): { values: unknown } | undefined };
 }
 
 const WG = 64;

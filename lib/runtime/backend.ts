@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
+import type { SubmittingBackend } from "./tfjs_internals.ts";
 import { type KernelTarget, kernelTarget, noteAdapterKind } from "../kernels/policy.ts";
 import { fastKernelsDisabledReason, installFastKernels } from "../kernels/registry.ts";
 import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";
@@ -316,16 +317,6 @@ function applySubmitBatchSize(requested: number | undefined, software: boolean):
   if (value === undefined) return;
   env.set(SUBMIT_FLAG, value);
   submitBatchSetByUs = value;
-}
-
-/** The parts of tfjs-webgpu 4.22's backend that {@linkcode submitAfterNewPipelines} wraps. */
-interface SubmittingBackend {
-  pipelineCache: Record<string, unknown>;
-  recordAndSubmit: (...args: unknown[]) => void;
-  endComputePassEncoder: () => void;
-  submitQueue: () => void;
-  commandEncoder: unknown;
-  appaunetSubmitPolicy?: true;
 }
 
 /**

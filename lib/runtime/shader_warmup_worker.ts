@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setKernelTarget } from "../kernels/policy.ts";
+import type { CompilingBackend } from "./tfjs_internals.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { installFastKernels, useFastKernels } from "../kernels/registry.ts";
 import { perImageLossByName } from "../losses/by_name.ts";
@@ -27,12 +28,6 @@ import { buildNets, disposeNets, runStep } from "../train/step.ts";
 interface WorkerScope {
   onmessage: ((e: MessageEvent<ShaderWarmupRequest | ShaderCreatedMessage>) => void) | null;
   postMessage(m: ShaderWarmupMessage): void;
-}
-
-/** The parts of tfjs-webgpu 4.22's backend used here. */
-interface CompilingBackend {
-  device: GPUDevice;
-  checkCompileCompletionAsync(): Promise<void>;
 }
 
 const COMPILE_ONLY = "WEBGPU_ENGINE_COMPILE_ONLY";

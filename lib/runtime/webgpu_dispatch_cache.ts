@@ -27,23 +27,12 @@
  *
  * @module
  */
+import type { CachingBackend } from "./tfjs_internals.ts";
 
 /** One uniform field as tfjs passes it to `makeUniforms`. */
-interface UniformField {
+export interface UniformField {
   type: string;
   data: number[];
-}
-
-/** The parts of tfjs-webgpu 4.22's backend that {@linkcode cacheDispatchResources} replaces or uses. */
-interface CachingBackend {
-  device: GPUDevice;
-  queue: GPUQueue;
-  bufferManager?: {
-    freeBuffers: Map<string, GPUBuffer[]>;
-    acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
-  };
-  makeUniforms(fields: UniformField[]): { offset: number; size: number; buffer: GPUBuffer };
-  appaunetDispatchCache?: DispatchCache;
 }
 
 /** The caches installed on one backend (exposed for tests and diagnostics). */

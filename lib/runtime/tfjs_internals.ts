@@ -1,0 +1,98 @@
+/**
+ * The private surface of tfjs 4.22 that appaunet's kernels, caches and patches use, typed once. It is not tfjs's
+ * public API: `installFastKernels` installs them only on tfjs `SUPPORTED_TFJS` (4.22.0) and otherwise leaves stock
+ * tfjs running, with a warning in `backendInfo().warnings`.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { Program } from "../kernels/webgpu_program.ts";
+import type { DispatchCache, UniformField } from "./webgpu_dispatch_cache.ts";
+
+/** tfjs-backend-webgpu 4.22: the part of `WebGPUBackend` the fast kernels use. */
+export interface WebGpuBackendLike {
+  runWebGPUProgram(
+    p: Program,
+    inputs: tf.TensorInfo[],
+    dtype: string,
+    uniforms?: unknown[],
+    output?: tf.TensorInfo,
+  ): tf.TensorInfo;
+  disposeData(id: object): void;
+  /** tfjs's per-data records; `values` is the copy on the CPU, if any. */
+  tensorMap?: { get(id: object): { values: unknown } | undefined };
+}
+
+/** What a tfjs `customGrad` function returns. */
+export interface CustomGradResult {
+  value: tf.Tensor;
+  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+}
+/** A tfjs `customGrad` function. */
+export type CustomGradFunc = (...args: unknown[]) => CustomGradResult;
+/** Gradient functions by input name. */
+export type GradMap = Record<string, () => tf.Tensor>;
+
+/** tfjs-core 4.22: the parts of the engine the lazy fused-conv gradient uses. */
+export interface EngineLike {
+  customGrad(f: CustomGradFunc): (...inputs: tf.Tensor[]) => tf.Tensor;
+  runKernel(name: string, inputs: Record<string, tf.Tensor>, attrs?: Record<string, unknown>): tf.Tensor | tf.Tensor[];
+  runKernelFunc(p: {
+    forwardFunc: (backend: unknown, save: (ts: tf.Tensor[]) => void) => tf.Tensor;
+    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => GradMap;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor;
+}
+
+/** tfjs-backend-cpu 4.22: the parts of the cpu backend the fast filter gradient uses. */
+export interface CpuBackendLike {
+  data: { get(id: object): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo;
+}
+
+/** tfjs-backend-webgpu 4.22: the parts of the backend that `submitAfterNewPipelines` (backend.ts) wraps. */
+export interface SubmittingBackend {
+  pipelineCache: Record<string, unknown>;
+  recordAndSubmit: (...args: unknown[]) => void;
+  endComputePassEncoder: () => void;
+  submitQueue: () => void;
+  commandEncoder: unknown;
+  appaunetSubmitPolicy?: true;
+}
+
+/** tfjs-backend-webgpu 4.22: the parts of the backend that `cacheDispatchResources` replaces or uses. */
+export interface CachingBackend {
+  device: GPUDevice;
+  queue: GPUQueue;
+  bufferManager?: {
+    freeBuffers: Map<string, GPUBuffer[]>;
+    acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+  };
+  makeUniforms(fields: UniformField[]): { offset: number; size: number; buffer: GPUBuffer };
+  appaunetDispatchCache?: DispatchCache;
+}
+
+/** tfjs-backend-webgpu 4.22: the parts of the backend the shader warm-up worker uses. */
+export interface CompilingBackend {
+  device: GPUDevice;
+  checkCompileCompletionAsync(): Promise<void>;
+}
+
+/** tfjs-layers 4.22: the fields of `BatchNormalization` the fused training path reads. */
+export interface BatchNormLayer {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  center: boolean;
+  scale: boolean;
+  gamma: LayerVariable;
+  beta: LayerVariable;
+  movingMean: LayerVariable;
+  movingVariance: LayerVariable;
+}
+
+/** tfjs-layers 4.22: the part of a `LayerVariable` used. */
+export interface LayerVariable {
+  read(): tf.Tensor;
+  write(t: tf.Tensor): void;
+}
