@@ -230,7 +230,10 @@ Deno.test("tiny mtl run end to end writes a readable run folder; eval and predic
     for (const k of ["d", "s", "seg", "adv", "dSup", "dReal", "dFake"]) {
       assert.ok(Number.isFinite(l.losses[k]), `loss ${k}`);
     }
-    assert.ok(l.val.segmentation.dice.mean >= 0 && l.val.classification.auc >= 0);
+    const dice = l.val.segmentation.dice.mean, auc = l.val.classification.auc;
+    assert.ok(dice > 0 && dice <= 1 && auc >= 0 && auc <= 1, `val Dice ${dice}, AUC ${auc}`);
+    // The file holds what train() returned.
+    assert.equal(dice, r.history[l.epoch - 1].val.segmentation!.dice.mean);
     assert.ok(l.imagesPerSecond > 0 && l.seconds > 0);
   }
   for (const c of ["last", "best", "best-cls"]) {
