@@ -113,7 +113,8 @@ Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.
   (no flag)       every run without a result, in plan order
 Each run trains in <runs-dir>/<id>; checkpoints are chosen on val, the test split is read only for the result.
 Ctrl-C finishes the current step and writes a checkpoint; the same command resumes.`,
-  export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json] [--overwrite]
+  export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json]
+                     [--selected-by "<how the checkpoint was chosen>"] [--overwrite]
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
 what eval and predict need to take the folder as --model. --result records that experiment's test metrics.`,
   serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
@@ -455,6 +456,7 @@ async function cmdExport(argv: string[]) {
     model: { type: "string" },
     out: { type: "string" },
     result: { type: "string" },
+    "selected-by": { type: "string" },
     overwrite: { type: "boolean" },
   });
   if (v.help) return console.log(USAGE.export);
@@ -471,6 +473,7 @@ async function cmdExport(argv: string[]) {
     model: v.model as string,
     out: v.out as string,
     testMetrics,
+    selectedBy: v["selected-by"] as string | undefined,
     overwrite: Boolean(v.overwrite),
   });
   console.log(`wrote ${v.out} (${meta.mode}, ${meta.size}², classes ${meta.classNames.join(", ")})`);

@@ -186,7 +186,13 @@ export function modelCard(meta: ModelMetadata): string {
       counts.unlabeled ?? "?"
     } with neither; ${t.epochs} epochs, ` +
     `batch ${t.batchSize}, lr ${t.lr}, λ_adv ${t.lambdaAdv}, seed ${t.seed}, augmentation ${t.augment ? "on" : "off"}.`,
-    `- Checkpoint: epoch ${meta.checkpoint.epoch}, chosen by ${meta.checkpoint.selectedBy} on the val split.`,
+    `- Checkpoint: epoch ${meta.checkpoint.epoch}, chosen by ${meta.checkpoint.selectedBy} (val split only).`,
+    ...(meta.sizeMultiple
+      ? [
+        `- The exported nets take any input side divisible by ${meta.sizeMultiple}; \`predict\`, \`serve\` and the ` +
+        `page use ${meta.size}, the size it was trained at.`,
+      ]
+      : []),
     `- Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     "",
     "## Test split (read only for these numbers)",
