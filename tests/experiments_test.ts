@@ -135,6 +135,16 @@ Deno.test("renderResults: epochs to a val Dice level, the KLTV convergence verdi
   const not = renderResults([lab("mtl", 0.72), lab("cls", 0.7)], "test").markdown;
   assert.match(not, /at 10 % labels\?\*\* No/);
   assert.match(renderResults([], "deno task results").markdown, /No results yet/);
+  // Headline targets: Dice ≥ 0.96 at 128², AUC ≥ 0.90 with 25 % labels (fakeResult: Dice 0.9, AUC as given).
+  const head = (auc: number) => ({
+    ...fakeResult("h", { mode: "mtl", loss: "kltv", classLabelFraction: 0.25, size: 128 }, [0.9], auc),
+    tables: ["headline" as const],
+  });
+  assert.match(
+    renderResults([head(0.95)], "t").markdown,
+    /Dice 0\.900 vs ≥ 0\.96 at 128²: not met; AUC 0\.950 vs ≥ 0\.9 with 25 % labels: met/,
+  );
+  assert.match(renderResults([head(0.8)], "t").markdown, /AUC 0\.800 vs ≥ 0\.9 with 25 % labels: not met/);
 });
 
 gatedTest(

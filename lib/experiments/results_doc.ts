@@ -108,9 +108,32 @@ function groupBy<T>(xs: T[], key: (x: T) => string): T[][] {
   return [...m.values()];
 }
 
+/** The issue's targets for the headline models: lung Dice by size, TB AUC with 25 % class labels. */
+export const TARGETS = { dice: { 128: 0.96, 256: 0.97 } as Record<number, number>, auc25: 0.9 };
+
+function targetLines(rs: ExperimentResult[]): string[] {
+  const out: string[] = [];
+  for (const r of rs) {
+    const size = Number(opt(r, "size")),
+      dice = r.test.seg?.segmentation?.dice.mean,
+      auc = r.test.cls?.classification?.auc;
+    const parts: string[] = [];
+    if (dice !== undefined && TARGETS.dice[size]) {
+      parts.push(
+        `Dice ${f(dice)} vs ≥ ${TARGETS.dice[size]} at ${size}²: ${dice >= TARGETS.dice[size] ? "met" : "not met"}`,
+      );
+    }
+    if (auc !== undefined && Number(opt(r, "classLabelFraction")) === 0.25) {
+      parts.push(`AUC ${f(auc)} vs ≥ ${TARGETS.auc25} with 25 % labels: ${auc >= TARGETS.auc25 ? "met" : "not met"}`);
+    }
+    if (parts.length) out.push(`- ${r.id}: ${parts.join("; ")}.`);
+  }
+  return out.length ? ["", "**Targets**", "", ...out] : [];
+}
+
 function headline(rs: ExperimentResult[]): string[] {
   const out = [
-    "| run | mode | loss | class labels | test Dice (mean ± sd [95 % CI]) | test Jaccard | test AUC [95 % CI] | accuracy | sensitivity | specificity | s / epoch |",
+    "| run | mode | loss | class labels | test Dice (mean ± sd [95 % CI]), best-val-Dice checkpoint | test Jaccard | test AUC [95 % CI], best-val-AUC checkpoint | accuracy | sensitivity | specificity | s / epoch |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const r of rs) {
@@ -120,7 +143,7 @@ function headline(rs: ExperimentResult[]): string[] {
       } | ${segCells(r.test.seg)} | ${clsCells(r.test.cls)} | ${f(secondsPerEpoch(r), 0)} |`,
     );
   }
-  return out;
+  return [...out, ...targetLines(rs)];
 }
 
 function ablation(rs: ExperimentResult[]): string[] {
