@@ -1,8 +1,7 @@
 /**
- * Runtime setup, in one place: the backend and WebGPU adapter (`initBackend`), the dispatch caches, the Vulkan driver
- * check, and the shader warm-up on a second thread.
+ * Runtime setup: the backend and WebGPU adapter (`initBackend`), the dispatch caches, the Vulkan driver check, the
+ * shader warm-up.
  *
  * @module
  */
 export * from "./backend.ts";
-export * from "./shader_warmup.ts";
