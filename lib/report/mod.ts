@@ -5,4 +5,5 @@
  */
 export * from "./progress.ts";
 export * from "./overlay.ts";
+export * from "./base64.ts";
 export * from "./report.ts";
