@@ -10,6 +10,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { exists } from "../io/fs.ts";
 import { encodeGrayPng } from "../io/png.ts";
 import { stratifiedSplit } from "./dataset.ts";
 import { createRng } from "./rng.ts";
@@ -215,7 +216,6 @@ export async function demoManifest(
     : undefined,
   log: (line: string) => void = (l) => console.error(l),
 ): Promise<string> {
-  const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
   if (local && await exists(local)) return local;
   const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
   const root = Deno.env.get("APPAUNET_CACHE_DIR") ??

@@ -10,7 +10,7 @@ import { exists, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "../train/checkpoint.ts";
 import type { ImagePrediction, SplitMetrics } from "../train/evaluation.ts";
 import { evaluate } from "../train/inference.ts";
-import { rocAuc } from "../train/metrics.ts";
+import { meanStd, rocAuc } from "../train/metrics.ts";
 import { type EpochRecord, train, type TrainRuntime } from "../train/trainer.ts";
 import { bootstrapInterval } from "./bootstrap.ts";
 import { type ResolvedRun, type ResultTable, runFolder } from "./plan.ts";
@@ -125,10 +125,8 @@ export function resultPath(resultsDir: string, id: string): string {
 
 function intervalStat(values: number[]): IntervalStat {
   const n = values.length;
-  const mean = n ? values.reduce((a, b) => a + b, 0) / n : NaN;
-  const std = n ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / n) : NaN;
   const ci95 = bootstrapInterval(n, (idx) => idx.reduce((s, i) => s + values[i], 0) / n);
-  return { mean, std, ci95 };
+  return { ...meanStd(values), ci95 };
 }
 
 /**
