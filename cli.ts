@@ -3,6 +3,14 @@
  *
  * ```sh
  * deno run -A cli.ts --help
+ * deno install -g -A -n appaunet jsr:@appaunet/appaunet/cli   # then: appaunet demo
+ * ```
+ *
+ * @example From code
+ * ```ts
+ * import { main } from "@appaunet/appaunet/cli";
+ * import assert from "node:assert/strict";
+ * assert.equal(await main(["help"]), 0);
  * ```
  *
  * @module
@@ -14,7 +22,7 @@ import { trainFlagSpec, trainFlagUsage, trainOptionsFromFlags } from "./lib/cli/
 
 export { TRAIN_FLAGS, trainOptionsFromFlags } from "./lib/cli/train_flags.ts";
 export type { MappedTrainFlags, TrainFlag } from "./lib/cli/train_flags.ts";
-export type { DiscriminatorOptions, SegmentorOptions, TrainMode, TrainOptions } from "@appaunet/appaunet";
+export type { DiscriminatorOptions, SegmentorOptions, TrainMode, TrainOptions } from "./mod.ts";
 import * as path from "node:path";
 import {
   APPAUNET_VERSION,
@@ -39,9 +47,9 @@ import {
   train,
   type TrainOptions,
   useFastKernels,
-  winogradOutputTile,
   writeResults,
-} from "@appaunet/appaunet";
+} from "./mod.ts";
+import { winogradOutputTile } from "./lib/kernels/webgpu_winograd.ts";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -534,9 +542,11 @@ async function cmdInfo(argv: string[]) {
  * Runs the CLI with the given arguments.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { main } from "@appaunet/appaunet/cli";
- * await main(["info", "--backend", "cpu"]);
+ * import assert from "node:assert/strict";
+ * assert.equal(await main(["--version"]), 0); // prints the version
+ * assert.equal(await main(["no-such-command"]), 2); // usage error: prints the usage
  * ```
  * @param args command-line arguments
  * @returns the exit code

@@ -5,9 +5,19 @@
  *
  * @example
  * ```ts
- * import { generatePhantoms, initBackend } from "@appaunet/appaunet";
- * await initBackend({ backend: "cpu" });
- * console.log(generatePhantoms({ count: 2, size: 32 }).length); // 2
+ * import { createAppauNet, initBackend, kltvLoss } from "@appaunet/appaunet";
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" }); // "webgpu" (the default) for real work; nothing happens on import
+ * const { segmentor, discriminator } = createAppauNet({ size: 32, segmentor: { baseFilters: 4 } });
+ * const x = tf.zeros([1, 32, 32, 1]);
+ * const mask = segmentor.predict(x) as tf.Tensor;
+ * assert.deepEqual(mask.shape, [1, 32, 32, 1]);
+ * const loss = kltvLoss(tf.zerosLike(mask), mask);
+ * assert.ok(Number.isFinite((await loss.data())[0]));
+ * tf.dispose([x, mask, loss]);
+ * segmentor.dispose();
+ * discriminator.dispose();
  * ```
  * @module
  */

@@ -13,28 +13,51 @@
  * ```
  * @module
  */
-export * from "./lib/model/segmentor.ts";
-export * from "./lib/model/discriminator.ts";
-export * from "./lib/model/appaunet.ts";
-export * from "./lib/losses/common.ts";
-export * from "./lib/losses/bce.ts";
-export * from "./lib/losses/dice.ts";
-export * from "./lib/losses/tversky.ts";
-export * from "./lib/losses/focal_tversky.ts";
-export * from "./lib/losses/kl.ts";
-export * from "./lib/losses/kltv.ts";
-export * from "./lib/losses/xe_tversky.ts";
-export * from "./lib/losses/by_name.ts";
-export * from "./lib/losses/gan.ts";
-export * from "./lib/losses/metrics.ts";
-export * from "./lib/train/metrics.ts";
-export * from "./lib/data/errors.ts";
-export * from "./lib/data/decode.ts";
-export * from "./lib/data/resize.ts";
-export * from "./lib/data/normalize.ts";
-export * from "./lib/data/prepare_image.ts";
-export * from "./lib/io/png.ts";
+export { createSegmentor, segmentorVariantName } from "./lib/model/segmentor.ts";
+export type { ResolvedSegmentorOptions, SegmentorOptions } from "./lib/model/segmentor.ts";
+export { createDiscriminator } from "./lib/model/discriminator.ts";
+export type { DiscriminatorOptions, ResolvedDiscriminatorOptions } from "./lib/model/discriminator.ts";
+export { createAppauNet } from "./lib/model/appaunet.ts";
+export type { AppauNet, AppauNetOptions } from "./lib/model/appaunet.ts";
+export { checkLossRanges, checkLossShapes } from "./lib/losses/common.ts";
+export type { LossFn } from "./lib/losses/common.ts";
+export { bceLoss, bceLossPerImage } from "./lib/losses/bce.ts";
+export { diceLoss, diceLossPerImage } from "./lib/losses/dice.ts";
+export type { DiceOptions } from "./lib/losses/dice.ts";
+export { tverskyIndex, tverskyLoss, tverskyLossPerImage } from "./lib/losses/tversky.ts";
+export type { TverskyOptions } from "./lib/losses/tversky.ts";
+export { focalTverskyLoss, focalTverskyLossPerImage } from "./lib/losses/focal_tversky.ts";
+export type { FocalTverskyOptions } from "./lib/losses/focal_tversky.ts";
+export { klLoss, klLossPerImage } from "./lib/losses/kl.ts";
+export type { KlOptions } from "./lib/losses/kl.ts";
+export { kltvLoss, kltvLossPerImage } from "./lib/losses/kltv.ts";
+export type { KltvOptions } from "./lib/losses/kltv.ts";
+export { xeTverskyLoss, xeTverskyLossPerImage } from "./lib/losses/xe_tversky.ts";
+export { LOSS_NAMES, lossByName, perImageLossByName } from "./lib/losses/by_name.ts";
+export type { LossName, PerImageLossFn } from "./lib/losses/by_name.ts";
+export { discriminatorLoss, realClassProbabilities, segmentorAdversarialLoss } from "./lib/losses/gan.ts";
+export type { DiscriminatorLossInputs } from "./lib/losses/gan.ts";
+export {
+  diceCoefficient,
+  dicePerImage,
+  jaccardIndex,
+  jaccardPerImage,
+  pixelAccuracyPerImage,
+} from "./lib/losses/metrics.ts";
+export type { OverlapOptions } from "./lib/losses/metrics.ts";
+export { classificationMetrics, meanStd, rocAuc } from "./lib/train/metrics.ts";
+export type { ClassificationMetrics, MeanStd } from "./lib/train/metrics.ts";
+export { DataError } from "./lib/data/errors.ts";
+export { decodeImageBytes } from "./lib/data/decode.ts";
+export type { DecodedImage } from "./lib/data/decode.ts";
+export { resizeArea, resizeBilinear, resizeMaskNearest } from "./lib/data/resize.ts";
+export { clahe, zScore } from "./lib/data/normalize.ts";
+export type { ClaheOptions } from "./lib/data/normalize.ts";
+export { prepareImage } from "./lib/data/prepare_image.ts";
+export type { LoadImageOptions } from "./lib/data/prepare_image.ts";
+export { encodeGrayPng, encodeRgbPng } from "./lib/io/png.ts";
 export { inferenceOutputs } from "./lib/train/evaluation.ts";
 export type { EvalModels } from "./lib/train/evaluation.ts";
-export * from "./lib/train/model_metadata.ts";
-export * from "./lib/train/predict_image.ts";
+export type { ModelMetadata } from "./lib/train/model_metadata.ts";
+export { predictImage } from "./lib/train/predict_image.ts";
+export type { LoadedModel, SingleImagePrediction } from "./lib/train/predict_image.ts";

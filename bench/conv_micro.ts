@@ -9,7 +9,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, useFastKernels, useWinograd } from "../mod.ts";
+import { initBackend, useFastKernels } from "../mod.ts";
+import { useWinograd } from "../lib/kernels/webgpu_winograd.ts";
 import { CONV_OPS, CONV_SHAPES, convOps } from "./shapes.ts";
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];

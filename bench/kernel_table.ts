@@ -21,7 +21,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { backendInfo, initBackend, replacedKernelNames, useFastKernels } from "../mod.ts";
+import { backendInfo, initBackend, useFastKernels } from "../mod.ts";
+import { replacedKernelNames } from "../lib/kernels/registry.ts";
 import { makeWorkloads } from "./nets.ts";
 
 /** The kernel names that have an appaunet replacement on `webgpu`. */

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { initBackend, useFastKernels, useWinograd, webgpuAvailable } from "../mod.ts";
+import { initBackend, useFastKernels, webgpuAvailable } from "../mod.ts";
+import { useWinograd } from "../lib/kernels/webgpu_winograd.ts";
 import { CONV_OPS, CONV_SHAPES, convOps } from "./shapes.ts";
 
 const webgpu = await webgpuAvailable();

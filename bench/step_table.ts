@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { initBackend, useFastKernels, useWinograd } from "../mod.ts";
+import { initBackend, useFastKernels } from "../mod.ts";
+import { useWinograd } from "../lib/kernels/webgpu_winograd.ts";
 import { makeWorkloads } from "./nets.ts";
 
 const median = (v: number[]) => v.slice().sort((a, b) => a - b)[Math.floor(v.length / 2)];

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { BackendError, backendInfo, initBackend, SOFTWARE_SUBMIT_BATCH_SIZE, SOFTWARE_VECTOR_WIDTH } from "../mod.ts";
+import { BackendError, backendInfo, initBackend } from "../mod.ts";
+import { SOFTWARE_SUBMIT_BATCH_SIZE, SOFTWARE_VECTOR_WIDTH } from "../lib/runtime/backend.ts";
 import { vulkanDriverManifests } from "../lib/runtime/vulkan_drivers.ts";
 import { gatedTest, LINUX, WEBGPU } from "./webgpu_helper.ts";
 

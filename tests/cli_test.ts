@@ -3,15 +3,8 @@ import * as path from "node:path";
 import { main } from "../cli.ts";
 import { capture } from "./capture.ts";
 import { gatedTest, WEBGPU } from "./webgpu_helper.ts";
-import {
-  APPAUNET_VERSION,
-  encodeGrayPng,
-  initBackend,
-  loadMask,
-  prepareDataset,
-  readManifest,
-  SOFTWARE_SUBMIT_BATCH_SIZE,
-} from "../mod.ts";
+import { APPAUNET_VERSION, encodeGrayPng, initBackend, loadMask, prepareDataset, readManifest } from "../mod.ts";
+import { SOFTWARE_SUBMIT_BATCH_SIZE } from "../lib/runtime/backend.ts";
 
 Deno.test("CLI: --help everywhere, unknown flags and commands are errors with exit code 2", async () => {
   for (const cmd of ["info", "demo", "prepare", "train", "eval", "predict"]) {

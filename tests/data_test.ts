@@ -15,10 +15,9 @@ import {
   readManifest,
   resizeArea,
   resizeMaskNearest,
-  stratifiedKeep,
-  stratifiedSplit,
   writePhantomDataset,
 } from "../mod.ts";
+import { stratifiedKeep, stratifiedSplit } from "../lib/data/dataset.ts";
 import { loaderFixtures } from "../fixtures/loader_fixtures.ts";
 import { PHANTOM_FIXTURE } from "../fixtures/generate.ts";
 import { gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";

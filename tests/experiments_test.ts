@@ -4,7 +4,6 @@ import { main } from "../cli.ts";
 import { capture } from "./capture.ts";
 import {
   bootstrapInterval,
-  epochsToLevel,
   type ExperimentResult,
   initBackend,
   parsePlan,
@@ -13,6 +12,7 @@ import {
   resolveTrainOptions,
   runCommandLine,
 } from "../mod.ts";
+import { epochsToLevel } from "../lib/experiments/results_doc.ts";
 import { gatedTest, REAL_DATA, WEBGPU } from "./webgpu_helper.ts";
 
 Deno.test("parsePlan: defaults merge into each run; bad ids, duplicates, tables and option names name the run", () => {

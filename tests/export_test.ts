@@ -8,10 +8,10 @@ import {
   initBackend,
   loadPretrained,
   type ModelMetadata,
-  PRETRAINED_URL,
   train,
   writePhantomDataset,
 } from "../mod.ts";
+import { PRETRAINED_URL } from "../lib/train/export.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 

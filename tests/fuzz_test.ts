@@ -3,7 +3,8 @@
  * input gives a valid image (or rows) or a DataError, never another exception, a non-finite pixel or a slow case.
  */
 import assert from "node:assert/strict";
-import { createRng, DataError, decodeImageBytes, parseCsvRecords } from "../mod.ts";
+import { createRng, DataError, decodeImageBytes } from "../mod.ts";
+import { parseCsvRecords } from "../lib/data/manifest.ts";
 import { loaderFixtures } from "../fixtures/loader_fixtures.ts";
 
 const BUDGET_MS = 4000; // per test; the cases run until the budget or the case count is reached

@@ -7,12 +7,11 @@ import {
   createSegmentor,
   ganTrainStep,
   initBackend,
-  kernelTarget,
   kltvLossPerImage,
-  setKernelTarget,
   useFastKernels,
-  useWinograd,
 } from "../mod.ts";
+import { kernelTarget, setKernelTarget } from "../lib/kernels/policy.ts";
+import { useWinograd } from "../lib/kernels/webgpu_winograd.ts";
 import { webgpuTest } from "./webgpu_helper.ts";
 import { noteAdapterKind, winogradWorthIt } from "../lib/kernels/policy.ts";
 import { columnSplit } from "../lib/kernels/webgpu_reduce.ts";

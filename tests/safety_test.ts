@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
-  claimRunFolder,
   classificationMetrics,
   DataError,
   decodeImageBytes,
@@ -12,7 +11,6 @@ import {
   loadCheckpoint,
   loadCheckpointModel,
   loadImage,
-  LOCK_FILE,
   meanStd,
   NonFiniteError,
   predict,
@@ -24,6 +22,7 @@ import {
   type TrainOptions,
   writePhantomDataset,
 } from "../mod.ts";
+import { claimRunFolder, LOCK_FILE } from "../lib/train/run_folder.ts";
 import { writeDicom } from "../fixtures/loader_fixtures.ts";
 import { encode as encodePng } from "fast-png";
 import { tinyRunOptions } from "./run_options.ts";

@@ -5,13 +5,13 @@ import {
   decodeImageBytes,
   encodeGrayPng,
   initBackend,
-  loadModels,
-  modelMetadata,
   predictImage,
   serveModel,
   train,
   writePhantomDataset,
 } from "../mod.ts";
+import { loadModels } from "../lib/train/inference.ts";
+import { modelMetadata } from "../lib/serve/server.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { CHROMIUM as CHROMIUM_PRE, gatedTest } from "./webgpu_helper.ts";

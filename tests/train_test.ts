@@ -24,9 +24,9 @@ import {
   segmentorAdversarialLoss,
   train,
   type TrainOptions,
-  weightedMean,
   writePhantomDataset,
 } from "../mod.ts";
+import { weightedMean } from "../lib/losses/gan.ts";
 import { webgpuTest } from "./webgpu_helper.ts";
 import { tinyRunOptions } from "./run_options.ts";
 

@@ -25,7 +25,17 @@ export interface TrainFlag {
   help: string;
 }
 
-/** Every flag of `train`, in usage order. */
+/**
+ * Every flag of `train`, in usage order: the usage text, the parser's spec and the mapping to {@linkcode TrainOptions}
+ * are generated from it.
+ *
+ * @example
+ * ```ts
+ * import { TRAIN_FLAGS } from "@appaunet/appaunet/cli";
+ * import assert from "node:assert/strict";
+ * assert.ok(TRAIN_FLAGS.some((f) => f.flag === "epochs"));
+ * ```
+ */
 export const TRAIN_FLAGS: readonly TrainFlag[] = [
   { flag: "data", kind: "string", target: "train", key: "data", shown: "<manifest.csv>", help: "the manifest" },
   { flag: "out", kind: "string", target: "train", key: "out", shown: "runs/<name>", help: "the run folder" },

@@ -25,7 +25,16 @@ export interface AugmentOptions {
   clamp?: boolean;
 }
 
-/** The resolved defaults. */
+/**
+ * The augmentation defaults (mild: small rotations and shifts suit frontal chest X-rays).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_AUGMENT } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_AUGMENT.rotation, 7); // degrees, ±
+ * ```
+ */
 export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
   rotation: 7,
   shift: 0.05,
@@ -42,9 +51,11 @@ export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
  * @example
  * ```ts
  * import { augmentPair, createRng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const img = new Float32Array(16 * 16).fill(0.5);
  * const { image, mask } = augmentPair(img, null, 16, createRng(1), {});
- * console.log(image.length, mask); // 256 null
+ * assert.equal(image.length, 256);
+ * assert.equal(mask, null);
  * ```
  * @param image `size × size` plane
  * @param mask matching binary mask or `null`

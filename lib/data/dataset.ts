@@ -142,7 +142,7 @@ export interface Dataset {
  *
  * @example
  * ```ts
- * import { stratifiedSplit } from "@appaunet/appaunet";
+ * import { stratifiedSplit } from "./dataset.ts";
  * import assert from "node:assert/strict";
  * const rows = Array.from({ length: 20 }, (_, i) => ({ label: i % 2, masks: [] as string[] }));
  * const s = stratifiedSplit(rows, 1);
@@ -180,7 +180,7 @@ export function stratifiedSplit(
  *
  * @example
  * ```ts
- * import { stratifiedKeep } from "@appaunet/appaunet";
+ * import { stratifiedKeep } from "./dataset.ts";
  * import assert from "node:assert/strict";
  * const keep = stratifiedKeep([0, 0, 0, 0, 1, 1, 1, 1], (c) => String(c), 0.5, 3);
  * assert.equal(keep.size, 4);
@@ -247,12 +247,13 @@ function checkFraction(name: string, v: number) {
  *
  * @example
  * ```ts
- * import { createDataset, generatePhantoms, writePhantomDataset, readManifest } from "@appaunet/appaunet";
+ * import { createDataset, readManifest, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * await writePhantomDataset(dir, { count: 12, size: 32 });
  * const ds = await createDataset(readManifest(`${dir}/manifest.csv`), { size: 32 });
  * for (const b of ds.split("train").batches({ batchSize: 4 })) {
- *   console.log(b.images.shape); // [4, 32, 32, 1]
+ *   assert.deepEqual(b.images.shape.slice(1), [32, 32, 1]);
  *   b.dispose();
  * }
  * ```

@@ -56,9 +56,11 @@ export function sniffFormat(bytes: Uint8Array): "png" | "jpeg" | "dicom" | undef
  * @example
  * ```ts
  * import { decodeImageBytes, encodeGrayPng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const png = encodeGrayPng(new Float32Array([0, 1, 0.5, 0.25]), 2, 2);
  * const img = decodeImageBytes(png, "tiny.png");
- * console.log(img.width, img.data[1]); // 2 1
+ * assert.equal(img.width, 2);
+ * assert.equal(img.data[1], 1);
  * ```
  * @param bytes the file's bytes
  * @param name the file name used in error messages

@@ -32,7 +32,17 @@ export interface InputLimits {
   maxPixels: number;
 }
 
-/** The defaults of {@linkcode InputLimits}: they fit any real X-ray. */
+/**
+ * The defaults of {@linkcode InputLimits}: they fit any real X-ray.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_INPUT_LIMITS } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_INPUT_LIMITS.maxFileBytes, 256 * 2 ** 20); // 256 MiB
+ * assert.equal(DEFAULT_INPUT_LIMITS.maxPixels, 64e6);
+ * ```
+ */
 export const DEFAULT_INPUT_LIMITS: Readonly<InputLimits> = Object.freeze({
   maxFileBytes: 256 * 2 ** 20,
   maxPixels: 64e6,
@@ -61,7 +71,20 @@ export function setInputLimits(l: Partial<InputLimits>): void {
   limits = { ...limits, ...l };
 }
 
-/** The limits in effect. */
+/**
+ * The limits in effect (see {@linkcode setInputLimits}).
+ *
+ * @example
+ * ```ts
+ * import { inputLimits, setInputLimits } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const before = inputLimits();
+ * setInputLimits({ maxPixels: 4096 * 4096 });
+ * assert.equal(inputLimits().maxPixels, 4096 * 4096);
+ * setInputLimits(before);
+ * ```
+ * @returns a copy of the limits
+ */
 export function inputLimits(): InputLimits {
   return { ...limits };
 }

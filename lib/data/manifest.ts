@@ -62,7 +62,7 @@ export interface ReadManifestOptions {
  *
  * @example
  * ```ts
- * import { checkSafeId } from "@appaunet/appaunet";
+ * import { checkSafeId } from "./manifest.ts";
  * import assert from "node:assert/strict";
  * checkSafeId("CHNCXR_0001_0", "m.csv:2");
  * assert.throws(() => checkSafeId("../x", "m.csv:3"), /m\.csv:3: id "\.\.\/x" cannot name a file/);
@@ -120,7 +120,7 @@ export interface CsvRecord {
  *
  * @example
  * ```ts
- * import { parseCsvRecords } from "@appaunet/appaunet";
+ * import { parseCsvRecords } from "./manifest.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(parseCsvRecords('a,b\n\n1,"x,y"\n'), [{ fields: ["a", "b"], line: 1 }, { fields: ["1", "x,y"], line: 3 }]);
  * assert.throws(() => parseCsvRecords('a,b\n1,"x\n'), /line 2/);
@@ -159,7 +159,7 @@ export function parseCsvRecords(text: string, name = "CSV"): CsvRecord[] {
  *
  * @example
  * ```ts
- * import { parseCsv } from "@appaunet/appaunet";
+ * import { parseCsv } from "./manifest.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(parseCsv('a,b\n1,"x,y"\n'), [["a","b"],["1","x,y"]]);
  * ```
@@ -177,10 +177,12 @@ export function parseCsv(text: string): string[][] {
  * @example
  * ```ts
  * import { readManifest } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/m.csv`, "image,mask,label,split\na.png,,1,train\n");
  * const m = readManifest(`${dir}/m.csv`);
- * console.log(m.rows[0].label, m.rows[0].masks.length); // 1 0
+ * assert.equal(m.rows[0].label, 1);
+ * assert.equal(m.rows[0].masks.length, 0);
  * ```
  * @param csvPath path to the CSV
  * @param opts class names and path policy

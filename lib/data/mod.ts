@@ -4,15 +4,25 @@
  *
  * @module
  */
-export * from "./errors.ts";
-export * from "./rng.ts";
-export * from "./decode.ts";
-export * from "./resize.ts";
-export * from "./normalize.ts";
-export * from "./load.ts";
-export * from "./manifest.ts";
-export * from "./augment.ts";
-export * from "./dataset.ts";
-export * from "./phantoms.ts";
-export * from "./prepare_image.ts";
-export * from "./prepare.ts";
+export { DataError } from "./errors.ts";
+export { createRng } from "./rng.ts";
+export type { Rng } from "./rng.ts";
+export { decodeImageBytes } from "./decode.ts";
+export type { DecodedImage } from "./decode.ts";
+export { resizeArea, resizeBilinear, resizeMaskNearest } from "./resize.ts";
+export { clahe, zScore } from "./normalize.ts";
+export type { ClaheOptions } from "./normalize.ts";
+export { DEFAULT_INPUT_LIMITS, inputLimits, loadImage, loadMask, setInputLimits } from "./load.ts";
+export type { InputLimits, LoadMaskOptions } from "./load.ts";
+export { readManifest } from "./manifest.ts";
+export type { Manifest, ManifestRow, ReadManifestOptions, SplitName } from "./manifest.ts";
+export { augmentPair, DEFAULT_AUGMENT } from "./augment.ts";
+export type { AugmentOptions } from "./augment.ts";
+export { createDataset } from "./dataset.ts";
+export type { Batch, BatchOptions, Dataset, DatasetOptions, DatasetSplit, Partition, Sample } from "./dataset.ts";
+export { demoManifest, generatePhantoms, writePhantomDataset } from "./phantoms.ts";
+export type { Phantom, PhantomOptions, WritePhantomOptions } from "./phantoms.ts";
+export { prepareImage } from "./prepare_image.ts";
+export type { LoadImageOptions } from "./prepare_image.ts";
+export { prepareDataset } from "./prepare.ts";
+export type { PrepareOptions } from "./prepare.ts";

@@ -10,8 +10,9 @@
  * @example
  * ```ts
  * import { zScore } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const z = zScore(new Float32Array([0, 1]));
- * console.log(z[0], z[1]); // -1 1
+ * assert.ok(Math.abs(z[0] + 1) < 1e-5 && Math.abs(z[1] - 1) < 1e-5);
  * ```
  * @param data plane in any range
  * @returns a new normalized plane

@@ -54,8 +54,10 @@ export interface Phantom {
  * @example
  * ```ts
  * import { generatePhantoms } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const [p] = generatePhantoms({ count: 1, size: 32 });
- * console.log(p.image.length, p.mask.some((v) => v === 1)); // 1024 true
+ * assert.equal(p.image.length, 32 * 32);
+ * assert.ok(p.mask.some((v) => v === 1));
  * ```
  * @param opts count, size, seed, class balance
  * @returns the phantoms
@@ -202,9 +204,11 @@ export const DEMO_PHANTOMS: Readonly<WritePhantomOptions> = Object.freeze({ coun
  * `~/.cache/appaunet` (the published package ships no phantom images).
  *
  * @example
- * ```ts ignore
- * import { demoManifest } from "@appaunet/appaunet";
- * console.log(await demoManifest()); // …/fixtures/phantoms/manifest.csv, or …/.cache/appaunet/demo-phantoms-v1/manifest.csv
+ * ```ts
+ * import { demoManifest, readManifest } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const file = await demoManifest(); // …/fixtures/phantoms/manifest.csv, or …/.cache/appaunet/demo-phantoms-v1/…
+ * assert.ok(readManifest(file).rows.length > 0);
  * ```
  * @param local the checkout's manifest, when the package runs from files. Default: next to this package.
  * @param log where to say that the phantoms were generated. Default `console.error`.

@@ -19,7 +19,24 @@ export interface LoadImageOptions {
   clahe?: boolean;
 }
 
-/** Resizes and normalizes an already decoded image (what `loadImage` does after reading the file). */
+/**
+ * Resizes and normalizes an already decoded image (what `loadImage` does after reading the file). Browser-safe.
+ *
+ * @example
+ * ```ts
+ * import { decodeImageBytes, encodeGrayPng, prepareImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const img = decodeImageBytes(encodeGrayPng(new Float32Array(64 * 64).fill(0.5), 64, 64), "x.png");
+ * const plane = prepareImage(img, "x.png", { size: 32 });
+ * assert.equal(plane.length, 32 * 32);
+ * assert.ok(Math.abs(plane[0] - 0.5) < 0.01);
+ * ```
+ * @param img the decoded image
+ * @param path its name, for error messages
+ * @param opts size and normalization
+ * @returns a `size × size` plane
+ * @throws {DataError} for a non-square image without `size`
+ */
 export function prepareImage(img: DecodedImage, path: string, opts: LoadImageOptions = {}): Float32Array {
   const size = opts.size ?? img.width;
   if (opts.size === undefined && img.width !== img.height) {

@@ -73,8 +73,9 @@ export function resizeArea(
  * @example
  * ```ts
  * import { resizeMaskNearest } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const out = resizeMaskNearest(new Float32Array([1, 0, 0, 0]), 2, 2, 4, 4);
- * console.log(out.length, out[0], out[3]); // 16 1 0
+ * assert.deepEqual([out.length, out[0], out[3]], [16, 1, 0]);
  * ```
  * @param data row-major source mask
  * @param width source width

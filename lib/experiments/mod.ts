@@ -4,7 +4,11 @@
  *
  * @module
  */
-export * from "./bootstrap.ts";
-export * from "./plan.ts";
-export * from "./runner.ts";
-export * from "./results_doc.ts";
+export { bootstrapInterval } from "./bootstrap.ts";
+export type { BootstrapOptions } from "./bootstrap.ts";
+export { parsePlan, readPlan, RESULT_TABLES, runCommandLine } from "./plan.ts";
+export type { ExperimentPlan, PlannedRun, ResolvedRun, ResultTable } from "./plan.ts";
+export { pendingRuns, runPlannedRun } from "./runner.ts";
+export type { CheckpointTest, ExperimentResult, IntervalStat, ResultEpoch, RunPlannedOptions } from "./runner.ts";
+export { renderResults, writeResults } from "./results_doc.ts";
+export type { ResultsDocument } from "./results_doc.ts";

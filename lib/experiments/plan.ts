@@ -7,7 +7,16 @@
 import * as path from "node:path";
 import type { TrainOptions } from "../train/config.ts";
 
-/** The tables of `docs/RESULTS.md`, in order. */
+/**
+ * The tables of `docs/RESULTS.md`, in order; a run's `tables` name the ones it appears in.
+ *
+ * @example
+ * ```ts
+ * import { RESULT_TABLES } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(RESULT_TABLES[0], "headline");
+ * ```
+ */
 export const RESULT_TABLES = ["headline", "ablation", "convergence", "multitask", "labels"] as const;
 
 /** One of {@linkcode RESULT_TABLES}. */
@@ -131,6 +140,21 @@ export function parsePlan(value: unknown, file: string): ResolvedRun[] {
 /**
  * Reads and validates a plan file.
  *
+ * @example
+ * ```ts
+ * import { readPlan } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const plan = {
+ *   data: "labels.csv",
+ *   defaults: { size: 64, epochs: 20 },
+ *   runs: [{ id: "seg-xe", tables: ["ablation"], options: { mode: "seg", loss: "xe" } }],
+ * };
+ * await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(plan));
+ * const [run] = await readPlan(`${dir}/plan.json`);
+ * assert.equal(run.id, "seg-xe");
+ * assert.equal(run.options.epochs, 20); // the plan's defaults apply
+ * ```
  * @param file path of the JSON plan
  * @returns the runs in plan order
  * @throws {Error} naming the file when it is missing, not JSON, or invalid

@@ -330,6 +330,17 @@ export function renderResults(results: ExperimentResult[], command: string): Res
 /**
  * Reads `results/*.json`, renders the document and writes it and its charts.
  *
+ * @example
+ * ```ts
+ * import { writeResults } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/results`);
+ * const { read, written } = await writeResults(`${dir}/results`, `${dir}/RESULTS.md`);
+ * assert.equal(read, 0);
+ * assert.ok(written.includes(`${dir}/RESULTS.md`));
+ * assert.match(await Deno.readTextFile(`${dir}/RESULTS.md`), /deno task results/);
+ * ```
  * @param resultsDir folder of result files. Default `results`.
  * @param outFile the Markdown file. Default `docs/RESULTS.md`.
  * @param command the command stated in the document. Default `deno task results`.

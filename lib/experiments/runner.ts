@@ -208,12 +208,23 @@ async function countParams(ckpt: string, name: string): Promise<number> {
  * `<resultsDir>/<id>.json` (atomically). Does nothing when the result exists (unless `force`).
  *
  * @example
- * ```ts ignore
- * import { initBackend, readPlan, runPlannedRun } from "@appaunet/appaunet";
- * await initBackend({ backend: "webgpu" });
- * const [run] = await readPlan("experiments/quick.json");
- * const r = await runPlannedRun(run, { planFile: "experiments/quick.json" });
- * console.log(r?.test.seg?.segmentation?.dice.mean);
+ * ```ts
+ * import { initBackend, readPlan, runPlannedRun, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * await writePhantomDataset(`${dir}/data`, { count: 12, size: 32 });
+ * const plan = {
+ *   data: `${dir}/data/manifest.csv`,
+ *   defaults: { size: 32, epochs: 1, batchSize: 4, segmentor: { baseFilters: 4 } },
+ *   runs: [{ id: "tiny-seg", tables: ["ablation"], options: { mode: "seg" } }],
+ * };
+ * await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(plan));
+ * const [run] = await readPlan(`${dir}/plan.json`);
+ * const opts = { planFile: `${dir}/plan.json`, runsDir: `${dir}/runs`, resultsDir: `${dir}/results`, log: () => {} };
+ * const r = await runPlannedRun(run, { ...opts, progress: "none" });
+ * assert.equal(r?.id, "tiny-seg");
+ * assert.ok((await Deno.stat(`${dir}/results/tiny-seg.json`)).isFile);
  * ```
  * @param run the run (from {@linkcode readPlan})
  * @param opts folders, progress, abort signal
@@ -315,6 +326,18 @@ export async function runPlannedRun(
 /**
  * The runs of a plan that have no result file yet, in plan order.
  *
+ * @example
+ * ```ts
+ * import { pendingRuns, readPlan } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * const runs = [{ id: "a", tables: ["ablation"], options: {} }, { id: "b", tables: ["ablation"], options: {} }];
+ * await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify({ data: "labels.csv", defaults: {}, runs }));
+ * await Deno.mkdir(`${dir}/results`);
+ * await Deno.writeTextFile(`${dir}/results/a.json`, "{}");
+ * const todo = await pendingRuns(await readPlan(`${dir}/plan.json`), `${dir}/results`);
+ * assert.deepEqual(todo.map((r) => r.id), ["b"]);
+ * ```
  * @param runs the plan's runs
  * @param resultsDir where result files go. Default `results`.
  * @returns the runs still to do

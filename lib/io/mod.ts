@@ -3,5 +3,5 @@
  *
  * @module
  */
-export * from "./png.ts";
-export * from "./file_handler.ts";
+export { encodeGrayPng, encodeRgbPng } from "./png.ts";
+export { fileHandler } from "./file_handler.ts";

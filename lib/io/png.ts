@@ -11,8 +11,9 @@ import { encode } from "fast-png";
  * @example
  * ```ts
  * import { encodeGrayPng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const bytes = encodeGrayPng(new Float32Array([0, 1]), 2, 1, 16);
- * console.log(bytes[1] === 0x50); // true ("PNG" signature)
+ * assert.equal(new TextDecoder().decode(bytes.subarray(1, 4)), "PNG");
  * ```
  * @param data row-major plane in [0, 1]
  * @param width width in pixels

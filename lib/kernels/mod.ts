@@ -3,4 +3,5 @@
  *
  * @module
  */
-export * from "./registry.ts";
+export { fastKernelsEnabled, installFastKernels, SUPPORTED_TFJS, useFastKernels } from "./registry.ts";
+export type { KernelTarget } from "./policy.ts";

@@ -55,7 +55,7 @@ const SOFTWARE_VENDORS = new Set([
  *
  * @example
  * ```ts
- * import { kernelTarget, setKernelTarget } from "@appaunet/appaunet";
+ * import { kernelTarget, setKernelTarget } from "./policy.ts";
  * setKernelTarget("gpu");
  * console.log(kernelTarget()); // "gpu"
  * setKernelTarget(undefined);
@@ -85,7 +85,7 @@ export function noteAdapterKind(software: boolean | undefined): void {
  *
  * @example
  * ```ts
- * import { kernelTarget } from "@appaunet/appaunet";
+ * import { kernelTarget } from "./policy.ts";
  * console.log(["software", "gpu"].includes(kernelTarget())); // true
  * ```
  * @param backend the tfjs webgpu backend (for the vendor guess)

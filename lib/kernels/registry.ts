@@ -237,7 +237,7 @@ const REPLACEMENTS: Replacement[] = [
  *
  * @example
  * ```ts
- * import { replacedKernelNames } from "@appaunet/appaunet";
+ * import { replacedKernelNames } from "./registry.ts";
  * import assert from "node:assert/strict";
  * assert.equal(replacedKernelNames("webgpu").includes("Conv2DBackpropFilter"), true);
  * ```
@@ -311,7 +311,8 @@ function applyReplacements(): void {
  *
  * @example
  * ```ts
- * import { fastKernelsInstalled, initBackend } from "@appaunet/appaunet";
+ * import { initBackend } from "@appaunet/appaunet";
+ * import { fastKernelsInstalled } from "./registry.ts";
  * import assert from "node:assert/strict";
  * await initBackend({ backend: "cpu" }); // installs them
  * assert.equal(fastKernelsInstalled(), true);
@@ -335,7 +336,18 @@ export function installFastKernels(): void {
   patchFusedConvGradient(() => active);
 }
 
-/** The tfjs version whose internals the fast kernels and patches are written against. */
+/**
+ * The tfjs version whose internals the fast kernels and patches are written against; with another, stock kernels run
+ * and `backendInfo().warnings` says why.
+ *
+ * @example
+ * ```ts
+ * import { SUPPORTED_TFJS } from "@appaunet/appaunet";
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import assert from "node:assert/strict";
+ * assert.equal(tf.version.tfjs, SUPPORTED_TFJS);
+ * ```
+ */
 export const SUPPORTED_TFJS = "4.22.0";
 
 let disabledReason: string | undefined;

@@ -26,7 +26,26 @@ export function bceLoss(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.mean(bceLossPerImage(yTrue, yPred)) as tf.Scalar);
 }
 
-/** Per-image {@linkcode bceLoss}, shape `[B]`. */
+/**
+ * Per-image {@linkcode bceLoss}, shape `[B]`: one loss per image of the batch (for weighting images, or for hiding
+ * the masks of unlabeled images).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import { bceLossPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const yTrue = tf.ones([2, 4, 4, 1]);
+ * const yPred = tf.concat([tf.fill([1, 4, 4, 1], 0.99), tf.fill([1, 4, 4, 1], 0.25)]); // good, then poor
+ * const l = bceLossPerImage(yTrue, yPred);
+ * assert.deepEqual(l.shape, [2]);
+ * const [good, poor] = await l.data();
+ * assert.ok(good < poor);
+ * ```
+ * @param yTrue binary masks `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @returns `[B]` losses
+ */
 export function bceLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor1D {
   checkLossShapes("bceLoss", yTrue, yPred);
   return tf.tidy(() => {

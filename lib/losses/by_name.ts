@@ -13,7 +13,16 @@ import { kltvLossPerImage } from "./kltv.ts";
 import { tverskyLossPerImage } from "./tversky.ts";
 import { xeTverskyLossPerImage } from "./xe_tversky.ts";
 
-/** The CLI names of the segmentation losses. */
+/**
+ * The CLI names of the segmentation losses (for `--loss` and {@linkcode lossByName}).
+ *
+ * @example
+ * ```ts
+ * import { LOSS_NAMES } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.ok(LOSS_NAMES.includes("kltv"));
+ * ```
+ */
 export const LOSS_NAMES = [
   "xe",
   "dice",

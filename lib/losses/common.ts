@@ -19,7 +19,9 @@ export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar;
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { checkLossShapes } from "@appaunet/appaunet";
- * checkLossShapes("dice", tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1])); // ok
+ * import assert from "node:assert/strict";
+ * checkLossShapes("dice", tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1])); // same shape: no error
+ * assert.throws(() => checkLossShapes("dice", tf.zeros([1, 4, 4, 1]), tf.zeros([1, 2, 2, 1])), /shape/);
  * ```
  * @param name loss name for the message
  * @param yTrue ground-truth mask
@@ -48,7 +50,9 @@ export function checkLossShapes(name: string, yTrue: tf.Tensor, yPred: tf.Tensor
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { checkLossRanges } from "@appaunet/appaunet";
- * await checkLossRanges("kltv", tf.ones([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 0.5)); // ok
+ * import assert from "node:assert/strict";
+ * await checkLossRanges("kltv", tf.ones([1, 2, 2, 1]), tf.fill([1, 2, 2, 1], 0.5)); // in range: no error
+ * await assert.rejects(checkLossRanges("kltv", tf.fill([1, 2, 2, 1], 2), tf.fill([1, 2, 2, 1], 0.5)));
  * ```
  * @param name loss name for the message
  * @param yTrue ground-truth mask

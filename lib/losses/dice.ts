@@ -32,7 +32,27 @@ export function diceLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: DiceOptions =
   return tf.tidy(() => tf.mean(diceLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
 }
 
-/** Per-image {@linkcode diceLoss}, shape `[B]`. */
+/**
+ * Per-image {@linkcode diceLoss}, shape `[B]`: one loss per image of the batch (for weighting images, or for hiding
+ * the masks of unlabeled images).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import { diceLossPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const yTrue = tf.ones([2, 4, 4, 1]);
+ * const yPred = tf.concat([tf.fill([1, 4, 4, 1], 0.99), tf.fill([1, 4, 4, 1], 0.25)]); // good, then poor
+ * const l = diceLossPerImage(yTrue, yPred);
+ * assert.deepEqual(l.shape, [2]);
+ * const [good, poor] = await l.data();
+ * assert.ok(good < poor);
+ * ```
+ * @param yTrue binary masks `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @param opts as for {@linkcode diceLoss}
+ * @returns `[B]` losses
+ */
 export function diceLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: DiceOptions = {}): tf.Tensor1D {
   checkLossShapes("diceLoss", yTrue, yPred);
   const s = opts.smooth ?? 1;

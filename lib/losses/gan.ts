@@ -33,7 +33,7 @@ export function fakeLogProbs(logits: tf.Tensor2D): { logFake: tf.Tensor1D; logRe
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { realClassCrossEntropy } from "@appaunet/appaunet";
+ * import { realClassCrossEntropy } from "./gan.ts";
  * import assert from "node:assert/strict";
  * const ce = realClassCrossEntropy(tf.tensor2d([[0, 0, 5]]), tf.tensor1d([1], "int32"), true);
  * assert.equal((await ce.data())[0].toFixed(4), "0.6931");

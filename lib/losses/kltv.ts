@@ -36,7 +36,27 @@ export function kltvLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions =
   return tf.tidy(() => tf.mean(kltvLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
 }
 
-/** Per-image {@linkcode kltvLoss}, shape `[B]`. */
+/**
+ * Per-image {@linkcode kltvLoss}, shape `[B]`: one loss per image of the batch (for weighting images, or for hiding
+ * the masks of unlabeled images).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import { kltvLossPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const yTrue = tf.ones([2, 4, 4, 1]);
+ * const yPred = tf.concat([tf.fill([1, 4, 4, 1], 0.99), tf.fill([1, 4, 4, 1], 0.25)]); // good, then poor
+ * const l = kltvLossPerImage(yTrue, yPred);
+ * assert.deepEqual(l.shape, [2]);
+ * const [good, poor] = await l.data();
+ * assert.ok(good < poor);
+ * ```
+ * @param yTrue binary masks `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @param opts as for {@linkcode kltvLoss}
+ * @returns `[B]` losses
+ */
 export function kltvLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: KltvOptions = {}): tf.Tensor1D {
   const wKl = opts.klWeight ?? 1, wTv = opts.tverskyWeight ?? 1;
   return tf.tidy(() =>

@@ -4,14 +4,23 @@
  *
  * @module
  */
-export * from "./common.ts";
-export * from "./bce.ts";
-export * from "./dice.ts";
-export * from "./tversky.ts";
-export * from "./focal_tversky.ts";
-export * from "./kl.ts";
-export * from "./kltv.ts";
-export * from "./xe_tversky.ts";
-export * from "./by_name.ts";
-export * from "./metrics.ts";
-export * from "./gan.ts";
+export { checkLossRanges, checkLossShapes } from "./common.ts";
+export type { LossFn } from "./common.ts";
+export { bceLoss, bceLossPerImage } from "./bce.ts";
+export { diceLoss, diceLossPerImage } from "./dice.ts";
+export type { DiceOptions } from "./dice.ts";
+export { tverskyIndex, tverskyLoss, tverskyLossPerImage } from "./tversky.ts";
+export type { TverskyOptions } from "./tversky.ts";
+export { focalTverskyLoss, focalTverskyLossPerImage } from "./focal_tversky.ts";
+export type { FocalTverskyOptions } from "./focal_tversky.ts";
+export { klLoss, klLossPerImage } from "./kl.ts";
+export type { KlOptions } from "./kl.ts";
+export { kltvLoss, kltvLossPerImage } from "./kltv.ts";
+export type { KltvOptions } from "./kltv.ts";
+export { xeTverskyLoss, xeTverskyLossPerImage } from "./xe_tversky.ts";
+export { LOSS_NAMES, lossByName, perImageLossByName } from "./by_name.ts";
+export type { LossName, PerImageLossFn } from "./by_name.ts";
+export { diceCoefficient, dicePerImage, jaccardIndex, jaccardPerImage, pixelAccuracyPerImage } from "./metrics.ts";
+export type { OverlapOptions } from "./metrics.ts";
+export { discriminatorLoss, realClassProbabilities, segmentorAdversarialLoss } from "./gan.ts";
+export type { DiscriminatorLossInputs } from "./gan.ts";

@@ -66,7 +66,27 @@ export function tverskyLoss(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOpt
   return tf.tidy(() => tf.mean(tverskyLossPerImage(yTrue, yPred, opts)) as tf.Scalar);
 }
 
-/** Per-image {@linkcode tverskyLoss}, shape `[B]`. */
+/**
+ * Per-image {@linkcode tverskyLoss}, shape `[B]`: one loss per image of the batch (for weighting images, or for hiding
+ * the masks of unlabeled images).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import { tverskyLossPerImage } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const yTrue = tf.ones([2, 4, 4, 1]);
+ * const yPred = tf.concat([tf.fill([1, 4, 4, 1], 0.99), tf.fill([1, 4, 4, 1], 0.25)]); // good, then poor
+ * const l = tverskyLossPerImage(yTrue, yPred);
+ * assert.deepEqual(l.shape, [2]);
+ * const [good, poor] = await l.data();
+ * assert.ok(good < poor);
+ * ```
+ * @param yTrue binary masks `[B, H, W(, 1)]`
+ * @param yPred probabilities of the same shape
+ * @param opts as for {@linkcode tverskyLoss}
+ * @returns `[B]` losses
+ */
 export function tverskyLossPerImage(yTrue: tf.Tensor, yPred: tf.Tensor, opts: TverskyOptions = {}): tf.Tensor1D {
   return tf.tidy(() => tf.sub(1, tverskyIndex(yTrue, yPred, opts)) as tf.Tensor1D);
 }

@@ -3,6 +3,9 @@
  *
  * @module
  */
-export * from "./segmentor.ts";
-export * from "./discriminator.ts";
-export * from "./appaunet.ts";
+export { createSegmentor, segmentorVariantName } from "./segmentor.ts";
+export type { ResolvedSegmentorOptions, SegmentorOptions } from "./segmentor.ts";
+export { createDiscriminator } from "./discriminator.ts";
+export type { DiscriminatorOptions, ResolvedDiscriminatorOptions } from "./discriminator.ts";
+export { createAppauNet } from "./appaunet.ts";
+export type { AppauNet, AppauNetOptions } from "./appaunet.ts";

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { encodeBase64 } from "@appaunet/appaunet";
+ * import { encodeBase64 } from "./base64.ts";
  * import assert from "node:assert/strict";
  * assert.equal(encodeBase64(new Uint8Array([104, 105])), "aGk=");
  * ```

@@ -3,7 +3,7 @@
  *
  * @module
  */
-export * from "./progress.ts";
-export * from "./overlay.ts";
-export * from "./base64.ts";
-export * from "./report.ts";
+export { createProgress } from "./progress.ts";
+export type { Progress, ProgressMode } from "./progress.ts";
+export { maskPng, overlayPng } from "./overlay.ts";
+export { svgLineChart } from "./report.ts";

@@ -44,8 +44,10 @@ export function epochLine(r: EpochRecord, epochs: number): string {
  * @example
  * ```ts
  * import { createProgress } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const p = createProgress("none", 1, 1);
- * p.done("ok");
+ * assert.equal(typeof p.done, "function");
+ * p.done("ok"); // "none" prints nothing
  * ```
  * @param mode display mode
  * @param epochs total epochs

@@ -87,7 +87,17 @@ export interface BackendInfo {
   kernelTarget?: KernelTarget;
 }
 
-/** Thrown when the requested backend cannot be started. The message says how to fix it. */
+/**
+ * Thrown when the requested backend cannot be started. The message says how to fix it.
+ *
+ * @example
+ * ```ts
+ * import { BackendError, type BackendName, initBackend } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const name = "tpu" as BackendName; // e.g. read from a config file
+ * await assert.rejects(initBackend({ backend: name }), BackendError);
+ * ```
+ */
 export class BackendError extends Error {
   /**
    * Creates the error.
@@ -154,7 +164,7 @@ function preferVulkanOnLinux(): string | undefined {
  *
  * @example Keep Mesa's own default instead: set the variable before the first `initBackend`
  * ```ts
- * import { SOFTWARE_VECTOR_WIDTH } from "@appaunet/appaunet";
+ * import { SOFTWARE_VECTOR_WIDTH } from "./backend.ts";
  * import assert from "node:assert/strict";
  * assert.equal(SOFTWARE_VECTOR_WIDTH, 128);
  * // Deno.env.set("LP_NATIVE_VECTOR_WIDTH", "256"); // or LP_NATIVE_VECTOR_WIDTH=256 in the shell
@@ -182,7 +192,8 @@ function preferNarrowSoftwareVectors(): void {
  * @example
  * ```ts
  * import { webgpuAvailable } from "@appaunet/appaunet";
- * console.log(typeof (await webgpuAvailable())); // "boolean"
+ * import assert from "node:assert/strict";
+ * assert.equal(typeof (await webgpuAvailable()), "boolean");
  * ```
  * @returns `true` when `navigator.gpu.requestAdapter()` returns an adapter
  */

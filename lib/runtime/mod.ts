@@ -4,4 +4,6 @@
  *
  * @module
  */
-export * from "./backend.ts";
+export { BackendError, backendInfo, initBackend, webgpuAvailable } from "./backend.ts";
+export type { AdapterInfo, BackendInfo, BackendName, InitBackendOptions } from "./backend.ts";
+export type { ShaderWarmupReport } from "./shader_warmup.ts";

@@ -3,4 +3,5 @@
  *
  * @module
  */
-export * from "./server.ts";
+export { serveModel } from "./server.ts";
+export type { ModelServer, PredictResponse, ServeOptions } from "./server.ts";

@@ -97,12 +97,21 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
  * time on the model; up to `queue` wait.
  *
  * @example
- * ```ts ignore
- * import { initBackend, serveModel } from "@appaunet/appaunet";
- * await initBackend({ backend: "webgpu" });
- * const s = await serveModel({ model: "pretrained", port: 8080 });
- * const r = await fetch(new URL("v1/predict", s.url), { method: "POST", body: await Deno.readFile("xray.png") });
- * console.log(await r.json());
+ * ```ts
+ * import { initBackend, serveModel, train, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * await writePhantomDataset(`${dir}/data`, { count: 12, size: 32 });
+ * const data = `${dir}/data/manifest.csv`;
+ * const small = { baseFilters: 4 }; // a tiny model, so that the example runs in seconds
+ * await train({ data, out: `${dir}/run`, size: 32, epochs: 1, batchSize: 4, segmentor: small, discriminator: small, progress: "none" });
+ * const s = await serveModel({ model: `${dir}/run/checkpoints/best`, port: 0 }); // or model: "pretrained"
+ * const [image] = [...Deno.readDirSync(`${dir}/data/images`)].map((e) => `${dir}/data/images/${e.name}`);
+ * const r = await fetch(new URL("v1/predict", s.url), { method: "POST", body: await Deno.readFile(image) });
+ * assert.equal(r.status, 200);
+ * const body = await r.json();
+ * assert.ok(typeof body.lungFraction === "number");
  * await s.shutdown();
  * ```
  * @param opts model, address, token, limits

@@ -13,7 +13,7 @@ import { ADAM_MOMENT_KERNEL, ADAM_UPDATE_KERNEL, adamStepInPlace } from "../kern
 import { storedAsFloat32 } from "../kernels/webgpu_program.ts";
 
 /** What tfjs's `AdamOptimizer.applyGradients` takes: gradients by variable name, or a list of `{ name, tensor }`. */
-type Gradients = Parameters<tf.AdamOptimizer["applyGradients"]>[0];
+export type AdamGradients = Parameters<tf.AdamOptimizer["applyGradients"]>[0];
 
 /** The parts of tfjs's AdamOptimizer state this subclass reads (private in tfjs's typings). */
 interface AdamState {
@@ -27,7 +27,21 @@ interface AdamState {
 /**
  * Adam (Kingma & Ba, 2015) whose per-variable update is fused into 3 WebGPU dispatches. Bias corrections
  * `1 − βᵗ` are computed in double precision on the host from the iteration count (stock tfjs multiplies a float32
- * running product); the two agree to ~1e-7 relative.
+ * running product); the two agree to ~1e-7 relative. Create it with {@linkcode createAdam}; on other backends it is
+ * tfjs's Adam.
+ *
+ * @example
+ * ```ts
+ * import { createAdam, FusedAdamOptimizer, initBackend } from "@appaunet/appaunet";
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const opt = createAdam(0.1);
+ * assert.ok(opt instanceof FusedAdamOptimizer);
+ * const w = tf.variable(tf.scalar(1));
+ * opt.minimize(() => w.square() as tf.Scalar);
+ * assert.ok((await w.data())[0] < 1);
+ * ```
  */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   /**
@@ -41,7 +55,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
    *
    * @param variableGradients gradients by variable name (as `tf.variableGrads` returns them) or as a list
    */
-  override applyGradients(variableGradients: Gradients): void {
+  override applyGradients(variableGradients: AdamGradients): void {
     const names = Array.isArray(variableGradients)
       ? variableGradients.map((v) => v.name)
       : Object.keys(variableGradients);

@@ -125,11 +125,8 @@ export async function saveCheckpoint(
  * @example
  * ```ts
  * import { resolveCheckpoint } from "@appaunet/appaunet";
- * try {
- *   resolveCheckpoint("/nonexistent");
- * } catch (e) {
- *   console.log((e as Error).message.includes("no complete checkpoint")); // true
- * }
+ * import assert from "node:assert/strict";
+ * assert.throws(() => resolveCheckpoint("/nonexistent"), /no complete checkpoint/);
  * ```
  * @param dir checkpoint path
  * @returns the folder to read
@@ -163,7 +160,8 @@ export interface LoadedCheckpoint {
  * @example
  * ```ts
  * import { loadCheckpoint } from "@appaunet/appaunet";
- * await loadCheckpoint("/nonexistent").catch((e) => console.log(e.message.length > 0)); // true
+ * import assert from "node:assert/strict";
+ * await assert.rejects(loadCheckpoint("/nonexistent"), /nonexistent/);
  * ```
  * @param dir checkpoint path
  * @returns state and config
@@ -188,7 +186,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  * @example
  * ```ts
  * import { loadCheckpointModel } from "@appaunet/appaunet";
- * await loadCheckpointModel("/nonexistent", "segmentor").catch(() => console.log("missing")); // missing
+ * import assert from "node:assert/strict";
+ * await assert.rejects(loadCheckpointModel("/nonexistent", "segmentor"));
  * ```
  * @param dir checkpoint path
  * @param name `segmentor` or `discriminator`

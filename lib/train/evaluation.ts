@@ -52,6 +52,21 @@ export interface EvalModels {
  * the image in cls mode) for one batch, in inference mode. Not tidied: call it inside `tf.tidy`. Shared by the
  * evaluation and `predict`.
  *
+ * @example
+ * ```ts
+ * import { createAppauNet, inferenceOutputs } from "@appaunet/appaunet";
+ * import * as tf from "@appaunet/appaunet/tf";
+ * import assert from "node:assert/strict";
+ * const net = createAppauNet({ size: 32, segmentor: { baseFilters: 4 }, discriminator: { baseFilters: 4 } });
+ * const models = { segmentor: net.segmentor, discriminator: net.discriminator, mode: "mtl" as const };
+ * const shapes = tf.tidy(() => {
+ *   const { pred, probs } = inferenceOutputs(models, tf.zeros([2, 32, 32, 1]));
+ *   return [pred?.shape, probs?.shape];
+ * });
+ * assert.deepEqual(shapes, [[2, 32, 32, 1], [2, 2]]);
+ * net.segmentor.dispose();
+ * net.discriminator.dispose();
+ * ```
  * @param models segmentor and/or discriminator
  * @param images `[B, H, W, 1]` images
  * @returns `pred` with a segmentor, `probs` with a discriminator

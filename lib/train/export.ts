@@ -57,10 +57,18 @@ const SELECTED_BY: Record<string, string> = {
  * `predict` take the folder like a checkpoint. Optimizer state is left out.
  *
  * @example
- * ```ts ignore
- * import { exportModel } from "@appaunet/appaunet";
- * const meta = await exportModel({ model: "runs/demo/checkpoints/best", out: "models/demo" });
- * console.log(meta.size, meta.classNames);
+ * ```ts
+ * import { exportModel, initBackend, train, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * await writePhantomDataset(`${dir}/data`, { count: 12, size: 32 });
+ * const data = `${dir}/data/manifest.csv`;
+ * const small = { baseFilters: 4 }; // a tiny model, so that the example runs in seconds
+ * await train({ data, out: `${dir}/run`, size: 32, epochs: 1, batchSize: 4, segmentor: small, discriminator: small, progress: "none" });
+ * const meta = await exportModel({ model: `${dir}/run/checkpoints/best`, out: `${dir}/model` });
+ * assert.equal(meta.size, 32);
+ * assert.ok((await Deno.stat(`${dir}/model/segmentor/model.json`)).isFile);
  * ```
  * @param opts checkpoint, output folder, metrics to record
  * @returns the metadata written
@@ -237,7 +245,7 @@ export const PRETRAINED_URL: URL = new URL("../../models/appaunet-cxr/", import.
  *
  * @example
  * ```ts
- * import { resolveModel } from "@appaunet/appaunet";
+ * import { resolveModel } from "./export.ts";
  * import assert from "node:assert/strict";
  * assert.equal(resolveModel("runs/x/checkpoints/best"), "runs/x/checkpoints/best");
  * assert.match(resolveModel("pretrained"), /models[\/\\]appaunet-cxr[\/\\]?$/);
@@ -262,11 +270,16 @@ export function resolveModel(model: string): string {
  * discriminator and metadata. From a checkout it reads the files; from the published package it fetches them.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { initBackend, loadPretrained } from "@appaunet/appaunet";
- * await initBackend({ backend: "webgpu" });
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
  * const { segmentor, discriminator, metadata } = await loadPretrained();
- * console.log(metadata.size, metadata.classNames); // 128 ["normal", "tb"]
+ * assert.equal(metadata.size, 128);
+ * assert.deepEqual(metadata.classNames, ["normal", "tb"]);
+ * assert.deepEqual(segmentor.inputs[0].shape.slice(-1), [1]);
+ * segmentor.dispose();
+ * discriminator.dispose();
  * ```
  * @returns the nets (the caller disposes them) and the metadata
  * @throws {Error} when the model is missing or damaged

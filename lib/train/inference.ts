@@ -70,10 +70,19 @@ export interface EvaluateOptions {
  * Evaluates a checkpoint on a split of a manifest (inference mode).
  *
  * @example
- * ```ts ignore
- * import { evaluate } from "@appaunet/appaunet";
- * const r = await evaluate({ model: "runs/demo/checkpoints/best", data: "fixtures/phantoms/manifest.csv" });
- * console.log(r.metrics.segmentation?.dice.mean);
+ * ```ts
+ * import { evaluate, initBackend, train, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * await writePhantomDataset(`${dir}/data`, { count: 12, size: 32 });
+ * const data = `${dir}/data/manifest.csv`;
+ * const small = { baseFilters: 4 }; // a tiny model, so that the example runs in seconds
+ * await train({ data, out: `${dir}/run`, size: 32, epochs: 1, batchSize: 4, segmentor: small, discriminator: small, progress: "none" });
+ * const r = await evaluate({ model: `${dir}/run/checkpoints/best`, data, split: "test" });
+ * const dice = r.metrics.segmentation?.dice.mean ?? NaN;
+ * assert.ok(dice >= 0 && dice <= 1);
+ * assert.equal(r.predictions.length, r.metrics.n);
  * ```
  * @param opts checkpoint, manifest, split
  * @returns metrics, per-image predictions (id, label, Dice, Jaccard, class probabilities), the split, the epoch of the

@@ -70,8 +70,10 @@ export interface ClassificationMetrics {
  * @example
  * ```ts
  * import { classificationMetrics } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
  * const m = classificationMetrics([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], [0, 1, 1]);
- * console.log(m.accuracy.toFixed(3), m.confusion); // "0.667" [[1, 0], [1, 1]]
+ * assert.equal(m.accuracy.toFixed(3), "0.667");
+ * assert.deepEqual(m.confusion, [[1, 0], [1, 1]]);
  * ```
  * @param probs `[n][K]` probabilities
  * @param labels `[n]` class indices

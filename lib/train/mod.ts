@@ -3,16 +3,28 @@
  *
  * @module
  */
-export * from "./adam.ts";
-export * from "./gan_step.ts";
-export * from "./metrics.ts";
-export * from "./config.ts";
-export * from "./checkpoint.ts";
-export * from "./numerics.ts";
-export * from "./run_folder.ts";
-export * from "./evaluation.ts";
-export * from "./trainer.ts";
-export * from "./inference.ts";
-export * from "./predict.ts";
-export * from "./export.ts";
-export * from "./predict_image.ts";
+export { APPAUNET_VERSION, resolveTrainOptions } from "./config.ts";
+export type { ResolvedTrainOptions, TrainMode, TrainOptions } from "./config.ts";
+export { train } from "./trainer.ts";
+export type { ResumeOptions, TrainResult, TrainRuntime } from "./trainer.ts";
+export type { EpochRecord } from "./records.ts";
+export { createAdam, FusedAdamOptimizer } from "./adam.ts";
+export type { AdamGradients } from "./adam.ts";
+export { ganTrainStep } from "./gan_step.ts";
+export type { GanBatch, GanNets, GanStepOptions } from "./gan_step.ts";
+export { classificationMetrics, meanStd, rocAuc } from "./metrics.ts";
+export type { ClassificationMetrics, MeanStd } from "./metrics.ts";
+export { loadCheckpoint, loadCheckpointModel, resolveCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+export type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.ts";
+export { findNonFiniteWeight, NonFiniteError } from "./numerics.ts";
+export { inferenceOutputs } from "./evaluation.ts";
+export type { EvalModels, ImagePrediction, SplitMetrics } from "./evaluation.ts";
+export { evaluate } from "./inference.ts";
+export type { EvaluateOptions } from "./inference.ts";
+export { mergePredictions, predict, shardFromSpec } from "./predict.ts";
+export type { PredictionRecord, PredictOptions } from "./predict.ts";
+export { exportModel, loadPretrained } from "./export.ts";
+export type { ExportOptions } from "./export.ts";
+export type { ModelMetadata } from "./model_metadata.ts";
+export { predictImage } from "./predict_image.ts";
+export type { LoadedModel, SingleImagePrediction } from "./predict_image.ts";

@@ -5,7 +5,18 @@
  * @module
  */
 
-/** Thrown when training produces a non-finite loss or a checkpoint holds non-finite values. */
+/**
+ * Thrown when training produces a non-finite loss or a checkpoint holds non-finite values.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteError } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const e = new NonFiniteError("seg loss is NaN at epoch 2, step 5");
+ * assert.ok(e instanceof Error);
+ * assert.equal(e.name, "NonFiniteError");
+ * ```
+ */
 export class NonFiniteError extends Error {
   /**
    * Creates the error.

@@ -180,9 +180,19 @@ async function readJsonl(file: string): Promise<{ lines: string[]; ids: Set<stri
  * call never truncates an earlier one's results; with `resume` it keeps the earlier lines and predicts only the rest.
  *
  * @example
- * ```ts ignore
- * import { predict } from "@appaunet/appaunet";
- * await predict({ model: "pretrained", inputs: ["xray.png"], out: "pred", probabilities: true });
+ * ```ts
+ * import { initBackend, predict, train, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" });
+ * const dir = await Deno.makeTempDir();
+ * await writePhantomDataset(`${dir}/data`, { count: 12, size: 32 });
+ * const data = `${dir}/data/manifest.csv`;
+ * const small = { baseFilters: 4 }; // a tiny model, so that the example runs in seconds
+ * await train({ data, out: `${dir}/run`, size: 32, epochs: 1, batchSize: 4, segmentor: small, discriminator: small, progress: "none" });
+ * const records = await predict({ model: `${dir}/run/checkpoints/best`, inputs: [`${dir}/data/images`], out: `${dir}/pred` });
+ * assert.equal(records.length, 12);
+ * assert.ok(records.every((r) => r.mask && r.predictedClass));
+ * // With your own X-rays: predict({ model: "pretrained", inputs: ["xray.png"], out: "pred", probabilities: true })
  * ```
  * @param opts model, inputs, output folder, shard, threshold, resume
  * @returns the records written by this call (with `skipped` listing the inputs left out by `skipBad`)

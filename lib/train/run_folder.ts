@@ -60,7 +60,7 @@ function processAlive(pid: number): boolean | undefined {
  *
  * @example
  * ```ts
- * import { claimRunFolder } from "@appaunet/appaunet";
+ * import { claimRunFolder } from "./run_folder.ts";
  * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const lock = await claimRunFolder(dir, { resume: false });

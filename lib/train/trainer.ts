@@ -220,7 +220,7 @@ async function runStart(opts: (TrainOptions | ResumeOptions) & TrainRuntime): Pr
  *
  * @example
  * ```ts
- * import { checkpointsAfterEpoch } from "@appaunet/appaunet";
+ * import { checkpointsAfterEpoch } from "./trainer.ts";
  * import assert from "node:assert/strict";
  * const best = { dice: 0.9, auc: 0.8, diceEpoch: 1, aucEpoch: 1 };
  * const r = checkpointsAfterEpoch("mtl", best, 2, 0.92, 0.7);
@@ -262,11 +262,25 @@ export function checkpointsAfterEpoch(
  * Trains APPAU-Net (or the seg / cls baselines) and writes the run folder.
  *
  * @example
- * ```ts ignore
- * import { initBackend, train } from "@appaunet/appaunet";
- * await initBackend({ backend: "webgpu", allowFallback: true });
- * const r = await train({ data: "fixtures/phantoms/manifest.csv", out: "runs/demo", epochs: 2 });
- * console.log(r.best.dice);
+ * ```ts
+ * import { initBackend, train, writePhantomDataset } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await initBackend({ backend: "cpu" }); // "webgpu" (the default) is what you want for real runs
+ * const dir = await Deno.makeTempDir();
+ * await writePhantomDataset(`${dir}/data`, { count: 12, size: 32 });
+ * const small = { baseFilters: 4 }; // a tiny model, so that the example runs in seconds
+ * const r = await train({
+ *   data: `${dir}/data/manifest.csv`,
+ *   out: `${dir}/run`,
+ *   size: 32,
+ *   epochs: 1,
+ *   batchSize: 4,
+ *   segmentor: small,
+ *   discriminator: small,
+ *   progress: "none",
+ * });
+ * assert.equal(r.history.length, 1);
+ * assert.ok((await Deno.stat(`${dir}/run/checkpoints/best`)).isDirectory);
  * ```
  * @param opts run options (see {@linkcode TrainOptions}) and runtime options
  * @returns history, best metrics, stop reason
