@@ -10,7 +10,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { exists } from "../io/fs.ts";
+import { cacheRoot, exists } from "../io/fs.ts";
 import { encodeGrayPng } from "../io/png.ts";
 import { stratifiedSplit } from "./dataset.ts";
 import { createRng } from "./rng.ts";
@@ -221,9 +221,7 @@ export async function demoManifest(
   log: (line: string) => void = (l) => console.error(l),
 ): Promise<string> {
   if (local && await exists(local)) return local;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
-  const root = Deno.env.get("APPAUNET_CACHE_DIR") ??
-    path.join(Deno.env.get("XDG_CACHE_HOME") ?? path.join(home, ".cache"), "appaunet");
+  const root = cacheRoot();
   const dir = path.join(root, "demo-phantoms-v1");
   const csv = path.join(dir, "manifest.csv");
   if (await exists(csv)) return csv;

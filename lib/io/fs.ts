@@ -16,6 +16,17 @@ export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<
   }
 }
 
+/**
+ * appaunet's cache folder (generated demo phantoms, the downloaded pretrained model): `$APPAUNET_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/appaunet`, else `~/.cache/appaunet`.
+ */
+export function cacheRoot(): string {
+  const own = Deno.env.get("APPAUNET_CACHE_DIR");
+  if (own) return own;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
+  return `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/appaunet`;
+}
+
 /** Whether a path exists (file, folder or link). */
 export async function exists(p: string): Promise<boolean> {
   try {

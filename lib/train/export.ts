@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileHandler } from "../io/file_handler.ts";
-import { writeFileSynced } from "../io/fs.ts";
+import { cacheRoot, exists, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
 
@@ -240,34 +240,74 @@ export function modelCard(meta: ModelMetadata): string {
 export const PRETRAINED_URL: URL = new URL("../../models/appaunet-cxr/", import.meta.url);
 
 /**
- * Resolves `"pretrained"` to the shipped model's folder (as a path in a checkout or an installed package); any other
- * value is returned as is.
+ * Resolves `"pretrained"` to a folder holding the shipped model: in a checkout or an installed package, its
+ * `models/appaunet-cxr/`; when the package runs from a URL (e.g. JSR), a copy downloaded once into the cache
+ * (`$APPAUNET_CACHE_DIR`, else `~/.cache/appaunet`, in `models/appaunet-cxr-<hash of metadata.json>`; written to a
+ * temporary folder and renamed, so an interrupted download leaves nothing half-made). Any other value is returned as
+ * is.
  *
  * @example
  * ```ts
  * import { resolveModel } from "./export.ts";
  * import assert from "node:assert/strict";
- * assert.equal(resolveModel("runs/x/checkpoints/best"), "runs/x/checkpoints/best");
- * assert.match(resolveModel("pretrained"), /models[\/\\]appaunet-cxr[\/\\]?$/);
+ * assert.equal(await resolveModel("runs/x/checkpoints/best"), "runs/x/checkpoints/best");
+ * assert.match(await resolveModel("pretrained"), /models[\/\\]appaunet-cxr[\/\\]?$/);
  * ```
  * @param model a checkpoint or model folder, or `"pretrained"`
+ * @param base where the shipped model lives. Default {@linkcode PRETRAINED_URL}.
  * @returns a folder path
- * @throws {Error} when the package was loaded over the network (use a checkout or `deno install`)
+ * @throws {Error} naming the URL when a download fails
  */
-export function resolveModel(model: string): string {
+export async function resolveModel(model: string, base: URL = PRETRAINED_URL): Promise<string> {
   if (model !== "pretrained") return model;
-  if (PRETRAINED_URL.protocol !== "file:") {
-    throw new Error(
-      `--model pretrained: the package was loaded from ${PRETRAINED_URL.origin}; load the model with ` +
-        "loadPretrained(), or use a checkout of the repository",
-    );
+  if (base.protocol === "file:") return fileURLToPath(base);
+  const get = async (rel: string): Promise<Uint8Array<ArrayBuffer>> => {
+    const url = new URL(rel, base);
+    let r: Response;
+    try {
+      r = await fetch(url);
+    } catch (e) {
+      throw new Error(`--model pretrained: cannot download ${url}: ${(e as Error).message}`);
+    }
+    if (!r.ok) throw new Error(`--model pretrained: cannot download ${url}: HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  const meta = await get("metadata.json");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", meta));
+  const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const root = path.join(cacheRoot(), "models");
+  const dir = path.join(root, `appaunet-cxr-${hash}`);
+  if (await exists(path.join(dir, "COMPLETE"))) return dir;
+  await Deno.mkdir(root, { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: root, prefix: "appaunet-cxr-" });
+  try {
+    await writeFileSynced(path.join(tmp, "metadata.json"), meta);
+    for (const f of ["config.json", "state.json", "README.md"]) await writeFileSynced(path.join(tmp, f), await get(f));
+    for (const net of ["segmentor", "discriminator"]) {
+      await Deno.mkdir(path.join(tmp, net));
+      const json = await get(`${net}/model.json`);
+      await writeFileSynced(path.join(tmp, net, "model.json"), json);
+      const manifest = JSON.parse(new TextDecoder().decode(json)).weightsManifest as { paths: string[] }[];
+      for (const p of manifest.flatMap((g) => g.paths)) {
+        if (p.includes("/") || p.includes("\\") || p.startsWith(".")) {
+          throw new Error(`--model pretrained: ${net}/model.json names an unsafe weights file "${p}"`);
+        }
+        await writeFileSynced(path.join(tmp, net, p), await get(`${net}/${p}`));
+      }
+    }
+    await writeFileSynced(path.join(tmp, "COMPLETE"), await get("COMPLETE"));
+    await Deno.rename(tmp, dir);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    if (!await exists(path.join(dir, "COMPLETE"))) throw e; // else another process finished the same download
   }
-  return fileURLToPath(PRETRAINED_URL);
+  return dir;
 }
 
 /**
  * Loads the shipped pretrained APPAU-Net (Montgomery + Shenzhen, see `models/appaunet-cxr/README.md`): segmentor,
- * discriminator and metadata. From a checkout it reads the files; from the published package it fetches them.
+ * discriminator and metadata. From a checkout it reads the files; from the published package it downloads them once
+ * into the cache (see {@linkcode resolveModel}).
  *
  * @example
  * ```ts
@@ -287,15 +327,9 @@ export function resolveModel(model: string): string {
 export async function loadPretrained(): Promise<
   { segmentor: tf.LayersModel; discriminator: tf.LayersModel; metadata: ModelMetadata }
 > {
-  if (PRETRAINED_URL.protocol === "file:") {
-    const dir = fileURLToPath(PRETRAINED_URL);
-    const metadata = JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json"))) as ModelMetadata;
-    const segmentor = await loadCheckpointModel(dir, "segmentor");
-    const discriminator = await loadCheckpointModel(dir, "discriminator");
-    return { segmentor, discriminator, metadata };
-  }
-  const metadata = await (await fetch(new URL("metadata.json", PRETRAINED_URL))).json() as ModelMetadata;
-  const segmentor = await tf.loadLayersModel(new URL("segmentor/model.json", PRETRAINED_URL).href);
-  const discriminator = await tf.loadLayersModel(new URL("discriminator/model.json", PRETRAINED_URL).href);
+  const dir = await resolveModel("pretrained");
+  const metadata = JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json"))) as ModelMetadata;
+  const segmentor = await loadCheckpointModel(dir, "segmentor");
+  const discriminator = await loadCheckpointModel(dir, "discriminator");
   return { segmentor, discriminator, metadata };
 }

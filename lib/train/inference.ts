@@ -38,7 +38,7 @@ export async function loadModels(modelArg: string): Promise<{
   state: Record<string, unknown>;
   dir: string;
 }> {
-  const model = resolveModel(modelArg);
+  const model = await resolveModel(modelArg);
   const ck = await loadCheckpoint(model);
   const config = ck.config as unknown as RunConfig;
   const segmentor = config.mode !== "cls" ? await loadCheckpointModel(model, "segmentor") : undefined;
