@@ -84,7 +84,7 @@ Run 'deno run -A cli.ts <command> --help' for its flags. Every command that read
 --max-file-mb 256 and --max-pixels 64000000 (limits checked before a file is decoded).`,
   info: `usage: cli.ts info [--backend webgpu|cpu] [--kernels fast|stock]
 Prints the backend, the WebGPU adapter (description, vendor, software or not, limits), versions and warnings.`,
-  demo: `usage: cli.ts demo [--out runs/demo] [--epochs 4] [--backend webgpu|cpu] [--allow-cpu-fallback]
+  demo: `usage: cli.ts demo [--out runs/demo] [--epochs 8] [--backend webgpu|cpu] [--allow-cpu-fallback]
                    [--no-shader-warmup]
 Trains APPAU-Net (mtl, 50% of class labels hidden) on fixtures/phantoms at 64², evaluates the best checkpoint
 on the test split and writes runs/demo/report.html. It replaces the run of an earlier demo in --out.`,
@@ -225,10 +225,10 @@ async function cmdTrain(argv: string[], demo = false) {
   const { options, runtime } = trainOptionsFromFlags(v, num);
   const opts = options as TrainOptions;
   if (demo) {
-    // The demo's run: small nets, 4 epochs, half the class labels, lr 1e-3 (flags given override these).
+    // The demo's run: small nets, 8 epochs, half the class labels, lr 1e-3 (flags given override these).
     opts.data ??= await demoManifest();
     opts.out ??= "runs/demo";
-    opts.epochs ??= 4;
+    opts.epochs ??= 8;
     opts.classLabelFraction ??= 0.5;
     opts.lr ??= 1e-3;
     opts.segmentor = { depth: 3, baseFilters: 8, ...opts.segmentor };

@@ -268,7 +268,7 @@ Deno.test("demoManifest: the checkout's phantoms when present, else the same pha
     assert.match(local, /fixtures[\\/]phantoms[\\/]manifest\.csv$/);
     const said: string[] = [];
     const generated = await demoManifest(path.join(cache, "missing.csv"), (l) => said.push(l));
-    assert.equal(generated, path.join(cache, "demo-phantoms-v1", "manifest.csv"));
+    assert.equal(generated, path.join(cache, "demo-phantoms-v2", "manifest.csv"));
     assert.match(said[0], /generated the demo's 240 synthetic phantoms/);
     // Identical to the bundled set: the same manifest and the same image bytes.
     assert.equal(await Deno.readTextFile(generated), await Deno.readTextFile(local));

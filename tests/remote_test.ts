@@ -54,7 +54,7 @@ gatedTest("the CLI run from a URL: --version, demo, train, predict (checkpoint a
     assert.match(demo, /Dice\s+\d\.\d+/);
     assert.ok((await Deno.stat(path.join(dir, "runs/demo/checkpoints/best/COMPLETE"))).isFile);
 
-    const data = path.join(cache, "demo-phantoms-v1");
+    const data = path.join(cache, "demo-phantoms-v2");
     await cli("train", "--data", path.join(data, "manifest.csv"), "--out", "runs/t", "--epochs", "1", "--size", "32");
     assert.ok((await Deno.stat(path.join(dir, "runs/t/checkpoints/last/COMPLETE"))).isFile);
 
