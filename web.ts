@@ -13,38 +13,8 @@
  * ```
  * @module
  */
-export { createSegmentor, segmentorVariantName } from "./lib/model/segmentor.ts";
-export type { ResolvedSegmentorOptions, SegmentorOptions } from "./lib/model/segmentor.ts";
-export { createDiscriminator } from "./lib/model/discriminator.ts";
-export type { DiscriminatorOptions, ResolvedDiscriminatorOptions } from "./lib/model/discriminator.ts";
-export { createAppauNet } from "./lib/model/appaunet.ts";
-export type { AppauNet, AppauNetOptions } from "./lib/model/appaunet.ts";
-export { checkLossRanges, checkLossShapes } from "./lib/losses/common.ts";
-export type { LossFn } from "./lib/losses/common.ts";
-export { bceLoss, bceLossPerImage } from "./lib/losses/bce.ts";
-export { diceLoss, diceLossPerImage } from "./lib/losses/dice.ts";
-export type { DiceOptions } from "./lib/losses/dice.ts";
-export { tverskyIndex, tverskyLoss, tverskyLossPerImage } from "./lib/losses/tversky.ts";
-export type { TverskyOptions } from "./lib/losses/tversky.ts";
-export { focalTverskyLoss, focalTverskyLossPerImage } from "./lib/losses/focal_tversky.ts";
-export type { FocalTverskyOptions } from "./lib/losses/focal_tversky.ts";
-export { klLoss, klLossPerImage } from "./lib/losses/kl.ts";
-export type { KlOptions } from "./lib/losses/kl.ts";
-export { kltvLoss, kltvLossPerImage } from "./lib/losses/kltv.ts";
-export type { KltvOptions } from "./lib/losses/kltv.ts";
-export { xeTverskyLoss, xeTverskyLossPerImage } from "./lib/losses/xe_tversky.ts";
-export { LOSS_NAMES, lossByName, perImageLossByName } from "./lib/losses/by_name.ts";
-export type { LossName, PerImageLossFn } from "./lib/losses/by_name.ts";
-export { discriminatorLoss, realClassProbabilities, segmentorAdversarialLoss } from "./lib/losses/gan.ts";
-export type { DiscriminatorLossInputs } from "./lib/losses/gan.ts";
-export {
-  diceCoefficient,
-  dicePerImage,
-  jaccardIndex,
-  jaccardPerImage,
-  pixelAccuracyPerImage,
-} from "./lib/losses/metrics.ts";
-export type { OverlapOptions } from "./lib/losses/metrics.ts";
+export * from "./lib/model/mod.ts";
+export * from "./lib/losses/mod.ts";
 export { classificationMetrics, meanStd, rocAuc } from "./lib/train/metrics.ts";
 export type { ClassificationMetrics, MeanStd } from "./lib/train/metrics.ts";
 export { DataError } from "./lib/data/errors.ts";
