@@ -128,7 +128,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
   }
   const maxBody = opts.maxBodyBytes ?? 32 * 2 ** 20, queue = opts.queue ?? 8;
   const dir = await resolveModel(opts.model);
-  const m = await loadModels(opts.model);
+  const m = await loadModels(dir);
   const metadata = await modelMetadata(dir);
   const model: LoadedModel = { segmentor: m.segmentor, discriminator: m.discriminator, metadata };
   let waiting = 0;
