@@ -7,7 +7,9 @@ import * as path from "node:path";
 import { rewriteSpecifiers, servePackage } from "./package_server.ts";
 import { gatedTest, LINUX, WEBGPU } from "./webgpu_helper.ts";
 
-const VERSION = JSON.parse(await Deno.readTextFile(path.join(import.meta.dirname!, "..", "deno.json"))).version;
+const VERSION: string = JSON.parse(await Deno.readTextFile(path.join(import.meta.dirname!, "..", "deno.json"))).version;
+/** `appaunet <version> `, as `--version` prints it. */
+const VERSION_TEXT = `appaunet ${VERSION.replaceAll(".", "\\.")} `;
 
 Deno.test("rewriteSpecifiers maps bare specifiers (static, dynamic, subpaths) and leaves the rest", () => {
   const imports = { "@tensorflow/tfjs": "npm:@tensorflow/tfjs@4.22.0", "csv-parse/sync": "npm:csv-parse@7.0.3/sync" };
@@ -47,7 +49,7 @@ gatedTest("the CLI run from a URL: --version, demo, train, predict (checkpoint a
     deno(["run", "-A", "--no-config", `--reload=${server.url}`, new URL("cli.ts", server.url).href, ...args]);
   try {
     assert.ok(!server.files.some((f) => f.startsWith("fixtures/")), "the package carries no phantom images");
-    assert.match(await cli("--version"), new RegExp(`appaunet ${VERSION.replaceAll(".", "\\.")} `));
+    assert.match(await cli("--version"), new RegExp(VERSION_TEXT));
 
     const demo = await cli("demo", "--epochs", "1");
     assert.match(demo, /generated the demo's \d+ synthetic phantoms/);
@@ -76,7 +78,7 @@ gatedTest("the CLI run from a URL: --version, demo, train, predict (checkpoint a
     const o = await new Deno.Command(path.join(root, "bin", "appaunet"), { args: ["--version"], cwd: dir, env })
       .output();
     assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
-    assert.match(new TextDecoder().decode(o.stdout), new RegExp(`^appaunet ${VERSION.replaceAll(".", "\\.")} `));
+    assert.match(new TextDecoder().decode(o.stdout), new RegExp(`^${VERSION_TEXT}`));
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -13,7 +13,7 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheRoot, exists } from "../io/fs.ts";
+import { cacheRoot, createFolderAtomically, exists } from "../io/fs.ts";
 import { encodeGrayPng } from "../io/png.ts";
 import { stratifiedSplit } from "./dataset.ts";
 import { createRng } from "./rng.ts";
@@ -224,18 +224,14 @@ export async function demoManifest(
   log: (line: string) => void = (l) => console.error(l),
 ): Promise<string> {
   if (local && await exists(local)) return local;
-  const root = cacheRoot();
-  const dir = path.join(root, "demo-phantoms-v2");
+  const dir = path.join(cacheRoot(), "demo-phantoms-v2");
   const csv = path.join(dir, "manifest.csv");
   if (await exists(csv)) return csv;
-  // Written to a temporary folder and renamed, so an interrupted generation leaves nothing half-made.
-  await Deno.mkdir(root, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: root, prefix: "demo-phantoms-" });
-  await writePhantomDataset(tmp, DEMO_PHANTOMS);
-  await Deno.rename(tmp, dir).catch(async (e) => {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    if (!await exists(csv)) throw e; // another process won the race: use its copy
-  });
+  await createFolderAtomically(
+    dir,
+    async (tmp) => void await writePhantomDataset(tmp, DEMO_PHANTOMS),
+    () => exists(csv),
+  );
   log(`generated the demo's ${DEMO_PHANTOMS.count} synthetic phantoms in ${dir}`);
   return csv;
 }

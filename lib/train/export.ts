@@ -10,7 +10,7 @@ import type * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileHandler } from "../io/file_handler.ts";
-import { cacheRoot, exists, writeFileSynced } from "../io/fs.ts";
+import { cacheRoot, createFolderAtomically, exists, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
 
@@ -275,12 +275,10 @@ export async function resolveModel(model: string, base: URL = PRETRAINED_URL): P
   const meta = await get("metadata.json");
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", meta));
   const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const root = path.join(cacheRoot(), "models");
-  const dir = path.join(root, `appaunet-cxr-${hash}`);
-  if (await exists(path.join(dir, "COMPLETE"))) return dir;
-  await Deno.mkdir(root, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: root, prefix: "appaunet-cxr-" });
-  try {
+  const dir = path.join(cacheRoot(), "models", `appaunet-cxr-${hash}`);
+  const complete = () => exists(path.join(dir, "COMPLETE"));
+  if (await complete()) return dir;
+  await createFolderAtomically(dir, async (tmp) => {
     await writeFileSynced(path.join(tmp, "metadata.json"), meta);
     for (const f of ["config.json", "state.json", "README.md"]) await writeFileSynced(path.join(tmp, f), await get(f));
     for (const net of ["segmentor", "discriminator"]) {
@@ -296,11 +294,7 @@ export async function resolveModel(model: string, base: URL = PRETRAINED_URL): P
       }
     }
     await writeFileSynced(path.join(tmp, "COMPLETE"), await get("COMPLETE"));
-    await Deno.rename(tmp, dir);
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    if (!await exists(path.join(dir, "COMPLETE"))) throw e; // else another process finished the same download
-  }
+  }, complete);
   return dir;
 }
 
