@@ -321,3 +321,43 @@ Deno.test("a batch that cannot fit in memory is refused before anything runs, wi
   );
   resolveTrainOptions({ data: "m.csv", out: "r", size: 256, batchSize: 8 });
 });
+
+Deno.test("loss weights: a negative λ is refused naming the option and its flag; λ_unsup defaults to 1", () => {
+  assert.equal(resolveTrainOptions({ data: "m.csv", out: "r" }).lambdaUnsup, 1);
+  assert.equal(resolveTrainOptions({ data: "m.csv", out: "r", lambdaUnsup: 0 }).lambdaUnsup, 0);
+  for (const key of ["lambdaSeg", "lambdaAdv", "lambdaUnsup"] as const) {
+    assert.throws(
+      () => resolveTrainOptions({ data: "m.csv", out: "r", [key]: -0.5 }),
+      /lambdaSeg \(--lambda-seg\), lambdaAdv \(--lambda-adv\) and lambdaUnsup \(--lambda-unsup\): must be ≥ 0/,
+      key,
+    );
+  }
+  assert.throws(
+    () => resolveTrainOptions({ data: "m.csv", out: "r", tverskyAlpha: 0, tverskyBeta: 0 }),
+    /tverskyAlpha \(--tversky-alpha\) and tverskyBeta \(--tversky-beta\): must be ≥ 0 and not both 0, got 0, 0/,
+  );
+  assert.throws(
+    () => resolveTrainOptions({ data: "m.csv", out: "r", tverskyBeta: -1 }),
+    /tverskyBeta \(--tversky-beta\)/,
+  );
+});
+
+Deno.test("the Tversky weights and λ_unsup reach the training losses; losses without those terms ignore them", async () => {
+  const firstLosses = async (out: string, extra: Partial<TrainOptions>) => {
+    const r = await train({ ...base(out, { epochs: 1, ...extra }), progress: "none" });
+    return r.history[0].losses;
+  };
+  const seg = { mode: "seg" as const };
+  const tv = await firstLosses("tv-default", { ...seg, loss: "tversky" });
+  const tvBalanced = await firstLosses("tv-balanced", { ...seg, loss: "tversky", tverskyAlpha: 0.5, tverskyBeta: 0.5 });
+  assert.notEqual(tv.seg, tvBalanced.seg);
+  const xe = await firstLosses("xe-default", { ...seg, loss: "xe" });
+  const xeWithWeights = await firstLosses("xe-weights", { ...seg, loss: "xe", tverskyAlpha: 0.5, tverskyBeta: 0.5 });
+  assert.equal(xe.seg, xeWithWeights.seg);
+  // λ_unsup 0: D's total is its supervised term alone (the real and fake terms are still reported).
+  const mtl = await firstLosses("mtl-unsup0", { lambdaUnsup: 0 });
+  assert.equal(mtl.d, mtl.dSup);
+  assert.ok(mtl.dReal > 0 && mtl.dFake > 0);
+  const mtlDefault = await firstLosses("mtl-unsup1", {});
+  assert.ok(mtlDefault.d > mtlDefault.dSup + 0.1);
+});

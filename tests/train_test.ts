@@ -97,6 +97,13 @@ Deno.test("GAN loss terms on hand-made logits", async () => {
   const realLs =
     rows.map((r) => -(0.9 * (lse(r.slice(0, 2)) - lse(r)) + 0.1 * (r[2] - lse(r)))).reduce((a, b) => a + b) / 2;
   assert.ok(Math.abs(await v(ls.real) - realLs) < 1e-5);
+  // λ_unsup scales the real and fake terms only.
+  for (const w of [0, 0.25]) {
+    const lw = discriminatorLoss({ ...inputs, unsupervisedWeight: w });
+    assert.ok(Math.abs(await v(lw.total) - (sup + w * (real + fake))) < 1e-5, `unsupervisedWeight ${w}`);
+    assert.ok(Math.abs(await v(lw.real) - real) < 1e-5, "the reported real term is unweighted");
+  }
+  assert.throws(() => discriminatorLoss({ ...inputs, unsupervisedWeight: -1 }), /unsupervisedWeight must be ≥ 0/);
   // Zero weights → 0 (no NaN).
   const z = discriminatorLoss({
     logitsLabeledPairs: logits,

@@ -53,6 +53,22 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
   { flag: "seed", kind: "number", target: "train", key: "seed", shown: "0", help: "seed of everything random" },
   { flag: "loss", kind: "string", target: "train", key: "loss", shown: "kltv", help: LOSS_NAMES.join(", ") },
   {
+    flag: "tversky-alpha",
+    kind: "number",
+    target: "train",
+    key: "tverskyAlpha",
+    shown: "0.3",
+    help: "Tversky weight of false positives",
+  },
+  {
+    flag: "tversky-beta",
+    kind: "number",
+    target: "train",
+    key: "tverskyBeta",
+    shown: "0.7",
+    help: "Tversky weight of false negatives",
+  },
+  {
     flag: "label-fraction",
     kind: "number",
     target: "train",
@@ -78,6 +94,15 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     shown: "0.1",
     help: "weight of L_adv in L_S",
   },
+  {
+    flag: "lambda-unsup",
+    kind: "number",
+    target: "train",
+    key: "lambdaUnsup",
+    shown: "1",
+    help: "weight of D's unsupervised terms in L_D",
+  },
+  { flag: "beta1", kind: "number", target: "train", key: "beta1", shown: "X", help: "Adam β1: 0.5 (mtl), 0.9" },
   { flag: "d-steps", kind: "number", target: "train", key: "dSteps", shown: "1", help: "D steps per S step" },
   {
     flag: "label-smoothing",

@@ -71,12 +71,17 @@ export interface DiscriminatorLossInputs {
   valid: tf.Tensor1D;
   /** Target for the real-pair term in (0, 1]: 1 − label smoothing. Default 1. */
   realTarget?: number;
+  /**
+   * Weight λ_unsup of the two unsupervised terms (real pairs, S's pairs) against the supervised one. 0 leaves D a
+   * supervised classifier of image ⊕ mask. Default 1 (improved-GAN).
+   */
+  unsupervisedWeight?: number;
 }
 
 /**
- * L_D = CE over the K real classes on class-labeled pairs − mean log(1 − p_D(K | x, y)) over pairs with a true
- * mask − mean log p_D(K | x, S(x)) over all images. With one-sided label smoothing s (`realTarget` = 1 − s)
- * the real-pair term becomes −[(1−s) log(1 − p_K) + s log p_K].
+ * L_D = CE over the K real classes on class-labeled pairs + λ_unsup · [− mean log(1 − p_D(K | x, y)) over pairs
+ * with a true mask − mean log p_D(K | x, S(x)) over all images] (λ_unsup = `unsupervisedWeight`, default 1). With
+ * one-sided label smoothing s (`realTarget` = 1 − s) the real-pair term becomes −[(1−s) log(1 − p_K) + s log p_K].
  *
  * @example
  * ```ts
@@ -87,6 +92,8 @@ export interface DiscriminatorLossInputs {
  * const one = tf.ones([1]) as tf.Tensor1D;
  * const out = discriminatorLoss({ logitsLabeledPairs: l, logitsReal: l, logitsFake: l, labels: tf.tensor1d([0], "int32"), hasLabel: one, hasMask: one, valid: one });
  * assert.deepEqual(out.total.shape, []);
+ * const supervisedOnly = discriminatorLoss({ logitsLabeledPairs: l, logitsReal: l, logitsFake: l, labels: tf.tensor1d([0], "int32"), hasLabel: one, hasMask: one, valid: one, unsupervisedWeight: 0 });
+ * assert.equal((await supervisedOnly.total.data())[0], (await supervisedOnly.supervised.data())[0]);
  * ```
  * @param i logits, labels and per-sample weights
  * @returns the total and each term
@@ -99,6 +106,8 @@ export function discriminatorLoss(i: DiscriminatorLossInputs): {
 } {
   return tf.tidy(() => {
     const t = i.realTarget ?? 1;
+    const w = i.unsupervisedWeight ?? 1;
+    if (!(w >= 0)) throw new RangeError(`discriminatorLoss: unsupervisedWeight must be ≥ 0, got ${w}`);
     const wLab = tf.mul(i.hasLabel, i.valid) as tf.Tensor1D;
     const wMask = tf.mul(i.hasMask, i.valid) as tf.Tensor1D;
     const supervised = weightedMean(realClassCrossEntropy(i.logitsLabeledPairs, i.labels, true), wLab);
@@ -106,7 +115,7 @@ export function discriminatorLoss(i: DiscriminatorLossInputs): {
     const realTerm = t >= 1 ? tf.neg(r.logReal) : tf.neg(tf.add(tf.mul(r.logReal, t), tf.mul(r.logFake, 1 - t)));
     const real = weightedMean(realTerm as tf.Tensor1D, wMask);
     const fake = weightedMean(tf.neg(fakeLogProbs(i.logitsFake).logFake) as tf.Tensor1D, i.valid);
-    const total = tf.add(tf.add(supervised, real), fake) as tf.Scalar;
+    const total = tf.add(supervised, tf.mul(tf.add(real, fake), w)) as tf.Scalar;
     return { total, supervised, real, fake };
   });
 }

@@ -105,7 +105,11 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
   };
   tf.env().set(COMPILE_ONLY, true);
   try {
-    tf.dispose(Object.values(runStep(c, nets, perImageLossByName(c.loss), batch, 0, 0)));
+    tf.dispose(
+      Object.values(
+        runStep(c, nets, perImageLossByName(c.loss, { alpha: c.tverskyAlpha, beta: c.tverskyBeta }), batch, 0, 0),
+      ),
+    );
     into = evalOnly;
     const models = { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode };
     tf.dispose(Object.values(evalOutputs(models, batch.images, batch.masks)));

@@ -31,6 +31,13 @@ export interface TrainOptions {
   seed?: number;
   /** Segmentation loss name (`xe`, `dice`, `tversky`, `focal-tversky`, `kl`, `kltv`, `xe-tversky`). Default `"kltv"`. */
   loss?: string;
+  /**
+   * Weight α of false positives in the Tversky term of `tversky`, `focal-tversky`, `kltv`, `kltv-normalized` and
+   * `xe-tversky` (Salehi et al. 2017). Default 0.3.
+   */
+  tverskyAlpha?: number;
+  /** Weight β of false negatives in the same Tversky term. Default 0.7. */
+  tverskyBeta?: number;
   /** Share of train images that keep their class label. Default 1. */
   classLabelFraction?: number;
   /** Share of train images with a mask that keep it. Default 1. */
@@ -43,6 +50,12 @@ export interface TrainOptions {
   lambdaSeg?: number;
   /** Weight of the adversarial term in L_S. Default 0.1. */
   lambdaAdv?: number;
+  /**
+   * Weight of D's unsupervised terms (true-mask pairs as real, S's pairs as fake) against its supervised
+   * cross-entropy in L_D (mtl). 1 is the improved-GAN objective of the paper; 0 leaves D a supervised classifier of
+   * image ⊕ mask. Default 1.
+   */
+  lambdaUnsup?: number;
   /** One-sided label smoothing of D's real-pair target (target = 1 − s). Default 0. */
   labelSmoothing?: number;
   /** D steps per S step. Default 1. */
@@ -170,12 +183,15 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
     batchSize: def(o.batchSize, 8),
     seed: def(o.seed, 0),
     loss: def(o.loss, "kltv"),
+    tverskyAlpha: def(o.tverskyAlpha, 0.3),
+    tverskyBeta: def(o.tverskyBeta, 0.7),
     classLabelFraction: def(o.classLabelFraction, 1),
     maskFraction: def(o.maskFraction, 1),
     lr: def(o.lr, mode === "seg" ? 1e-3 : 2e-4),
     beta1: def(o.beta1, mode === "mtl" ? 0.5 : 0.9),
     lambdaSeg: def(o.lambdaSeg, 1),
     lambdaAdv: def(o.lambdaAdv, 0.1),
+    lambdaUnsup: def(o.lambdaUnsup, 1),
     labelSmoothing: def(o.labelSmoothing, 0),
     dSteps: def(o.dSteps, 1),
     realMaskNoise: def(o.realMaskNoise, 0.1),
@@ -220,8 +236,15 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
   frac("label-smoothing", r.labelSmoothing);
   frac("beta1", r.beta1);
   if (!(r.lr > 0 && r.lr < 1)) throw new Error(`${p("lr")}: must be in (0, 1), got ${r.lr}`);
-  if (!(r.lambdaSeg >= 0) || !(r.lambdaAdv >= 0)) {
-    throw new Error(`${p("lambda-seg")} and ${p("lambda-adv")}: must be ≥ 0`);
+  if (!(r.lambdaSeg >= 0) || !(r.lambdaAdv >= 0) || !(r.lambdaUnsup >= 0)) {
+    throw new Error(`${p("lambda-seg")}, ${p("lambda-adv")} and ${p("lambda-unsup")}: must be ≥ 0`);
+  }
+  if (!(r.tverskyAlpha >= 0) || !(r.tverskyBeta >= 0) || !(r.tverskyAlpha + r.tverskyBeta > 0)) {
+    throw new Error(
+      `${p("tversky-alpha")} and ${
+        p("tversky-beta")
+      }: must be ≥ 0 and not both 0, got ${r.tverskyAlpha}, ${r.tverskyBeta}`,
+    );
   }
   if (!(r.realMaskNoise >= 0 && r.realMaskNoise < 0.5)) {
     throw new Error(`${p("real-mask-noise")}: must be in [0, 0.5), got ${r.realMaskNoise}`);

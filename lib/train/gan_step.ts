@@ -47,6 +47,8 @@ export interface GanStepOptions {
   lambdaSeg?: number;
   /** λ_adv. Default 0.1. */
   lambdaAdv?: number;
+  /** λ_unsup: weight of D's unsupervised terms (real pairs, S's pairs) against its supervised one. Default 1. */
+  lambdaUnsup?: number;
   /** One-sided label smoothing of D's real-pair target. Default 0. */
   labelSmoothing?: number;
   /** D steps per S step. Default 1. */
@@ -110,6 +112,7 @@ export function ganTrainStep(nets: GanNets, batch: GanBatch, opts: GanStepOption
           hasMask,
           valid,
           realTarget: 1 - (opts.labelSmoothing ?? 0),
+          unsupervisedWeight: opts.lambdaUnsup ?? 1,
         });
         if (k === dSteps - 1) {
           out.dSup = tf.keep(l.supervised);

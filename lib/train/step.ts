@@ -171,7 +171,14 @@ export function runStep(
       ganTrainStep(
         { segmentor: nets.segmentor!, discriminator: nets.discriminator!, optS: nets.optS!, optD: nets.optD! },
         { ...batch, realMasks },
-        { segLoss, lambdaSeg: c.lambdaSeg, lambdaAdv: c.lambdaAdv, labelSmoothing: c.labelSmoothing, dSteps: c.dSteps },
+        {
+          segLoss,
+          lambdaSeg: c.lambdaSeg,
+          lambdaAdv: c.lambdaAdv,
+          lambdaUnsup: c.lambdaUnsup,
+          labelSmoothing: c.labelSmoothing,
+          dSteps: c.dSteps,
+        },
       ),
     );
     realMasks.dispose();

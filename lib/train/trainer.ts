@@ -369,7 +369,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
         if (net.optS) await restoreOptimizer(lastCkpt, "s", net.optS);
         if (net.optD) await restoreOptimizer(lastCkpt, "d", net.optD);
       }
-      const segLoss = perImageLossByName(c.loss);
+      const segLoss = perImageLossByName(c.loss, { alpha: c.tverskyAlpha, beta: c.tverskyBeta });
       const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
       const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
       const history: EpochRecord[] = [];
