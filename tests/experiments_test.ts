@@ -147,6 +147,19 @@ Deno.test("renderResults: epochs to a val Dice level, the KLTV convergence verdi
   assert.match(renderResults([head(0.8)], "t").markdown, /AUC 0\.800 vs ≥ 0\.9 with 25 % labels: not met/);
 });
 
+Deno.test("renderResults: a result written before an option existed groups with newer runs at that option's default", () => {
+  const seg = { mode: "seg", loss: "kltv", classLabelFraction: 1 };
+  const old = fakeResult("old", seg, [0.5, 0.91]);
+  const now = fakeResult("now", { ...seg, seed: 1, tverskyAlpha: 0.3, tverskyBeta: 0.7, lambdaUnsup: 1 }, [0.5, 0.93]);
+  const balanced = fakeResult("bal", { ...seg, tverskyAlpha: 0.5, tverskyBeta: 0.5, lambdaUnsup: 1 }, [0.92, 0.95]);
+  const md = renderResults([old, now, balanced], "t").markdown;
+  assert.match(md, /\| kltv \| 2 \| 2\.0 ± 0\.0 \|/, "old and new default runs are one group of 2 seeds");
+  assert.match(md, /\| kltv \(α 0\.5, β 0\.5\) \| 1 \| 1\.0 \|/, "non-default weights are named");
+  // Losses without a Tversky term do not show the weights.
+  const xe = fakeResult("xe", { ...seg, loss: "xe", tverskyAlpha: 0.5, tverskyBeta: 0.5 }, [0.9]);
+  assert.match(renderResults([xe], "t").markdown, /\| xe \| 1 \|/);
+});
+
 gatedTest(
   "experiments --quick: runs the plan on the real data, writes results/<id>.json, skips done runs, and results writes the document",
   [REAL_DATA, WEBGPU],

@@ -38,6 +38,22 @@ const mean = (xs: number[]) => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 };
 const opt = (r: ExperimentResult, k: string) => r.config[k] as number | string | undefined;
+
+/**
+ * Train options added after the first results were written, with the defaults those runs trained with: a result
+ * without them is read as having them, so that it groups with newer runs of the same setup.
+ */
+const OPTIONS_ADDED_LATER: Readonly<Record<string, number>> = { tverskyAlpha: 0.3, tverskyBeta: 0.7, lambdaUnsup: 1 };
+const TVERSKY_LOSSES = ["tversky", "focal-tversky", "kltv", "kltv-normalized", "xe-tversky"];
+
+/** The loss as the tables name it: the CLI name, with the Tversky weights where they are not the defaults. */
+function lossLabel(r: ExperimentResult): string {
+  const loss = String(opt(r, "loss"));
+  const a = Number(opt(r, "tverskyAlpha")), b = Number(opt(r, "tverskyBeta"));
+  const weighted = TVERSKY_LOSSES.includes(loss) && (a !== OPTIONS_ADDED_LATER.tverskyAlpha ||
+    b !== OPTIONS_ADDED_LATER.tverskyBeta);
+  return weighted ? `${loss} (α ${a}, β ${b})` : loss;
+}
 const pct = (v: unknown) => `${Math.round(Number(v) * 100)} %`;
 
 /** Epoch (1-based) at which val Dice first reached `level`, and the seconds spent until then; `undefined` if never. */
@@ -138,7 +154,7 @@ function headline(rs: ExperimentResult[]): string[] {
   ];
   for (const r of rs) {
     out.push(
-      `| ${r.id} | ${opt(r, "mode")} | ${opt(r, "mode") === "cls" ? "–" : opt(r, "loss")} | ${
+      `| ${r.id} | ${opt(r, "mode")} | ${opt(r, "mode") === "cls" ? "–" : lossLabel(r)} | ${
         pct(opt(r, "classLabelFraction"))
       } | ${segCells(r.test.seg)} | ${clsCells(r.test.cls)} | ${f(secondsPerEpoch(r), 0)} |`,
     );
@@ -153,7 +169,7 @@ function ablation(rs: ExperimentResult[]): string[] {
   ];
   for (const r of rs) {
     out.push(
-      `| ${r.id} | ${r.config.variant} | ${opt(r, "loss")} | ${segCells(r.test.seg)} | ${
+      `| ${r.id} | ${r.config.variant} | ${lossLabel(r)} | ${segCells(r.test.seg)} | ${
         (r.params.segmentor ?? 0).toLocaleString("en-US")
       } | ${f(secondsPerEpoch(r), 0)} |`,
     );
@@ -172,7 +188,7 @@ function convergence(rs: ExperimentResult[], charts: Record<string, string>): st
   const series: Record<string, number[]> = {};
   const reach: { loss: string; level: number; epochs: number; all: boolean }[] = [];
   for (const g of groups) {
-    const loss = String(opt(g[0], "loss"));
+    const loss = lossLabel(g[0]);
     const cells = CONVERGENCE_LEVELS.map((level) => {
       const hits = g.map((r) => epochsToLevel(r, level));
       const ok = hits.filter((h) => h !== undefined) as { epoch: number; seconds: number }[];
@@ -215,9 +231,9 @@ function multitask(rs: ExperimentResult[]): string[] {
   ];
   for (const r of rs) {
     out.push(
-      `| ${r.id} | ${opt(r, "loss")} | ${pct(opt(r, "classLabelFraction"))} | ${
-        stat(r.test.seg?.segmentation?.dice)
-      } | ${clsCells(r.test.cls)} |`,
+      `| ${r.id} | ${lossLabel(r)} | ${pct(opt(r, "classLabelFraction"))} | ${stat(r.test.seg?.segmentation?.dice)} | ${
+        clsCells(r.test.cls)
+      } |`,
     );
   }
   return out;
@@ -295,6 +311,7 @@ const TITLES: Record<ResultTable, string> = {
  * @returns Markdown and charts
  */
 export function renderResults(results: ExperimentResult[], command: string): ResultsDocument {
+  results = results.map((r) => ({ ...r, config: { ...OPTIONS_ADDED_LATER, ...r.config } }));
   const charts: Record<string, string> = {};
   const lines = [
     "# Results",
