@@ -29,7 +29,10 @@ export interface TrainOptions {
   batchSize?: number;
   /** Seed for init, split, knobs, shuffling, augmentation, dropout and mask noise. Default 0. */
   seed?: number;
-  /** Segmentation loss name (`xe`, `dice`, `tversky`, `focal-tversky`, `kl`, `kltv`, `xe-tversky`). Default `"kltv"`. */
+  /**
+   * Segmentation loss name (`xe`, `dice`, `tversky`, `focal-tversky`, `kl`, `kltv`, `kltv-normalized`, `xe-tversky`).
+   * Default `"kltv"`.
+   */
   loss?: string;
   /**
    * Weight α of false positives in the Tversky term of `tversky`, `focal-tversky`, `kltv`, `kltv-normalized` and
