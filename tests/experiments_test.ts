@@ -145,6 +145,15 @@ Deno.test("renderResults: epochs to a val Dice level, the KLTV convergence verdi
     /Dice 0\.900 vs ≥ 0\.96 at 128²: not met; AUC 0\.950 vs ≥ 0\.9 with 25 % labels: met/,
   );
   assert.match(renderResults([head(0.8)], "t").markdown, /AUC 0\.800 vs ≥ 0\.9 with 25 % labels: not met/);
+  // A segmentor-only headline run: no class labels, no AUC, the Dice target only.
+  const segHead = {
+    ...fakeResult("s", { mode: "seg", loss: "xe", classLabelFraction: 1, size: 128 }, [0.9]),
+    tables: ["headline" as const],
+    test: { seg: fakeResult("x", {}, [0.9]).test.seg },
+  };
+  const segMd = renderResults([segHead], "t").markdown;
+  assert.match(segMd, /\| s \| seg \| xe \| – \| 0\.900 ± 0\.010 \[0\.890, 0\.910\] \| .* \| – \| – \| – \| – \|/);
+  assert.match(segMd, /- s: Dice 0\.900 vs ≥ 0\.96 at 128²: not met\./);
 });
 
 Deno.test("renderResults: a result written before an option existed groups with newer runs at that option's default", () => {

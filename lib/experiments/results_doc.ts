@@ -155,7 +155,7 @@ function headline(rs: ExperimentResult[]): string[] {
   for (const r of rs) {
     out.push(
       `| ${r.id} | ${opt(r, "mode")} | ${opt(r, "mode") === "cls" ? "–" : lossLabel(r)} | ${
-        pct(opt(r, "classLabelFraction"))
+        opt(r, "mode") === "seg" ? "–" : pct(opt(r, "classLabelFraction"))
       } | ${segCells(r.test.seg)} | ${clsCells(r.test.cls)} | ${f(secondsPerEpoch(r), 0)} |`,
     );
   }
