@@ -5,6 +5,8 @@
  */
 import * as path from "node:path";
 import { svgLineChart } from "../report/report.ts";
+import { TVERSKY_LOSS_NAMES } from "../losses/by_name.ts";
+import { resolveTrainOptions, type TrainMode } from "../train/config.ts";
 import { RESULT_TABLES, type ResultTable } from "./plan.ts";
 import type { CheckpointTest, ExperimentResult, IntervalStat } from "./runner.ts";
 
@@ -39,19 +41,24 @@ const mean = (xs: number[]) => {
 };
 const opt = (r: ExperimentResult, k: string) => r.config[k] as number | string | undefined;
 
+/** The train defaults of a mode (placeholders for the required data and out). */
+const trainDefaults = (mode: unknown) => resolveTrainOptions({ data: "-", out: "-", mode: mode as TrainMode });
+
 /**
- * Train options added after the first results were written, with the defaults those runs trained with: a result
- * without them is read as having them, so that it groups with newer runs of the same setup.
+ * A result's options with the train defaults under them: a result written before an option existed is read as having
+ * its default, which is what that run trained with, so it groups with newer runs of the same setup.
  */
-const OPTIONS_ADDED_LATER: Readonly<Record<string, number>> = { tverskyAlpha: 0.3, tverskyBeta: 0.7, lambdaUnsup: 1 };
-const TVERSKY_LOSSES = ["tversky", "focal-tversky", "kltv", "kltv-normalized", "xe-tversky"];
+function withDefaults(r: ExperimentResult): ExperimentResult {
+  return { ...r, config: { ...trainDefaults(r.config.mode), ...r.config } };
+}
 
 /** The loss as the tables name it: the CLI name, with the Tversky weights where they are not the defaults. */
 function lossLabel(r: ExperimentResult): string {
   const loss = String(opt(r, "loss"));
   const a = Number(opt(r, "tverskyAlpha")), b = Number(opt(r, "tverskyBeta"));
-  const weighted = TVERSKY_LOSSES.includes(loss) && (a !== OPTIONS_ADDED_LATER.tverskyAlpha ||
-    b !== OPTIONS_ADDED_LATER.tverskyBeta);
+  const d = trainDefaults(r.config.mode);
+  const weighted = (TVERSKY_LOSS_NAMES as readonly string[]).includes(loss) &&
+    (a !== d.tverskyAlpha || b !== d.tverskyBeta);
   return weighted ? `${loss} (α ${a}, β ${b})` : loss;
 }
 const pct = (v: unknown) => `${Math.round(Number(v) * 100)} %`;
@@ -311,7 +318,7 @@ const TITLES: Record<ResultTable, string> = {
  * @returns Markdown and charts
  */
 export function renderResults(results: ExperimentResult[], command: string): ResultsDocument {
-  results = results.map((r) => ({ ...r, config: { ...OPTIONS_ADDED_LATER, ...r.config } }));
+  results = results.map(withDefaults);
   const charts: Record<string, string> = {};
   const lines = [
     "# Results",

@@ -52,6 +52,15 @@ const PER_IMAGE: Record<LossName, (o: TverskyOptions) => PerImageLossFn> = {
   "xe-tversky": (o) => (t, p) => xeTverskyLossPerImage(t, p, o),
 };
 
+/** The losses with a Tversky term: the ones whose Tversky weights `perImageLossByName`'s `opts` set. */
+export const TVERSKY_LOSS_NAMES: readonly LossName[] = [
+  "tversky",
+  "focal-tversky",
+  "kltv",
+  "kltv-normalized",
+  "xe-tversky",
+];
+
 /**
  * The per-image loss for a CLI name (the trainer weights it by "has a mask"). `opts` sets the Tversky term's
  * weights of the losses that have one (`tversky`, `focal-tversky`, `kltv`, `kltv-normalized`, `xe-tversky`); the

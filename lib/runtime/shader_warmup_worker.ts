@@ -11,7 +11,6 @@ import { setKernelTarget } from "../kernels/policy.ts";
 import type { CompilingBackend } from "./tfjs_internals.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { installFastKernels, useFastKernels } from "../kernels/registry.ts";
-import { perImageLossByName } from "../losses/by_name.ts";
 import { evalOutputs } from "../train/evaluation.ts";
 import {
   type ShaderCreatedMessage,
@@ -22,7 +21,7 @@ import {
   WARMUP_FAST_MS,
   WARMUP_FAST_RUN,
 } from "./shader_warmup.ts";
-import { buildNets, disposeNets, runStep } from "../train/step.ts";
+import { buildNets, disposeNets, runStep, segmentationLoss } from "../train/step.ts";
 
 /** The parts of a worker's global scope used here. */
 interface WorkerScope {
@@ -105,11 +104,7 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
   };
   tf.env().set(COMPILE_ONLY, true);
   try {
-    tf.dispose(
-      Object.values(
-        runStep(c, nets, perImageLossByName(c.loss, { alpha: c.tverskyAlpha, beta: c.tverskyBeta }), batch, 0, 0),
-      ),
-    );
+    tf.dispose(Object.values(runStep(c, nets, segmentationLoss(c), batch, 0, 0)));
     into = evalOnly;
     const models = { segmentor: nets.segmentor, discriminator: nets.discriminator, mode: c.mode };
     tf.dispose(Object.values(evalOutputs(models, batch.images, batch.masks)));

@@ -15,6 +15,7 @@ import { createAdam } from "./adam.ts";
 import type { ResolvedTrainOptions } from "./config.ts";
 import { ganTrainStep } from "./gan_step.ts";
 import { realClassCrossEntropy, weightedMean } from "../losses/gan.ts";
+import { perImageLossByName, type PerImageLossFn } from "../losses/by_name.ts";
 
 /** The networks and optimizers of a run: S and its optimizer unless `cls`, D and its optimizer unless `seg`. */
 export interface Nets {
@@ -89,6 +90,16 @@ export function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
     nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   }
   return nets;
+}
+
+/**
+ * The run's per-image segmentation loss: `loss` with the run's Tversky weights.
+ *
+ * @param c the run's resolved options
+ * @returns `(yTrue, yPred) => [B]`
+ */
+export function segmentationLoss(c: ResolvedTrainOptions): PerImageLossFn {
+  return perImageLossByName(c.loss, { alpha: c.tverskyAlpha, beta: c.tverskyBeta });
 }
 
 /**

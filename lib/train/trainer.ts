@@ -14,7 +14,6 @@ import { backendInfo } from "../runtime/backend.ts";
 import { createDataset, type Dataset } from "../data/dataset.ts";
 import { readManifest } from "../data/manifest.ts";
 import { segmentorVariantName } from "../model/segmentor.ts";
-import { perImageLossByName } from "../losses/by_name.ts";
 import { checkLossRanges } from "../losses/common.ts";
 import { fastKernelsEnabled } from "../kernels/registry.ts";
 import {
@@ -29,7 +28,7 @@ import { evaluateSplit } from "./evaluation.ts";
 import type { EpochRecord } from "./records.ts";
 
 export type { EpochRecord };
-import { buildNets, disposeNets, runStep } from "./step.ts";
+import { buildNets, disposeNets, runStep, segmentationLoss } from "./step.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "../runtime/shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
 import { withSeededRandom } from "./seeded_random.ts";
@@ -369,7 +368,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
         if (net.optS) await restoreOptimizer(lastCkpt, "s", net.optS);
         if (net.optD) await restoreOptimizer(lastCkpt, "d", net.optD);
       }
-      const segLoss = perImageLossByName(c.loss, { alpha: c.tverskyAlpha, beta: c.tverskyBeta });
+      const segLoss = segmentationLoss(c);
       const stepsPerEpoch = trainSplit.numBatches(c.batchSize, "wrap");
       const progress = createProgress(opts.progress ?? "auto", c.epochs, stepsPerEpoch);
       const history: EpochRecord[] = [];
