@@ -121,11 +121,22 @@ Deno.test("renderResults: epochs to a val Dice level, the KLTV convergence verdi
   assert.deepEqual(epochsToLevel(a, 0.9), { epoch: 2, seconds: 20 });
   assert.equal(epochsToLevel(b, 0.95), undefined);
   const doc = renderResults([a, b], "test");
-  assert.match(doc.markdown, /\*\*Does KLTV converge faster\?\*\* Yes .*kltv 3\.0; xe not every seed/);
+  assert.match(
+    doc.markdown,
+    /\*\*Does KLTV converge faster\?\*\* Mean epochs to val Dice 0\.95: xe not every seed \(1 seed\)\. kltv: yes, 3\.0 \(1 seed\)\./,
+  );
   assert.match(doc.markdown, /\| xe \| 1 \| 3\.0 \| 30 \| – \(1 of 1 never\) \|/);
   assert.ok(doc.charts["results-convergence.svg"].startsWith("<svg"));
   const swapped = renderResults([{ ...a, epochs: b.epochs }, { ...b, epochs: a.epochs }], "test");
-  assert.match(swapped.markdown, /\*\*Does KLTV converge faster\?\*\* No/);
+  assert.match(swapped.markdown, /\*\*Does KLTV converge faster\?\*\* .* kltv: no, not every seed \(1 seed\)\./);
+  // Each reading of |KL| gets its own verdict: the normalized one (3 epochs) beats xe (5), the default (never) does not.
+  const c = fakeResult("c", { mode: "seg", loss: "kltv-normalized", classLabelFraction: 1 }, kltv);
+  const x4 = fakeResult("x4", { mode: "seg", loss: "xe", classLabelFraction: 1 }, [...slow, 0.95]);
+  const both = renderResults([{ ...a, epochs: b.epochs }, c, x4], "test").markdown;
+  assert.match(
+    both,
+    /xe 5\.0 \(1 seed\)\. kltv: no, not every seed \(1 seed\); kltv-normalized: yes, 3\.0 \(1 seed\)\./,
+  );
   // Label efficiency: mtl 0.80 vs cls 0.70 at 10 % → pays (+0.100); 0.72 vs 0.70 → does not.
   const lab = (mode: string, auc: number, seed = 0) =>
     fakeResult(`${mode}${seed}`, { mode, loss: "kltv", classLabelFraction: 0.1, seed }, [0.9], auc);
