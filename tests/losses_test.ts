@@ -61,6 +61,18 @@ Deno.test("tversky with alpha = beta = 0.5 equals dice on 256² masks", async ()
   tf.dispose([y, p]);
 });
 
+Deno.test("|KL| normalized = log(predicted area / true area) − mean log ŷ on the lung: it penalizes false positives, the default does not", async () => {
+  const y = [1, 1, 0, 0], tight = [0.9, 0.9, 0, 0], spilled = [0.9, 0.9, 0.9, 0.9];
+  const norm = async (p: number[]) => await val(klLoss(t4(y), t4(p), { normalized: true }));
+  const plain = async (p: number[]) => await val(klLoss(t4(y), t4(p)));
+  // The default reading sees only the lung pixels: background called lung costs nothing.
+  close(await plain(spilled), await plain(tight), 1e-6, "default ignores false positives");
+  // Normalized: log(Σŷ / |Y|) − mean_lung log ŷ.
+  close(await norm(tight), Math.log(1.8 / 2) - Math.log(0.9), 1e-5, "normalized, tight");
+  close(await norm(spilled), Math.log(3.6 / 2) - Math.log(0.9), 1e-5, "normalized, spilled");
+  close((await norm(spilled)) - (await norm(tight)), Math.log(2), 1e-5, "twice the area costs log 2");
+});
+
 Deno.test("|KL| (default and normalized) and KLTV against hand values", async () => {
   // default: |mean_i y log(clip(y)/clip(p))| = |(log(1/0.9) + log(1/0.6)) / 4|
   const kl = (Math.log(1 / 0.9) + Math.log(1 / 0.6)) / 4;
