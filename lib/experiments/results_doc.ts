@@ -216,7 +216,7 @@ function convergence(rs: ExperimentResult[], charts: Record<string, string>): st
   charts["results-convergence.svg"] = svgLineChart("val Dice per epoch (mean over seeds)", series);
   out.push("", "![val Dice per epoch](results-convergence.svg)", "");
   // The paper's claim: KLTV converges faster than the other losses. One verdict per KLTV row (each reading of |KL|,
-  // each choice of Tversky weights), against every loss without a KL term.
+  // each choice of Tversky weights), against every loss that is not KLTV.
   const level = CONVERGENCE_LEVELS.at(-1)!;
   const isKltv = (loss: string) => loss.startsWith("kltv");
   const kltvs = reach.filter((x) => isKltv(x.loss) && x.level === level);
