@@ -335,7 +335,9 @@ export function renderResults(results: ExperimentResult[], command: string): Res
     "X-rays at 256² (`../shared/data/montgomery-shenzhen-cxr-256/`, fixed split: 560 train, 120 val, 120 test), " +
     "resized to each run's image size. Checkpoints are chosen on `val` (best val Dice for segmentation, best val AUC " +
     "for classification); `test` is read only for these tables. Intervals are percentile bootstrap 95 % intervals " +
-    "over test images (1000 resamples); ± is the standard deviation over images (Dice) or over seeds (grouped rows).",
+    "over test images (1000 resamples); ± is the standard deviation over images (Dice) or over seeds (grouped rows). " +
+    "Seconds (per epoch, to a val Dice level) are wall time as each run measured it, with whatever else its machine " +
+    "ran at the time: they compare speed only between runs that had the machine to themselves.",
     "",
   ];
   if (!results.length) lines.push("No results yet: run `deno task experiments`.");
