@@ -41,8 +41,13 @@ const mean = (xs: number[]) => {
 };
 const opt = (r: ExperimentResult, k: string) => r.config[k] as number | string | undefined;
 
-/** The train defaults of a mode (placeholders for the required data and out). */
-const trainDefaults = (mode: unknown) => resolveTrainOptions({ data: "-", out: "-", mode: mode as TrainMode });
+/** The train defaults of a mode (placeholders for the required data and out), resolved once per mode. */
+const DEFAULTS_BY_MODE = new Map<unknown, ReturnType<typeof resolveTrainOptions>>();
+function trainDefaults(mode: unknown) {
+  let d = DEFAULTS_BY_MODE.get(mode);
+  if (!d) DEFAULTS_BY_MODE.set(mode, d = resolveTrainOptions({ data: "-", out: "-", mode: mode as TrainMode }));
+  return d;
+}
 
 /**
  * A result's options with the train defaults under them: a result written before an option existed is read as having
@@ -193,14 +198,15 @@ function convergence(rs: ExperimentResult[], charts: Record<string, string>): st
     `| --- | --- | ${CONVERGENCE_LEVELS.map(() => "--- | ---").join(" | ")} | --- | --- |`,
   ];
   const series: Record<string, number[]> = {};
-  const reach: { loss: string; level: number; epochs: number; all: boolean; seeds: number }[] = [];
+  const reach: { loss: string; kltv: boolean; level: number; epochs: number; all: boolean; seeds: number }[] = [];
   for (const g of groups) {
     const loss = lossLabel(g[0]);
+    const kltv = String(opt(g[0], "loss")).startsWith("kltv"); // kltv, kltv-normalized
     const cells = CONVERGENCE_LEVELS.map((level) => {
       const hits = g.map((r) => epochsToLevel(r, level));
       const ok = hits.filter((h) => h !== undefined) as { epoch: number; seconds: number }[];
       const missed = g.length - ok.length;
-      reach.push({ loss, level, epochs: mean(ok.map((h) => h.epoch)), all: missed === 0, seeds: g.length });
+      reach.push({ loss, kltv, level, epochs: mean(ok.map((h) => h.epoch)), all: missed === 0, seeds: g.length });
       const note = missed ? ` (${missed} of ${g.length} never)` : "";
       return `${meanSd(ok.map((h) => h.epoch), 1)}${note} | ${meanSd(ok.map((h) => h.seconds), 0)}`;
     });
@@ -218,9 +224,8 @@ function convergence(rs: ExperimentResult[], charts: Record<string, string>): st
   // The paper's claim: KLTV converges faster than the other losses. One verdict per KLTV row (each reading of |KL|,
   // each choice of Tversky weights), against every loss that is not KLTV.
   const level = CONVERGENCE_LEVELS.at(-1)!;
-  const isKltv = (loss: string) => loss.startsWith("kltv");
-  const kltvs = reach.filter((x) => isKltv(x.loss) && x.level === level);
-  const others = reach.filter((x) => !isKltv(x.loss) && x.level === level);
+  const kltvs = reach.filter((x) => x.kltv && x.level === level);
+  const others = reach.filter((x) => !x.kltv && x.level === level);
   const reached = (x: (typeof reach)[number]) =>
     `${x.all ? f(x.epochs, 1) : "not every seed"} (${x.seeds} seed${x.seeds === 1 ? "" : "s"})`;
   if (kltvs.length && others.length) {
