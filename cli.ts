@@ -105,12 +105,14 @@ sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
                       <images… | folders… | manifest.csv>
   --threshold 0.5     lung where the probability is at least this
   --probabilities     also write <id>_prob.png, the probability map as a 16-bit PNG
+  --no-postprocess    masks as thresholded (default: keep the two largest components, fill holes)
   --shard k/n         part k of n; env/n or env take k from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
                       SLURM_ARRAY_TASK_ID (Slurm array), then 'merge' joins the shard files
   --resume            keep the results already in the output and predict only the other images
   --skip-bad          leave unreadable inputs out (listed) instead of stopping before writing anything
   --batch-size B
 Each image is squashed to the model's size; masks, overlays and maps come back in the image's own width × height.
+predictedClass uses the model's val-chosen threshold and calibrated probabilities when the model has them.
 Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.jsonl or predictions.k-of-n.jsonl).`,
   experiments: `usage: cli.ts experiments [--plan experiments/plan.json | --quick] [--list [--all] | --run <id>]
                           [--runs-dir runs/experiments] [--results results] [--force] [--no-shader-warmup]
@@ -126,11 +128,12 @@ Ctrl-C finishes the current step and writes a checkpoint; the same command resum
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
 what eval and predict need to take the folder as --model. --result records that experiment's test metrics.`,
   serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
-                    [--token <secret>] [--max-mb 32] [--queue 8]
+                    [--token <secret>] [--max-mb 32] [--queue 8] [--no-postprocess]
   GET  /             a page that runs the model in your browser (WebGPU, else WebGL, else cpu); the image stays there
   POST /v1/predict   image bytes in; JSON out: class probabilities, lung fraction, the mask as a base64 PNG
   --token            clients must send 'Authorization: Bearer <token>' (required with a --host beyond this machine)
   --max-mb           largest upload; --queue: requests that may wait for the model (more get 503)
+  --no-postprocess   masks as thresholded (default: two largest components, holes filled; the page: ?postprocess=0)
 Ctrl-C stops it.`,
   merge: `usage: cli.ts merge --out <dir> [--overwrite]
 Joins the shard files predictions.k-of-n.jsonl of a predict --shard run into predictions.jsonl (all shards must be
@@ -306,6 +309,7 @@ async function cmdPredict(argv: string[]) {
     threshold: { type: "string" },
     probabilities: { type: "boolean" },
     resume: { type: "boolean" },
+    "no-postprocess": { type: "boolean" },
   }, true);
   if (v.help) return console.log(USAGE.predict);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.predict}`);
@@ -321,6 +325,7 @@ async function cmdPredict(argv: string[]) {
     threshold: num("threshold", v.threshold),
     probabilities: Boolean(v.probabilities),
     resume: Boolean(v.resume),
+    postprocess: !v["no-postprocess"],
   });
   console.log(
     `wrote ${recs.length} prediction(s) to ${v.out}` +
@@ -336,6 +341,7 @@ async function cmdServe(argv: string[]) {
     token: { type: "string" },
     "max-mb": { type: "string" },
     queue: { type: "string" },
+    "no-postprocess": { type: "boolean" },
   });
   if (v.help) return console.log(USAGE.serve);
   if (!v.model) throw new UsageError(`--model is required\n\n${USAGE.serve}`);
@@ -353,6 +359,7 @@ async function cmdServe(argv: string[]) {
     token: (v.token as string | undefined) ?? Deno.env.get("APPAUNET_TOKEN"),
     maxBodyBytes: mb !== undefined ? mb * 2 ** 20 : undefined,
     queue: num("queue", v.queue),
+    postprocess: !v["no-postprocess"],
     pageScript: page.script,
     signal: ac.signal,
   });

@@ -26,6 +26,7 @@ export * from "./lib/data/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/model/mod.ts";
 export * from "./lib/losses/mod.ts";
+export * from "./lib/metrics/mod.ts";
 export * from "./lib/kernels/mod.ts";
 export * from "./lib/train/mod.ts";
 export * from "./lib/report/mod.ts";

@@ -31,3 +31,15 @@ export type { EvalModels } from "./lib/train/evaluation.ts";
 export type { ModelMetadata } from "./lib/train/model_metadata.ts";
 export { predictImage } from "./lib/train/predict_image.ts";
 export type { LoadedModel, SingleImagePrediction } from "./lib/train/predict_image.ts";
+export * from "./lib/metrics/mod.ts";
+export { cleanMask, countPieces, lungMaskAt } from "./lib/data/postprocess.ts";
+export type { CleanMaskOptions, LungMaskOptions } from "./lib/data/postprocess.ts";
+export {
+  applyTemperature,
+  decideClass,
+  expectedCalibrationError,
+  fitCalibration,
+  reliabilityBins,
+  youdenThreshold,
+} from "./lib/train/calibration.ts";
+export type { Calibration, ReliabilityBin } from "./lib/train/calibration.ts";

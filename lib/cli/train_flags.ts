@@ -6,6 +6,7 @@
  */
 import { LOSS_NAMES } from "../losses/by_name.ts";
 import type { TrainOptions } from "../train/config.ts";
+import { SSL_METHODS } from "../train/ssl.ts";
 
 /** One flag of `train`. */
 export interface TrainFlag {
@@ -182,6 +183,32 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
     shown: "constant|cosine",
     help: "learning-rate schedule",
   },
+  {
+    flag: "ssl",
+    kind: "string",
+    target: "train",
+    key: "ssl",
+    shown: SSL_METHODS.join("|"),
+    help: "semi-supervised classifier (--mode cls; default none)",
+  },
+  {
+    flag: "ssl-threshold",
+    kind: "number",
+    target: "train",
+    key: "sslThreshold",
+    shown: "0.8",
+    help: "confidence threshold τ (fixmatch, pseudolabel)",
+  },
+  {
+    flag: "ssl-weight",
+    kind: "number",
+    target: "train",
+    key: "sslWeight",
+    shown: "X",
+    help: "weight of the unlabeled loss: 1 (10 for meanteacher)",
+  },
+  { flag: "ssl-ratio", kind: "number", target: "train", key: "sslRatio", shown: "2", help: "unlabeled per labeled" },
+  { flag: "ema-decay", kind: "number", target: "train", key: "emaDecay", shown: "0.99", help: "EMA teacher decay" },
   { flag: "no-augment", kind: "switch", target: "train", key: "augment", sets: false, help: "no augmentation" },
   { flag: "zscore", kind: "switch", target: "train", key: "normalize", sets: "zscore", help: "z-score images" },
   { flag: "clahe", kind: "switch", target: "train", key: "clahe", sets: true, help: "CLAHE before normalizing" },

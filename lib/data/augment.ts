@@ -109,3 +109,52 @@ export function augmentPair(
   }
   return { image: outImg, mask: outMask };
 }
+
+/**
+ * The strong augmentation of consistency training (FixMatch's "strong" view, adapted to grayscale chest X-rays):
+ * a wider affine transform than {@linkcode DEFAULT_AUGMENT} (rotation ±15°, shift ±10 %, zoom ±15 %), brightness
+ * ±0.2, contrast ±40 %, a random gamma in [0.6, 1.6], Gaussian noise (σ up to 0.04) and one cut-out square of 20–40 %
+ * of the side filled with the image mean (DeVries & Taylor 2017). Horizontal flips stay off (chest anatomy is not
+ * mirror-symmetric). Values are clamped to [0, 1] when `clamp` is true.
+ *
+ * @example
+ * ```ts
+ * import { augmentStrong, createRng } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const img = new Float32Array(32 * 32).map((_, i) => (i % 32) / 31);
+ * const out = augmentStrong(img, 32, createRng(3));
+ * assert.equal(out.length, 32 * 32);
+ * assert.ok(out.some((v, i) => v !== img[i]));
+ * assert.ok(out.every((v) => v >= 0 && v <= 1));
+ * ```
+ * @param image `size × size` plane (not changed)
+ * @param size side length
+ * @param rng seeded random source
+ * @param clamp clamp to [0, 1] (off for z-scored images). Default `true`.
+ * @returns a new plane
+ */
+export function augmentStrong(image: Float32Array, size: number, rng: Rng, clamp = true): Float32Array {
+  const out = augmentPair(image, null, size, rng, {
+    rotation: 15,
+    shift: 0.1,
+    zoom: 0.15,
+    brightness: 0.2,
+    contrast: 0.4,
+    clamp,
+  }).image;
+  let mean = 0;
+  for (const v of out) mean += v;
+  mean /= out.length;
+  const gamma = Math.exp(rng.uniform(Math.log(0.6), Math.log(1.6)));
+  const sigma = rng.uniform(0, 0.04);
+  for (let i = 0; i < out.length; i++) {
+    let v = out[i];
+    if (clamp) v = Math.pow(Math.min(1, Math.max(0, v)), gamma);
+    v += sigma * rng.normal();
+    out[i] = clamp ? Math.min(1, Math.max(0, v)) : v;
+  }
+  const side = Math.max(1, Math.round(size * rng.uniform(0.2, 0.4)));
+  const x0 = rng.int(size - side + 1), y0 = rng.int(size - side + 1);
+  for (let y = y0; y < y0 + side; y++) out.fill(mean, y * size + x0, y * size + x0 + side);
+  return out;
+}

@@ -27,6 +27,8 @@ export interface Sample {
   split: SplitName;
   /** The true mask/label were hidden by the fraction knobs (train only). */
   hidden: { mask: boolean; label: boolean };
+  /** The manifest's `source` of the row, when it has one. */
+  source?: string;
 }
 
 /** Options for {@linkcode createDataset}. */
@@ -304,6 +306,7 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
         label: row.label,
         split,
         hidden: { mask: false, label: false },
+        ...(row.source ? { source: row.source } : {}),
       });
     } catch (e) {
       if (!(e instanceof DataError) || !opts.skipBad) throw e;

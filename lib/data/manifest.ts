@@ -29,6 +29,8 @@ export interface ManifestRow {
   split: SplitName | null;
   /** 1-based CSV line (for messages). */
   line: number;
+  /** The optional `source` column (e.g. the site or scanner): metrics are also reported per source. */
+  source?: string;
 }
 
 /** A parsed manifest. */
@@ -226,7 +228,7 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
   const header = table[0].map((h) => h.trim().toLowerCase());
   const col = (name: string) => header.indexOf(name);
   const iImage = col("image"), iMask = col("mask"), iLabel = col("label"), iName = col("label_name");
-  const iSplit = col("split"), iId = col("id");
+  const iSplit = col("split"), iId = col("id"), iSource = col("source");
   if (iImage < 0) {
     throw new DataError(csvPath, `no "image" column (header: ${table[0].join(",")})`, "add an `image` column of paths");
   }
@@ -352,7 +354,8 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
     const image = resolve(img, line);
     const id = (iId >= 0 ? (r[iId] ?? "").trim() : "") || path.basename(image).replace(/\.[^.]+$/, "");
     checkSafeId(id, where);
-    return { id, image, masks, label, split, line };
+    const source = iSource >= 0 ? (r[iSource] ?? "").trim() : "";
+    return { id, image, masks, label, split, line, ...(source ? { source } : {}) };
   });
   if (rows.length === 0) throw new DataError(csvPath, "manifest has a header but no rows", "add one row per image");
   // Ids name output files (overlays, masks): two rows with one id would overwrite each other's outputs.

@@ -16,7 +16,9 @@ export { DEFAULT_INPUT_LIMITS, inputLimits, loadImage, loadMask, setInputLimits 
 export type { InputLimits, LoadMaskOptions } from "./load.ts";
 export { readManifest } from "./manifest.ts";
 export type { Manifest, ManifestRow, ReadManifestOptions, SplitName } from "./manifest.ts";
-export { augmentPair, DEFAULT_AUGMENT } from "./augment.ts";
+export { augmentPair, augmentStrong, DEFAULT_AUGMENT } from "./augment.ts";
+export { cleanMask, countPieces, lungMaskAt } from "./postprocess.ts";
+export type { CleanMaskOptions, LungMaskOptions } from "./postprocess.ts";
 export type { AugmentOptions } from "./augment.ts";
 export { createDataset } from "./dataset.ts";
 export type { Batch, BatchOptions, Dataset, DatasetOptions, DatasetSplit, Partition, Sample } from "./dataset.ts";

@@ -4,11 +4,18 @@
  *
  * @module
  */
-export { bootstrapInterval } from "./bootstrap.ts";
+export { bootstrapInterval, pairedDifferenceInterval } from "./bootstrap.ts";
 export type { BootstrapOptions } from "./bootstrap.ts";
 export { parsePlan, readPlan, RESULT_TABLES, runCommandLine } from "./plan.ts";
 export type { ExperimentPlan, PlannedRun, ResolvedRun, ResultTable } from "./plan.ts";
 export { pendingRuns, runPlannedRun } from "./runner.ts";
-export type { CheckpointTest, ExperimentResult, IntervalStat, ResultEpoch, RunPlannedOptions } from "./runner.ts";
+export type {
+  CheckpointTest,
+  ExperimentResult,
+  IntervalStat,
+  ResultEpoch,
+  RunPlannedOptions,
+  TestPrediction,
+} from "./runner.ts";
 export { renderResults, writeResults } from "./results_doc.ts";
 export type { ResultsDocument } from "./results_doc.ts";

@@ -17,7 +17,14 @@ import type { TrainOptions } from "../train/config.ts";
  * assert.equal(RESULT_TABLES[0], "headline");
  * ```
  */
-export const RESULT_TABLES = ["headline", "ablation", "convergence", "multitask", "labels"] as const;
+export const RESULT_TABLES = [
+  "headline",
+  "ablation",
+  "convergence",
+  "multitask",
+  "labels",
+  "ssl",
+] as const;
 
 /** One of {@linkcode RESULT_TABLES}. */
 export type ResultTable = typeof RESULT_TABLES[number];
@@ -82,6 +89,11 @@ const OPTION_KEYS = new Set([
   "normalize",
   "clahe",
   "maxPerSplit",
+  "ssl",
+  "sslThreshold",
+  "sslWeight",
+  "sslRatio",
+  "emaDecay",
 ]);
 
 /**

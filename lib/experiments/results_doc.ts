@@ -9,6 +9,8 @@ import { TVERSKY_LOSS_NAMES } from "../losses/by_name.ts";
 import { resolveTrainOptions, type TrainMode } from "../train/config.ts";
 import { RESULT_TABLES, type ResultTable } from "./plan.ts";
 import type { CheckpointTest, ExperimentResult, IntervalStat } from "./runner.ts";
+import { pairedDifferenceInterval } from "./bootstrap.ts";
+import { rocAuc } from "../train/metrics.ts";
 
 /** The generated document: Markdown and chart files (name → SVG), to write next to each other. */
 export interface ResultsDocument {
@@ -306,12 +308,87 @@ function labels(rs: ExperimentResult[], charts: Record<string, string>): string[
   return out;
 }
 
+/** The gain over the supervised classifier that semi-supervision has to reach at 10 % class labels (test AUC). */
+export const SSL_GOAL = 0.03;
+
+/** A run's test scores (class-1 probabilities) by image id, from its result file's per-image predictions. */
+function testScores(r: ExperimentResult): Map<string, { p: number; y: number }> {
+  const m = new Map<string, { p: number; y: number }>();
+  for (const p of r.test.cls?.predictions ?? []) {
+    if (p.label !== null && p.probs && p.probs.length === 2) m.set(p.id, { p: p.probs[1], y: p.label });
+  }
+  return m;
+}
+
+function ssl(rs: ExperimentResult[]): string[] {
+  const groups = groupBy(rs, (r) => groupKey(r, ["seed"]))
+    .sort((a, b) =>
+      Number(opt(a[0], "classLabelFraction")) - Number(opt(b[0], "classLabelFraction")) ||
+      String(opt(a[0], "ssl")).localeCompare(String(opt(b[0], "ssl")))
+    );
+  const out = [
+    "| method | class labels | seeds | best val AUC (mean ± sd) | test AUC (mean ± sd) | paired Δ test AUC vs supervised [95 % CI] | seeds better |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  const verdicts: string[] = [];
+  for (const g of groups) {
+    const method = String(opt(g[0], "ssl")), frac = Number(opt(g[0], "classLabelFraction"));
+    const base = rs.filter((r) =>
+      opt(r, "ssl") === "supervised" && Number(opt(r, "classLabelFraction")) === frac &&
+      Number(opt(r, "epochs")) === Number(opt(g[0], "epochs"))
+    );
+    let delta = "–", better = "–";
+    if (method !== "supervised") {
+      // Pairs: the same seed (so the same labeled images), scored on the same test images.
+      const pairs: { a: number[]; b: number[] }[] = [];
+      let ids: string[] = [], labels: number[] = [];
+      for (const r of g) {
+        const b = base.find((x) => opt(x, "seed") === opt(r, "seed"));
+        if (!b) continue;
+        const sb = testScores(b), sr = testScores(r);
+        const common = [...sr.keys()].filter((k) => sb.has(k)).sort();
+        if (!common.length) continue;
+        if (!ids.length) (ids = common, labels = common.map((k) => sr.get(k)!.y));
+        if (common.join() !== ids.join()) continue;
+        pairs.push({ a: ids.map((k) => sb.get(k)!.p), b: ids.map((k) => sr.get(k)!.p) });
+      }
+      if (pairs.length) {
+        const d = pairedDifferenceInterval(pairs, labels, rocAuc);
+        delta = `${d.mean >= 0 ? "+" : ""}${f(d.mean)} ${ci(d.ci95)}`;
+        better = `${pairs.filter((p) => rocAuc(p.b, labels) > rocAuc(p.a, labels)).length} of ${pairs.length}`;
+        if (frac === 0.1) {
+          verdicts.push(
+            `${method}: ${d.mean >= SSL_GOAL ? "yes" : "no"} (${delta}, ${pairs.length} paired seed${
+              pairs.length === 1 ? "" : "s"
+            })`,
+          );
+        }
+      }
+    }
+    out.push(
+      `| ${method} | ${pct(frac)} | ${g.length} | ${
+        meanSd(g.map((r) => Math.max(...r.epochs.map((e) => e.valAuc ?? -Infinity))))
+      } | ${meanSd(g.map((r) => r.test.cls?.classification?.auc ?? NaN))} | ${delta} | ${better} |`,
+    );
+  }
+  if (verdicts.length) {
+    out.push(
+      "",
+      `**Does semi-supervision pay at 10 % labels (goal: ≥ +${f(SSL_GOAL)} test AUC over the supervised ` +
+        `classifier)?** ${verdicts.join("; ")}.`,
+    );
+  }
+  return out;
+}
+
 const TITLES: Record<ResultTable, string> = {
   headline: "Headline models (test split, checkpoints chosen on val)",
   ablation: "Segmentor ablation (seg mode): the 8 variants with KLTV, the full segmentor with each loss",
   convergence: "Convergence: val Dice per epoch (the paper's claim for KLTV)",
   multitask: "Multi-task APPAU-Net (mtl) by segmentation loss",
   labels: "Label efficiency: APPAU-Net mtl against the supervised classifier (cls) on the same labeled images",
+  ssl:
+    "Semi-supervised classifiers (cls, `--ssl`): each method against the supervised classifier with the same labeled images (same seed), both with labeled batches and EMA weights",
 };
 
 /**
@@ -358,6 +435,8 @@ export function renderResults(results: ExperimentResult[], command: string): Res
       ? convergence(rs, charts)
       : t === "multitask"
       ? multitask(rs)
+      : t === "ssl"
+      ? ssl(rs)
       : labels(rs, charts);
     lines.push(...body, "");
   }

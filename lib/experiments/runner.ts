@@ -13,6 +13,14 @@ import { evaluate } from "../train/inference.ts";
 import { meanStd, rocAuc } from "../train/metrics.ts";
 import { type EpochRecord, train, type TrainRuntime } from "../train/trainer.ts";
 import { bootstrapInterval } from "./bootstrap.ts";
+import {
+  applyTemperature,
+  type Calibration,
+  expectedCalibrationError,
+  fitCalibration,
+  type ReliabilityBin,
+  reliabilityBins,
+} from "../train/calibration.ts";
 import { type ResolvedRun, type ResultTable, runFolder } from "./plan.ts";
 
 /** Mean, standard deviation and a bootstrap 95 % interval of the mean. */
@@ -34,7 +42,25 @@ export interface CheckpointTest {
   /** Images in the test split. */
   n: number;
   /** Lung segmentation on the test images with a mask. */
-  segmentation?: { n: number; dice: IntervalStat; jaccard: IntervalStat; pixelAccuracy: { mean: number; std: number } };
+  segmentation?: {
+    n: number;
+    dice: IntervalStat;
+    jaccard: IntervalStat;
+    pixelAccuracy: { mean: number; std: number };
+    /** HD95 in pixels of the model's grid: median (bootstrap 95 % interval) and mean over images. */
+    hd95?: { median: number; ci95: [number, number]; mean: number };
+    /** Masks in more than two 8-connected pieces. */
+    over2Pieces?: number;
+    /** Lung Dice by the manifest's `source`. */
+    bySource?: Record<string, { n: number; dice: IntervalStat }>;
+    /** The same after post-processing (two largest components, holes filled), as `predict` writes masks. */
+    postprocessed?: {
+      dice: IntervalStat;
+      hd95: { median: number; ci95: [number, number]; mean: number };
+      over2Pieces: number;
+      bySource?: Record<string, { n: number; dice: IntervalStat }>;
+    };
+  };
   /** Classification of the labeled test images. */
   classification?: {
     n: number;
@@ -45,7 +71,36 @@ export interface CheckpointTest {
     sensitivity: number;
     specificity: number;
     confusion: number[][];
+    /** The val-fitted calibration the decisions and probabilities above used (absent: argmax of raw probabilities). */
+    calibration?: Calibration;
+    /** Test ECE (10 bins) of the calibrated and of the raw probabilities. */
+    ece?: { calibrated: number; raw: number };
+    /** Reliability diagram of the calibrated test probabilities (10 bins). */
+    reliability?: ReliabilityBin[];
   };
+  /**
+   * Every test image's prediction (id, true class or `null`, class probabilities and lung Dice rounded to 6
+   * digits), so that any comparison (e.g. a paired bootstrap between runs) can be recomputed from the file.
+   */
+  predictions?: TestPrediction[];
+}
+
+/** One test image's prediction in a result file. */
+export interface TestPrediction {
+  /** Sample id (the manifest's). */
+  id: string;
+  /** True class index, or `null` when the image has none. */
+  label: number | null;
+  /** Class probabilities, when the run classifies. */
+  probs?: number[];
+  /** Lung Dice against the true mask, when the run segments and the image has a mask. */
+  dice?: number;
+  /** HD95 in pixels of the model's grid, raw and post-processed (`null`: one mask empty, infinite). */
+  hd95?: number | null;
+  /** Dice and HD95 after post-processing. */
+  clean?: { dice: number; hd95: number | null };
+  /** The manifest's source. */
+  source?: string;
 }
 
 /** One epoch in a result file. */
@@ -143,6 +198,7 @@ export function checkpointTest(
   epoch: number,
   metrics: SplitMetrics,
   predictions: ImagePrediction[],
+  calibration?: Calibration,
 ): CheckpointTest {
   const r: CheckpointTest = { checkpoint, epoch, n: metrics.n };
   if (metrics.segmentation) {
@@ -153,6 +209,27 @@ export function checkpointTest(
       jaccard: intervalStat(withMask.map((p) => p.jaccard!)),
       pixelAccuracy: { mean: metrics.segmentation.pixelAccuracy.mean, std: metrics.segmentation.pixelAccuracy.std },
     };
+    const field = withMask.filter((p) => p.field);
+    if (field.length) {
+      const bySource = (dice: (p: ImagePrediction) => number) => {
+        const sources = [...new Set(field.map((p) => p.source).filter((s) => s !== undefined))].sort() as string[];
+        if (!sources.length) return undefined;
+        return Object.fromEntries(sources.map((s) => {
+          const d = field.filter((p) => p.source === s).map(dice);
+          return [s, { n: d.length, dice: intervalStat(d) }];
+        }));
+      };
+      const raw = bySource((p) => p.dice!), clean = bySource((p) => p.field!.clean.dice);
+      r.segmentation.hd95 = hd95Stat(field.map((p) => p.field!.hd95));
+      r.segmentation.over2Pieces = field.filter((p) => p.field!.pieces > 2).length;
+      if (raw) r.segmentation.bySource = raw;
+      r.segmentation.postprocessed = {
+        dice: intervalStat(field.map((p) => p.field!.clean.dice)),
+        hd95: hd95Stat(field.map((p) => p.field!.clean.hd95)),
+        over2Pieces: field.filter((p) => p.field!.clean.pieces > 2).length,
+        ...(clean ? { bySource: clean } : {}),
+      };
+    }
   }
   const c = metrics.classification;
   if (c) {
@@ -174,8 +251,59 @@ export function checkpointTest(
       specificity: c.specificity,
       confusion: c.confusion,
     };
+    if (calibration) {
+      const probs = labeled.map((p) => p.probs!), y = labeled.map((p) => p.label!);
+      r.classification.calibration = calibration;
+      r.classification.ece = {
+        calibrated: expectedCalibrationError(probs, y),
+        raw: expectedCalibrationError(probs.map((p) => applyTemperature(p, 1 / calibration.temperature)), y),
+      };
+      r.classification.reliability = reliabilityBins(probs, y);
+    }
   }
+  const round = (v: number) => Math.round(v * 1e6) / 1e6;
+  r.predictions = predictions.map((p) => ({
+    id: p.id,
+    label: p.label ?? null,
+    ...(p.probs ? { probs: p.probs.map(round) } : {}),
+    ...(p.dice !== undefined ? { dice: round(p.dice) } : {}),
+    ...(p.field
+      ? {
+        hd95: finiteOrNull(p.field.hd95),
+        clean: { dice: round(p.field.clean.dice), hd95: finiteOrNull(p.field.clean.hd95) },
+      }
+      : {}),
+    ...(p.source ? { source: p.source } : {}),
+  }));
   return r;
+}
+
+const finiteOrNull = (v: number) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null);
+
+/** Median HD95 with a bootstrap interval (an empty mask counts as infinitely far), and the mean of the finite ones. */
+function hd95Stat(values: number[]): { median: number; ci95: [number, number]; mean: number } {
+  const median = (xs: number[]) => {
+    const s = xs.slice().sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const finite = values.filter(Number.isFinite);
+  return {
+    median: median(values),
+    ci95: bootstrapInterval(values.length, (idx) => median(idx.map((i) => values[i]))),
+    mean: finite.reduce((a, b) => a + b, 0) / Math.max(1, finite.length),
+  };
+}
+
+/**
+ * A checkpoint's calibration: its own (fitted on val when it was saved), else fitted now on val (checkpoints
+ * written before calibration existed).
+ */
+async function calibrationOf(dir: string, data: string): Promise<Calibration | undefined> {
+  const own = (await loadCheckpoint(dir)).state.calibration as Calibration | undefined;
+  if (own) return own;
+  const v = await evaluate({ model: dir, data, split: "val", calibration: null });
+  const labeled = v.predictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
+  return labeled.length ? fitCalibration(labeled.map((p) => p.probs!), labeled.map((p) => p.label!)) : undefined;
 }
 
 function machine(): ExperimentResult["machine"] {
@@ -278,8 +406,15 @@ export async function runPlannedRun(
   const test: ExperimentResult["test"] = {};
   const evalCkpt = async (name: string) => {
     const dir = path.join(out, "checkpoints", name);
-    const e = await evaluate({ model: dir, data: run.options.data, split: "test" });
-    return checkpointTest(name, e.epoch, e.metrics, e.predictions);
+    const calibration = mode !== "seg" ? await calibrationOf(dir, run.options.data) : undefined;
+    const e = await evaluate({
+      model: dir,
+      data: run.options.data,
+      split: "test",
+      calibration: calibration ?? null,
+      fieldMetrics: mode !== "cls",
+    });
+    return checkpointTest(name, e.epoch, e.metrics, e.predictions, calibration);
   };
   if (mode !== "cls") test.seg = await evalCkpt("best");
   if (mode === "cls") test.cls = await evalCkpt("best");

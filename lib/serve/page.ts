@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { decodeImageBytes } from "../data/decode.ts";
-import { resizeBilinear } from "../data/resize.ts";
+import { lungMaskAt } from "../data/postprocess.ts";
 import type { ModelMetadata } from "../train/model_metadata.ts";
 import { predictImage } from "../train/predict_image.ts";
 
@@ -67,15 +67,21 @@ async function main() {
       const t0 = performance.now();
       const img = decodeImageBytes(bytes, name);
       const p = await predictImage({ segmentor, discriminator, metadata: meta }, img);
-      const full = p.mask ? resizeBilinear(p.mask, p.size, p.size, img.width, img.height) : undefined;
+      // Post-processing (two largest components, holes filled) unless ?postprocess=0.
+      const postprocess = new URLSearchParams(location.search).get("postprocess") !== "0";
+      const full = p.mask
+        ? Float32Array.from(
+          lungMaskAt(p.mask, p.size, img.width, img.height, { threshold: meta.threshold, postprocess }),
+        )
+        : undefined;
       let lungFraction: number | undefined;
       if (full) {
         let n = 0;
-        for (const v of full) if (v >= meta.threshold) n++;
+        for (const v of full) n += v;
         lungFraction = n / full.length;
       }
       const ms = performance.now() - t0;
-      draw(img, full, meta.threshold);
+      draw(img, full, 0.5);
       const result = {
         name,
         backend,

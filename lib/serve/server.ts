@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { DataError } from "../data/errors.ts";
 import { decodeImageBytes } from "../data/decode.ts";
 import { inputLimits } from "../data/load.ts";
-import { resizeBilinear } from "../data/resize.ts";
+import { lungMaskAt } from "../data/postprocess.ts";
 import { encodeBase64 } from "../report/base64.ts";
 import { maskPng } from "../report/overlay.ts";
 import { loadModels } from "../train/inference.ts";
@@ -34,6 +34,8 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Requests that may wait for the model at once; more get 503. Default 8. */
   queue?: number;
+  /** Clean each mask (two largest components, holes filled; see `cleanMask`). Default `true`. */
+  postprocess?: boolean;
   /** The browser page's script (a bundle of `page.ts`); without it `GET /` says how to get the page. */
   pageScript?: string;
   /** Extra static files to serve: URL path → file path (e.g. sample images for the page). */
@@ -76,7 +78,9 @@ export async function modelMetadata(dir: string): Promise<LoadedModel["metadata"
     return JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json")));
   } catch {
     const c = JSON.parse(await Deno.readTextFile(path.join(dir, "config.json")));
+    const state = JSON.parse(await Deno.readTextFile(path.join(dir, "state.json")).catch(() => "{}"));
     return {
+      ...(state.calibration ? { calibration: state.calibration } : {}),
       mode: c.mode,
       size: c.size,
       normalize: c.normalize ?? "unit",
@@ -192,11 +196,14 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
       const r: PredictResponse = { width: image.width, height: image.height };
       if (p.probabilities) [r.probabilities, r.predictedClass] = [p.probabilities, p.predictedClass];
       if (p.mask) {
-        const full = resizeBilinear(p.mask, p.size, p.size, image.width, image.height);
+        const lung = lungMaskAt(p.mask, p.size, image.width, image.height, {
+          threshold: metadata.threshold,
+          postprocess: opts.postprocess,
+        });
         let n = 0;
-        for (const v of full) if (v >= metadata.threshold) n++;
-        r.lungFraction = n / full.length;
-        r.maskPng = encodeBase64(maskPng(full, image.width, image.height, metadata.threshold));
+        for (const v of lung) n += v;
+        r.lungFraction = n / lung.length;
+        r.maskPng = encodeBase64(maskPng(Float32Array.from(lung), image.width, image.height));
       }
       return json(200, r);
     } finally {

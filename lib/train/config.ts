@@ -6,6 +6,7 @@
 import type { DiscriminatorOptions } from "../model/discriminator.ts";
 import type { SegmentorOptions } from "../model/segmentor.ts";
 import { LOSS_NAMES } from "../losses/by_name.ts";
+import { SSL_METHODS, type SslMethod } from "./ssl.ts";
 
 /** The three training modes. */
 export type TrainMode = "mtl" | "seg" | "cls";
@@ -92,6 +93,20 @@ export interface TrainOptions {
    * `evaluate`), for quick experiments. Default 0: every row.
    */
   maxPerSplit?: number;
+  /**
+   * Semi-supervised method of the classifier (`mode: "cls"` only; see `ssl.ts`): `"none"` (default: batches from all
+   * train images, the labeled ones learned from), `"supervised"` (labeled batches and an EMA teacher: the fair
+   * baseline), `"fixmatch"`, `"meanteacher"`, `"pseudolabel"`.
+   */
+  ssl?: SslMethod;
+  /** Confidence threshold τ of `fixmatch` and `pseudolabel`. Default 0.8. */
+  sslThreshold?: number;
+  /** Weight λ_u of the unsupervised loss. Default 1 (fixmatch, pseudolabel), 10 (meanteacher). */
+  sslWeight?: number;
+  /** Unlabeled images per labeled image in a step (μ). Default 2. */
+  sslRatio?: number;
+  /** Decay of the EMA teacher that `ssl` methods other than `none` evaluate and save. Default 0.99. */
+  emaDecay?: number;
 }
 
 /** The largest `size` accepted (the paper works at 256²; 1024² already needs ≈ 8 MiB of cache per image). */
@@ -208,6 +223,11 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
     skipBad: def(o.skipBad, false),
     overlays: def(o.overlays, 8),
     maxPerSplit: def(o.maxPerSplit, 0),
+    ssl: def(o.ssl, "none"),
+    sslThreshold: def(o.sslThreshold, 0.8),
+    sslWeight: def(o.sslWeight, o.ssl === "meanteacher" ? 10 : 1),
+    sslRatio: def(o.sslRatio, 2),
+    emaDecay: def(o.emaDecay, 0.99),
   };
   if (!r.data) throw new Error(`${p("data")}: a manifest CSV is required (e.g. fixtures/phantoms/manifest.csv)`);
   if (!r.out) throw new Error(`${p("out")}: a run folder is required (e.g. runs/exp1)`);
@@ -258,6 +278,25 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
   if (!["constant", "cosine"].includes(r.lrSchedule)) {
     throw new Error(`${p("lr-schedule")}: "${r.lrSchedule}" is not constant or cosine`);
   }
+  if (!(SSL_METHODS as readonly string[]).includes(r.ssl)) {
+    throw new Error(`${p("ssl")}: "${r.ssl}" is not one of ${SSL_METHODS.join(", ")}`);
+  }
+  if (r.ssl !== "none" && r.mode !== "cls") {
+    throw new Error(`${p("ssl")}: "${r.ssl}" trains the classifier alone; use it with mode "cls" (--mode cls)`);
+  }
+  if (!(r.sslThreshold > 0 && r.sslThreshold <= 1)) {
+    throw new Error(`${p("ssl-threshold")}: must be in (0, 1], got ${r.sslThreshold}`);
+  }
+  if (!(r.sslWeight >= 0 && r.sslWeight <= 1000)) {
+    throw new Error(`${p("ssl-weight")}: must be in [0, 1000], got ${r.sslWeight}`);
+  }
+  if (!(r.sslRatio > 0 && r.sslRatio <= 16) || !Number.isInteger(r.sslRatio * r.batchSize)) {
+    throw new Error(
+      `${p("ssl-ratio")}: must be in (0, 16] and give a whole number of unlabeled images per step ` +
+        `(ratio × batch size ${r.batchSize}), got ${r.sslRatio}`,
+    );
+  }
+  if (!(r.emaDecay >= 0 && r.emaDecay < 1)) throw new Error(`${p("ema-decay")}: must be in [0, 1), got ${r.emaDecay}`);
   if (r.mode === "seg" && r.maskFraction === 0) throw new Error(`${p("mask-fraction")}: seg mode needs masks (> 0)`);
   if (r.mode === "cls" && r.classLabelFraction === 0) {
     throw new Error(`${p("label-fraction")}: cls mode needs labels (> 0)`);

@@ -8,6 +8,9 @@ import type { DatasetSplit } from "../data/dataset.ts";
 import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
 import { realClassProbabilities } from "../losses/gan.ts";
 import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd } from "./metrics.ts";
+import { applyTemperature, type Calibration } from "./calibration.ts";
+import { cleanMask, countPieces } from "../data/postprocess.ts";
+import { hausdorffDistance } from "../metrics/hausdorff.ts";
 
 /** Metrics of one split. */
 export interface SplitMetrics {
@@ -35,6 +38,49 @@ export interface ImagePrediction {
   jaccard?: number;
   /** The true class index (`null` when the image has none). */
   label?: number | null;
+  /** The manifest's `source` of the image, when it has one. */
+  source?: string;
+  /**
+   * With `fieldMetrics`, on images with a true mask, at the model's grid: HD95 in pixels, the number of 8-connected
+   * pieces of the predicted mask, and the same with post-processing (`cleanMask`: two largest components, holes
+   * filled), with its Dice.
+   */
+  field?: { hd95: number; pieces: number; clean: { dice: number; hd95: number; pieces: number } };
+}
+
+/** Hard Dice (threshold 0.5) of two 0/1 masks; 1 when both are empty (as `dicePerImage`). */
+function hardDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let inter = 0, sa = 0, sb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] >= 0.5 ? 1 : 0, y = b[i] >= 0.5 ? 1 : 0;
+    inter += x & y;
+    sa += x;
+    sb += y;
+  }
+  return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
+}
+
+/**
+ * The field's mask metrics of one prediction against its true mask: HD95, pieces, and both after `cleanMask`.
+ *
+ * @param probs predicted lung probabilities, `size²`
+ * @param truth true 0/1 mask
+ * @param size side
+ * @returns the metrics
+ */
+function fieldMetrics(probs: Float32Array, truth: Float32Array, size: number): NonNullable<ImagePrediction["field"]> {
+  const bin = new Uint8Array(probs.length);
+  for (let i = 0; i < bin.length; i++) bin[i] = probs[i] >= 0.5 ? 1 : 0;
+  const clean = cleanMask(bin, size, size);
+  return {
+    hd95: hausdorffDistance(bin, truth, size, size),
+    pieces: countPieces(bin, size, size),
+    clean: {
+      dice: hardDice(clean, truth),
+      hd95: hausdorffDistance(clean, truth, size, size),
+      pieces: countPieces(clean, size, size),
+    },
+  };
 }
 
 /** Models used for evaluation. */
@@ -45,6 +91,11 @@ export interface EvalModels {
   discriminator?: tf.LayersModel;
   /** `"mtl"`, `"seg"` or `"cls"`. */
   mode: "mtl" | "seg" | "cls";
+  /**
+   * The model's calibration (fitted on val): class probabilities are temperature-scaled and the two-class decision
+   * uses its threshold. Absent: raw probabilities and the argmax.
+   */
+  calibration?: Calibration;
 }
 
 /**
@@ -118,6 +169,7 @@ export function evalOutputs(models: EvalModels, images: tf.Tensor4D, masks: tf.T
  * @param split the split
  * @param batchSize batch size (padding keeps shapes fixed)
  * @param keepMasks also return predicted masks for the first N images. Default 0.
+ * @param withFieldMetrics also compute each image's `field` metrics (HD95, pieces, post-processed). Default `false`.
  * @returns metrics and per-image predictions
  */
 export async function evaluateSplit(
@@ -125,6 +177,7 @@ export async function evaluateSplit(
   split: DatasetSplit,
   batchSize: number,
   keepMasks = 0,
+  withFieldMetrics = false,
 ): Promise<{ metrics: SplitMetrics; predictions: ImagePrediction[] }> {
   const dice: number[] = [], jac: number[] = [], acc: number[] = [];
   const probs: number[][] = [], labels: number[] = [];
@@ -134,13 +187,15 @@ export async function evaluateSplit(
     const out = evalOutputs(models, b.images, b.masks);
     const read: Record<string, Float32Array> = {};
     for (const [k, t] of Object.entries(out)) {
-      if (k !== "pred" || predictions.length < keepMasks) read[k] = (await t.data()) as Float32Array;
+      if (k !== "pred" || predictions.length < keepMasks || withFieldMetrics) {
+        read[k] = (await t.data()) as Float32Array;
+      }
     }
     const k = models.discriminator ? (out.probs.shape[1] as number) : 0;
     const px = split.samples.length ? split.samples[0].image.length : 0;
     b.samples.forEach((s, i) => {
       if (!s) return;
-      const p: ImagePrediction = { id: s.id, label: s.label };
+      const p: ImagePrediction = { id: s.id, label: s.label, ...(s.source ? { source: s.source } : {}) };
       if (read.pred && predictions.length < keepMasks) p.mask = read.pred.slice(i * px, (i + 1) * px);
       if (read.dice && s.mask) {
         dice.push(read.dice[i]);
@@ -148,9 +203,17 @@ export async function evaluateSplit(
         acc.push(read.acc[i]);
         p.dice = read.dice[i];
         p.jaccard = read.jac[i];
+        if (withFieldMetrics) {
+          p.field = fieldMetrics(
+            read.pred.slice(i * px, (i + 1) * px),
+            s.mask,
+            split.size ? Math.round(Math.sqrt(px)) : 0,
+          );
+        }
       }
       if (read.probs) {
-        p.probs = Array.from(read.probs.slice(i * k, (i + 1) * k));
+        const raw = Array.from(read.probs.slice(i * k, (i + 1) * k));
+        p.probs = models.calibration ? applyTemperature(raw, models.calibration.temperature) : raw;
         if (s.label !== null) {
           probs.push(p.probs);
           labels.push(s.label);
@@ -169,7 +232,9 @@ export async function evaluateSplit(
   if (models.segmentor) {
     metrics.segmentation = { n: dice.length, dice: meanStd(dice), jaccard: meanStd(jac), pixelAccuracy: meanStd(acc) };
   }
-  if (models.discriminator && labels.length) metrics.classification = classificationMetrics(probs, labels);
+  if (models.discriminator && labels.length) {
+    metrics.classification = classificationMetrics(probs, labels, models.calibration?.threshold);
+  }
   if (labelsTrue.length) metrics.classificationTrueMask = classificationMetrics(probsTrue, labelsTrue);
   return { metrics, predictions };
 }

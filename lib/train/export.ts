@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { fileHandler } from "../io/file_handler.ts";
 import { cacheRoot, createFolderAtomically, exists, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
+import type { Calibration } from "./calibration.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
 
 export type { ModelMetadata };
@@ -28,6 +29,8 @@ export interface ExportOptions {
   selectedBy?: string;
   /** Replace the files of an earlier export in `out`. Default `false`. */
   overwrite?: boolean;
+  /** The calibration to store. Default: the checkpoint's own (fitted on val when it was saved), if any. */
+  calibration?: Calibration;
 }
 
 /**
@@ -86,6 +89,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const mode = c.mode as ModelMetadata["mode"];
+  const calibration = opts.calibration ?? (ck.state.calibration as Calibration | undefined);
   const meta: ModelMetadata = {
     format: "appaunet-model",
     formatVersion: 1,
@@ -105,6 +109,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
       selectedBy: opts.selectedBy ?? SELECTED_BY[path.basename(ck.dir)] ?? path.basename(ck.dir),
     },
     versions: (c.versions ?? {}) as Record<string, unknown>,
+    ...(calibration ? { calibration } : {}),
     ...(opts.testMetrics !== undefined ? { testMetrics: opts.testMetrics } : {}),
     training: Object.fromEntries(Object.entries(c).filter(([k]) => !["out", "adapter", "backend"].includes(k))),
   };
@@ -131,7 +136,10 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   await writeFileSynced(path.join(opts.out, "metadata.json"), enc(meta));
   await writeFileSynced(path.join(opts.out, "config.json"), enc(config));
   await writeFileSynced(path.join(opts.out, "README.md"), new TextEncoder().encode(modelCard(meta)));
-  await writeFileSynced(path.join(opts.out, "state.json"), enc({ epoch: ck.state.epoch }));
+  await writeFileSynced(
+    path.join(opts.out, "state.json"),
+    enc({ epoch: ck.state.epoch, ...(calibration ? { calibration } : {}) }),
+  );
   await writeFileSynced(path.join(opts.out, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
   return meta;
 }

@@ -9,6 +9,7 @@ import { evaluateSplit, type ImagePrediction, type SplitMetrics } from "./evalua
 import { datasetForRun } from "./trainer.ts";
 import { checkBatchSize } from "./config.ts";
 import { resolveModel } from "./export.ts";
+import type { Calibration } from "./calibration.ts";
 
 /** The parts of a run's `config.json` that evaluation and prediction read. */
 export interface RunConfig {
@@ -37,13 +38,15 @@ export async function loadModels(modelArg: string): Promise<{
   discriminator?: tf.LayersModel;
   state: Record<string, unknown>;
   dir: string;
+  calibration?: Calibration;
 }> {
   const model = await resolveModel(modelArg);
   const ck = await loadCheckpoint(model);
   const config = ck.config as unknown as RunConfig;
   const segmentor = config.mode !== "cls" ? await loadCheckpointModel(model, "segmentor") : undefined;
   const discriminator = config.mode !== "seg" ? await loadCheckpointModel(model, "discriminator") : undefined;
-  return { config, segmentor, discriminator, state: ck.state, dir: ck.dir };
+  const calibration = ck.state.calibration as Calibration | undefined;
+  return { config, segmentor, discriminator, state: ck.state, dir: ck.dir, ...(calibration ? { calibration } : {}) };
 }
 
 function batchSize(given: number | undefined, config: RunConfig): number {
@@ -64,6 +67,13 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Skip unreadable rows. Default `false`. */
   skipBad?: boolean;
+  /**
+   * The calibration to apply: default the model's own (fitted on val when it was saved; none for checkpoints written
+   * before calibration existed); `null` for raw probabilities and argmax decisions.
+   */
+  calibration?: Calibration | null;
+  /** Also compute each image's HD95, pieces and post-processed metrics (`ImagePrediction.field`). Default `false`. */
+  fieldMetrics?: boolean;
 }
 
 /**
@@ -91,7 +101,14 @@ export interface EvaluateOptions {
 export async function evaluate(
   opts: EvaluateOptions,
 ): Promise<
-  { metrics: SplitMetrics; predictions: ImagePrediction[]; split: string; epoch: number; classNames: string[] }
+  {
+    metrics: SplitMetrics;
+    predictions: ImagePrediction[];
+    split: string;
+    epoch: number;
+    classNames: string[];
+    calibration?: Calibration;
+  }
 > {
   const split = opts.split ?? "test";
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split: "${split}" is not train, val or test`);
@@ -99,11 +116,25 @@ export async function evaluate(
   try {
     const ds = await datasetForRun(m.config, opts.data, split, opts.skipBad);
     const { metrics, predictions } = await evaluateSplit(
-      { segmentor: m.segmentor, discriminator: m.discriminator, mode: m.config.mode },
+      {
+        segmentor: m.segmentor,
+        discriminator: m.discriminator,
+        mode: m.config.mode,
+        calibration: opts.calibration === null ? undefined : opts.calibration ?? m.calibration,
+      },
       ds.split(split),
       batchSize(opts.batchSize, m.config),
+      0,
+      opts.fieldMetrics,
     );
-    return { metrics, predictions, split, epoch: Number(m.state.epoch), classNames: m.config.classNames };
+    return {
+      metrics,
+      predictions,
+      split,
+      epoch: Number(m.state.epoch),
+      classNames: m.config.classNames,
+      ...(m.calibration ? { calibration: m.calibration } : {}),
+    };
   } finally {
     m.segmentor?.dispose();
     m.discriminator?.dispose();

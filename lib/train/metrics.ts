@@ -5,6 +5,8 @@
  * @module
  */
 
+import { decideClass, expectedCalibrationError } from "./calibration.ts";
+
 /**
  * ROC AUC computed exactly as the Mann–Whitney statistic: P(score of a positive > score of a negative), ties
  * counting ½. `NaN` when one class is absent. Non-finite scores are refused: ranking NaN by its sort position would
@@ -62,6 +64,10 @@ export interface ClassificationMetrics {
   specificity: number;
   /** `confusion[true][predicted]` counts. */
   confusion: number[][];
+  /** Expected calibration error of the top label (10 bins). */
+  ece: number;
+  /** The two-class decision threshold on p₁ the decisions used, when one was given (else the argmax). */
+  threshold?: number;
 }
 
 /**
@@ -77,10 +83,11 @@ export interface ClassificationMetrics {
  * ```
  * @param probs `[n][K]` probabilities
  * @param labels `[n]` class indices
+ * @param threshold two classes: predict class 1 where p₁ ≥ this (default: the argmax)
  * @returns the metrics
  * @throws {RangeError} when a probability is not finite or a label is not a class index
  */
-export function classificationMetrics(probs: number[][], labels: number[]): ClassificationMetrics {
+export function classificationMetrics(probs: number[][], labels: number[], threshold?: number): ClassificationMetrics {
   const k = probs[0]?.length ?? 2;
   if (probs.length !== labels.length) {
     throw new RangeError(`classificationMetrics: ${probs.length} probability rows but ${labels.length} labels`);
@@ -94,8 +101,7 @@ export function classificationMetrics(probs: number[][], labels: number[]): Clas
   const confusion = Array.from({ length: k }, () => new Array(k).fill(0));
   let correct = 0;
   probs.forEach((p, i) => {
-    let arg = 0;
-    for (let c = 1; c < k; c++) if (p[c] > p[arg]) arg = c;
+    const arg = decideClass(p, threshold);
     confusion[labels[i]][arg]++;
     if (arg === labels[i]) correct++;
   });
@@ -120,6 +126,8 @@ export function classificationMetrics(probs: number[][], labels: number[]): Clas
     sensitivity: k === 2 ? recall(1) : NaN,
     specificity: k === 2 ? recall(0) : NaN,
     confusion,
+    ece: expectedCalibrationError(probs, labels),
+    ...(threshold !== undefined && k === 2 ? { threshold } : {}),
   };
 }
 

@@ -6,6 +6,17 @@
 export { APPAUNET_VERSION, resolveTrainOptions } from "./config.ts";
 export type { ResolvedTrainOptions, TrainMode, TrainOptions } from "./config.ts";
 export { train } from "./trainer.ts";
+export {
+  applyTemperature,
+  decideClass,
+  expectedCalibrationError,
+  fitCalibration,
+  reliabilityBins,
+  youdenThreshold,
+} from "./calibration.ts";
+export type { Calibration, ReliabilityBin } from "./calibration.ts";
+export { EmaTeacher, SSL_METHODS, sslBatches, sslStep, unsupervisedWeight } from "./ssl.ts";
+export type { SslBatch, SslBatchOptions, SslMethod, SslStepOptions } from "./ssl.ts";
 export type { ResumeOptions, TrainResult, TrainRuntime } from "./trainer.ts";
 export type { EpochRecord } from "./records.ts";
 export { createAdam, FusedAdamOptimizer } from "./adam.ts";

@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { Calibration } from "./calibration.ts";
+
 /** What inference needs to know about a model (`metadata.json`). */
 export interface ModelMetadata {
   /** Always `"appaunet-model"`. */
@@ -33,6 +35,11 @@ export interface ModelMetadata {
   checkpoint: { epoch: number; selectedBy: string };
   /** Versions it was trained with. */
   versions: Record<string, unknown>;
+  /**
+   * Temperature and two-class decision threshold fitted on val (see `calibration.ts`); `predict`, `serve`, `eval`
+   * and the page use them. Absent in models exported before calibration existed: raw probabilities, argmax.
+   */
+  calibration?: Calibration;
   /** Test metrics of this checkpoint (from the experiment's result file), when known. */
   testMetrics?: unknown;
   /** The full training configuration. */

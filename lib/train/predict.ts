@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { lungMaskAt } from "../data/postprocess.ts";
+import { applyTemperature, decideClass } from "./calibration.ts";
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import type { DecodedImage } from "../data/decode.ts";
@@ -41,6 +43,11 @@ export interface PredictOptions {
   probabilities?: boolean;
   /** Keep the results already in the output's JSONL and predict only the images not in it. Default `false`. */
   resume?: boolean;
+  /**
+   * Clean each mask as lung pipelines do: keep the two largest components, fill holes (see `cleanMask`). The
+   * probability map is written as the model gave it. Default `true`.
+   */
+  postprocess?: boolean;
 }
 
 /** One line of `predictions.jsonl`. */
@@ -273,29 +280,28 @@ export async function predict(
         const { id, file } = chunk[j], img = decoded[j];
         const rec: PredictionRecord = { id, image: file, width: img.width, height: img.height };
         if (pred) {
-          const p = resizeBilinear(
-            pred.slice(j * size * size, (j + 1) * size * size),
-            size,
-            size,
-            img.width,
-            img.height,
+          const probsHere = pred.slice(j * size * size, (j + 1) * size * size);
+          const lung = Float32Array.from(
+            lungMaskAt(probsHere, size, img.width, img.height, { threshold, postprocess: opts.postprocess }),
           );
           rec.mask = path.join(opts.out, `${id}_mask.png`);
           rec.overlay = path.join(opts.out, `${id}_overlay.png`);
-          await Deno.writeFile(rec.mask, maskPng(p, img.width, img.height, threshold));
-          await Deno.writeFile(rec.overlay, overlayPng(img.data, p, null, img.width, img.height, threshold));
+          await Deno.writeFile(rec.mask, maskPng(lung, img.width, img.height));
+          await Deno.writeFile(rec.overlay, overlayPng(img.data, lung, null, img.width, img.height));
           if (opts.probabilities) {
             rec.probabilityMap = path.join(opts.out, `${id}_prob.png`);
+            const p = resizeBilinear(probsHere, size, size, img.width, img.height);
             await Deno.writeFile(rec.probabilityMap, encodeGrayPng(p, img.width, img.height, 16));
           }
           let n = 0;
-          for (const v of p) if (v >= threshold) n++;
-          rec.lungFraction = n / p.length;
+          for (const v of lung) n += v;
+          rec.lungFraction = n / lung.length;
         }
         if (probs) {
-          const pr = Array.from(probs.slice(j * k, (j + 1) * k));
+          const raw = Array.from(probs.slice(j * k, (j + 1) * k));
+          const pr = m.calibration ? applyTemperature(raw, m.calibration.temperature) : raw;
           rec.probabilities = Object.fromEntries(m.config.classNames.map((n, c) => [n, pr[c]]));
-          rec.predictedClass = m.config.classNames[pr.indexOf(Math.max(...pr))];
+          rec.predictedClass = m.config.classNames[decideClass(pr, m.calibration?.threshold)];
         }
         records.push(rec);
         await Deno.writeTextFile(tmpJsonl, JSON.stringify(rec) + "\n", { append: true });

@@ -9,6 +9,7 @@ import type { DecodedImage } from "../data/decode.ts";
 import { prepareImage } from "../data/prepare_image.ts";
 import { inferenceOutputs } from "./evaluation.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
+import { applyTemperature, decideClass } from "./calibration.ts";
 
 /** A loaded model: its nets and the metadata inference needs. */
 export interface LoadedModel {
@@ -17,7 +18,7 @@ export interface LoadedModel {
   /** Discriminator (mtl) or classifier (cls) (absent in seg mode). */
   discriminator?: tf.LayersModel;
   /** Mode, size, normalization, class names, threshold. */
-  metadata: Pick<ModelMetadata, "mode" | "size" | "normalize" | "clahe" | "classNames" | "threshold">;
+  metadata: Pick<ModelMetadata, "mode" | "size" | "normalize" | "clahe" | "classNames" | "threshold" | "calibration">;
 }
 
 /** The prediction for one image. */
@@ -28,9 +29,9 @@ export interface SingleImagePrediction {
   mask?: Float32Array;
   /** Share of pixels at or above the threshold (seg/mtl). */
   lungFraction?: number;
-  /** Class probabilities by class name (mtl/cls). */
+  /** Class probabilities by class name (mtl/cls), temperature-scaled when the model has a calibration. */
   probabilities?: Record<string, number>;
-  /** The most probable class (mtl/cls). */
+  /** The decided class (mtl/cls): the model's val-chosen threshold with two classes, else the most probable class. */
   predictedClass?: string;
 }
 
@@ -72,9 +73,10 @@ export async function predictImage(model: LoadedModel, image: DecodedImage): Pro
       r.lungFraction = n / r.mask.length;
     }
     if (out.probs) {
-      const p = Array.from(await out.probs.data());
+      const raw = Array.from(await out.probs.data());
+      const p = m.calibration ? applyTemperature(raw, m.calibration.temperature) : raw;
       r.probabilities = Object.fromEntries(m.classNames.map((c, i) => [c, p[i]]));
-      r.predictedClass = m.classNames[p.indexOf(Math.max(...p))];
+      r.predictedClass = m.classNames[decideClass(p, m.calibration?.threshold)];
     }
     return r;
   } finally {

@@ -78,18 +78,28 @@ export function buildNets(c: ResolvedTrainOptions, numClasses: number): Nets {
     nets.segmentor = createSegmentor({ ...c.segmentor, size: c.size, seed: c.seed, deepSupervision: false });
     nets.optS = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   } else {
-    // cls: the supervised baseline, D's trunk on the image alone with K logits.
-    nets.discriminator = createDiscriminator({
-      ...c.discriminator,
-      size: c.size,
-      seed: c.seed,
-      numClasses,
-      channels: 1,
-      fakeClass: false,
-    });
+    nets.discriminator = buildClassifier(c, numClasses);
     nets.optD = createAdam(c.lr, c.beta1, 0.999, 1e-7);
   }
   return nets;
+}
+
+/**
+ * The classifier of cls mode: D's trunk on the image alone with K logits (also the EMA teacher's twin).
+ *
+ * @param c the run's resolved options
+ * @param numClasses number of classes
+ * @returns a new classifier
+ */
+export function buildClassifier(c: ResolvedTrainOptions, numClasses: number): tf.LayersModel {
+  return createDiscriminator({
+    ...c.discriminator,
+    size: c.size,
+    seed: c.seed,
+    numClasses,
+    channels: 1,
+    fakeClass: false,
+  });
 }
 
 /**

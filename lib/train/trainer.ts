@@ -25,10 +25,13 @@ import {
 } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
 import { evaluateSplit } from "./evaluation.ts";
+import { type Calibration, fitCalibration } from "./calibration.ts";
 import type { EpochRecord } from "./records.ts";
 
 export type { EpochRecord };
-import { buildNets, disposeNets, runStep, segmentationLoss } from "./step.ts";
+import { buildClassifier, buildNets, disposeNets, runStep, segmentationLoss } from "./step.ts";
+import { EmaTeacher, type SslBatch, sslBatches, sslStep } from "./ssl.ts";
+import type { Batch } from "../data/dataset.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "../runtime/shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
 import { withSeededRandom } from "./seeded_random.ts";
@@ -292,6 +295,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
   const lock: RunFolderLock = await claimRunFolder(c.out, { resume: Boolean(resumeDir), overwrite: opts.overwrite });
   let wrote = false;
   let nets: ReturnType<typeof buildNets> | undefined;
+  let teacher: EmaTeacher | undefined;
   let warmup: ReturnType<typeof startShaderWarmup> | undefined;
   try {
     return await trainLocked();
@@ -302,6 +306,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
   } finally {
     warmup?.stop();
     if (nets) disposeNets(nets);
+    teacher?.dispose();
     await lock.release();
   }
 
@@ -362,9 +367,17 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       }
       nets = buildNets(c, numClasses);
       const net = nets;
+      // ssl: the EMA teacher is the model that is evaluated and saved as "discriminator"; the student is kept too.
+      const ema = c.ssl !== "none"
+        ? (teacher = new EmaTeacher(net.discriminator!, buildClassifier(c, numClasses)))
+        : undefined;
+      const evalD = ema ? ema.model : net.discriminator;
       if (resumeDir && lastCkpt) {
         if (net.segmentor) await restoreModelWeights(lastCkpt, "segmentor", net.segmentor);
-        if (net.discriminator) await restoreModelWeights(lastCkpt, "discriminator", net.discriminator);
+        if (ema) {
+          await restoreModelWeights(lastCkpt, "student", net.discriminator!);
+          await restoreModelWeights(lastCkpt, "discriminator", ema.model);
+        } else if (net.discriminator) await restoreModelWeights(lastCkpt, "discriminator", net.discriminator);
         if (net.optS) await restoreOptimizer(lastCkpt, "s", net.optS);
         if (net.optD) await restoreOptimizer(lastCkpt, "d", net.optD);
       }
@@ -380,17 +393,27 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       const saveState = async (name: string, epochDone: number, batch: number, crashAt?: "writing" | "swapping") => {
         const models: Record<string, tf.LayersModel> = {};
         if (net.segmentor) models.segmentor = net.segmentor;
-        if (net.discriminator) models.discriminator = net.discriminator;
+        if (evalD) models.discriminator = evalD;
+        if (ema) models.student = net.discriminator!;
         const optimizers: Record<string, tf.Optimizer> = {};
         if (net.optS) optimizers.s = net.optS;
         if (net.optD) optimizers.d = net.optD;
         await saveCheckpoint(path.join(c.out, "checkpoints", name), {
           models,
           optimizers,
-          state: { epoch: epochDone, batch, step, best, history: [...history0, ...history] },
+          state: {
+            epoch: epochDone,
+            batch,
+            step,
+            best,
+            history: [...history0, ...history],
+            ...(calibration ? { calibration } : {}),
+          },
           config: runConfig,
         }, crashAt);
       };
+      // Fitted on this epoch's val predictions; saved with the checkpoints written after the epoch.
+      let calibration: Calibration | undefined;
       const meter = new LossMeter();
       const lossCheck = new FiniteLossCheck();
       let lastEpoch = start.epoch;
@@ -404,22 +427,45 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
           let images = 0, trainMs = 0;
           const skip = epoch === start.epoch ? start.batch : 0;
           let b = skip;
-          for (
-            const batch of trainSplit.batches({
+          const batches: Generator<Batch | SslBatch> = ema && c.ssl !== "none"
+            ? sslBatches(part.labeled, trainSplit.samples, c.size, {
+              method: c.ssl,
+              batchSize: c.batchSize,
+              ratio: c.sslRatio,
+              steps: stepsPerEpoch,
+              seed: c.seed,
+              epoch,
+              skip,
+              augment: c.augment,
+              clamp: c.normalize !== "zscore",
+            })
+            : trainSplit.batches({
               batchSize: c.batchSize,
               shuffle: true,
               seed: c.seed,
               epoch,
               augment: c.augment,
               skip,
-            })
-          ) {
+            });
+          for (const batch of batches) {
             const ts = performance.now();
-            if (!checkedRanges && c.mode !== "cls") {
+            if (!checkedRanges && c.mode !== "cls" && "masks" in batch) {
               await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
               checkedRanges = true;
             }
-            const values = withSeededRandom([c.seed, epoch, b, 0xd1], () => runStep(c, net, segLoss, batch, epoch, b));
+            const values = withSeededRandom(
+              [c.seed, epoch, b, 0xd1],
+              () =>
+                ema && c.ssl !== "none"
+                  ? sslStep(net.discriminator!, ema, net.optD!, batch as SslBatch, {
+                    method: c.ssl,
+                    threshold: c.sslThreshold,
+                    weight: c.sslWeight,
+                    step,
+                    rampSteps: 5 * stepsPerEpoch,
+                  }, c.emaDecay)
+                  : runStep(c, net, segLoss, batch as Batch, epoch, b),
+            );
             meter.add(values);
             await lossCheck.settle(kept()).catch((e) => {
               tf.dispose(Object.values(values));
@@ -434,7 +480,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
             step++;
             trainMs += performance.now() - ts;
             progress.step(epoch, b, (images * 1000) / Math.max(trainMs, 1));
-            await opts.onStep?.(step, { segmentor: net.segmentor, discriminator: net.discriminator });
+            await opts.onStep?.(step, { segmentor: net.segmentor, discriminator: evalD });
             if (opts.signal?.aborted) break;
           }
           await lossCheck.settle(kept());
@@ -448,8 +494,8 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
           }
           const losses = await meter.read();
           meter.dispose();
-          const { metrics: val } = await evaluateSplit(
-            { segmentor: net.segmentor, discriminator: net.discriminator, mode: c.mode },
+          const { metrics: val, predictions: valPredictions } = await evaluateSplit(
+            { segmentor: net.segmentor, discriminator: evalD, mode: c.mode },
             valSplit,
             c.batchSize,
           ).catch((e) => {
@@ -459,6 +505,10 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
                 `(${kept()}); ${NON_FINITE_CAUSES}`,
             );
           });
+          const labeledVal = valPredictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
+          calibration = labeledVal.length
+            ? fitCalibration(labeledVal.map((p) => p.probs!), labeledVal.map((p) => p.label!))
+            : undefined;
           const rec: EpochRecord = {
             epoch: epoch + 1,
             losses,

@@ -1,0 +1,228 @@
+/**
+ * Calibration and the class decision, fitted on `val` and stored with the model: temperature scaling of the class
+ * probabilities (Guo et al., ICML 2017, arXiv:1706.04599) and, for two classes, the decision threshold on the
+ * calibrated probability of class 1 that maximises Youden's J = sensitivity + specificity − 1 on val (the rule
+ * screening studies use when no operating point is prescribed). With more than two classes the decision is the
+ * argmax. The expected calibration error (ECE) is the top-label ECE over 10 equal-width confidence bins (Naeini et
+ * al., AAAI 2015), as the field reports it.
+ *
+ * @module
+ */
+
+/** A model's fitted calibration (stored in checkpoints' `state.json` and in `metadata.json`). */
+export interface Calibration {
+  /** Temperature T: calibrated probabilities are softmax(log p / T). 1 = unchanged. */
+  temperature: number;
+  /** Two classes: class 1 is predicted where its calibrated probability is ≥ this. Absent with more classes. */
+  threshold?: number;
+  /** How the threshold was chosen. */
+  rule: "youden-val" | "argmax";
+  /** The val images it was fitted on. */
+  n: number;
+  /** Val ECE before and after temperature scaling. */
+  ece: { before: number; after: number };
+}
+
+/**
+ * Temperature-scaled probabilities: softmax(log p / T).
+ *
+ * @example
+ * ```ts
+ * import { applyTemperature } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(applyTemperature([0.2, 0.8], 1).map((v) => v.toFixed(3)), ["0.200", "0.800"]);
+ * assert.ok(applyTemperature([0.2, 0.8], 2)[1] < 0.8); // T > 1 softens
+ * ```
+ * @param probs class probabilities
+ * @param temperature T > 0
+ * @returns calibrated probabilities (sum 1)
+ */
+export function applyTemperature(probs: number[], temperature: number): number[] {
+  if (!(temperature > 0)) throw new RangeError(`applyTemperature: temperature must be > 0, got ${temperature}`);
+  if (temperature === 1) return probs.slice();
+  const z = probs.map((p) => Math.log(Math.max(p, 1e-12)) / temperature);
+  const m = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / s);
+}
+
+/**
+ * The class decision: with two classes and a threshold, class 1 where p₁ ≥ threshold; otherwise the argmax.
+ *
+ * @example
+ * ```ts
+ * import { decideClass } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(decideClass([0.7, 0.3]), 0);
+ * assert.equal(decideClass([0.7, 0.3], 0.25), 1);
+ * ```
+ * @param probs (calibrated) class probabilities
+ * @param threshold the two-class threshold on p₁, if any
+ * @returns the class index
+ */
+export function decideClass(probs: number[], threshold?: number): number {
+  if (probs.length === 2 && threshold !== undefined) return probs[1] >= threshold ? 1 : 0;
+  let arg = 0;
+  for (let c = 1; c < probs.length; c++) if (probs[c] > probs[arg]) arg = c;
+  return arg;
+}
+
+/** One bin of a reliability diagram. */
+export interface ReliabilityBin {
+  /** Bin range of the top-label confidence. */
+  lo: number;
+  /** Upper end (inclusive for the last bin). */
+  hi: number;
+  /** Images in the bin. */
+  n: number;
+  /** Mean confidence in the bin. */
+  confidence: number;
+  /** Share of correct top-label predictions in the bin. */
+  accuracy: number;
+}
+
+/**
+ * The reliability diagram's bins: top-label confidence against accuracy, over `bins` equal-width bins of [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { reliabilityBins } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const b = reliabilityBins([[0.9, 0.1], [0.2, 0.8]], [0, 0], 10);
+ * assert.equal(b.length, 10);
+ * assert.equal(b[8].n, 2); // both confidences in [0.8, 0.9]
+ * assert.equal(b[8].accuracy, 0.5);
+ * ```
+ * @param probs `[n][K]` probabilities
+ * @param labels `[n]` classes
+ * @param bins number of bins. Default 10.
+ * @returns the bins (empty ones with n = 0 and NaN means)
+ */
+export function reliabilityBins(probs: number[][], labels: number[], bins = 10): ReliabilityBin[] {
+  const acc = Array.from({ length: bins }, (_, i) => ({ lo: i / bins, hi: (i + 1) / bins, n: 0, c: 0, a: 0 }));
+  probs.forEach((p, i) => {
+    const top = decideClass(p);
+    const conf = p[top];
+    const b = acc[Math.min(bins - 1, Math.max(0, Math.ceil(conf * bins) - 1))];
+    b.n++;
+    b.c += conf;
+    b.a += top === labels[i] ? 1 : 0;
+  });
+  return acc.map((b) => ({
+    lo: b.lo,
+    hi: b.hi,
+    n: b.n,
+    confidence: b.n ? b.c / b.n : NaN,
+    accuracy: b.n ? b.a / b.n : NaN,
+  }));
+}
+
+/**
+ * Expected calibration error: Σ_bins (n_b / n) |accuracy_b − confidence_b| of the top label.
+ *
+ * @example
+ * ```ts
+ * import { expectedCalibrationError } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * // Confident (0.9) and right half the time: ECE 0.4.
+ * assert.equal(expectedCalibrationError([[0.9, 0.1], [0.9, 0.1]], [0, 1]).toFixed(2), "0.40");
+ * ```
+ * @param probs `[n][K]` probabilities
+ * @param labels `[n]` classes
+ * @param bins number of bins. Default 10.
+ * @returns the ECE in [0, 1] (NaN without images)
+ */
+export function expectedCalibrationError(probs: number[][], labels: number[], bins = 10): number {
+  if (!probs.length) return NaN;
+  return reliabilityBins(probs, labels, bins).reduce(
+    (s, b) => s + (b.n ? (b.n / probs.length) * Math.abs(b.accuracy - b.confidence) : 0),
+    0,
+  );
+}
+
+function nll(probs: number[][], labels: number[], t: number): number {
+  let s = 0;
+  probs.forEach((p, i) => (s -= Math.log(Math.max(applyTemperature(p, t)[labels[i]], 1e-12))));
+  return s / probs.length;
+}
+
+/**
+ * The threshold on p₁ that maximises Youden's J on (scores, labels); ties go to the middle of the best run of
+ * thresholds, so the cut lies between two scores rather than on one.
+ *
+ * @example
+ * ```ts
+ * import { youdenThreshold } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(youdenThreshold([0.1, 0.2, 0.6, 0.7], [0, 0, 1, 1]), 0.4);
+ * ```
+ * @param scores class-1 probabilities
+ * @param labels 0/1 labels
+ * @returns the threshold (0.5 when one class is missing)
+ */
+export function youdenThreshold(scores: number[], labels: number[]): number {
+  const pos = labels.filter((y) => y === 1).length, neg = labels.length - pos;
+  if (!pos || !neg) return 0.5;
+  const order = scores.map((s, i) => [s, labels[i]] as const).sort((a, b) => b[0] - a[0]);
+  // Cut after the k highest scores: predicted positive = the first k.
+  let tp = 0, fp = 0, best = -Infinity, cut = 0.5;
+  for (let k = 0; k <= order.length; k++) {
+    if (k > 0) order[k - 1][1] === 1 ? tp++ : fp++;
+    if (k < order.length && k > 0 && order[k][0] === order[k - 1][0]) continue; // no cut between equal scores
+    const j = tp / pos - fp / neg;
+    if (j > best + 1e-12) {
+      best = j;
+      const above = k > 0 ? order[k - 1][0] : 1, below = k < order.length ? order[k][0] : 0;
+      cut = (above + below) / 2;
+    }
+  }
+  return cut;
+}
+
+/**
+ * Fits the temperature (minimum val negative log-likelihood, golden-section search over log T in [log 0.05, log 20])
+ * and, with two classes, the Youden threshold on the calibrated val probabilities.
+ *
+ * @example
+ * ```ts
+ * import { fitCalibration } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * // Over-confident scores: the fitted temperature softens them (T > 1) and lowers the ECE.
+ * const probs = [[0.99, 0.01], [0.98, 0.02], [0.03, 0.97], [0.9, 0.1], [0.1, 0.9], [0.95, 0.05]];
+ * const labels = [0, 0, 1, 1, 0, 0];
+ * const c = fitCalibration(probs, labels);
+ * assert.ok(c.temperature > 1);
+ * assert.ok(c.ece.after < c.ece.before);
+ * assert.equal(c.rule, "youden-val");
+ * ```
+ * @param probs val `[n][K]` probabilities
+ * @param labels val classes
+ * @returns the calibration
+ */
+export function fitCalibration(probs: number[][], labels: number[]): Calibration {
+  if (probs.length !== labels.length || !probs.length) {
+    throw new RangeError(
+      `fitCalibration: needs as many labels as probability rows (> 0), got ${probs.length}, ${labels.length}`,
+    );
+  }
+  let lo = Math.log(0.05), hi = Math.log(20);
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = hi - g * (hi - lo), b = lo + g * (hi - lo);
+  let fa = nll(probs, labels, Math.exp(a)), fb = nll(probs, labels, Math.exp(b));
+  for (let i = 0; i < 60; i++) {
+    if (fa < fb) (hi = b, b = a, fb = fa, a = hi - g * (hi - lo), fa = nll(probs, labels, Math.exp(a)));
+    else (lo = a, a = b, fa = fb, b = lo + g * (hi - lo), fb = nll(probs, labels, Math.exp(b)));
+  }
+  let temperature = Math.exp((lo + hi) / 2);
+  if (!(nll(probs, labels, temperature) < nll(probs, labels, 1))) temperature = 1;
+  const calibrated = probs.map((p) => applyTemperature(p, temperature));
+  const k = probs[0].length;
+  return {
+    temperature,
+    ...(k === 2 ? { threshold: youdenThreshold(calibrated.map((p) => p[1]), labels) } : {}),
+    rule: k === 2 ? "youden-val" : "argmax",
+    n: probs.length,
+    ece: { before: expectedCalibrationError(probs, labels), after: expectedCalibrationError(calibrated, labels) },
+  };
+}
