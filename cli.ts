@@ -214,9 +214,11 @@ function printMetrics(m: SplitMetrics, classNames: string[]) {
   ) {
     if (!c) continue;
     console.log(`${title} (${c.n} labeled images)`);
-    console.log(
-      `  AUC ${f(c.auc)}  accuracy ${f(c.accuracy)}  sensitivity ${f(c.sensitivity)}  specificity ${f(c.specificity)}`,
-    );
+    const rule = c.threshold !== undefined
+      ? `${classNames[1]} where its calibrated probability ≥ ${c.threshold.toFixed(3)} (threshold chosen on val)`
+      : "the most probable class";
+    console.log(`  AUC ${f(c.auc)}  ECE ${f(c.ece)}  decisions: ${rule}`);
+    console.log(`  accuracy ${f(c.accuracy)}  sensitivity ${f(c.sensitivity)}  specificity ${f(c.specificity)}`);
     console.log(`  confusion [true][pred] (${classNames.join(", ")}): ${JSON.stringify(c.confusion)}`);
   }
 }
