@@ -59,6 +59,19 @@ export const CHROMIUM: Precondition = {
   ok: exists("/usr/bin/chromium"),
   fix: "/usr/bin/chromium is not installed; apt-get install chromium",
 };
+/** Debian's Python with numpy, scipy and Pillow (the independent scorer `experiments/score_predictions.py`). */
+export const SCIPY: Precondition = {
+  name: "scipy",
+  ok: (() => {
+    try {
+      return new Deno.Command("/usr/bin/python3", { args: ["-c", "import numpy, scipy, PIL"], stdout: "null", stderr: "null" })
+        .outputSync().success;
+    } catch {
+      return false;
+    }
+  })(),
+  fix: "/usr/bin/python3 lacks numpy, scipy or PIL; apt-get install python3-numpy python3-scipy python3-pil",
+};
 /** Linux. */
 export const LINUX: Precondition = { name: "linux", ok: Deno.build.os === "linux", fix: "needs Linux" };
 
