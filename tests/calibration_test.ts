@@ -80,11 +80,18 @@ Deno.test("a trained model stores its val calibration; export, predictImage and 
   assert.equal(meta.calibration.rule, "youden-val");
   // A threshold of 0 (every image is class 1) shows that the decision follows the stored threshold, not the argmax.
   const forced = { ...meta, calibration: { ...meta.calibration, threshold: 0, temperature: 1 } };
-  const nets = createAppauNet({ size: 32, segmentor: { depth: 2, baseFilters: 4 }, discriminator: { depth: 2, baseFilters: 4 } });
+  const nets = createAppauNet({
+    size: 32,
+    segmentor: { depth: 2, baseFilters: 4 },
+    discriminator: { depth: 2, baseFilters: 4 },
+  });
   const image = { width: 32, height: 32, data: new Float32Array(1024).fill(0.4), format: "png" as const, bitDepth: 8 };
   const p = await predictImage({ ...nets, metadata: forced }, image);
   assert.equal(p.predictedClass, meta.classNames[1]);
-  const q = await predictImage({ ...nets, metadata: { ...forced, calibration: { ...forced.calibration, threshold: 1.01 } } }, image);
+  const q = await predictImage({
+    ...nets,
+    metadata: { ...forced, calibration: { ...forced.calibration, threshold: 1.01 } },
+  }, image);
   assert.equal(q.predictedClass, meta.classNames[0]);
   nets.segmentor.dispose();
   nets.discriminator.dispose();

@@ -42,7 +42,10 @@ gatedTest(
       assert.ok(Math.abs(s.segmentation.dice.mean - meanDice) < 1e-6, `${s.segmentation.dice.mean} vs ${meanDice}`);
       const hd = seg.map((p) => p.field!.hd95).sort((a, b) => a - b);
       const median = hd.length % 2 ? hd[(hd.length - 1) / 2] : (hd[hd.length / 2 - 1] + hd[hd.length / 2]) / 2;
-      assert.ok(Math.abs(s.segmentation.hd95Pixels.median - median) < 1e-6, `${s.segmentation.hd95Pixels.median} vs ${median}`);
+      assert.ok(
+        Math.abs(s.segmentation.hd95Pixels.median - median) < 1e-6,
+        `${s.segmentation.hd95Pixels.median} vs ${median}`,
+      );
       assert.ok(Math.abs(s.classification.auc - ours.metrics.classification!.auc) < 1e-6);
       assert.ok(Math.abs(s.classification.sensitivity - ours.metrics.classification!.sensitivity) < 1e-9);
     } finally {

@@ -38,7 +38,16 @@ const sample = (i: number, label: number | null) => ({
 Deno.test("sslBatches: labeled batches hold only labeled images, each round covers them all, resume sees the same batches", async () => {
   const all = Array.from({ length: 12 }, (_, i) => sample(i, i < 5 ? i % 2 : null));
   const labeled = all.filter((s) => s.label !== null);
-  const o = { method: "fixmatch" as const, batchSize: 5, ratio: 2, steps: 4, seed: 1, epoch: 2, augment: false, clamp: true };
+  const o = {
+    method: "fixmatch" as const,
+    batchSize: 5,
+    ratio: 2,
+    steps: 4,
+    seed: 1,
+    epoch: 2,
+    augment: false,
+    clamp: true,
+  };
   const seen: number[][] = [];
   for (const b of sslBatches(labeled, all, 16, o)) {
     const imgs = await b.images.data();
@@ -96,7 +105,9 @@ Deno.test("sslStep: fixmatch learns pseudo-labels only above the threshold; EMA 
   assert.equal((await out.unsup.data())[0], 0);
   tf.dispose(Object.values(out));
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) tf.dispose(Object.values(sslStep(student, teacher, opt, batch, { ...o, threshold: 0.5 }, 0.5)));
+  for (let i = 0; i < 3; i++) {
+    tf.dispose(Object.values(sslStep(student, teacher, opt, batch, { ...o, threshold: 0.5 }, 0.5)));
+  }
   assert.equal(tf.memory().numTensors, before, "sslStep leaks tensors");
   // The teacher is the EMA of the student: non-zero now, but not equal to the student.
   const t = await teacher.model.getWeights()[0].data(), s = await student.getWeights()[0].data();
@@ -113,7 +124,10 @@ Deno.test("sslStep: fixmatch learns pseudo-labels only above the threshold; EMA 
 Deno.test("ssl options: validated, named as the library and the CLI spell them", () => {
   const o = { data: "x.csv", out: "runs/x" };
   assert.throws(() => resolveTrainOptions({ ...o, ssl: "fixmatch" }), /ssl \(--ssl\).*mode "cls"/);
-  assert.throws(() => resolveTrainOptions({ ...o, mode: "cls", ssl: "mixmatch" as never }), /not one of none, supervised/);
+  assert.throws(
+    () => resolveTrainOptions({ ...o, mode: "cls", ssl: "mixmatch" as never }),
+    /not one of none, supervised/,
+  );
   assert.throws(() => resolveTrainOptions({ ...o, mode: "cls", ssl: "fixmatch", sslThreshold: 0 }), /sslThreshold/);
   assert.throws(() => resolveTrainOptions({ ...o, mode: "cls", ssl: "fixmatch", sslRatio: 0.3 }), /sslRatio/);
   assert.throws(() => resolveTrainOptions({ ...o, mode: "cls", emaDecay: 1 }), /emaDecay/);

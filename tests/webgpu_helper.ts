@@ -64,7 +64,11 @@ export const SCIPY: Precondition = {
   name: "scipy",
   ok: (() => {
     try {
-      return new Deno.Command("/usr/bin/python3", { args: ["-c", "import numpy, scipy, PIL"], stdout: "null", stderr: "null" })
+      return new Deno.Command("/usr/bin/python3", {
+        args: ["-c", "import numpy, scipy, PIL"],
+        stdout: "null",
+        stderr: "null",
+      })
         .outputSync().success;
     } catch {
       return false;

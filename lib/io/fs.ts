@@ -59,3 +59,42 @@ export async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Replaces a folder's content as one step: `fill` writes the new content into a temporary folder beside `dir`; only
+ * when it has finished is the old folder moved to `<dir>.old`, the new one renamed to `dir`, and the old one removed.
+ * A process killed at any point leaves `dir` whole (old or new), or — between the two renames — no `dir` but a whole
+ * `<dir>.old`, which readers that know the convention (`resolveCheckpoint`) read, and which the next call puts back
+ * before it starts.
+ *
+ * @example
+ * ```ts
+ * import { replaceFolderAtomically } from "./fs.ts";
+ * import assert from "node:assert/strict";
+ * const dir = `${await Deno.makeTempDir()}/model`;
+ * await replaceFolderAtomically(dir, (tmp) => Deno.writeTextFile(`${tmp}/v`, "1"));
+ * await assert.rejects(replaceFolderAtomically(dir, () => Promise.reject(new Error("disk full"))), /disk full/);
+ * assert.equal(await Deno.readTextFile(`${dir}/v`), "1"); // a failed replacement leaves the old content
+ * await replaceFolderAtomically(dir, (tmp) => Deno.writeTextFile(`${tmp}/v`, "2"));
+ * assert.equal(await Deno.readTextFile(`${dir}/v`), "2");
+ * ```
+ * @param dir the folder to replace (created when missing)
+ * @param fill writes the new content into the temporary folder it is given
+ */
+export async function replaceFolderAtomically(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const root = path.dirname(dir), old = `${dir}.old`;
+  await Deno.mkdir(root, { recursive: true });
+  // A kill between the two renames of an earlier call: the old folder is the current one.
+  if (!await exists(dir) && await exists(old)) await Deno.rename(old, dir);
+  const tmp = await Deno.makeTempDir({ dir: root, prefix: `.${path.basename(dir)}.tmp-` });
+  try {
+    await fill(tmp);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  await Deno.remove(old, { recursive: true }).catch(() => {});
+  if (await exists(dir)) await Deno.rename(dir, old);
+  await Deno.rename(tmp, dir);
+  await Deno.remove(old, { recursive: true }).catch(() => {});
+}

@@ -12,6 +12,7 @@ import { lungMaskAt } from "../data/postprocess.ts";
 import { encodeBase64 } from "../report/base64.ts";
 import { maskPng } from "../report/overlay.ts";
 import { loadModels } from "../train/inference.ts";
+import { resolveCheckpoint } from "../train/checkpoint.ts";
 import { resolveModel } from "../train/export.ts";
 import type { ModelMetadata } from "../train/model_metadata.ts";
 import { type LoadedModel, predictImage } from "../train/predict_image.ts";
@@ -73,7 +74,15 @@ export interface PredictResponse {
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 /** The metadata inference needs, from an exported model's `metadata.json` or a checkpoint's `config.json`. */
-export async function modelMetadata(dir: string): Promise<LoadedModel["metadata"] & Partial<ModelMetadata>> {
+export async function modelMetadata(folder: string): Promise<LoadedModel["metadata"] & Partial<ModelMetadata>> {
+  // The folder being read may be mid-replacement by an export (then `<dir>.old` holds the whole model).
+  const dir = (() => {
+    try {
+      return resolveCheckpoint(folder);
+    } catch {
+      return folder;
+    }
+  })();
   try {
     return JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json")));
   } catch {

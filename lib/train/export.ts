@@ -10,7 +10,7 @@ import type * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileHandler } from "../io/file_handler.ts";
-import { cacheRoot, createFolderAtomically, exists, writeFileSynced } from "../io/fs.ts";
+import { cacheRoot, createFolderAtomically, exists, replaceFolderAtomically, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import type { Calibration } from "./calibration.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
@@ -31,6 +31,18 @@ export interface ExportOptions {
   overwrite?: boolean;
   /** The calibration to store. Default: the checkpoint's own (fitted on val when it was saved), if any. */
   calibration?: Calibration;
+}
+
+/** Refuses an export whose output folder is the checkpoint it reads, or holds it, or lies inside it. */
+async function refuseOwnSource(out: string, source: string): Promise<void> {
+  const real = async (p: string) => await Deno.realPath(p).catch(() => path.resolve(p));
+  const o = await real(out), s = await real(source);
+  const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
+  if (inside(o, s) || inside(s, o) || inside(s, `${o}.old`)) {
+    throw new Error(
+      `--out ${out}: this is (or holds) the checkpoint being exported (${source}); export to another folder`,
+    );
+  }
 }
 
 /**
@@ -80,6 +92,7 @@ const SELECTED_BY: Record<string, string> = {
 export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   const ck = await loadCheckpoint(opts.model);
   const c = ck.config as Record<string, unknown>;
+  await refuseOwnSource(opts.out, ck.dir);
   try {
     const names = [...Deno.readDirSync(opts.out)].map((e) => e.name);
     if (names.length && !opts.overwrite) {
@@ -115,32 +128,34 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   };
   // A model evaluates on whole manifests: the training run's subset option does not travel with it.
   const config = { ...ck.config, maxPerSplit: 0 };
-  await Deno.mkdir(opts.out, { recursive: true });
   const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2) + "\n");
-  for (const name of ["segmentor", "discriminator"]) {
-    if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
-    const m = await loadCheckpointModel(ck.dir, name);
-    try {
-      await m.save({
-        save: (a: tf.io.ModelArtifacts) =>
-          fileHandler(path.join(opts.out, name)).save!({
-            ...a,
-            modelTopology: freeSpatialInput(a.modelTopology),
-            userDefinedMetadata: { appaunet: meta as unknown as object },
-          }),
-      });
-    } finally {
-      m.dispose();
+  // Built beside the target and swapped in whole: a kill leaves the earlier model or the new one, never a mix.
+  await replaceFolderAtomically(opts.out, async (tmp) => {
+    for (const name of ["segmentor", "discriminator"]) {
+      if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
+      const m = await loadCheckpointModel(ck.dir, name);
+      try {
+        await m.save({
+          save: (a: tf.io.ModelArtifacts) =>
+            fileHandler(path.join(tmp, name)).save!({
+              ...a,
+              modelTopology: freeSpatialInput(a.modelTopology),
+              userDefinedMetadata: { appaunet: meta as unknown as object },
+            }),
+        });
+      } finally {
+        m.dispose();
+      }
     }
-  }
-  await writeFileSynced(path.join(opts.out, "metadata.json"), enc(meta));
-  await writeFileSynced(path.join(opts.out, "config.json"), enc(config));
-  await writeFileSynced(path.join(opts.out, "README.md"), new TextEncoder().encode(modelCard(meta)));
-  await writeFileSynced(
-    path.join(opts.out, "state.json"),
-    enc({ epoch: ck.state.epoch, ...(calibration ? { calibration } : {}) }),
-  );
-  await writeFileSynced(path.join(opts.out, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
+    await writeFileSynced(path.join(tmp, "metadata.json"), enc(meta));
+    await writeFileSynced(path.join(tmp, "config.json"), enc(config));
+    await writeFileSynced(path.join(tmp, "README.md"), new TextEncoder().encode(modelCard(meta)));
+    await writeFileSynced(
+      path.join(tmp, "state.json"),
+      enc({ epoch: ck.state.epoch, ...(calibration ? { calibration } : {}) }),
+    );
+    await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
+  });
   return meta;
 }
 
