@@ -18,6 +18,10 @@
  *   exp(−5 (1 − t)²) over the first 5 epochs' steps; no threshold.
  * - `pseudolabel` (Lee, ICML-W 2013, with an EMA teacher): as fixmatch, but the student sees another weak view
  *   instead of a strong one (self-training without strong augmentation).
+ * - `maskaux` (multi-task learning with an auxiliary task, Caruana 1997; the masks shape the classifier's features):
+ *   a light decoder on the classifier's last feature map ({@linkcode createMaskHead}) predicts the lung mask of every
+ *   image that has one, labeled or not; loss = cross-entropy on the labeled images + `weight` × per-image
+ *   cross-entropy of the masks. The head is used in training only; the saved model is the classifier.
  *
  * @module
  */
@@ -25,7 +29,8 @@ import * as tf from "@tensorflow/tfjs";
 import { augmentPair, augmentStrong } from "../data/augment.ts";
 import type { Sample } from "../data/dataset.ts";
 import { createRng } from "../data/rng.ts";
-import { realClassCrossEntropy } from "../losses/gan.ts";
+import { realClassCrossEntropy, weightedMean } from "../losses/gan.ts";
+import { perImageLossByName } from "../losses/by_name.ts";
 
 /**
  * The values of `ssl` (`--ssl`), `none` first (the default: the plain supervised classifier of the paper's
@@ -35,10 +40,10 @@ import { realClassCrossEntropy } from "../losses/gan.ts";
  * ```ts
  * import { SSL_METHODS } from "@appaunet/appaunet";
  * import assert from "node:assert/strict";
- * assert.deepEqual(SSL_METHODS, ["none", "supervised", "fixmatch", "meanteacher", "pseudolabel"]);
+ * assert.deepEqual(SSL_METHODS, ["none", "supervised", "fixmatch", "meanteacher", "pseudolabel", "maskaux"]);
  * ```
  */
-export const SSL_METHODS = ["none", "supervised", "fixmatch", "meanteacher", "pseudolabel"] as const;
+export const SSL_METHODS = ["none", "supervised", "fixmatch", "meanteacher", "pseudolabel", "maskaux"] as const;
 
 /** One of {@linkcode SSL_METHODS}. */
 export type SslMethod = typeof SSL_METHODS[number];
@@ -67,6 +72,10 @@ export interface SslBatch {
   weak?: tf.Tensor4D;
   /** `[μB, H, W, 1]` the student's views: strong (`fixmatch`, `meanteacher`) or a second weak one (`pseudolabel`). */
   student?: tf.Tensor4D;
+  /** `maskaux`: `[B + μB, H, W, 1]` the masks of the labeled then the unlabeled images (zeros where unknown). */
+  masks?: tf.Tensor4D;
+  /** `maskaux`: `[B + μB]` 1 where the mask is known. */
+  hasMask?: tf.Tensor1D;
   /** Frees the tensors. */
   dispose(): void;
 }
@@ -150,20 +159,35 @@ export function* sslBatches(
   if (labeled.length === 0) throw new RangeError("sslBatches: no labeled sample");
   const px = size * size, B = o.batchSize, U = o.method === "supervised" ? 0 : Math.round(o.ratio * B);
   const roundsL = new Map<number, number[]>(), roundsU = new Map<number, number[]>();
-  const weakOf = (s: Sample, rngSeed: number[]) =>
-    o.augment ? augmentPair(s.image, null, size, createRng(...rngSeed), { clamp: o.clamp }).image : s.image;
+  const withMasks = o.method === "maskaux";
+  const masks = withMasks ? new Float32Array((B + U) * px) : undefined;
+  const hasMask = withMasks ? new Float32Array(B + U) : undefined;
+  // The weak view of a sample; with `maskaux` its mask, transformed alike, goes to row `row` of the masks.
+  const weakOf = (s: Sample, rngSeed: number[], row = -1) => {
+    const a = o.augment
+      ? augmentPair(s.image, withMasks ? s.mask : null, size, createRng(...rngSeed), { clamp: o.clamp })
+      : { image: s.image, mask: s.mask };
+    if (masks && hasMask && row >= 0 && a.mask) {
+      masks.set(a.mask, row * px);
+      hasMask[row] = 1;
+    }
+    return a.image;
+  };
   for (let b = o.skip ?? 0; b < o.steps; b++) {
     const g = o.epoch * o.steps + b;
     const img = new Float32Array(B * px), labels = new Int32Array(B);
+    masks?.fill(0);
+    hasMask?.fill(0);
     for (let k = 0; k < B; k++) {
       const s = inRounds(labeled, g * B + k, o.seed, 0x1abe1, roundsL);
-      img.set(weakOf(s, [o.seed, g, k, 0x3ea1]), k * px);
+      img.set(weakOf(s, [o.seed, g, k, 0x3ea1], k), k * px);
       labels[k] = s.label!;
     }
     const weak = new Float32Array(U * px), stud = new Float32Array(U * px);
     for (let k = 0; k < U; k++) {
       const s = inRounds(all, g * U + k, o.seed, 0x0a11, roundsU);
-      weak.set(weakOf(s, [o.seed, g, k, 0x3ea2]), k * px);
+      weak.set(weakOf(s, [o.seed, g, k, 0x3ea2], B + k), k * px);
+      if (withMasks) continue;
       stud.set(
         o.method === "pseudolabel"
           ? weakOf(s, [o.seed, g, k, 0x3ea3])
@@ -174,9 +198,17 @@ export function* sslBatches(
     const batch: SslBatch = {
       images: tf.tensor4d(img, [B, size, size, 1]),
       labels: tf.tensor1d(labels, "int32"),
-      ...(U > 0 ? { weak: tf.tensor4d(weak, [U, size, size, 1]), student: tf.tensor4d(stud, [U, size, size, 1]) } : {}),
+      ...(U > 0 ? { weak: tf.tensor4d(weak, [U, size, size, 1]) } : {}),
+      ...(U > 0 && !withMasks ? { student: tf.tensor4d(stud, [U, size, size, 1]) } : {}),
+      ...(masks && hasMask
+        ? { masks: tf.tensor4d(masks.slice(), [B + U, size, size, 1]), hasMask: tf.tensor1d(hasMask.slice()) }
+        : {}),
       dispose() {
-        tf.dispose([batch.images, batch.labels, ...(batch.weak ? [batch.weak, batch.student!] : [])]);
+        tf.dispose(
+          [batch.images, batch.labels, batch.weak, batch.student, batch.masks, batch.hasMask].filter((t) =>
+            t !== undefined
+          ) as tf.Tensor[],
+        );
       },
     };
     yield batch;
@@ -249,6 +281,57 @@ export class EmaTeacher {
 }
 
 /**
+ * The classifier with a mask decoder on its last feature map (the layer `disc_lrelu_<depth − 1>` of
+ * `createDiscriminator`): `depth` × (bilinear 2× upsampling, 3×3 conv, ReLU), halving the filters, then a 1×1 conv
+ * and a sigmoid, back at the input size. The returned model shares the classifier's layers (training it trains the
+ * classifier) and outputs `[logits, mask]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { createDiscriminator, createMaskHead } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const cls = createDiscriminator({ size: 32, depth: 2, baseFilters: 4, channels: 1, fakeClass: false });
+ * const joint = createMaskHead(cls, { depth: 2, seed: 1 });
+ * const [logits, mask] = joint.predict(tf.zeros([1, 32, 32, 1])) as tf.Tensor[];
+ * assert.deepEqual([logits.shape, mask.shape], [[1, 2], [1, 32, 32, 1]]);
+ * assert.ok(cls.weights.every((w) => joint.weights.includes(w))); // shared layers
+ * tf.dispose([logits, mask]);
+ * joint.dispose();
+ * ```
+ * @param classifier a classifier from `createDiscriminator` (one input channel, no fake class)
+ * @param o its depth (default 4) and a seed for the head's initializers
+ * @returns the joint model
+ */
+export function createMaskHead(classifier: tf.LayersModel, o: { depth?: number; seed?: number } = {}): tf.LayersModel {
+  const depth = o.depth ?? 4;
+  let x = classifier.getLayer(`disc_lrelu_${depth - 1}`).output as tf.SymbolicTensor;
+  let filters = Math.max(4, (x.shape[3] ?? 16) / 2);
+  for (let k = 0; k < depth; k++) {
+    x = tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear", name: `maskhead_up_${k}` }).apply(
+      x,
+    ) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({
+      filters,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+      kernelInitializer: tf.initializers.heNormal({ seed: o.seed === undefined ? undefined : o.seed * 1000 + 900 + k }),
+      name: `maskhead_conv_${k}`,
+    }).apply(x) as tf.SymbolicTensor;
+    filters = Math.max(4, filters / 2);
+  }
+  const mask = tf.layers.conv2d({
+    filters: 1,
+    kernelSize: 1,
+    activation: "sigmoid",
+    kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed === undefined ? undefined : o.seed * 1000 + 999 }),
+    name: "maskhead_mask",
+  }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: classifier.inputs, outputs: [classifier.outputs[0], mask], name: "classifier_maskhead" });
+}
+
+/**
  * The weight of the unsupervised loss at a step: `weight`, ramped up for `meanteacher` with exp(−5 (1 − t)²),
  * t = step / rampSteps (Laine & Aila 2017).
  *
@@ -300,8 +383,10 @@ export function unsupervisedWeight(o: SslStepOptions): number {
  * @param batch the step's inputs
  * @param o method, threshold, weight, step
  * @param emaDecay the teacher's decay
- * @returns scalars `cls` (supervised loss), `unsup` (unsupervised loss, unweighted) and `confident` (share of unlabeled
- *   images above the threshold; 1 for meanteacher); the caller disposes them
+ * @param joint `maskaux`: the classifier with its mask head ({@linkcode createMaskHead}), trained in place of `student`
+ * @returns scalars `cls` (supervised loss), `unsup` (unsupervised loss, unweighted: the mask cross-entropy for
+ *   `maskaux`) and `confident` (share of unlabeled images above the threshold; 1 for meanteacher) or, for `maskaux`,
+ *   `withMask` (share of the step's images with a mask); the caller disposes them
  */
 export function sslStep(
   student: tf.LayersModel,
@@ -310,8 +395,15 @@ export function sslStep(
   batch: SslBatch,
   o: SslStepOptions,
   emaDecay: number,
+  joint?: tf.LayersModel,
 ): Record<string, tf.Scalar> {
   const lu = unsupervisedWeight(o);
+  if (o.method === "maskaux") {
+    if (!joint || !batch.masks || !batch.hasMask) {
+      throw new RangeError("sslStep: maskaux needs the joint model and masks");
+    }
+    return maskAuxStep(joint, teacher, opt, batch, lu, emaDecay);
+  }
   const targets = batch.weak && o.method !== "supervised"
     ? tf.tidy(() => tf.softmax(teacher.model.apply(batch.weak!, { training: false }) as tf.Tensor2D) as tf.Tensor2D)
     : undefined;
@@ -342,6 +434,40 @@ export function sslStep(
   );
   total?.dispose();
   targets?.dispose();
+  teacher.update(emaDecay);
+  return kept;
+}
+
+const maskXe = perImageLossByName("xe");
+
+/** The `maskaux` step: cross-entropy on the labeled images + λ × mask cross-entropy on every image with a mask. */
+function maskAuxStep(
+  joint: tf.LayersModel,
+  teacher: EmaTeacher,
+  opt: tf.Optimizer,
+  batch: SslBatch,
+  lu: number,
+  emaDecay: number,
+): Record<string, tf.Scalar> {
+  const kept: Record<string, tf.Scalar> = {};
+  const B = batch.images.shape[0];
+  const total = opt.minimize(
+    () => {
+      const x = batch.weak ? tf.concat([batch.images, batch.weak], 0) : batch.images;
+      const [logits, mask] = joint.apply(x, { training: true }) as tf.Tensor[];
+      const sup = tf.mean(
+        realClassCrossEntropy(tf.slice(logits, [0, 0], [B, -1]) as tf.Tensor2D, batch.labels, false),
+      ) as tf.Scalar;
+      const seg = weightedMean(maskXe(batch.masks!, mask), batch.hasMask!);
+      kept.cls = tf.keep(sup.clone());
+      kept.unsup = tf.keep(seg.clone());
+      kept.withMask = tf.keep(tf.mean(batch.hasMask!) as tf.Scalar);
+      return tf.add(sup, tf.mul(seg, lu)) as tf.Scalar;
+    },
+    false,
+    joint.trainableWeights.map((w) => w.read() as tf.Variable),
+  );
+  total?.dispose();
   teacher.update(emaDecay);
   return kept;
 }

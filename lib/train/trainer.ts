@@ -30,7 +30,7 @@ import type { EpochRecord } from "./records.ts";
 
 export type { EpochRecord };
 import { buildClassifier, buildNets, disposeNets, runStep, segmentationLoss } from "./step.ts";
-import { EmaTeacher, type SslBatch, sslBatches, sslStep } from "./ssl.ts";
+import { createMaskHead, EmaTeacher, type SslBatch, sslBatches, sslStep } from "./ssl.ts";
 import type { Batch } from "../data/dataset.ts";
 import { type ShaderWarmupReport, startShaderWarmup } from "../runtime/shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
@@ -296,6 +296,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
   let wrote = false;
   let nets: ReturnType<typeof buildNets> | undefined;
   let teacher: EmaTeacher | undefined;
+  let jointModel: tf.LayersModel | undefined;
   let warmup: ReturnType<typeof startShaderWarmup> | undefined;
   try {
     return await trainLocked();
@@ -305,8 +306,10 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
     throw e;
   } finally {
     warmup?.stop();
-    if (nets) disposeNets(nets);
     teacher?.dispose();
+    // The joint model shares the classifier's layers (disposed with the nets): free the mask head's own layers only.
+    if (jointModel) for (const l of jointModel.layers) if (l.name.startsWith("maskhead_")) l.dispose();
+    if (nets) disposeNets(nets);
     await lock.release();
   }
 
@@ -372,10 +375,15 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
         ? (teacher = new EmaTeacher(net.discriminator!, buildClassifier(c, numClasses)))
         : undefined;
       const evalD = ema ? ema.model : net.discriminator;
+      // maskaux: the classifier with a mask head, trained (and saved as the student) in place of the classifier.
+      const joint = c.ssl === "maskaux"
+        ? (jointModel = createMaskHead(net.discriminator!, { depth: c.discriminator.depth ?? 4, seed: c.seed }))
+        : undefined;
+      const studentModel = joint ?? net.discriminator;
       if (resumeDir && lastCkpt) {
         if (net.segmentor) await restoreModelWeights(lastCkpt, "segmentor", net.segmentor);
         if (ema) {
-          await restoreModelWeights(lastCkpt, "student", net.discriminator!);
+          await restoreModelWeights(lastCkpt, "student", studentModel!);
           await restoreModelWeights(lastCkpt, "discriminator", ema.model);
         } else if (net.discriminator) await restoreModelWeights(lastCkpt, "discriminator", net.discriminator);
         if (net.optS) await restoreOptimizer(lastCkpt, "s", net.optS);
@@ -394,7 +402,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
         const models: Record<string, tf.LayersModel> = {};
         if (net.segmentor) models.segmentor = net.segmentor;
         if (evalD) models.discriminator = evalD;
-        if (ema) models.student = net.discriminator!;
+        if (ema) models.student = studentModel!;
         const optimizers: Record<string, tf.Optimizer> = {};
         if (net.optS) optimizers.s = net.optS;
         if (net.optD) optimizers.d = net.optD;
@@ -449,7 +457,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
             });
           for (const batch of batches) {
             const ts = performance.now();
-            if (!checkedRanges && c.mode !== "cls" && "masks" in batch) {
+            if (!checkedRanges && c.mode !== "cls" && "hasLabel" in batch) {
               await checkLossRanges(c.loss, batch.masks, batch.masks); // masks must be binary
               checkedRanges = true;
             }
@@ -457,13 +465,21 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
               [c.seed, epoch, b, 0xd1],
               () =>
                 ema && c.ssl !== "none"
-                  ? sslStep(net.discriminator!, ema, net.optD!, batch as SslBatch, {
-                    method: c.ssl,
-                    threshold: c.sslThreshold,
-                    weight: c.sslWeight,
-                    step,
-                    rampSteps: 5 * stepsPerEpoch,
-                  }, c.emaDecay)
+                  ? sslStep(
+                    net.discriminator!,
+                    ema,
+                    net.optD!,
+                    batch as SslBatch,
+                    {
+                      method: c.ssl,
+                      threshold: c.sslThreshold,
+                      weight: c.sslWeight,
+                      step,
+                      rampSteps: 5 * stepsPerEpoch,
+                    },
+                    c.emaDecay,
+                    joint,
+                  )
                   : runStep(c, net, segLoss, batch as Batch, epoch, b),
             );
             meter.add(values);
