@@ -108,7 +108,9 @@ sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
   --no-postprocess    masks as thresholded (default: keep the two largest components, fill holes)
   --shard k/n         part k of n; env/n or env take k from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
                       SLURM_ARRAY_TASK_ID (Slurm array), then 'merge' joins the shard files
-  --resume            keep the results already in the output and predict only the other images
+  --resume            keep the results already in the output and predict only the other images (same model and
+                      options only)
+  --overwrite         replace another model's (or other options') predictions in --out (otherwise refused)
   --skip-bad          leave unreadable inputs out (listed) instead of stopping before writing anything
   --batch-size B
 Each image is squashed to the model's size; masks, overlays and maps come back in the image's own width × height.
@@ -312,6 +314,7 @@ async function cmdPredict(argv: string[]) {
     probabilities: { type: "boolean" },
     resume: { type: "boolean" },
     "no-postprocess": { type: "boolean" },
+    overwrite: { type: "boolean" },
   }, true);
   if (v.help) return console.log(USAGE.predict);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.predict}`);
@@ -328,6 +331,7 @@ async function cmdPredict(argv: string[]) {
     probabilities: Boolean(v.probabilities),
     resume: Boolean(v.resume),
     postprocess: !v["no-postprocess"],
+    overwrite: Boolean(v.overwrite),
   });
   console.log(
     `wrote ${recs.length} prediction(s) to ${v.out}` +

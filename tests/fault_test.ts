@@ -102,3 +102,129 @@ Deno.test("export refuses to write onto the checkpoint it reads", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Each `<id>_mask.png` of a folder, by name, as a digest. */
+async function masks(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.endsWith("_mask.png")) continue;
+    const b = await Deno.readFile(path.join(dir, e.name));
+    out.set(e.name, Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", b))).join("."));
+  }
+  return out;
+}
+
+Deno.test("predict never leaves two models' results in one folder: refused, replaced whole, and SIGKILL-safe", async () => {
+  const root = await Deno.makeTempDir({ prefix: "appaunet-fault-predict-" });
+  try {
+    const data = await writePhantomDataset(path.join(root, "data"), { count: 40, size: 32, seed: 4 });
+    const images = path.join(root, "data", "images");
+    const ckpt = (name: string) => path.join(root, name, "checkpoints", "best");
+    for (const [name, seed] of [["a", 1], ["b", 2]] as const) {
+      await train({ ...tinyRunOptions(data, path.join(root, name), { epochs: 1, seed }), progress: "none" });
+    }
+    const { predict } = await import("../mod.ts");
+    const ref: Record<string, Map<string, string>> = {};
+    for (const name of ["a", "b"]) {
+      await predict({ model: ckpt(name), inputs: [images], out: path.join(root, `ref-${name}`) });
+      ref[name] = await masks(path.join(root, `ref-${name}`));
+    }
+    const out = path.join(root, "pred");
+    await predict({ model: ckpt("a"), inputs: [images], out });
+    await assert.rejects(predict({ model: ckpt("b"), inputs: [images], out }), /another model.*--overwrite/);
+    await assert.rejects(
+      predict({ model: ckpt("b"), inputs: [images], out, resume: true }),
+      /--resume: .*another model/,
+    );
+    await assert.rejects(predict({ model: ckpt("a"), inputs: [images], out, threshold: 0.7 }), /threshold 0.5 → 0.7/);
+    assert.deepEqual(await masks(out), ref.a, "a refused run changed the folder");
+    // Killed at many points while replacing A's results with B's: the folder is A's whole set, B's whole set, or
+    // marked incomplete (state not "complete"), and `--resume` with B then completes B's set.
+    const cli = path.join(import.meta.dirname!, "..", "cli.ts");
+    const cmd = (model: string, ...extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--config",
+          config,
+          cli,
+          "predict",
+          "--backend",
+          "cpu",
+          "--model",
+          model,
+          "--out",
+          out,
+          ...extra,
+          images,
+        ],
+        stdout: "null",
+        stderr: "null",
+      });
+    const t0 = performance.now();
+    assert.ok((await cmd(ckpt("b"), "--overwrite").output()).success);
+    const full = performance.now() - t0;
+    assert.deepEqual(await masks(out), ref.b);
+    let killedIncomplete = 0;
+    for (let i = 0; i < 10; i++) {
+      const [from, to] = i % 2 ? ["a", "b"] : ["b", "a"]; // the folder holds `from`'s set
+      const child = cmd(ckpt(to), "--overwrite").spawn();
+      const timer = setTimeout(() => child.kill("SIGKILL"), full * (0.5 + 0.05 * i));
+      await child.status;
+      clearTimeout(timer);
+      const marker = JSON.parse(await Deno.readTextFile(path.join(out, "predictions.run.json")));
+      const now = await masks(out);
+      if (marker.state === "complete") {
+        const want = marker.identity.model === ckpt(to) ? ref[to] : ref[from];
+        assert.deepEqual(now, want, `a complete-marked folder holds a mix (kill ${i})`);
+      } else {
+        killedIncomplete++;
+        assert.equal(
+          marker.identity.model,
+          ckpt(to),
+          "an incomplete folder is not marked with the model that wrote it",
+        );
+        // The next run of the same model finishes it; another model is refused.
+        await assert.rejects(predict({ model: ckpt(from), inputs: [images], out, resume: true }), /another model/);
+        assert.ok((await cmd(ckpt(to), "--resume").output()).success);
+        assert.deepEqual(await masks(out), ref[to], `resume did not complete ${to}'s set (kill ${i})`);
+      }
+      // Leave `to`'s complete set for the next round.
+      const m2 = JSON.parse(await Deno.readTextFile(path.join(out, "predictions.run.json")));
+      if (m2.identity.model !== ckpt(to)) {
+        assert.ok((await cmd(ckpt(to), "--overwrite").output()).success);
+      }
+    }
+    assert.ok(killedIncomplete > 0, "no kill landed inside a run: the test tested nothing");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("merge refuses a shard whose run did not finish, shards of different models, and a missing folder", async () => {
+  const { mergePredictions } = await import("../mod.ts");
+  const { claimPredictionFolder } = await import("../lib/train/prediction_folder.ts");
+  const dir = await Deno.makeTempDir({ prefix: "appaunet-merge-" });
+  try {
+    const id = { modelDigest: "m1", model: "a", size: 64, threshold: 0.5, postprocess: true, probabilities: false };
+    const one = await claimPredictionFolder(dir, "predictions.1-of-2.jsonl", id, {});
+    await Deno.writeTextFile(path.join(dir, "predictions.1-of-2.jsonl"), '{"id":"x"}\n');
+    await one.complete();
+    await claimPredictionFolder(dir, "predictions.2-of-2.jsonl", id, {}); // killed: never completed
+    await Deno.writeTextFile(path.join(dir, "predictions.2-of-2.jsonl"), '{"id":"y"}\n');
+    await assert.rejects(mergePredictions(dir), /predictions\.2-of-2\.jsonl: that shard's run did not finish/);
+    await assert.rejects(
+      claimPredictionFolder(dir, "predictions.2-of-2.jsonl", { ...id, modelDigest: "m2", model: "b" }, {}),
+      /another model/,
+    );
+    const two = await claimPredictionFolder(dir, "predictions.2-of-2.jsonl", id, { resume: true });
+    await two.complete();
+    assert.equal((await mergePredictions(dir)).records, 2);
+    const marker = JSON.parse(await Deno.readTextFile(path.join(dir, "predictions.run.json")));
+    assert.equal(marker.state, "complete");
+    await assert.rejects(mergePredictions(path.join(dir, "missing")), /--out .*missing: cannot read the folder/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

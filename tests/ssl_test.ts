@@ -201,3 +201,22 @@ Deno.test("RESULTS.md's ssl table pairs each method with the supervised run of t
   assert.match(md, /\| fixmatch \| 10 % \| 3 \|.*\| \+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \| 3 of 3 \|/);
   assert.match(md, /Does semi-supervision pay at 10 % labels.*fixmatch: yes/);
 });
+
+Deno.test("train --ssl maskaux: the mask head learns the masks, the saved model is the plain classifier, resume works", async () => {
+  const out = path.join(root, "maskaux");
+  const opts = tinyRunOptions(data, out, { mode: "cls", ssl: "maskaux", epochs: 2 });
+  const r = await train({ ...opts, progress: "none" });
+  const [e1, e2] = r.history.map((h) => h.losses);
+  assert.ok(e2.unsup < e1.unsup, `mask loss did not fall: ${e1.unsup} → ${e2.unsup}`);
+  assert.ok(e1.withMask > 0.5);
+  const last = path.join(out, "checkpoints", "last");
+  const model = await loadCheckpointModel(last, "discriminator");
+  const student = await loadCheckpointModel(last, "student");
+  assert.equal(model.outputs.length, 1);
+  assert.ok(!model.layers.some((l) => l.name.startsWith("maskhead_")));
+  assert.ok(student.layers.some((l) => l.name.startsWith("maskhead_")));
+  model.dispose();
+  student.dispose();
+  const r2 = await train({ resume: out, epochs: 3, progress: "none" });
+  assert.equal(r2.history[0].epoch, 3);
+});

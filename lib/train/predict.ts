@@ -4,6 +4,15 @@
  *
  * @module
  */
+import { writeFileSynced } from "../io/fs.ts";
+import {
+  checkShardRuns,
+  type ClaimedPredictionFolder,
+  claimPredictionFolder,
+  markMerged,
+  modelDigest,
+  type PredictionIdentity,
+} from "./prediction_folder.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
 import { applyTemperature, decideClass } from "./calibration.ts";
 import * as tf from "@tensorflow/tfjs";
@@ -41,8 +50,16 @@ export interface PredictOptions {
   threshold?: number;
   /** Also write `<id>_prob.png`: the lung probability map as a 16-bit PNG (0 … 65535 ↔ 0 … 1). Default `false`. */
   probabilities?: boolean;
-  /** Keep the results already in the output's JSONL and predict only the images not in it. Default `false`. */
+  /**
+   * Keep the results already in the output's JSONL and predict only the images not in it. Refused when they were made
+   * by another model or other options (size, threshold, post-processing, probability maps). Default `false`.
+   */
   resume?: boolean;
+  /**
+   * Replace the predictions of another model or other options in `out` (they are removed first). Without it such a
+   * folder is refused, so that it never holds two models' results. Default `false`.
+   */
+  overwrite?: boolean;
   /**
    * Clean each mask as lung pipelines do: keep the two largest components, fill holes (see `cleanMask`). The
    * probability map is written as the model gave it. Default `true`.
@@ -218,11 +235,33 @@ export async function predict(
   if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files, folders or a manifest CSV");
   let inputs = expandInputs(opts.inputs).filter((_, i) => i % shard.n === shard.k - 1);
   const jsonl = predictionsFile(opts.out, shard);
-  const earlier = opts.resume ? await readJsonl(jsonl) : { lines: [], ids: new Set<string>() };
-  inputs = inputs.filter((x) => !earlier.ids.has(x.id));
   const m = await loadModels(opts.model);
   const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
-  checkBatchSize(bs, size, "batchSize (--batch-size)");
+  const identity: PredictionIdentity = {
+    modelDigest: await modelDigest(m.dir),
+    model: opts.model,
+    size,
+    threshold,
+    postprocess: opts.postprocess !== false,
+    probabilities: Boolean(opts.probabilities),
+  };
+  const claim = () =>
+    claimPredictionFolder(opts.out, path.basename(jsonl), identity, { resume: opts.resume, overwrite: opts.overwrite });
+  let claimed: ClaimedPredictionFolder | undefined;
+  let earlier = { lines: [] as string[], ids: new Set<string>() };
+  try {
+    checkBatchSize(bs, size, "batchSize (--batch-size)");
+    if (opts.resume) {
+      // Refuses another model's or other options' run before reading its lines.
+      claimed = await claim();
+      earlier = await readJsonl(jsonl);
+      inputs = inputs.filter((x) => !earlier.ids.has(x.id));
+    }
+  } catch (e) {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    throw e;
+  }
   const decode = (f: string): DecodedImage => {
     try {
       return decodeFile(f);
@@ -250,7 +289,13 @@ export async function predict(
     throw e;
   }
   for (const s of skipped) console.error(`skipped (--skip-bad): ${s.message}`);
-  await Deno.mkdir(opts.out, { recursive: true });
+  try {
+    claimed ??= await claim();
+  } catch (e) {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    throw e;
+  }
   const records: PredictionRecord[] & { skipped?: typeof skipped } = [];
   if (skipped.length) records.skipped = skipped;
   const tmpJsonl = `${jsonl}.tmp`;
@@ -308,6 +353,7 @@ export async function predict(
       }
     }
     await Deno.rename(tmpJsonl, jsonl);
+    await claimed.complete();
   } catch (e) {
     await Deno.remove(tmpJsonl).catch(() => {});
     throw e;
@@ -342,7 +388,17 @@ export async function mergePredictions(
   opts: { overwrite?: boolean } = {},
 ): Promise<{ file: string; records: number }> {
   const shards = new Map<number, { k: number; file: string }[]>();
-  for (const e of Deno.readDirSync(dir)) {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (e) {
+    throw new Error(
+      `--out ${dir}: cannot read the folder (${
+        (e as Error).message.split(":")[0]
+      }); pass the --out the shards wrote to`,
+    );
+  }
+  for (const e of entries) {
     const m = e.name.match(/^predictions\.(\d+)-of-(\d+)\.jsonl$/);
     if (!m || !e.isFile) continue;
     const n = Number(m[2]);
@@ -356,6 +412,7 @@ export async function mergePredictions(
   const [[n, list]] = [...shards.entries()];
   const missing = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !list.some((s) => s.k === k));
   if (missing.length) throw new Error(`${dir}: shard(s) ${missing.join(", ")} of ${n} are missing; run them first`);
+  const identity = await checkShardRuns(dir, list.map((s) => s.file));
   const out = path.join(dir, "predictions.jsonl");
   if (!opts.overwrite && await Deno.stat(out).then(() => true, () => false)) {
     throw new Error(`${out}: exists; pass --overwrite to replace it with the merged shards`);
@@ -371,7 +428,8 @@ export async function mergePredictions(
       lines.push(l);
     }
   }
-  await Deno.writeTextFile(`${out}.tmp`, lines.map((l) => l + "\n").join(""));
+  await writeFileSynced(`${out}.tmp`, new TextEncoder().encode(lines.map((l) => l + "\n").join("")));
   await Deno.rename(`${out}.tmp`, out);
+  if (identity) await markMerged(dir, identity);
   return { file: out, records: lines.length };
 }

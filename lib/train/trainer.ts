@@ -308,7 +308,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
     warmup?.stop();
     teacher?.dispose();
     // The joint model shares the classifier's layers (disposed with the nets): free the mask head's own layers only.
-    if (jointModel) for (const l of jointModel.layers) if (l.name.startsWith("maskhead_")) l.dispose();
+    if (jointModel) { for (const l of jointModel.layers) if (l.name.startsWith("maskhead_")) l.dispose(); }
     if (nets) disposeNets(nets);
     await lock.release();
   }
