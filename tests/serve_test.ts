@@ -92,9 +92,24 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
   } finally {
     await s.shutdown();
   }
-  // A token: required when set; refused to listen beyond this machine without one.
+  // A token: required when set, on every route that reveals the model; refused to listen beyond this machine without
+  // one.
   const t = await serveModel({ model, port: 0, token: "s3cret" });
   try {
+    const bearer = { authorization: "Bearer s3cret" };
+    for (const p of ["model/metadata.json", "model/segmentor/weights.bin", "model/discriminator/model.json"]) {
+      const r = await fetch(new URL(p, t.url));
+      assert.equal(r.status, 401, p);
+      await r.body?.cancel();
+      const ok = await fetch(new URL(p, t.url), { headers: bearer });
+      assert.equal(ok.status, 200, p);
+      const text = new TextDecoder().decode(new Uint8Array(await ok.arrayBuffer()));
+      assert.ok(!text.includes(root), `${p} shows a local path`);
+    }
+    assert.deepEqual(await (await fetch(new URL("v1/health", t.url))).json(), { ok: true });
+    const health = await (await fetch(new URL("v1/health", t.url), { headers: bearer })).json();
+    assert.equal(health.model.size, 32);
+    assert.ok(!JSON.stringify(health).includes(root), "health shows a local path");
     const no = await fetch(new URL("v1/predict", t.url), { method: "POST", body: png });
     assert.equal(no.status, 401);
     await no.body?.cancel();
@@ -109,6 +124,16 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
     await t.shutdown();
   }
   await assert.rejects(serveModel({ model, port: 0, hostname: "0.0.0.0" }), /needs --token/);
+  // Flags that cannot work are refused at start, naming the value.
+  await assert.rejects(serveModel({ model, port: 0, queue: 0 }), /queue \(--queue\): must be an integer ≥ 1.*got 0/);
+  await assert.rejects(serveModel({ model, port: 0, maxBodyBytes: 0 }), /maxBodyBytes \(--max-mb\): must be > 0/);
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (busy.addr as Deno.NetAddr).port;
+    await assert.rejects(serveModel({ model, port }), new RegExp(`--port ${port}: another program listens`));
+  } finally {
+    busy.close();
+  }
 });
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -169,6 +194,26 @@ gatedTest(
         await tab.screenshot({ path: path.join(out, `serve-page-${backend}.png`) });
       }
       assert.ok(ran.includes("cpu"), `backends run: ${ran}`);
+      // A server with --token: the page takes the token from its address and loads the model with it.
+      const guarded = await serveModel({
+        model,
+        port: 0,
+        token: "s3cret",
+        pageScript: page.script,
+        files: { "/test/wide.png": imageFile },
+      });
+      try {
+        await tab.goto(new URL("/?token=s3cret&image=/test/wide.png&backend=cpu", guarded.url).href);
+        await tab.waitForFunction('document.getElementById("result").textContent !== ""', { timeout: 120_000 });
+        const g = JSON.parse(await tab.$eval("#result", (e) => e.textContent!));
+        assert.equal(g.error, undefined, g.error);
+        assert.ok(!(await tab.evaluate(() => location.href)).includes("s3cret"), "the token stays in the address bar");
+        await tab.goto(new URL("/?image=/test/wide.png&backend=cpu", guarded.url).href);
+        await tab.waitForFunction('document.getElementById("result").textContent !== ""', { timeout: 120_000 });
+        assert.match(JSON.parse(await tab.$eval("#result", (e) => e.textContent!)).error, /needs its token/);
+      } finally {
+        await guarded.shutdown();
+      }
       const b = await result("image=/test/bad.png");
       assert.match(String(b.error), /bad\.png: cannot decode PNG/, JSON.stringify(b));
       assert.match(await tab.$eval("#error", (e) => e.textContent!), /bad\.png/);

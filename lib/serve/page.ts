@@ -55,9 +55,21 @@ function draw(img: { width: number; height: number; data: Float32Array }, mask: 
 
 async function main() {
   const backend = await pickBackend();
-  const meta = await (await fetch("/model/metadata.json")).json() as ModelMetadata;
-  const segmentor = meta.mode !== "cls" ? await tf.loadLayersModel("/model/segmentor/model.json") : undefined;
-  const discriminator = meta.mode !== "seg" ? await tf.loadLayersModel("/model/discriminator/model.json") : undefined;
+  // A server started with --token serves the model files only with it: open the page as /?token=<token>. The token is
+  // then taken out of the address bar (and the history).
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (token) {
+    params.delete("token");
+    history.replaceState(null, "", `${location.pathname}${params.size ? `?${params}` : ""}`);
+  }
+  const requestInit = token ? { headers: { authorization: `Bearer ${token}` } } : {};
+  const res = await fetch("/model/metadata.json", requestInit);
+  if (res.status === 401) throw new Error("this server needs its token: open the page as /?token=<token>");
+  const meta = await res.json() as ModelMetadata;
+  const load = (url: string) => tf.loadLayersModel(url, { requestInit });
+  const segmentor = meta.mode !== "cls" ? await load("/model/segmentor/model.json") : undefined;
+  const discriminator = meta.mode !== "seg" ? await load("/model/discriminator/model.json") : undefined;
   say("status", `model ready: ${meta.size}² input, classes ${meta.classNames.join(", ")}, backend ${backend}`);
   let first = true;
   const run = async (bytes: Uint8Array, name: string) => {

@@ -100,6 +100,17 @@ export async function modelMetadata(folder: string): Promise<LoadedModel["metada
   }
 }
 
+/**
+ * The metadata as served: without local paths (the training manifest's and the run folder's), which tell a client
+ * about the server's disk and nothing about the model.
+ */
+function publicMetadata<T extends Record<string, unknown>>(meta: T): T {
+  const training = meta.training as Record<string, unknown> | undefined;
+  if (!training) return meta;
+  const { data: _data, out: _out, ...rest } = training;
+  return { ...meta, training: rest };
+}
+
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
@@ -140,9 +151,16 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     );
   }
   const maxBody = opts.maxBodyBytes ?? 32 * 2 ** 20, queue = opts.queue ?? 8;
+  if (!(Number.isInteger(queue) && queue >= 1)) {
+    throw new Error(`queue (--queue): must be an integer ≥ 1 (requests that may wait), got ${queue}`);
+  }
+  if (!(maxBody > 0)) throw new Error(`maxBodyBytes (--max-mb): must be > 0, got ${maxBody}`);
   const dir = await resolveModel(opts.model);
   const m = await loadModels(dir);
   const metadata = await modelMetadata(dir);
+  const shown = publicMetadata(metadata);
+  const authorized = (req: Request) => !opts.token || req.headers.get("authorization") === `Bearer ${opts.token}`;
+  const unauthorized = () => json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
   const model: LoadedModel = { segmentor: m.segmentor, discriminator: m.discriminator, metadata };
   let waiting = 0;
   let chain: Promise<unknown> = Promise.resolve();
@@ -154,7 +172,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
   const modelFile = async (rel: string): Promise<Response> => {
     const allowed = /^(metadata\.json|(segmentor|discriminator)\/(model\.json|weights\.bin))$/;
     if (!allowed.test(rel)) return json(404, { error: `no model file ${rel}` });
-    if (rel === "metadata.json") return json(200, metadata);
+    if (rel === "metadata.json") return json(200, shown);
     try {
       const bytes = await Deno.readFile(path.join(m.dir, rel));
       return new Response(bytes, {
@@ -165,9 +183,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     }
   };
   const predictRoute = async (req: Request): Promise<Response> => {
-    if (opts.token && req.headers.get("authorization") !== `Bearer ${opts.token}`) {
-      return json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
-    }
+    if (!authorized(req)) return unauthorized();
     const declared = Number(req.headers.get("content-length") ?? NaN);
     if (declared > maxBody) return json(413, { error: `the body is ${declared} bytes; the limit is ${maxBody}` });
     if (waiting >= queue) {
@@ -226,8 +242,14 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
       return await predictRoute(req);
     }
     if (req.method !== "GET") return json(405, { error: "only GET here" }, { allow: "GET" });
-    if (url.pathname === "/v1/health") return json(200, { ok: true, version: APPAUNET_VERSION, model: metadata });
-    if (url.pathname.startsWith("/model/")) return await modelFile(url.pathname.slice("/model/".length));
+    // Without the token (when one is set) only liveness: nothing about the model.
+    if (url.pathname === "/v1/health") {
+      return json(200, authorized(req) ? { ok: true, version: APPAUNET_VERSION, model: shown } : { ok: true });
+    }
+    if (url.pathname.startsWith("/model/")) {
+      if (!authorized(req)) return unauthorized();
+      return await modelFile(url.pathname.slice("/model/".length));
+    }
     if (url.pathname === "/") {
       return new Response(pageHtml(Boolean(opts.pageScript)), { headers: { "content-type": "text/html" } });
     }
@@ -245,13 +267,28 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
   };
   let resolveListen: (a: Deno.NetAddr) => void;
   const listening = new Promise<Deno.NetAddr>((r) => (resolveListen = r));
-  const server = Deno.serve({
-    port: opts.port ?? 8080,
-    hostname,
-    signal: opts.signal,
-    onListen: (a) => resolveListen(a as Deno.NetAddr),
-    onError: (e) => json(500, { error: (e as Error).message }),
-  }, handler);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      port: opts.port ?? 8080,
+      hostname,
+      signal: opts.signal,
+      onListen: (a) => resolveListen(a as Deno.NetAddr),
+      onError: (e) => json(500, { error: (e as Error).message }),
+    }, handler);
+  } catch (e) {
+    m.segmentor?.dispose();
+    m.discriminator?.dispose();
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `--port ${opts.port ?? 8080}: another program listens on ${hostname}:${opts.port ?? 8080}; pick another --port`,
+      );
+    }
+    if (e instanceof Deno.errors.AddrNotAvailable || e instanceof Deno.errors.PermissionDenied) {
+      throw new Error(`--host ${hostname} --port ${opts.port ?? 8080}: cannot listen there (${(e as Error).message})`);
+    }
+    throw e;
+  }
   const addr = await listening;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const finished = server.finished.then(() => {

@@ -124,7 +124,12 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     versions: (c.versions ?? {}) as Record<string, unknown>,
     ...(calibration ? { calibration } : {}),
     ...(opts.testMetrics !== undefined ? { testMetrics: opts.testMetrics } : {}),
-    training: Object.fromEntries(Object.entries(c).filter(([k]) => !["out", "adapter", "backend"].includes(k))),
+    // No local paths: the manifest by its last two path parts (its folder and name), no run folder.
+    training: Object.fromEntries(
+      Object.entries(c).filter(([k]) => !["out", "adapter", "backend"].includes(k)).map((
+        [k, v],
+      ) => [k, k === "data" && typeof v === "string" ? v.split(/[\\/]/).slice(-2).join("/") : v]),
+    ),
   };
   // A model evaluates on whole manifests: the training run's subset option does not travel with it.
   const config = { ...ck.config, maxPerSplit: 0 };
