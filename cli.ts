@@ -176,8 +176,11 @@ function parse(
 
 function num(name: string, v: string | boolean | undefined): number | undefined {
   if (v === undefined || typeof v === "boolean") return undefined;
+  // Decimal numbers only (1, 0.25, 2e-4): Number() would also take "0x20", " 12" or "Infinity".
   const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name}: "${v}" is not a number`);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v) || !Number.isFinite(n)) {
+    throw new UsageError(`--${name}: "${v}" is not a decimal number`);
+  }
   return n;
 }
 
@@ -242,6 +245,10 @@ async function cmdTrain(argv: string[], demo = false) {
     opts.discriminator = { depth: 3, baseFilters: 8, ...opts.discriminator };
   }
   const s = (k: string) => runtime[k] as string | undefined;
+  const progress = s("progress") ?? "auto";
+  if (!["auto", "bar", "lines", "none"].includes(progress)) {
+    throw new UsageError(`--progress: "${progress}" is not auto, bar, lines or none`);
+  }
   if (!s("resume") && !opts.data) throw new UsageError(`--data is required\n\n${USAGE.train}`);
   if (!s("resume") && !opts.out) throw new UsageError(`--out is required\n\n${USAGE.train}`);
   await setup({ ...v, "allow-cpu-fallback": v["allow-cpu-fallback"] || demo });
@@ -252,7 +259,7 @@ async function cmdTrain(argv: string[], demo = false) {
     result = await train({
       ...opts,
       resume: s("resume"),
-      progress: (s("progress") ?? "auto") as "auto",
+      progress: progress as "auto",
       signal,
       shaderWarmup: runtime.shaderWarmup !== false,
       // The demo owns its output folder and replaces its previous run.

@@ -23,7 +23,7 @@ export type { DecodedImage } from "./lib/data/decode.ts";
 export { resizeArea, resizeBilinear, resizeMaskNearest } from "./lib/data/resize.ts";
 export { clahe, zScore } from "./lib/data/normalize.ts";
 export type { ClaheOptions } from "./lib/data/normalize.ts";
-export { prepareImage } from "./lib/data/prepare_image.ts";
+export { checkImageGeometry, prepareImage } from "./lib/data/prepare_image.ts";
 export type { LoadImageOptions } from "./lib/data/prepare_image.ts";
 export { encodeGrayPng, encodeRgbPng } from "./lib/io/png.ts";
 export { inferenceOutputs } from "./lib/train/evaluation.ts";

@@ -33,7 +33,18 @@ Deno.test("CLI: --help everywhere, unknown flags and commands are errors with ex
     main(["train", "--data", "x.csv", "--out", "r", "--epochs", "many", "--backend", "cpu"])
   );
   assert.equal(num.code, 2);
-  assert.match(num.text, /--epochs: "many" is not a number/);
+  assert.match(num.text, /--epochs: "many" is not a decimal number/);
+  // Number() would read these as 32, 12 and ∞.
+  for (const v of ["0x20", " 12", "Infinity"]) {
+    const r = await capture(() => main(["train", "--data", "x.csv", "--out", "r", "--size", v, "--backend", "cpu"]));
+    assert.equal(r.code, 2, v);
+    assert.match(r.text, /--size: ".*" is not a decimal number/);
+  }
+  const progress = await capture(() =>
+    main(["train", "--data", "x.csv", "--out", "r", "--progress", "foo", "--backend", "cpu"])
+  );
+  assert.equal(progress.code, 2);
+  assert.match(progress.text, /--progress: "foo" is not auto, bar, lines or none/);
 });
 
 Deno.test("CLI: missing manifest is one clear line, exit 1, no stack trace", async () => {

@@ -195,6 +195,14 @@ Deno.test("predict: reads every input before writing, --skip-bad lists what it l
   assert.equal(skipped.length, 1);
   assert.equal(skipped.skipped?.length, 1);
   assert.match(skipped.skipped![0].file, /bad\.png$/);
+  // Geometry no chest X-ray has is refused before anything is written (and skipped with --skip-bad).
+  const dot = path.join(dir, "dot.png"), strip = path.join(dir, "strip.png");
+  await Deno.writeFile(dot, encodeGrayPng(new Float32Array(1).fill(0.5), 1, 1));
+  await Deno.writeFile(strip, encodeGrayPng(new Float32Array(400 * 20).fill(0.5), 400, 20));
+  await assert.rejects(predict({ model, out, inputs: [dot] }), /dot\.png: image is 1×1 pixels, too small/);
+  await assert.rejects(predict({ model, out, inputs: [strip] }), /strip\.png: image is 400×20 pixels, more than 4:1/);
+  const some = await predict({ model, out, inputs: [dot, strip, path.join(dir, "a", "x.png")], skipBad: true });
+  assert.deepEqual([some.length, some.skipped?.length], [1, 2]);
 });
 
 Deno.test("manifest ids that cannot name a file, and duplicate ids, are errors naming the line(s)", async () => {

@@ -110,6 +110,14 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
     const health = await (await fetch(new URL("v1/health", t.url), { headers: bearer })).json();
     assert.equal(health.model.size, 32);
     assert.ok(!JSON.stringify(health).includes(root), "health shows a local path");
+    // A degenerate image is the client's error (400, with the reason), not the server's.
+    const dot = await fetch(new URL("v1/predict", t.url), {
+      method: "POST",
+      body: new Uint8Array(encodeGrayPng(new Float32Array(1).fill(0.5), 1, 1)),
+      headers: bearer,
+    });
+    assert.equal(dot.status, 400);
+    assert.match((await dot.json()).error, /1×1 pixels, too small/);
     const no = await fetch(new URL("v1/predict", t.url), { method: "POST", body: png });
     assert.equal(no.status, 401);
     await no.body?.cancel();

@@ -24,7 +24,7 @@ export { createDataset } from "./dataset.ts";
 export type { Batch, BatchOptions, Dataset, DatasetOptions, DatasetSplit, Partition, Sample } from "./dataset.ts";
 export { demoManifest, generatePhantoms, writePhantomDataset } from "./phantoms.ts";
 export type { Phantom, PhantomOptions, WritePhantomOptions } from "./phantoms.ts";
-export { prepareImage } from "./prepare_image.ts";
+export { checkImageGeometry, prepareImage } from "./prepare_image.ts";
 export type { LoadImageOptions } from "./prepare_image.ts";
 export { prepareDataset } from "./prepare.ts";
 export type { PrepareOptions } from "./prepare.ts";

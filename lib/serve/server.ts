@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { DataError } from "../data/errors.ts";
 import { decodeImageBytes } from "../data/decode.ts";
 import { inputLimits } from "../data/load.ts";
+import { checkImageGeometry } from "../data/prepare_image.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
 import { encodeBase64 } from "../report/base64.ts";
 import { maskPng } from "../report/overlay.ts";
@@ -210,6 +211,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     let image;
     try {
       image = decodeImageBytes(bytes, "upload", inputLimits().maxPixels);
+      checkImageGeometry(image, "upload");
     } catch (e) {
       const msg = (e as Error).message.replace(/^upload: /, "");
       const status = e instanceof DataError && /unsupported format/.test(msg) ? 415 : 400;

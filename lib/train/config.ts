@@ -252,6 +252,8 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
   checkBatchSize(r.batchSize, r.size, p("batch-size"));
   int("seed", r.seed, 0);
   int("d-steps", r.dSteps, 1);
+  // A step runs its D steps without yielding: an unbounded count would hold the process past any signal.
+  if (r.dSteps > 100) throw new Error(`${p("d-steps")}: at most 100 D steps per S step, got ${r.dSteps}`);
   int("early-stopping", r.earlyStopping, 0);
   int("max-per-split", r.maxPerSplit, 0);
   frac("label-fraction", r.classLabelFraction);

@@ -21,7 +21,7 @@ import type { DecodedImage } from "../data/decode.ts";
 import { DataError } from "../data/errors.ts";
 import { decodeFile } from "../data/load.ts";
 import { readManifest } from "../data/manifest.ts";
-import { prepareImage } from "../data/prepare_image.ts";
+import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
 import { resizeBilinear } from "../data/resize.ts";
 import { encodeGrayPng } from "../io/png.ts";
 import { maskPng, overlayPng } from "../report/overlay.ts";
@@ -264,7 +264,9 @@ export async function predict(
   }
   const decode = (f: string): DecodedImage => {
     try {
-      return decodeFile(f);
+      const img = decodeFile(f);
+      checkImageGeometry(img, f);
+      return img;
     } catch (e) {
       if (e instanceof DataError) throw e;
       throw new DataError(f, (e as Error).message, "check the file");
