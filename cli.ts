@@ -50,6 +50,7 @@ import {
   writeResults,
 } from "./mod.ts";
 import { winogradOutputTile } from "./lib/kernels/webgpu_winograd.ts";
+import type { Calibration } from "./lib/train/calibration.ts";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -126,9 +127,11 @@ Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.
 Each run trains in <runs-dir>/<id>; checkpoints are chosen on val, the test split is read only for the result.
 Ctrl-C finishes the current step and writes a checkpoint; the same command resumes.`,
   export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json]
-                     [--selected-by "<how the checkpoint was chosen>"] [--overwrite]
+                     [--selected-by "<how the checkpoint was chosen>"] [--overwrite] [--scores scores.json]
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
-what eval and predict need to take the folder as --model. --result records that experiment's test metrics.`,
+what eval and predict need to take the folder as --model. --result records that experiment's test metrics (and its
+val-fitted calibration when the checkpoint has none); --scores records an independent scorer's test figures
+(experiments/score_predictions.py --json). The folder is built beside --out and swapped in whole.`,
   serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
                     [--token <secret>] [--max-mb 32] [--queue 8] [--no-postprocess]
   GET  /             a page that runs the model in your browser (WebGPU, else WebGL, else cpu); the image stays there
@@ -486,16 +489,29 @@ async function cmdExport(argv: string[]) {
     result: { type: "string" },
     "selected-by": { type: "string" },
     overwrite: { type: "boolean" },
+    scores: { type: "string" },
   });
   if (v.help) return console.log(USAGE.export);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.export}`);
   let testMetrics: unknown;
+  let calibration: Calibration | undefined;
   if (v.result) {
     const r = JSON.parse(await Deno.readTextFile(v.result as string));
     const name = path.basename(path.resolve(v.model as string));
     // The result's test metrics of the exported checkpoint: `seg` is checkpoints/best, `cls` checkpoints/best-cls.
-    testMetrics = Object.values(r.test ?? {}).filter((t) => (t as { checkpoint?: string }).checkpoint === name);
+    // Without the per-image predictions and the reliability bins: the metadata travels with every model.json.
+    const tests = Object.values(r.test ?? {}).filter((t) => (t as { checkpoint?: string }).checkpoint === name) as {
+      predictions?: unknown;
+      classification?: { reliability?: unknown; calibration?: Calibration };
+    }[];
+    testMetrics = tests.map(({ predictions: _p, ...t }) => {
+      if (!t.classification) return t;
+      const { reliability: _r, ...c } = t.classification;
+      calibration ??= c.calibration;
+      return { ...t, classification: c };
+    });
   }
+  const independentTest = v.scores ? JSON.parse(await Deno.readTextFile(v.scores as string)) : undefined;
   await setup({ ...v, backend: "cpu" });
   const meta = await exportModel({
     model: v.model as string,
@@ -503,6 +519,8 @@ async function cmdExport(argv: string[]) {
     testMetrics,
     selectedBy: v["selected-by"] as string | undefined,
     overwrite: Boolean(v.overwrite),
+    calibration,
+    independentTest,
   });
   console.log(`wrote ${v.out} (${meta.mode}, ${meta.size}², classes ${meta.classNames.join(", ")})`);
 }

@@ -31,6 +31,11 @@ export interface ExportOptions {
   overwrite?: boolean;
   /** The calibration to store. Default: the checkpoint's own (fitted on val when it was saved), if any. */
   calibration?: Calibration;
+  /**
+   * Test figures from an independent scorer of `predict`'s output (`experiments/score_predictions.py --json`), recorded
+   * and shown in the model card with the goals they are held to.
+   */
+  independentTest?: IndependentTest;
 }
 
 /** Refuses an export whose output folder is the checkpoint it reads, or holds it, or lies inside it. */
@@ -123,6 +128,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     },
     versions: (c.versions ?? {}) as Record<string, unknown>,
     ...(calibration ? { calibration } : {}),
+    ...(opts.independentTest ? { independentTest: opts.independentTest } : {}),
     ...(opts.testMetrics !== undefined ? { testMetrics: opts.testMetrics } : {}),
     // No local paths: the manifest by its last two path parts (its folder and name), no run folder.
     training: Object.fromEntries(
@@ -165,7 +171,69 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
 }
 
 const f3 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "–");
+const f1 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(1) : "–");
 const ci = (c: unknown) => (Array.isArray(c) ? `[${f3(c[0])}, ${f3(c[1])}]` : "");
+const ci1 = (c: unknown) => (Array.isArray(c) ? `[${f1(c[0])}, ${f1(c[1])}]` : "");
+
+/** What `experiments/score_predictions.py --json` writes. */
+export interface IndependentTest {
+  /** The split scored. */
+  split?: string;
+  /** Lung masks in each image's own grid. */
+  segmentation?: {
+    n: number;
+    dice: { mean: number; ci95: number[] };
+    hd95Pixels: { median: number; ci95: number[] };
+    over2Pieces: number;
+    bySource?: Record<string, { n: number; dice: { mean: number; ci95: number[] } }>;
+  };
+  /** Classes, from `predictedClass` and the probabilities. */
+  classification?: {
+    n: number;
+    auc: number;
+    aucCi95: number[];
+    sensitivity: number;
+    specificity: number;
+    accuracy: number;
+    ece: number;
+  };
+}
+
+/**
+ * The shipped model's goals (issue 25: the field's level for lung segmentation and TB screening on Montgomery +
+ * Shenzhen, read from `predict`'s own files by an independent scorer), each as [label, value, goal, met].
+ */
+function goalRows(s: IndependentTest): string[] {
+  const seg = s.segmentation, cls = s.classification;
+  const rows: [string, number | undefined, string, boolean][] = [
+    ["lung Dice, all", seg?.dice.mean, "≥ 0.965", (seg?.dice.mean ?? 0) >= 0.965],
+    [
+      "lung Dice, Montgomery",
+      seg?.bySource?.montgomery?.dice.mean,
+      "≥ 0.975",
+      (seg?.bySource?.montgomery?.dice.mean ?? 0) >= 0.975,
+    ],
+    [
+      "lung Dice, Shenzhen",
+      seg?.bySource?.shenzhen?.dice.mean,
+      "≥ 0.955",
+      (seg?.bySource?.shenzhen?.dice.mean ?? 0) >= 0.955,
+    ],
+    ["HD95 median (px at 256²)", seg?.hd95Pixels.median, "≤ 4", (seg?.hd95Pixels.median ?? Infinity) <= 4],
+    ["masks in > 2 pieces", seg?.over2Pieces, "0", seg?.over2Pieces === 0],
+    ["TB AUC", cls?.auc, "≥ 0.93", (cls?.auc ?? 0) >= 0.93],
+    ["sensitivity at the stored threshold", cls?.sensitivity, "≥ 0.85", (cls?.sensitivity ?? 0) >= 0.85],
+    ["specificity at the stored threshold", cls?.specificity, "≥ 0.85", (cls?.specificity ?? 0) >= 0.85],
+    ["ECE (10 bins)", cls?.ece, "≤ 0.05", (cls?.ece ?? Infinity) <= 0.05],
+  ];
+  return [
+    "| figure | value | goal | met |",
+    "| --- | --- | --- | --- |",
+    ...rows.map(([label, v, goal, met]) =>
+      `| ${label} | ${Number.isInteger(v) ? v : f3(v)} | ${goal} | ${met ? "yes" : "**no**"} |`
+    ),
+  ];
+}
 
 /**
  * The model card (`README.md` of an exported model), written from the metadata only, so its numbers are the
@@ -186,8 +254,23 @@ export function modelCard(meta: ModelMetadata): string {
       accuracy: number;
       sensitivity: number;
       specificity: number;
+      ece?: { calibrated: number; raw: number };
     };
   }[];
+  const segField = tests.find((x) => x.segmentation)?.segmentation as
+    | {
+      hd95?: { median: number; ci95: number[] };
+      over2Pieces?: number;
+      postprocessed?: {
+        dice: { mean: number; ci95: number[] };
+        hd95: { median: number; ci95: number[] };
+        over2Pieces: number;
+        bySource?: Record<string, { n: number; dice: { mean: number; ci95: number[] } }>;
+      };
+    }
+    | undefined;
+  const cal = meta.calibration;
+  const ind = meta.independentTest;
   const seg = tests.find((x) => x.segmentation)?.segmentation;
   const cls = tests.find((x) => x.classification)?.classification;
   const counts = (t.counts ?? {}) as Record<string, number>;
@@ -206,7 +289,20 @@ export function modelCard(meta: ModelMetadata): string {
     }${meta.clahe ? " after CLAHE" : ""}.`,
     `- Output: a lung probability map (lung where ≥ ${meta.threshold}) and the probabilities of the classes ${
       meta.classNames.join(", ")
-    } from D(x ⊕ S(x)).`,
+    } from ${meta.mode === "cls" ? "the classifier" : "D(x ⊕ S(x))"}.`,
+    ...(cal
+      ? [
+        `- Decision: ${
+          cal.threshold !== undefined
+            ? `\`${meta.classNames[1]}\` where its calibrated probability is ≥ ${
+              f3(cal.threshold)
+            } (threshold chosen on val by Youden's J)`
+            : "the most probable class"
+        }; probabilities temperature-scaled with T = ${f3(cal.temperature)} (fitted on val).`,
+      ]
+      : []),
+    "- Masks are post-processed by `predict`, `serve` and the page (two largest components kept, holes filled) unless " +
+    "turned off.",
     `- Mode \`${meta.mode}\`: APPAU-Net trained as a semi-supervised multi-task GAN with the \`${t.loss}\` loss ` +
     "(Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693).",
     "",
@@ -237,14 +333,73 @@ export function modelCard(meta: ModelMetadata): string {
       ? [
         `- Lung Dice ${f3(seg.dice.mean)} ± ${f3(seg.dice.std)} (95 % bootstrap interval of the mean ${
           ci(seg.dice.ci95)
-        }), Jaccard ${f3(seg.jaccard.mean)}, on ${seg.n} test images with a mask.`,
+        }), Jaccard ${f3(seg.jaccard.mean)}, on ${seg.n} test images with a mask (at ${meta.size}², as thresholded).`,
+      ]
+      : []),
+    ...(segField?.postprocessed
+      ? [
+        `- Post-processed as \`predict\` draws masks: Dice ${f3(segField.postprocessed.dice.mean)} ${
+          ci(segField.postprocessed.dice.ci95)
+        }${
+          segField.postprocessed.bySource
+            ? ` (${
+              Object.entries(segField.postprocessed.bySource).map(([k, v]) => `${k} ${f3(v.dice.mean)}`).join(", ")
+            })`
+            : ""
+        }; HD95 median ${f1(segField.postprocessed.hd95.median)} px at ${meta.size}² ${
+          ci1(segField.postprocessed.hd95.ci95)
+        } (as thresholded: ${f1(segField.hd95?.median)}); masks in more than two pieces: ${
+          segField.over2Pieces ?? "–"
+        } as thresholded, ${segField.postprocessed.over2Pieces} post-processed.`,
       ]
       : []),
     ...(cls
       ? [
         `- TB AUC ${f3(cls.auc)} ${ci(cls.aucCi95)}, accuracy ${f3(cls.accuracy)}, sensitivity ${
           f3(cls.sensitivity)
-        }, specificity ${f3(cls.specificity)}, on ${cls.n} labeled test images.`,
+        }, specificity ${f3(cls.specificity)}, on ${cls.n} labeled test images${
+          cal ? " (decisions at the stored threshold)" : ""
+        }${cls.ece ? `; ECE ${f3(cls.ece.raw)} raw, ${f3(cls.ece.calibrated)} calibrated` : ""}.`,
+      ]
+      : []),
+    ...(ind
+      ? [
+        "",
+        "### As an independent scorer reads `predict`'s own files",
+        "",
+        "`experiments/score_predictions.py` (numpy/scipy; no appaunet code) on `predict --model pretrained` over the " +
+        `${ind.segmentation?.n ?? "?"} test images with a mask and ${
+          ind.classification?.n ?? "?"
+        } labeled test images, each mask in its image's own 256² grid; intervals are percentile bootstrap 95 %.`,
+        "",
+        ...(ind.segmentation
+          ? [
+            `- Lung Dice ${f3(ind.segmentation.dice.mean)} ${ci(ind.segmentation.dice.ci95)}${
+              ind.segmentation.bySource
+                ? `; ${
+                  Object.entries(ind.segmentation.bySource).map(([k, v]) =>
+                    `${k} ${f3(v.dice.mean)} ${ci(v.dice.ci95)} (n ${v.n})`
+                  ).join(", ")
+                }`
+                : ""
+            }; HD95 median ${f1(ind.segmentation.hd95Pixels.median)} px ${
+              ci1(ind.segmentation.hd95Pixels.ci95)
+            }; masks in more than two pieces: ${ind.segmentation.over2Pieces}.`,
+          ]
+          : []),
+        ...(ind.classification
+          ? [
+            `- TB AUC ${f3(ind.classification.auc)} ${ci(ind.classification.aucCi95)}; at the stored threshold ` +
+            `sensitivity ${f3(ind.classification.sensitivity)}, specificity ${
+              f3(ind.classification.specificity)
+            }, accuracy ${f3(ind.classification.accuracy)}; ECE ${f3(ind.classification.ece)}.`,
+          ]
+          : []),
+        "",
+        "Goals (the field's level: U-Net lung segmentation on Montgomery / Shenzhen, TB screening with pretrained " +
+        "CNNs):",
+        "",
+        ...goalRows(ind),
       ]
       : []),
     ...(!seg && !cls ? ["- Not recorded for this export."] : []),

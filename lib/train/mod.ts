@@ -35,6 +35,7 @@ export type { EvaluateOptions } from "./inference.ts";
 export { mergePredictions, predict, shardFromSpec } from "./predict.ts";
 export type { PredictionRecord, PredictOptions } from "./predict.ts";
 export { exportModel, loadPretrained } from "./export.ts";
+export type { IndependentTest } from "./export.ts";
 export type { ExportOptions } from "./export.ts";
 export type { ModelMetadata } from "./model_metadata.ts";
 export { predictImage } from "./predict_image.ts";

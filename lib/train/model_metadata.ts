@@ -5,6 +5,7 @@
  */
 
 import type { Calibration } from "./calibration.ts";
+import type { IndependentTest } from "./export.ts";
 
 /** What inference needs to know about a model (`metadata.json`). */
 export interface ModelMetadata {
@@ -40,6 +41,8 @@ export interface ModelMetadata {
    * and the page use them. Absent in models exported before calibration existed: raw probabilities, argmax.
    */
   calibration?: Calibration;
+  /** Test figures from an independent scorer of `predict`'s output, when recorded (see `export`). */
+  independentTest?: IndependentTest;
   /** Test metrics of this checkpoint (from the experiment's result file), when known. */
   testMetrics?: unknown;
   /** The full training configuration. */
