@@ -369,3 +369,57 @@ Deno.test("the Tversky weights and λ_unsup reach the training losses; losses wi
   const mtlDefault = await firstLosses("mtl-unsup1", {});
   assert.ok(mtlDefault.d > mtlDefault.dSup + 0.1);
 });
+
+Deno.test("a run that stopped before its first checkpoint: --resume says so, a new run reuses the folder", async () => {
+  const out = path.join(root, "unsaved");
+  await train({ ...base("unsaved", { epochs: 1 }), progress: "none" });
+  await Deno.remove(path.join(out, "checkpoints"), { recursive: true }); // as if it died during epoch 1
+  await assert.rejects(
+    train({ resume: out, progress: "none" }),
+    /stopped before its first checkpoint, so there is nothing to resume; start it again with --out/,
+  );
+  const r = await train({ ...base("unsaved", { epochs: 1, seed: 5 }), progress: "none" });
+  assert.equal(r.config.seed, 5);
+});
+
+Deno.test("resume refuses an edited config.json instead of ignoring the edit", async () => {
+  const out = path.join(root, "edited");
+  await train({ ...base("edited", { epochs: 1 }), progress: "none" });
+  const file = path.join(out, "config.json");
+  const c = JSON.parse(await Deno.readTextFile(file));
+  await Deno.writeTextFile(file, JSON.stringify({ ...c, lr: 0.5 }));
+  await assert.rejects(
+    train({ resume: out, epochs: 2, progress: "none" }),
+    /config\.json was edited \(lr: 0\.001 → 0\.5\)/,
+  );
+  await Deno.writeTextFile(file, "{ not json");
+  await assert.rejects(train({ resume: out, epochs: 2, progress: "none" }), /config\.json is not valid JSON/);
+});
+
+Deno.test("one class among the labeled train images is an error naming the manifest and the class", async () => {
+  const dir = path.join(root, "oneclass");
+  const csv = await writePhantomDataset(dir, { count: 12, size: 32, seed: 1 });
+  const rows = (await Deno.readTextFile(csv)).trim().split("\n");
+  const header = rows[0].split(","), il = header.indexOf("label"), iname = header.indexOf("label_name");
+  const one = rows.slice(1).map((r) => {
+    const f = r.split(",");
+    f[il] = "0";
+    if (iname >= 0) f[iname] = "";
+    return f.join(",");
+  });
+  await Deno.writeTextFile(csv, [rows[0], ...one].join("\n") + "\n");
+  await assert.rejects(
+    train({ ...tinyRunOptions(csv, path.join(root, "oneclass-run"), { epochs: 1 }), progress: "none" }),
+    /every labeled train image is class "0"; a classifier needs at least two classes/,
+  );
+});
+
+Deno.test("a manifest's file name in the other Unicode normalization (NFC vs NFD) is found", async () => {
+  const dir = path.join(root, "nfd");
+  await Deno.mkdir(dir, { recursive: true });
+  const nfd = "Ro\u0308ntgen.png", nfc = nfd.normalize("NFC");
+  assert.notEqual(nfd, nfc);
+  await Deno.writeFile(path.join(dir, nfd), encodeGrayPng(new Float32Array(32 * 32).fill(0.5), 32, 32));
+  const img = loadImage(path.join(dir, nfc), { size: 32 });
+  assert.equal(img.length, 32 * 32);
+});

@@ -99,6 +99,13 @@ export function readFileChecked(path: string): Uint8Array {
     st = Deno.statSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
+      // The same name in the other Unicode normalization (macOS writes NFD, most editors NFC).
+      for (const alt of [path.normalize("NFC"), path.normalize("NFD")]) {
+        if (alt === path) continue;
+        try {
+          if (Deno.statSync(alt).isFile) return readFileChecked(alt);
+        } catch { /* not there either */ }
+      }
       throw new DataError(path, "file not found", "check the path in the manifest (paths are relative to the CSV)");
     }
     throw new DataError(path, `cannot read file (${(e as Error).message})`, "check its permissions");

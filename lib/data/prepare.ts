@@ -120,9 +120,18 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
     rows.push({ id, label: Number(m[1]), masks: found.length ? [`masks/${id}.png`] : [] });
   }
   const splits = stratifiedSplit(rows, o.seed ?? 0);
+  // RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled (file names may hold any of them).
+  const field = (v: string | number) => {
+    const s = String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
   const lines = ["id,image,mask,label,label_name,split"];
   rows.forEach((r, i) =>
-    lines.push(`${r.id},images/${r.id}.png,${r.masks[0] ?? ""},${r.label},${r.label ? "tb" : "normal"},${splits[i]}`)
+    lines.push(
+      [r.id, `images/${r.id}.png`, r.masks[0] ?? "", r.label, r.label ? "tb" : "normal", splits[i]].map(field).join(
+        ",",
+      ),
+    )
   );
   const csv = path.join(o.out, "manifest.csv");
   await Deno.writeTextFile(csv, lines.join("\n") + "\n");

@@ -98,6 +98,8 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   const ck = await loadCheckpoint(opts.model);
   const c = ck.config as Record<string, unknown>;
   await refuseOwnSource(opts.out, ck.dir);
+  const st = await Deno.stat(opts.out).catch(() => undefined);
+  if (st && !st.isDirectory) throw new Error(`--out ${opts.out}: is a file, not a folder; choose a folder`);
   try {
     const names = [...Deno.readDirSync(opts.out)].map((e) => e.name);
     if (names.length && !opts.overwrite) {

@@ -25,6 +25,11 @@ export interface RunFolderLock {
   dir: string;
   /** Whether this call created the folder (it is removed again when the run fails before writing anything). */
   created: boolean;
+  /**
+   * The folder holds a run that stopped before its first checkpoint (nothing to resume or lose): the new run replaces
+   * its files, as with `overwrite`.
+   */
+  unsaved: boolean;
   /** Releases the lock (idempotent). */
   release(): Promise<void>;
 }
@@ -83,6 +88,21 @@ export async function claimRunFolder(
   if (opts.resume && !isRun) {
     throw new Error(`${flag} ${dir}: holds no run (no config.json or checkpoints/); start a new run with --out`);
   }
+  // A run that stopped before its first checkpoint holds nothing to continue or to lose.
+  const saved = ["last", "last.old"].some((c) => {
+    try {
+      return Deno.statSync(path.join(dir, "checkpoints", c, "COMPLETE")).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (opts.resume && !saved) {
+    throw new Error(
+      `${flag} ${dir}: the run stopped before its first checkpoint, so there is nothing to resume; start it again ` +
+        `with --out ${dir} (the folder is reused)`,
+    );
+  }
+  const unsaved = !opts.resume && isRun && !saved;
   if (!opts.resume && names?.length) {
     if (!isRun) {
       throw new Error(
@@ -91,7 +111,7 @@ export async function claimRunFolder(
         }); choose a new or empty folder`,
       );
     }
-    if (!opts.overwrite) {
+    if (!opts.overwrite && !unsaved) {
       throw new Error(
         `${flag} ${dir}: holds another run; continue it with --resume ${dir}, choose a new --out, ` +
           "or pass --overwrite to replace it",
@@ -136,6 +156,7 @@ export async function claimRunFolder(
   return {
     dir,
     created,
+    unsaved,
     release: async () => {
       if (released) return;
       released = true;

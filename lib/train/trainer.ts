@@ -185,10 +185,34 @@ async function runStart(opts: (TrainOptions | ResumeOptions) & TrainRuntime): Pr
   }
   if (!resumeDir) return fresh;
   const lastCkpt = path.join(resumeDir, "checkpoints", "last");
-  const ck = await loadCheckpoint(lastCkpt).catch((e) => {
+  const ck = await loadCheckpoint(lastCkpt).catch(async (e) => {
+    const has = (p: string) => Deno.stat(p).then(() => true, () => false);
+    const complete = await has(path.join(lastCkpt, "COMPLETE")) || await has(path.join(`${lastCkpt}.old`, "COMPLETE"));
+    if (!complete && await has(path.join(resumeDir, "config.json"))) {
+      throw new Error(
+        `--resume ${resumeDir}: the run stopped before its first checkpoint, so there is nothing to resume; start it ` +
+          `again with --out ${resumeDir} (the folder is reused)`,
+      );
+    }
     throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
   });
   const saved = ck.config as unknown as ResolvedTrainOptions;
+  // The run folder's config.json is a copy for people; an edit to it would be silently ignored, so it is refused.
+  try {
+    const shown = JSON.parse(await Deno.readTextFile(path.join(resumeDir, "config.json")));
+    const edited = configDifferences(saved as unknown as Record<string, unknown>, shown);
+    if (edited.length) {
+      throw new Error(
+        `--resume ${resumeDir}: config.json was edited (${edited.join("; ")}); a resumed run keeps the options it ` +
+          "started with (only --epochs may change): undo the edit, or start a new run with the new options and another --out",
+      );
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound) && !(e instanceof SyntaxError)) throw e;
+    if (e instanceof SyntaxError) {
+      throw new Error(`--resume ${resumeDir}: config.json is not valid JSON (${e.message}); undo the edit`);
+    }
+  }
   const explicit = Object.fromEntries(
     Object.entries(opts).filter(([k, v]) => v !== undefined && k !== "resume" && k !== "out"),
   );
@@ -336,11 +360,19 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       if (c.mode !== "seg" && part.labeled.length === 0) {
         throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
       }
+      const seen = new Set(part.labeled.map((s) => s.label));
+      if (c.mode !== "seg" && seen.size < 2) {
+        const only = ds.classNames[[...seen][0] ?? 0];
+        throw new Error(
+          `${c.data}: every labeled train image is class "${only}"; a classifier needs at least two classes among ` +
+            "them (check the label column; with --label-fraction, raise it)",
+        );
+      }
       if (c.mode !== "cls" && trainSplit.samples.every((s) => !s.mask)) {
         throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
       }
       // Options and data are valid: from here on the run writes its folder.
-      if (!resumeDir && opts.overwrite) await clearRun(c.out);
+      if (!resumeDir && (opts.overwrite || lock.unsaved)) await clearRun(c.out);
       wrote = true;
       await Deno.mkdir(path.join(c.out, "checkpoints"), { recursive: true });
       const info = backendInfo();
