@@ -22,7 +22,7 @@ import { trainFlagSpec, trainFlagUsage, trainOptionsFromFlags } from "./lib/cli/
 
 export { TRAIN_FLAGS, trainOptionsFromFlags } from "./lib/cli/train_flags.ts";
 export type { MappedTrainFlags, TrainFlag } from "./lib/cli/train_flags.ts";
-export type { DiscriminatorOptions, SegmentorOptions, TrainMode, TrainOptions } from "./mod.ts";
+export type { DiscriminatorOptions, SegmentorOptions, SslMethod, TrainMode, TrainOptions } from "./mod.ts";
 import * as path from "node:path";
 import {
   APPAUNET_VERSION,

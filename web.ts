@@ -28,7 +28,7 @@ export type { LoadImageOptions } from "./lib/data/prepare_image.ts";
 export { encodeGrayPng, encodeRgbPng } from "./lib/io/png.ts";
 export { inferenceOutputs } from "./lib/train/evaluation.ts";
 export type { EvalModels } from "./lib/train/evaluation.ts";
-export type { ModelMetadata } from "./lib/train/model_metadata.ts";
+export type { IndependentTest, ModelMetadata } from "./lib/train/model_metadata.ts";
 export { predictImage } from "./lib/train/predict_image.ts";
 export type { LoadedModel, SingleImagePrediction } from "./lib/train/predict_image.ts";
 export * from "./lib/metrics/mod.ts";

@@ -13,7 +13,9 @@ import { fileHandler } from "../io/file_handler.ts";
 import { cacheRoot, createFolderAtomically, exists, replaceFolderAtomically, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import type { Calibration } from "./calibration.ts";
-import type { ModelMetadata } from "./model_metadata.ts";
+import type { IndependentTest, ModelMetadata } from "./model_metadata.ts";
+
+export type { IndependentTest };
 
 export type { ModelMetadata };
 
@@ -176,30 +178,6 @@ const f3 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFi
 const f1 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(1) : "–");
 const ci = (c: unknown) => (Array.isArray(c) ? `[${f3(c[0])}, ${f3(c[1])}]` : "");
 const ci1 = (c: unknown) => (Array.isArray(c) ? `[${f1(c[0])}, ${f1(c[1])}]` : "");
-
-/** What `experiments/score_predictions.py --json` writes. */
-export interface IndependentTest {
-  /** The split scored. */
-  split?: string;
-  /** Lung masks in each image's own grid. */
-  segmentation?: {
-    n: number;
-    dice: { mean: number; ci95: number[] };
-    hd95Pixels: { median: number; ci95: number[] };
-    over2Pieces: number;
-    bySource?: Record<string, { n: number; dice: { mean: number; ci95: number[] } }>;
-  };
-  /** Classes, from `predictedClass` and the probabilities. */
-  classification?: {
-    n: number;
-    auc: number;
-    aucCi95: number[];
-    sensitivity: number;
-    specificity: number;
-    accuracy: number;
-    ece: number;
-  };
-}
 
 /**
  * The shipped model's goals (issue 25: the field's level for lung segmentation and TB screening on Montgomery +

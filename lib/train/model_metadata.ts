@@ -5,7 +5,6 @@
  */
 
 import type { Calibration } from "./calibration.ts";
-import type { IndependentTest } from "./export.ts";
 
 /** What inference needs to know about a model (`metadata.json`). */
 export interface ModelMetadata {
@@ -47,4 +46,28 @@ export interface ModelMetadata {
   testMetrics?: unknown;
   /** The full training configuration. */
   training: Record<string, unknown>;
+}
+
+/** What `experiments/score_predictions.py --json` writes. */
+export interface IndependentTest {
+  /** The split scored. */
+  split?: string;
+  /** Lung masks in each image's own grid. */
+  segmentation?: {
+    n: number;
+    dice: { mean: number; ci95: number[] };
+    hd95Pixels: { median: number; ci95: number[] };
+    over2Pieces: number;
+    bySource?: Record<string, { n: number; dice: { mean: number; ci95: number[] } }>;
+  };
+  /** Classes, from `predictedClass` and the probabilities. */
+  classification?: {
+    n: number;
+    auc: number;
+    aucCi95: number[];
+    sensitivity: number;
+    specificity: number;
+    accuracy: number;
+    ece: number;
+  };
 }

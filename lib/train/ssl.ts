@@ -43,10 +43,17 @@ import { perImageLossByName } from "../losses/by_name.ts";
  * assert.deepEqual(SSL_METHODS, ["none", "supervised", "fixmatch", "meanteacher", "pseudolabel", "maskaux"]);
  * ```
  */
-export const SSL_METHODS = ["none", "supervised", "fixmatch", "meanteacher", "pseudolabel", "maskaux"] as const;
+export const SSL_METHODS: readonly SslMethod[] = [
+  "none",
+  "supervised",
+  "fixmatch",
+  "meanteacher",
+  "pseudolabel",
+  "maskaux",
+];
 
 /** One of {@linkcode SSL_METHODS}. */
-export type SslMethod = typeof SSL_METHODS[number];
+export type SslMethod = "none" | "supervised" | "fixmatch" | "meanteacher" | "pseudolabel" | "maskaux";
 
 /** What an SSL step needs to know of the run. */
 export interface SslStepOptions {
@@ -239,6 +246,8 @@ export class EmaTeacher {
   private readonly student: tf.LayersModel;
 
   /**
+   * Creates the teacher as a copy of the student.
+   *
    * @param student the network being trained
    * @param twin a fresh network of the same architecture; it starts as a copy of the student and becomes the teacher
    */
