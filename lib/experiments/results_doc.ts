@@ -433,7 +433,8 @@ function ssl(rs: ExperimentResult[]): string[] {
       }
       if (pairs.length) {
         const d = pairedDifferenceInterval(pairs, labels, rocAuc);
-        delta = `${d.mean >= 0 ? "+" : ""}${f(d.mean)} ${ci(d.ci95)}`;
+        const m = Math.abs(d.mean) < 0.0005 ? 0 : d.mean; // no "-0.000"
+        delta = `${m >= 0 ? "+" : ""}${f(m)} ${ci(d.ci95)}`;
         better = `${pairs.filter((p) => rocAuc(p.b, labels) > rocAuc(p.a, labels)).length} of ${pairs.length}`;
         if (frac === 0.1) {
           verdicts.push(
