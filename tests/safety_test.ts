@@ -423,3 +423,17 @@ Deno.test("a manifest's file name in the other Unicode normalization (NFC vs NFD
   const img = loadImage(path.join(dir, nfc), { size: 32 });
   assert.equal(img.length, 32 * 32);
 });
+
+Deno.test("a label typo deep in a manifest is reported on its own line with a did-you-mean, not taken as a class", async () => {
+  const dir = path.join(root, "typo");
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeFile(path.join(dir, "a.png"), encodeGrayPng(new Float32Array(32 * 32).fill(0.5), 32, 32));
+  const rows = ["id,image,label"];
+  for (let i = 0; i < 400; i++) rows.push(`r${i},a.png,${i % 2 ? "tb" : "normal"}`);
+  rows[378] = "r377,a.png,tbb"; // line 379
+  await Deno.writeTextFile(path.join(dir, "m.csv"), rows.join("\n") + "\n");
+  assert.throws(
+    () => readManifest(path.join(dir, "m.csv")),
+    /m\.csv:379: label "tbb" appears on this row only; did you mean "tb" \(199 rows\)\?/,
+  );
+});

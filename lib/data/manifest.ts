@@ -297,6 +297,23 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
         }
         byLower.set(n.toLowerCase(), n);
       }
+      // A label on one row only that is a near miss of a frequent one is a typo, not a class: "tbb" among 500 "tb".
+      const count = new Map<string, number>();
+      for (const r of body) {
+        const raw = (r[iLabel] ?? "").trim();
+        if (raw && !/^-?\d+$/.test(raw)) count.set(raw, (count.get(raw) ?? 0) + 1);
+      }
+      for (const n of classNames) {
+        if (count.get(n) !== 1) continue;
+        const near = nearest(n, classNames.filter((c) => c !== n && (count.get(c) ?? 0) >= 5));
+        if (!near) continue;
+        const line = records[1 + body.findIndex((r) => (r[iLabel] ?? "").trim() === n)].line;
+        throw new DataError(
+          `${csvPath}:${line}`,
+          `label "${n}" appears on this row only; did you mean "${near}" (${count.get(near)} rows)?`,
+          `correct the label; if "${n}" is a class of its own, add a label_name column or more rows of it`,
+        );
+      }
     } else if (byIndex.size > 0) {
       const k = Math.max(...byIndex.keys()) + 1;
       classNames = Array.from({ length: k }, (_, i) => byIndex.get(i) ?? String(i));
