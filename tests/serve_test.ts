@@ -232,3 +232,37 @@ gatedTest(
     }
   },
 );
+
+Deno.test("serve: a slow client gets 408 after the body timeout, too many at once get 503, a bad Host gets 400", async () => {
+  const s = await serveModel({ model, port: 0, bodyTimeoutMs: 300, maxRequests: 2 });
+  const { hostname, port } = new URL(s.url);
+  // Half-sent bodies, raw over TCP: headers announce 1000 bytes, 10 arrive.
+  const slow = async () => {
+    const conn = await Deno.connect({ hostname, port: Number(port) });
+    await conn.write(new TextEncoder().encode(
+      `POST /v1/predict HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    ));
+    return conn;
+  };
+  const read = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    conn.close();
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+  };
+  try {
+    const a = await slow(), b = await slow();
+    await new Promise((r) => setTimeout(r, 50));
+    const c = await slow();
+    assert.match(await read(c), /^HTTP\/1\.1 503/);
+    const t0 = performance.now();
+    assert.match(await read(a), /^HTTP\/1\.1 408/);
+    assert.ok(performance.now() - t0 < 5000);
+    assert.match(await read(b), /^HTTP\/1\.1 408/);
+    const bad = await Deno.connect({ hostname, port: Number(port) });
+    await bad.write(new TextEncoder().encode("GET /v1/health HTTP/1.1\r\nHost: exa mple\r\n\r\n"));
+    assert.match(await read(bad), /^HTTP\/1\.1 400/);
+  } finally {
+    await s.shutdown();
+  }
+});

@@ -38,6 +38,13 @@ export interface ServeOptions {
   queue?: number;
   /** Clean each mask (two largest components, holes filled; see `cleanMask`). Default `true`. */
   postprocess?: boolean;
+  /**
+   * Milliseconds a client has to send a whole request body; a slower one gets 408 and its connection's memory back.
+   * Default 30 000.
+   */
+  bodyTimeoutMs?: number;
+  /** Prediction requests being received or waiting at once; more get 503 at once (slow clients cannot pile up). Default 64. */
+  maxRequests?: number;
   /** The browser page's script (a bundle of `page.ts`); without it `GET /` says how to get the page. */
   pageScript?: string;
   /** Extra static files to serve: URL path → file path (e.g. sample images for the page). */
@@ -156,6 +163,12 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     throw new Error(`queue (--queue): must be an integer ≥ 1 (requests that may wait), got ${queue}`);
   }
   if (!(maxBody > 0)) throw new Error(`maxBodyBytes (--max-mb): must be > 0, got ${maxBody}`);
+  const bodyTimeout = opts.bodyTimeoutMs ?? 30_000, maxRequests = opts.maxRequests ?? 64;
+  if (!(bodyTimeout > 0)) throw new Error(`bodyTimeoutMs: must be > 0, got ${bodyTimeout}`);
+  if (!(Number.isInteger(maxRequests) && maxRequests >= 1)) {
+    throw new Error(`maxRequests: must be an integer ≥ 1, got ${maxRequests}`);
+  }
+  let receiving = 0;
   const dir = await resolveModel(opts.model);
   const m = await loadModels(dir);
   const metadata = await modelMetadata(dir);
@@ -192,14 +205,40 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
       return json(503, { error: `${waiting} requests are waiting; try again` }, { "retry-after": "1" });
     }
     // Read the body up to the limit (a client may send more than it declared, or no length at all).
+    if (receiving >= maxRequests) {
+      await req.body?.cancel().catch(() => {});
+      return json(503, { error: `${receiving} requests are being received; try again` }, { "retry-after": "1" });
+    }
     const chunks: Uint8Array[] = [];
     let size = 0;
-    if (req.body) {
-      for await (const c of req.body) {
-        size += c.length;
-        if (size > maxBody) return json(413, { error: `the body is over the limit of ${maxBody} bytes` });
-        chunks.push(c);
+    receiving++;
+    try {
+      if (req.body) {
+        const reader = req.body.getReader();
+        const deadline = Date.now() + bodyTimeout;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          for (;;) {
+            const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), deadline - Date.now())));
+            const next = await Promise.race([reader.read(), late]);
+            clearTimeout(timer);
+            if (next === "late") {
+              return json(408, { error: `the body did not arrive within ${bodyTimeout / 1000} s` }, {
+                connection: "close",
+              });
+            }
+            if (next.done) break;
+            size += next.value.length;
+            if (size > maxBody) return json(413, { error: `the body is over the limit of ${maxBody} bytes` });
+            chunks.push(next.value);
+          }
+        } finally {
+          clearTimeout(timer);
+          reader.cancel().catch(() => {});
+        }
       }
+    } finally {
+      receiving--;
     }
     if (size === 0) return json(400, { error: "the body is empty: send the bytes of one PNG, JPEG or DICOM image" });
     const bytes = new Uint8Array(size);
@@ -238,7 +277,12 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     }
   };
   const handler = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      return json(400, { error: "the request's Host header or target is not valid" });
+    }
     if (url.pathname === "/v1/predict") {
       if (req.method !== "POST") return json(405, { error: "POST the image bytes" }, { allow: "POST" });
       return await predictRoute(req);
