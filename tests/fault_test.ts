@@ -4,7 +4,16 @@
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { createRng, exportModel, initBackend, resolveCheckpoint, train, writePhantomDataset } from "../mod.ts";
+import {
+  createRng,
+  exportModel,
+  initBackend,
+  loadCheckpoint,
+  loadCheckpointModel,
+  resolveCheckpoint,
+  train,
+  writePhantomDataset,
+} from "../mod.ts";
 import { tinyRunOptions } from "./run_options.ts";
 
 await initBackend({ backend: "cpu" });
@@ -226,5 +235,98 @@ Deno.test("merge refuses a shard whose run did not finish, shards of different m
     await assert.rejects(mergePredictions(path.join(dir, "missing")), /--out .*missing: cannot read the folder/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train killed with SIGKILL at many points: the last checkpoint stays whole, and resume reaches the uninterrupted weights", async () => {
+  const root = await Deno.makeTempDir({ prefix: "appaunet-fault-train-" });
+  try {
+    const data = await writePhantomDataset(path.join(root, "data"), { count: 20, size: 32, seed: 8 });
+    const flags = [
+      "--data",
+      data,
+      "--size",
+      "32",
+      "--batch-size",
+      "4",
+      "--epochs",
+      "3",
+      "--seed",
+      "3",
+      "--label-fraction",
+      "0.5",
+      "--lr",
+      "0.001",
+      "--depth",
+      "2",
+      "--base-filters",
+      "4",
+      "--d-depth",
+      "2",
+      "--d-base-filters",
+      "4",
+      "--progress",
+      "none",
+      "--backend",
+      "cpu",
+      "--no-shader-warmup",
+    ];
+    const cli = path.join(import.meta.dirname!, "..", "cli.ts");
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", config, cli, "train", ...args],
+        stdout: "null",
+        stderr: "piped",
+      });
+    const full = path.join(root, "full");
+    const t0 = performance.now();
+    const r0 = await run([...flags, "--out", full]).output();
+    assert.ok(r0.success, new TextDecoder().decode(r0.stderr));
+    const duration = performance.now() - t0;
+    const out = path.join(root, "killed");
+    const rng = createRng(9);
+    let kills = 0;
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const started = await Deno.stat(path.join(out, "checkpoints", "last", "COMPLETE")).then(() => true, () => false);
+      const child = run(
+        started
+          ? ["--resume", out, "--backend", "cpu", "--progress", "none", "--no-shader-warmup"]
+          : [...flags, "--out", out],
+      ).spawn();
+      const kill = attempt < 6;
+      const timer = kill ? setTimeout(() => child.kill("SIGKILL"), duration * (0.3 + 0.6 * rng.next())) : undefined;
+      const st = await child.output();
+      clearTimeout(timer);
+      if (!st.success) kills++;
+      // Whatever happened, a last checkpoint that exists is whole (loadable), never half-written.
+      if (await Deno.stat(path.join(out, "checkpoints")).then(() => true, () => false)) {
+        const last = path.join(out, "checkpoints", "last");
+        if (
+          await Deno.stat(`${last}`).then(() => true, () => false) ||
+          await Deno.stat(`${last}.old`).then(() => true, () => false)
+        ) {
+          const ck = await loadCheckpoint(last);
+          assert.ok(Number.isInteger(ck.state.epoch));
+        }
+      }
+      if (st.success && !kill) break;
+      if (st.success) {
+        const ck = await loadCheckpoint(path.join(out, "checkpoints", "last"));
+        if (ck.state.epoch === 3) break;
+      }
+    }
+    assert.ok(kills > 0, "no kill landed: the test tested nothing");
+    for (const net of ["segmentor", "discriminator"]) {
+      const a = await loadCheckpointModel(path.join(full, "checkpoints", "last"), net);
+      const b = await loadCheckpointModel(path.join(out, "checkpoints", "last"), net);
+      const wa = await Promise.all(a.getWeights().map((t) => t.data()));
+      const wb = await Promise.all(b.getWeights().map((t) => t.data()));
+      const diff = Math.max(...wa.map((w, i) => Math.max(...Array.from(w).map((v, j) => Math.abs(v - wb[i][j])))));
+      assert.ok(diff < 1e-5, `${net}: killed + resumed differs from uninterrupted by ${diff}`);
+      a.dispose();
+      b.dispose();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
