@@ -128,10 +128,12 @@ Each run trains in <runs-dir>/<id>; checkpoints are chosen on val, the test spli
 Ctrl-C finishes the current step and writes a checkpoint; the same command resumes.`,
   export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json]
                      [--selected-by "<how the checkpoint was chosen>"] [--overwrite] [--scores scores.json]
+                     [--classifier <cls checkpoint> [--classifier-result results/<id>.json]]
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
 what eval and predict need to take the folder as --model. --result records that experiment's test metrics (and its
 val-fitted calibration when the checkpoint has none); --scores records an independent scorer's test figures
-(experiments/score_predictions.py --json). The folder is built beside --out and swapped in whole.`,
+(experiments/score_predictions.py --json); --classifier pairs the segmentor with a cls run's image classifier (its
+calibration and, with --classifier-result, its test metrics). The folder is built beside --out and swapped in whole.`,
   serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
                     [--token <secret>] [--max-mb 32] [--queue 8] [--no-postprocess]
   GET  /             a page that runs the model in your browser (WebGPU, else WebGL, else cpu); the image stays there
@@ -490,6 +492,8 @@ async function cmdExport(argv: string[]) {
     "selected-by": { type: "string" },
     overwrite: { type: "boolean" },
     scores: { type: "string" },
+    classifier: { type: "string" },
+    "classifier-result": { type: "string" },
   });
   if (v.help) return console.log(USAGE.export);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.export}`);
@@ -511,6 +515,22 @@ async function cmdExport(argv: string[]) {
       return { ...t, classification: c };
     });
   }
+  if (v["classifier-result"]) {
+    // Segmentation from --result, classes from the classifier's result.
+    const r = JSON.parse(await Deno.readTextFile(v["classifier-result"] as string));
+    const name = path.basename(path.resolve((v.classifier ?? "") as string));
+    const tests = Object.values(r.test ?? {}).filter((t) => (t as { checkpoint?: string }).checkpoint === name) as {
+      classification?: { reliability?: unknown; calibration?: Calibration };
+    }[];
+    const segs = ((testMetrics ?? []) as { classification?: unknown }[]).map(({ classification: _c, ...t }) => t);
+    calibration = undefined;
+    const clss = tests.map((t) => {
+      const { reliability: _r, ...c } = t.classification ?? {};
+      calibration ??= c.calibration;
+      return { classification: c };
+    });
+    testMetrics = [...segs, ...clss];
+  }
   const independentTest = v.scores ? JSON.parse(await Deno.readTextFile(v.scores as string)) : undefined;
   await setup({ ...v, backend: "cpu" });
   const meta = await exportModel({
@@ -521,6 +541,7 @@ async function cmdExport(argv: string[]) {
     overwrite: Boolean(v.overwrite),
     calibration,
     independentTest,
+    classifier: v.classifier as string | undefined,
   });
   console.log(`wrote ${v.out} (${meta.mode}, ${meta.size}², classes ${meta.classNames.join(", ")})`);
 }

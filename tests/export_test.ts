@@ -118,3 +118,55 @@ async function checkPretrained() {
     if (cls) assert.ok(card.includes(`TB AUC ${cls.auc.toFixed(3)}`));
   }
 }
+
+Deno.test("export --classifier pairs a segmentor with a cls run's image classifier: eval, predict and predictImage use both", async () => {
+  const { predict, predictImage, train: trainRun, writePhantomDataset: phantoms } = await import("../mod.ts");
+  const { loadModels } = await import("../lib/train/inference.ts");
+  const data = await phantoms(path.join(root, "pair-data"), { count: 28, size: 32, seed: 4 });
+  const seg = path.join(root, "pair-seg"), cls = path.join(root, "pair-cls");
+  await trainRun({ ...tinyRunOptions(data, seg, { mode: "seg", epochs: 1 }), progress: "none" });
+  await trainRun({ ...tinyRunOptions(data, cls, { mode: "cls", ssl: "supervised", epochs: 1 }), progress: "none" });
+  const out = path.join(root, "pair-model");
+  const meta = await exportModel({
+    model: path.join(seg, "checkpoints", "best"),
+    classifier: path.join(cls, "checkpoints", "best"),
+    out,
+  });
+  assert.equal(meta.mode, "mtl");
+  assert.equal(meta.classifierInput, "image");
+  assert.ok(meta.calibration, "the classifier's calibration is not in the metadata");
+  const pair = await evaluate({ model: out, data, split: "test" });
+  const s = await evaluate({ model: path.join(seg, "checkpoints", "best"), data, split: "test" });
+  const c = await evaluate({ model: path.join(cls, "checkpoints", "best"), data, split: "test" });
+  assert.equal(pair.metrics.segmentation!.dice.mean, s.metrics.segmentation!.dice.mean);
+  assert.equal(pair.metrics.classification!.auc, c.metrics.classification!.auc);
+  assert.deepEqual(pair.metrics.classification!.confusion, c.metrics.classification!.confusion);
+  const recs = await predict({
+    model: out,
+    inputs: [path.join(root, "pair-data", "images")],
+    out: path.join(root, "pair-pred"),
+  });
+  assert.ok(recs.every((r) => r.mask && r.predictedClass));
+  const m = await loadModels(out);
+  const image = { width: 32, height: 32, data: new Float32Array(1024).fill(0.4), format: "png" as const, bitDepth: 8 };
+  const p = await predictImage({ segmentor: m.segmentor, discriminator: m.discriminator, metadata: meta }, image);
+  assert.ok(p.mask && p.probabilities);
+  m.segmentor?.dispose();
+  m.discriminator?.dispose();
+  await assert.rejects(
+    exportModel({
+      model: path.join(cls, "checkpoints", "best"),
+      classifier: path.join(cls, "checkpoints", "best"),
+      out: path.join(root, "x"),
+    }),
+    /has no segmentor to pair/,
+  );
+  await assert.rejects(
+    exportModel({
+      model: path.join(seg, "checkpoints", "best"),
+      classifier: path.join(seg, "checkpoints", "best"),
+      out: path.join(root, "y"),
+    }),
+    /is a seg checkpoint; pass a cls one/,
+  );
+});

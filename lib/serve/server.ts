@@ -99,6 +99,7 @@ export async function modelMetadata(folder: string): Promise<LoadedModel["metada
     return {
       ...(state.calibration ? { calibration: state.calibration } : {}),
       mode: c.mode,
+      ...(c.classifierInput ? { classifierInput: c.classifierInput } : {}),
       size: c.size,
       normalize: c.normalize ?? "unit",
       clahe: Boolean(c.clahe),

@@ -92,10 +92,21 @@ export interface EvalModels {
   /** `"mtl"`, `"seg"` or `"cls"`. */
   mode: "mtl" | "seg" | "cls";
   /**
+   * What the classifier reads: `"image+mask"` (mtl's D on x ⊕ S(x), K+1 logits) or `"image"` (a cls classifier, K
+   * logits). Default: by `mode`. A model exported with `export --classifier` pairs a segmentor with an image
+   * classifier (mode mtl, `"image"`).
+   */
+  classifierInput?: "image" | "image+mask";
+  /**
    * The model's calibration (fitted on val): class probabilities are temperature-scaled and the two-class decision
    * uses its threshold. Absent: raw probabilities and the argmax.
    */
   calibration?: Calibration;
+}
+
+/** Whether the classifier reads the image alone (cls, or a segmentor paired with an image classifier). */
+function classifierReadsImage(models: EvalModels): boolean {
+  return models.classifierInput ? models.classifierInput === "image" : models.mode === "cls";
 }
 
 /**
@@ -129,9 +140,10 @@ export function inferenceOutputs(models: EvalModels, images: tf.Tensor4D): { pre
     r.pred = (Array.isArray(o) ? o[0] : o) as tf.Tensor;
   }
   if (models.discriminator) {
-    const input = models.mode === "cls" ? images : tf.concat([images, r.pred!], 3);
+    const onImage = classifierReadsImage(models);
+    const input = onImage ? images : tf.concat([images, r.pred!], 3);
     const logits = models.discriminator.apply(input, { training: false }) as tf.Tensor2D;
-    r.probs = realClassProbabilities(logits, models.mode === "mtl");
+    r.probs = realClassProbabilities(logits, !onImage);
   }
   return r;
 }
@@ -154,7 +166,7 @@ export function evalOutputs(models: EvalModels, images: tf.Tensor4D, masks: tf.T
       r.jac = jaccardPerImage(masks, r.pred);
       r.acc = pixelAccuracyPerImage(masks, r.pred);
     }
-    if (models.discriminator && models.mode === "mtl") {
+    if (models.discriminator && !classifierReadsImage(models)) {
       const logitsTrue = models.discriminator.apply(tf.concat([images, masks], 3), { training: false }) as tf.Tensor2D;
       r.probsTrue = realClassProbabilities(logitsTrue, true);
     }

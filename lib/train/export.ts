@@ -38,6 +38,21 @@ export interface ExportOptions {
    * and shown in the model card with the goals they are held to.
    */
   independentTest?: IndependentTest;
+  /**
+   * A `cls` checkpoint whose image classifier replaces the model's classifier (the model then has a segmentor from
+   * `model` and classes from this classifier; `classifierInput: "image"`). Its calibration is used unless
+   * `calibration` is given. Default: none.
+   */
+  classifier?: string;
+}
+
+/** A run's options without local paths: the manifest by its last two path parts (folder and name), no run folder. */
+function publicTraining(c: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(c).filter(([k]) => !["out", "adapter", "backend"].includes(k)).map((
+      [k, v],
+    ) => [k, k === "data" && typeof v === "string" ? v.split(/[\\/]/).slice(-2).join("/") : v]),
+  );
 }
 
 /** Refuses an export whose output folder is the checkpoint it reads, or holds it, or lies inside it. */
@@ -110,8 +125,37 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const mode = c.mode as ModelMetadata["mode"];
-  const calibration = opts.calibration ?? (ck.state.calibration as Calibration | undefined);
+  // A segmentor paired with an image classifier from another run (`--classifier`).
+  const ckC = opts.classifier ? await loadCheckpoint(opts.classifier) : undefined;
+  if (ckC) {
+    await refuseOwnSource(opts.out, ckC.dir);
+    const cc = ckC.config as Record<string, unknown>;
+    if (cc.mode !== "cls") {
+      throw new Error(`--classifier ${opts.classifier}: is a ${cc.mode} checkpoint; pass a cls one`);
+    }
+    if (c.mode === "cls") throw new Error(`--model ${opts.model}: has no segmentor to pair with --classifier`);
+    if (
+      cc.size !== c.size || (cc.normalize ?? "unit") !== (c.normalize ?? "unit") ||
+      Boolean(cc.clahe) !== Boolean(c.clahe)
+    ) {
+      throw new Error(
+        `--classifier ${opts.classifier}: trained at ${cc.size}² (${
+          cc.normalize ?? "unit"
+        }), the segmentor at ${c.size}² ` +
+          `(${c.normalize ?? "unit"}); pair nets trained on the same input`,
+      );
+    }
+    if (JSON.stringify(cc.classNames) !== JSON.stringify(c.classNames)) {
+      throw new Error(
+        `--classifier ${opts.classifier}: classes ${JSON.stringify(cc.classNames)}, the model's ${
+          JSON.stringify(c.classNames)
+        }; pair nets of the same classes`,
+      );
+    }
+  }
+  const mode = ckC ? "mtl" : c.mode as ModelMetadata["mode"];
+  const calibration = opts.calibration ??
+    ((ckC ?? ck).state.calibration as Calibration | undefined);
   const meta: ModelMetadata = {
     format: "appaunet-model",
     formatVersion: 1,
@@ -121,9 +165,10 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     clahe: Boolean(c.clahe),
     classNames: c.classNames as string[],
     threshold: 0.5,
+    ...(ckC ? { classifierInput: "image" as const } : {}),
     sizeMultiple: 2 ** Math.max(
       Number((c.segmentor as { depth?: number } | undefined)?.depth ?? 4),
-      Number((c.discriminator as { depth?: number } | undefined)?.depth ?? 4),
+      Number(((ckC?.config ?? c).discriminator as { depth?: number } | undefined)?.depth ?? 4),
     ),
     variant: String(c.variant ?? ""),
     checkpoint: {
@@ -135,20 +180,27 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     ...(opts.independentTest ? { independentTest: opts.independentTest } : {}),
     ...(opts.testMetrics !== undefined ? { testMetrics: opts.testMetrics } : {}),
     // No local paths: the manifest by its last two path parts (its folder and name), no run folder.
-    training: Object.fromEntries(
-      Object.entries(c).filter(([k]) => !["out", "adapter", "backend"].includes(k)).map((
-        [k, v],
-      ) => [k, k === "data" && typeof v === "string" ? v.split(/[\\/]/).slice(-2).join("/") : v]),
-    ),
+    training: publicTraining(c),
+    ...(ckC
+      ? {
+        classifier: {
+          checkpoint: {
+            epoch: Number(ckC.state.epoch),
+            selectedBy: SELECTED_BY[path.basename(ckC.dir)] ?? path.basename(ckC.dir),
+          },
+          training: publicTraining(ckC.config as Record<string, unknown>),
+        },
+      }
+      : {}),
   };
   // A model evaluates on whole manifests: the training run's subset option does not travel with it.
-  const config = { ...ck.config, maxPerSplit: 0 };
+  const config = { ...ck.config, maxPerSplit: 0, ...(ckC ? { mode: "mtl", classifierInput: "image" } : {}) };
   const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2) + "\n");
   // Built beside the target and swapped in whole: a kill leaves the earlier model or the new one, never a mix.
   await replaceFolderAtomically(opts.out, async (tmp) => {
     for (const name of ["segmentor", "discriminator"]) {
       if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
-      const m = await loadCheckpointModel(ck.dir, name);
+      const m = await loadCheckpointModel(name === "discriminator" && ckC ? ckC.dir : ck.dir, name);
       try {
         await m.save({
           save: (a: tf.io.ModelArtifacts) =>
@@ -269,7 +321,7 @@ export function modelCard(meta: ModelMetadata): string {
     }${meta.clahe ? " after CLAHE" : ""}.`,
     `- Output: a lung probability map (lung where ≥ ${meta.threshold}) and the probabilities of the classes ${
       meta.classNames.join(", ")
-    } from ${meta.mode === "cls" ? "the classifier" : "D(x ⊕ S(x))"}.`,
+    } from ${meta.mode === "cls" || meta.classifierInput === "image" ? "an image classifier" : "D(x ⊕ S(x))"}.`,
     ...(cal
       ? [
         `- Decision: ${
@@ -283,8 +335,13 @@ export function modelCard(meta: ModelMetadata): string {
       : []),
     "- Masks are post-processed by `predict`, `serve` and the page (two largest components kept, holes filled) unless " +
     "turned off.",
-    `- Mode \`${meta.mode}\`: APPAU-Net trained as a semi-supervised multi-task GAN with the \`${t.loss}\` loss ` +
-    "(Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693).",
+    meta.classifier
+      ? `- Segmentor: from APPAU-Net trained as a multi-task GAN (mode \`${t.mode}\`) with the \`${t.loss}\` loss ` +
+        "(Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693). Classes: from a supervised image classifier (D's trunk on " +
+        `the image; \`--mode cls --ssl ${meta.classifier.training.ssl}\`: labeled batches, EMA weights), which the ` +
+        "results show classifies better than D(x ⊕ S(x)); paired by `export --classifier`."
+      : `- Mode \`${meta.mode}\`: APPAU-Net trained as a semi-supervised multi-task GAN with the \`${t.loss}\` loss ` +
+        "(Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693).",
     "",
     "## Data and training",
     "",
@@ -299,6 +356,13 @@ export function modelCard(meta: ModelMetadata): string {
     } with neither; ${t.epochs} epochs, ` +
     `batch ${t.batchSize}, lr ${t.lr}, λ_adv ${t.lambdaAdv}, seed ${t.seed}, augmentation ${t.augment ? "on" : "off"}.`,
     `- Checkpoint: epoch ${meta.checkpoint.epoch}, chosen by ${meta.checkpoint.selectedBy} (val split only).`,
+    ...(meta.classifier
+      ? [
+        `- Classifier: ${meta.classifier.training.classLabelFraction === 1 ? "every" : "a share of the"} train ` +
+        `class label(s) (share ${meta.classifier.training.classLabelFraction}), ${meta.classifier.training.epochs} epochs, ` +
+        `batch ${meta.classifier.training.batchSize}, lr ${meta.classifier.training.lr}, EMA decay ${meta.classifier.training.emaDecay}; checkpoint epoch ${meta.classifier.checkpoint.epoch}, chosen by ${meta.classifier.checkpoint.selectedBy}.`,
+      ]
+      : []),
     ...(meta.sizeMultiple
       ? [
         `- The exported nets take any input side divisible by ${meta.sizeMultiple}; \`predict\`, \`serve\` and the ` +

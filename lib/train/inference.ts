@@ -29,6 +29,8 @@ export interface RunConfig {
   classNames: string[];
   /** The run's subset of each split (0 = all). */
   maxPerSplit?: number;
+  /** What the classifier reads (`export --classifier` models: `"image"`); default by mode. */
+  classifierInput?: "image" | "image+mask";
 }
 
 /** Loads the nets and run config of a checkpoint or model folder (or `"pretrained"`); the caller disposes the nets. */
@@ -120,6 +122,7 @@ export async function evaluate(
         segmentor: m.segmentor,
         discriminator: m.discriminator,
         mode: m.config.mode,
+        classifierInput: m.config.classifierInput,
         calibration: opts.calibration === null ? undefined : opts.calibration ?? m.calibration,
       },
       ds.split(split),

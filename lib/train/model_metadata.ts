@@ -22,6 +22,11 @@ export interface ModelMetadata {
   clahe: boolean;
   /** Class names by index. */
   classNames: string[];
+  /**
+   * What the classifier reads: absent (by mode: mtl's D on image ⊕ mask, cls on the image) or `"image"` (a segmentor
+   * paired with an image classifier by `export --classifier`).
+   */
+  classifierInput?: "image" | "image+mask";
   /** Mask probability at or above which a pixel is lung. */
   threshold: number;
   /**
@@ -44,6 +49,8 @@ export interface ModelMetadata {
   independentTest?: IndependentTest;
   /** Test metrics of this checkpoint (from the experiment's result file), when known. */
   testMetrics?: unknown;
+  /** With `export --classifier`: the image classifier's checkpoint and training (the segmentor's are above). */
+  classifier?: { checkpoint: { epoch: number; selectedBy: string }; training: Record<string, unknown> };
   /** The full training configuration. */
   training: Record<string, unknown>;
 }

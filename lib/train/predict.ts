@@ -315,7 +315,12 @@ export async function predict(
       );
       const out = tf.tidy(() =>
         inferenceOutputs(
-          { segmentor: m.segmentor, discriminator: m.discriminator, mode: m.config.mode },
+          {
+            segmentor: m.segmentor,
+            discriminator: m.discriminator,
+            mode: m.config.mode,
+            classifierInput: m.config.classifierInput,
+          },
           tf.tensor4d(buf, [bs, size, size, 1]),
         )
       );

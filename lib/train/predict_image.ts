@@ -18,7 +18,10 @@ export interface LoadedModel {
   /** Discriminator (mtl) or classifier (cls) (absent in seg mode). */
   discriminator?: tf.LayersModel;
   /** Mode, size, normalization, class names, threshold. */
-  metadata: Pick<ModelMetadata, "mode" | "size" | "normalize" | "clahe" | "classNames" | "threshold" | "calibration">;
+  metadata: Pick<
+    ModelMetadata,
+    "mode" | "size" | "normalize" | "clahe" | "classNames" | "threshold" | "calibration" | "classifierInput"
+  >;
 }
 
 /** The prediction for one image. */
@@ -60,7 +63,12 @@ export async function predictImage(model: LoadedModel, image: DecodedImage): Pro
   const plane = prepareImage(image, "image", { size: m.size, normalize: m.normalize, clahe: m.clahe });
   const out = tf.tidy(() =>
     inferenceOutputs(
-      { segmentor: model.segmentor, discriminator: model.discriminator, mode: m.mode },
+      {
+        segmentor: model.segmentor,
+        discriminator: model.discriminator,
+        mode: m.mode,
+        classifierInput: m.classifierInput,
+      },
       tf.tensor4d(plane, [1, m.size, m.size, 1]),
     )
   );
