@@ -102,3 +102,81 @@ Deno.test("a trained model stores its val calibration; export, predictImage and 
   const recs = await predict({ model, inputs: [data], out: path.join(root, "pred") });
   assert.ok(recs.length > 0 && recs.every((r) => r.predictedClass === meta.classNames[1]));
 });
+
+Deno.test("RESULTS.md reports the field's mask metrics, the val-chosen threshold, ECE and a reliability diagram", async () => {
+  const { renderResults } = await import("../mod.ts");
+  const stat = (mean: number) => ({ mean, std: 0.01, ci95: [mean - 0.01, mean + 0.01] as [number, number] });
+  const r = {
+    schema: 1 as const,
+    id: "mtl-x",
+    tables: ["headline" as const],
+    plan: "p.json",
+    config: { mode: "mtl", size: 128, seed: 0, epochs: 1, batchSize: 8, classLabelFraction: 1, loss: "kltv" },
+    params: {},
+    versions: {},
+    backend: "cpu",
+    adapter: null,
+    machine: { os: "linux", arch: "x86_64", cpus: 2 },
+    finishedAt: "2026-12-07T00:00:00Z",
+    trainSeconds: 1,
+    stopped: "completed",
+    epochs: [{ epoch: 1, seconds: 1, lr: 1, losses: {}, valDice: 0.9, valAuc: 0.8 }],
+    test: {
+      seg: {
+        checkpoint: "best",
+        epoch: 1,
+        n: 120,
+        segmentation: {
+          n: 105,
+          dice: stat(0.95),
+          jaccard: stat(0.9),
+          pixelAccuracy: { mean: 0.97, std: 0.01 },
+          hd95: { median: 5.1, ci95: [4.8, 5.5] as [number, number], mean: 6 },
+          over2Pieces: 26,
+          postprocessed: {
+            dice: stat(0.951),
+            hd95: { median: 4.9, ci95: [4.6, 5.2] as [number, number], mean: 5 },
+            over2Pieces: 0,
+            bySource: { montgomery: { n: 20, dice: stat(0.96) }, shenzhen: { n: 85, dice: stat(0.948) } },
+          },
+        },
+      },
+      cls: {
+        checkpoint: "best-cls",
+        epoch: 1,
+        n: 120,
+        classification: {
+          n: 120,
+          auc: 0.9,
+          aucCi95: [0.85, 0.95] as [number, number],
+          accuracy: 0.85,
+          sensitivity: 0.86,
+          specificity: 0.84,
+          confusion: [[51, 10], [8, 51]],
+          calibration: {
+            temperature: 1.4,
+            threshold: 0.42,
+            rule: "youden-val" as const,
+            n: 120,
+            ece: { before: 0.1, after: 0.05 },
+          },
+          ece: { calibrated: 0.04, raw: 0.09 },
+          reliability: Array.from(
+            { length: 10 },
+            (_, i) => ({ lo: i / 10, hi: (i + 1) / 10, n: 12, confidence: i / 10 + 0.05, accuracy: i / 10 }),
+          ),
+        },
+      },
+    },
+  };
+  const doc = renderResults([r], "test");
+  assert.match(
+    doc.markdown,
+    /\| mtl-x \| 0\.950 .*\| 0\.951 .*\| montgomery 0\.960 .*shenzhen 0\.948 .*\| 5\.10 .*\| 4\.90 .*\| 26 → 0 of 105 \|/,
+  );
+  assert.match(
+    doc.markdown,
+    /\| mtl-x \| 0\.900 .*\| 1\.40 \| 0\.420 \| 0\.850 \| 0\.860 \| 0\.840 \| 0\.090 → 0\.040 \|/,
+  );
+  assert.ok(doc.charts["results-reliability-mtl-x.svg"]?.startsWith("<svg"));
+});
