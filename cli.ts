@@ -367,7 +367,9 @@ async function cmdServe(argv: string[]) {
   const page = await bundlePage();
   if (page.error) console.error(`warning: no browser page (${page.error}); serving the HTTP API only`);
   const ac = new AbortController();
-  const stop = () => ac.abort();
+  let signals = 0;
+  // The first signal shuts the server down (in-flight requests finish); a second one quits at once.
+  const stop = () => (++signals > 1 ? Deno.exit(130) : ac.abort());
   for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, stop);
   const mb = num("max-mb", v["max-mb"]);
   const server = await serveModel({

@@ -98,3 +98,35 @@ export async function replaceFolderAtomically(dir: string, fill: (tmp: string) =
   await Deno.rename(tmp, dir);
   await Deno.remove(old, { recursive: true }).catch(() => {});
 }
+
+/**
+ * An operating-system error as a sentence for the user: the path, the cause, and what to do.
+ *
+ * @example
+ * ```ts
+ * import { describeOsError } from "./fs.ts";
+ * import assert from "node:assert/strict";
+ * const e = new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+ * assert.match(describeOsError(e, "--out pred/", "write the predictions").message, /--out pred\/: cannot write the predictions \(permission denied\); check the folder's permissions/);
+ * ```
+ * @param e the error
+ * @param where what it concerns, e.g. `--out pred/`
+ * @param doing what was being done, e.g. `write the predictions`
+ * @returns an Error with the message (the original error is its `cause`); other errors are returned unchanged
+ */
+export function describeOsError(e: unknown, where: string, doing: string): Error {
+  const msg = (e as Error)?.message ?? String(e);
+  const hints: [RegExp | (new (...a: never[]) => Error), string, string][] = [
+    [/No space left|os error 28|ENOSPC/i, "the disk is full", "free some space or choose another place"],
+    [Deno.errors.PermissionDenied, "permission denied", "check the folder's permissions, or choose another place"],
+    [/Read-only file system|os error 30|EROFS/i, "the file system is read-only", "choose a writable place"],
+    [Deno.errors.NotADirectory, "a part of the path is a file", "choose a folder path"],
+    [Deno.errors.NotFound, "a part of the path does not exist", "check the path"],
+    [/Disk quota|os error 122|EDQUOT/i, "the disk quota is exhausted", "free some space or choose another place"],
+  ];
+  for (const [test, cause, fix] of hints) {
+    const hit = test instanceof RegExp ? test.test(msg) : e instanceof test;
+    if (hit) return new Error(`${where}: cannot ${doing} (${cause}); ${fix}`, { cause: e });
+  }
+  return e instanceof Error ? e : new Error(msg);
+}

@@ -10,7 +10,14 @@ import type * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fileHandler } from "../io/file_handler.ts";
-import { cacheRoot, createFolderAtomically, exists, replaceFolderAtomically, writeFileSynced } from "../io/fs.ts";
+import {
+  cacheRoot,
+  createFolderAtomically,
+  describeOsError,
+  exists,
+  replaceFolderAtomically,
+  writeFileSynced,
+} from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
 import type { Calibration } from "./calibration.ts";
 import type { IndependentTest, ModelMetadata } from "./model_metadata.ts";
@@ -198,6 +205,13 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2) + "\n");
   // Built beside the target and swapped in whole: a kill leaves the earlier model or the new one, never a mix.
   await replaceFolderAtomically(opts.out, async (tmp) => {
+    await fill(tmp).catch((e) => {
+      throw describeOsError(e, `--out ${opts.out}`, "write the model");
+    });
+  });
+  return meta;
+
+  async function fill(tmp: string) {
     for (const name of ["segmentor", "discriminator"]) {
       if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
       const m = await loadCheckpointModel(name === "discriminator" && ckC ? ckC.dir : ck.dir, name);
@@ -222,8 +236,7 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
       enc({ epoch: ck.state.epoch, ...(calibration ? { calibration } : {}) }),
     );
     await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
-  });
-  return meta;
+  }
 }
 
 const f3 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "–");

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { writeFileSynced } from "../io/fs.ts";
+import { describeOsError, writeFileSynced } from "../io/fs.ts";
 import {
   checkShardRuns,
   type ClaimedPredictionFolder,
@@ -362,8 +362,10 @@ export async function predict(
     await Deno.rename(tmpJsonl, jsonl);
     await claimed.complete();
   } catch (e) {
-    await Deno.remove(tmpJsonl).catch(() => {});
-    throw e;
+    // The run stays marked incomplete (predictions.run.json) and its temporary JSONL lists what it wrote, so that the
+    // next run finishes or replaces it; the earlier predictions.jsonl is untouched.
+    if (e instanceof DataError) throw e;
+    throw describeOsError(e, `--out ${opts.out}`, "write the predictions");
   } finally {
     m.segmentor?.dispose();
     m.discriminator?.dispose();
