@@ -26,8 +26,8 @@ const MAX_ASPECT = 4;
 
 /**
  * Refuses geometry no chest X-ray has (a side under 16 pixels, or more elongated than 4:1): a model would still
- * answer, with a meaningless class and mask. `prepareImage` calls it; `predict` calls it while it reads every input
- * before writing.
+ * answer, with a meaningless class and mask. `predictImage` (serve, the page) calls it, and `predict` while it reads
+ * every input before writing.
  *
  * @example
  * ```ts
@@ -76,10 +76,9 @@ export function checkImageGeometry(img: Pick<DecodedImage, "width" | "height">, 
  * @param path its name, for error messages
  * @param opts size and normalization
  * @returns a `size × size` plane
- * @throws {DataError} for a non-square image without `size`, or geometry no chest X-ray has
+ * @throws {DataError} for a non-square image without `size`
  */
 export function prepareImage(img: DecodedImage, path: string, opts: LoadImageOptions = {}): Float32Array {
-  checkImageGeometry(img, path);
   const size = opts.size ?? img.width;
   if (opts.size === undefined && img.width !== img.height) {
     throw new DataError(path, `image is ${img.width}×${img.height}, not square`, "pass a size to resize it");

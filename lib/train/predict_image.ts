@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { DecodedImage } from "../data/decode.ts";
-import { prepareImage } from "../data/prepare_image.ts";
+import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
 import { inferenceOutputs } from "./evaluation.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
 import { applyTemperature, decideClass } from "./calibration.ts";
@@ -60,6 +60,7 @@ export interface SingleImagePrediction {
  */
 export async function predictImage(model: LoadedModel, image: DecodedImage): Promise<SingleImagePrediction> {
   const m = model.metadata;
+  checkImageGeometry(image, "image");
   const plane = prepareImage(image, "image", { size: m.size, normalize: m.normalize, clahe: m.clahe });
   const out = tf.tidy(() =>
     inferenceOutputs(
