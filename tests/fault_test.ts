@@ -330,3 +330,37 @@ Deno.test("train killed with SIGKILL at many points: the last checkpoint stays w
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("merge killed with SIGKILL leaves no predictions.jsonl or the whole merged one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "appaunet-fault-merge-" });
+  try {
+    const n = 4, per = 20000;
+    for (let k = 1; k <= n; k++) {
+      const lines = Array.from({ length: per }, (_, i) => JSON.stringify({ id: `s${k}-${i}`, pad: "x".repeat(60) }));
+      await Deno.writeTextFile(path.join(dir, `predictions.${k}-of-${n}.jsonl`), lines.join("\n") + "\n");
+    }
+    const cli = path.join(import.meta.dirname!, "..", "cli.ts");
+    const cmd = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--config", config, cli, "merge", "--out", dir, "--overwrite"],
+        stdout: "null",
+        stderr: "null",
+      });
+    const t0 = performance.now();
+    assert.ok((await cmd().output()).success);
+    const full = performance.now() - t0;
+    const whole = await Deno.readTextFile(path.join(dir, "predictions.jsonl"));
+    assert.equal(whole.trim().split("\n").length, n * per);
+    for (let i = 0; i < 8; i++) {
+      await Deno.remove(path.join(dir, "predictions.jsonl")).catch(() => {});
+      const child = cmd().spawn();
+      const timer = setTimeout(() => child.kill("SIGKILL"), full * (0.4 + 0.08 * i));
+      await child.status;
+      clearTimeout(timer);
+      const now = await Deno.readTextFile(path.join(dir, "predictions.jsonl")).catch(() => undefined);
+      assert.ok(now === undefined || now === whole, `kill ${i}: a partial predictions.jsonl`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -41,7 +41,10 @@ async function entries(dir: string): Promise<string[] | undefined> {
     return names;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`--out ${dir}: cannot read the folder (${(e as Error).message})`);
+    if (e instanceof Deno.errors.NotADirectory) {
+      throw new Error(`--out ${dir}: is a file, not a folder; choose a folder`);
+    }
+    throw new Error(`--out ${dir}: cannot read the folder (${(e as Error).message}); check its permissions`);
   }
 }
 
