@@ -180,7 +180,9 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     variant: String(c.variant ?? ""),
     checkpoint: {
       epoch: Number(ck.state.epoch),
-      selectedBy: opts.selectedBy ?? SELECTED_BY[path.basename(ck.dir)] ?? path.basename(ck.dir),
+      selectedBy: opts.selectedBy ??
+        (c.mode === "cls" && path.basename(ck.dir) === "best" ? "best val AUC" : undefined) ??
+        SELECTED_BY[path.basename(ck.dir)] ?? path.basename(ck.dir),
     },
     versions: (c.versions ?? {}) as Record<string, unknown>,
     ...(calibration ? { calibration } : {}),
@@ -193,7 +195,9 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
         classifier: {
           checkpoint: {
             epoch: Number(ckC.state.epoch),
-            selectedBy: SELECTED_BY[path.basename(ckC.dir)] ?? path.basename(ckC.dir),
+            // In a cls run `best` follows val AUC.
+            selectedBy: path.basename(ckC.dir) === "best" ? "best val AUC" : SELECTED_BY[path.basename(ckC.dir)] ??
+              path.basename(ckC.dir),
           },
           training: publicTraining(ckC.config as Record<string, unknown>),
         },
