@@ -36,6 +36,7 @@ export { cleanMask, countPieces, lungMaskAt } from "./lib/data/postprocess.ts";
 export type { CleanMaskOptions, LungMaskOptions } from "./lib/data/postprocess.ts";
 export {
   applyTemperature,
+  calibrate,
   decideClass,
   expectedCalibrationError,
   fitCalibration,

@@ -40,6 +40,23 @@ Deno.test("temperature scaling: T > 1 for an over-confident model, ≈ 1 for a c
   assert.throws(() => applyTemperature([0.5, 0.5], 0), /temperature must be > 0/);
 });
 
+Deno.test("Platt scaling removes a shift that temperature scaling cannot (a classifier that underrates class 1)", () => {
+  const rng = createRng(6);
+  const n = 3000;
+  const y = Array.from({ length: n }, () => (rng.next() < 0.5 ? 1 : 0));
+  // True logit 2·(y − ½) + noise, reported 1.5 lower for every image: p₁ is too small everywhere.
+  const probs = y.map((v) => {
+    const z = 2 * (v - 0.5) + rng.normal() - 1.5;
+    const p = 1 / (1 + Math.exp(-z));
+    return [1 - p, p];
+  });
+  const c = fitCalibration(probs, y);
+  assert.ok(c.bias !== undefined && c.bias > 1, `bias ${c.bias}`);
+  assert.ok(c.ece.after < 0.03 && c.ece.before > 0.1, JSON.stringify(c.ece));
+  const onlyT = expectedCalibrationError(probs.map((p) => applyTemperature(p, c.temperature)), y);
+  assert.ok(c.ece.after < onlyT, `Platt ${c.ece.after} vs temperature alone ${onlyT}`);
+});
+
 Deno.test("Youden threshold: maximises sensitivity + specificity on val; the decision and the metrics use it", () => {
   // Positives score 0.3–0.45, negatives 0.05–0.25: argmax (0.5) calls every positive negative.
   const scores = [0.05, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45];
@@ -176,7 +193,7 @@ Deno.test("RESULTS.md reports the field's mask metrics, the val-chosen threshold
   );
   assert.match(
     doc.markdown,
-    /\| mtl-x \| 0\.900 .*\| 1\.40 \| 0\.420 \| 0\.850 \| 0\.860 \| 0\.840 \| 0\.090 → 0\.040 \|/,
+    /\| mtl-x \| 0\.900 .*\| 1\.40, 0\.00 \| 0\.420 \| 0\.850 \| 0\.860 \| 0\.840 \| 0\.090 → 0\.040 \|/,
   );
   assert.ok(doc.charts["results-reliability-mtl-x.svg"]?.startsWith("<svg"));
 });

@@ -347,20 +347,20 @@ function fieldSection(rs: ExperimentResult[], charts: Record<string, string>): s
   if (cls.length) {
     out.push(
       "**Decisions and calibration** (test split, best-val-AUC checkpoint; the temperature and the decision threshold " +
-        "on the calibrated class-1 probability are fitted on val: threshold by Youden's J, temperature by val " +
-        "log-likelihood; ECE over 10 bins)",
+        "on the calibrated class-1 probability are fitted on val: Platt scaling σ(z / T + b) of the class-1 logit z " +
+        "by val log-likelihood (b = 0: temperature scaling), threshold by Youden's J; ECE over 10 bins)",
       "",
-      "| run | AUC | temperature | threshold | accuracy | sensitivity | specificity | ECE raw → calibrated |",
+      "| run | AUC | T, b | threshold | accuracy | sensitivity | specificity | ECE raw → calibrated |",
       "| --- | --- | --- | --- | --- | --- | --- | --- |",
     );
     for (const r of cls) {
       const c = r.test.cls!.classification!;
       out.push(
-        `| ${r.id} | ${f(c.auc)} ${ci(c.aucCi95)} | ${f(c.calibration!.temperature, 2)} | ${
-          f(c.calibration!.threshold)
-        } | ${f(c.accuracy)} | ${f(c.sensitivity)} | ${f(c.specificity)} | ${f(c.ece?.raw)} → ${
-          f(c.ece?.calibrated)
-        } |`,
+        `| ${r.id} | ${f(c.auc)} ${ci(c.aucCi95)} | ${f(c.calibration!.temperature, 2)}, ${
+          f(c.calibration!.bias ?? 0, 2)
+        } | ${f(c.calibration!.threshold)} | ${f(c.accuracy)} | ${f(c.sensitivity)} | ${f(c.specificity)} | ${
+          f(c.ece?.raw)
+        } → ${f(c.ece?.calibrated)} |`,
       );
       if (c.reliability) {
         const name = `results-reliability-${r.id}.svg`;

@@ -14,7 +14,6 @@ import { meanStd, rocAuc } from "../train/metrics.ts";
 import { type EpochRecord, train, type TrainRuntime } from "../train/trainer.ts";
 import { bootstrapInterval } from "./bootstrap.ts";
 import {
-  applyTemperature,
   type Calibration,
   expectedCalibrationError,
   fitCalibration,
@@ -256,7 +255,7 @@ export function checkpointTest(
       r.classification.calibration = calibration;
       r.classification.ece = {
         calibrated: expectedCalibrationError(probs, y),
-        raw: expectedCalibrationError(probs.map((p) => applyTemperature(p, 1 / calibration.temperature)), y),
+        raw: expectedCalibrationError(labeled.map((p) => p.rawProbs ?? p.probs!), y),
       };
       r.classification.reliability = reliabilityBins(probs, y);
     }
@@ -295,12 +294,10 @@ function hd95Stat(values: number[]): { median: number; ci95: [number, number]; m
 }
 
 /**
- * A checkpoint's calibration: its own (fitted on val when it was saved), else fitted now on val (checkpoints
- * written before calibration existed).
+ * A checkpoint's calibration, fitted now on val with this version's `fitCalibration` (the same fit the trainer stores
+ * in checkpoints; refitting keeps result files of older checkpoints comparable).
  */
 async function calibrationOf(dir: string, data: string): Promise<Calibration | undefined> {
-  const own = (await loadCheckpoint(dir)).state.calibration as Calibration | undefined;
-  if (own) return own;
   const v = await evaluate({ model: dir, data, split: "val", calibration: null });
   const labeled = v.predictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
   return labeled.length ? fitCalibration(labeled.map((p) => p.probs!), labeled.map((p) => p.label!)) : undefined;

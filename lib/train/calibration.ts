@@ -1,8 +1,9 @@
 /**
- * Calibration and the class decision, fitted on `val` and stored with the model: temperature scaling of the class
- * probabilities (Guo et al., ICML 2017, arXiv:1706.04599) and, for two classes, the decision threshold on the
- * calibrated probability of class 1 that maximises Youden's J = sensitivity + specificity − 1 on val (the rule
- * screening studies use when no operating point is prescribed). With more than two classes the decision is the
+ * Calibration and the class decision, fitted on `val` and stored with the model. Two classes: Platt scaling of the
+ * class-1 logit z = log(p₁ / p₀), p₁' = σ(z / T + b) (Platt 1999; temperature scaling, Guo et al., ICML 2017,
+ * arXiv:1706.04599, is its b = 0 case: a classifier whose probabilities are shifted, not only too sharp, needs b),
+ * and the decision threshold on the calibrated p₁ that maximises Youden's J = sensitivity + specificity − 1 on val
+ * (the rule screening studies use when no operating point is prescribed). More classes: temperature scaling. With more than two classes the decision is the
  * argmax. The expected calibration error (ECE) is the top-label ECE over 10 equal-width confidence bins (Naeini et
  * al., AAAI 2015), as the field reports it.
  *
@@ -13,6 +14,8 @@
 export interface Calibration {
   /** Temperature T: calibrated probabilities are softmax(log p / T). 1 = unchanged. */
   temperature: number;
+  /** Two classes: the bias b added to the scaled class-1 logit (Platt scaling). Absent or 0: temperature only. */
+  bias?: number;
   /** Two classes: class 1 is predicted where its calibrated probability is ≥ this. Absent with more classes. */
   threshold?: number;
   /** How the threshold was chosen. */
@@ -45,6 +48,27 @@ export function applyTemperature(probs: number[], temperature: number): number[]
   const e = z.map((v) => Math.exp(v - m));
   const s = e.reduce((a, b) => a + b, 0);
   return e.map((v) => v / s);
+}
+
+/**
+ * Applies a calibration: with two classes and a bias, σ(log(p₁/p₀) / T + b); otherwise temperature scaling.
+ *
+ * @example
+ * ```ts
+ * import { calibrate } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const cal = { temperature: 1, bias: Math.log(3), rule: "youden-val" as const, n: 1, ece: { before: 0, after: 0 } };
+ * assert.equal(calibrate([0.5, 0.5], cal)[1].toFixed(2), "0.75"); // odds 1 → 3
+ * ```
+ * @param probs raw class probabilities
+ * @param cal the calibration
+ * @returns calibrated probabilities
+ */
+export function calibrate(probs: number[], cal: Pick<Calibration, "temperature" | "bias">): number[] {
+  if (probs.length !== 2 || !cal.bias) return applyTemperature(probs, cal.temperature);
+  const z = (Math.log(Math.max(probs[1], 1e-12)) - Math.log(Math.max(probs[0], 1e-12))) / cal.temperature + cal.bias;
+  const p1 = 1 / (1 + Math.exp(-z));
+  return [1 - p1, p1];
 }
 
 /**
@@ -181,8 +205,42 @@ export function youdenThreshold(scores: number[], labels: number[]): number {
 }
 
 /**
- * Fits the temperature (minimum val negative log-likelihood, golden-section search over log T in [log 0.05, log 20])
- * and, with two classes, the Youden threshold on the calibrated val probabilities.
+ * Platt scaling of the class-1 logit by Newton's method on the val log-likelihood, with Platt's smoothed targets
+ * ((N₊ + 1) / (N₊ + 2) and 1 / (N₋ + 2)), which keep separable val sets finite.
+ *
+ * @param z class-1 logits
+ * @param y 0/1 labels
+ * @returns slope a (= 1 / T) and bias b
+ */
+function plattFit(z: number[], y: number[]): { a: number; b: number } {
+  const pos = y.filter((v) => v === 1).length, neg = y.length - pos;
+  const t = y.map((v) => (v === 1 ? (pos + 1) / (pos + 2) : 1 / (neg + 2)));
+  let a = 1, b = 0;
+  for (let it = 0; it < 100; it++) {
+    let g0 = 0, g1 = 0, h00 = 1e-9, h01 = 0, h11 = 1e-9;
+    for (let i = 0; i < z.length; i++) {
+      const p = 1 / (1 + Math.exp(-(a * z[i] + b))), d = p - t[i], w = p * (1 - p);
+      g0 += d * z[i];
+      g1 += d;
+      h00 += w * z[i] * z[i];
+      h01 += w * z[i];
+      h11 += w;
+    }
+    const det = h00 * h11 - h01 * h01;
+    if (!(Math.abs(det) > 1e-12)) break;
+    const da = (h11 * g0 - h01 * g1) / det, db = (h00 * g1 - h01 * g0) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) + Math.abs(db) < 1e-10) break;
+  }
+  return { a, b };
+}
+
+/**
+ * Fits the calibration on val: two classes, Platt scaling of the class-1 logit (kept only when its slope is positive
+ * and it lowers the val log-likelihood; otherwise temperature scaling) and the Youden threshold on the calibrated val
+ * probabilities; more classes, the temperature by minimum val negative log-likelihood (golden-section search over
+ * log T in [log 0.05, log 20]).
  *
  * @example
  * ```ts
@@ -216,10 +274,23 @@ export function fitCalibration(probs: number[][], labels: number[]): Calibration
   }
   let temperature = Math.exp((lo + hi) / 2);
   if (!(nll(probs, labels, temperature) < nll(probs, labels, 1))) temperature = 1;
-  const calibrated = probs.map((p) => applyTemperature(p, temperature));
   const k = probs[0].length;
+  let bias = 0;
+  if (k === 2) {
+    const z = probs.map((p) => Math.log(Math.max(p[1], 1e-12)) - Math.log(Math.max(p[0], 1e-12)));
+    const { a, b } = plattFit(z, labels);
+    const nllOf = (c: { temperature: number; bias: number }) =>
+      probs.reduce((s, p, i) => s - Math.log(Math.max(calibrate(p, c)[labels[i]], 1e-12)), 0) / probs.length;
+    const platt = { temperature: 1 / a, bias: b };
+    if (a > 0 && Number.isFinite(b) && nllOf(platt) < nllOf({ temperature, bias: 0 })) {
+      temperature = platt.temperature;
+      bias = platt.bias;
+    }
+  }
+  const calibrated = probs.map((p) => calibrate(p, { temperature, bias }));
   return {
     temperature,
+    ...(bias ? { bias } : {}),
     ...(k === 2 ? { threshold: youdenThreshold(calibrated.map((p) => p[1]), labels) } : {}),
     rule: k === 2 ? "youden-val" : "argmax",
     n: probs.length,

@@ -8,7 +8,7 @@ import type { DatasetSplit } from "../data/dataset.ts";
 import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
 import { realClassProbabilities } from "../losses/gan.ts";
 import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd } from "./metrics.ts";
-import { applyTemperature, type Calibration } from "./calibration.ts";
+import { calibrate, type Calibration } from "./calibration.ts";
 import { cleanMask, countPieces } from "../data/postprocess.ts";
 import { hausdorffDistance } from "../metrics/hausdorff.ts";
 
@@ -30,8 +30,10 @@ export interface ImagePrediction {
   id: string;
   /** Predicted mask probabilities (`size²`), when a segmentor ran and `keepMasks` is set. */
   mask?: Float32Array;
-  /** Class probabilities over the real classes. */
+  /** Class probabilities over the real classes (calibrated when the models have a calibration). */
   probs?: number[];
+  /** The uncalibrated probabilities, when `probs` are calibrated. */
+  rawProbs?: number[];
   /** Dice against the true mask, when it exists. */
   dice?: number;
   /** Jaccard index against the true mask, when it exists. */
@@ -225,7 +227,8 @@ export async function evaluateSplit(
       }
       if (read.probs) {
         const raw = Array.from(read.probs.slice(i * k, (i + 1) * k));
-        p.probs = models.calibration ? applyTemperature(raw, models.calibration.temperature) : raw;
+        p.probs = models.calibration ? calibrate(raw, models.calibration) : raw;
+        if (models.calibration) p.rawProbs = raw;
         if (s.label !== null) {
           probs.push(p.probs);
           labels.push(s.label);

@@ -347,7 +347,11 @@ export function modelCard(meta: ModelMetadata): string {
               f3(cal.threshold)
             } (threshold chosen on val by Youden's J)`
             : "the most probable class"
-        }; probabilities temperature-scaled with T = ${f3(cal.temperature)} (fitted on val).`,
+        }; probabilities calibrated on val (${
+          cal.bias
+            ? `Platt scaling σ(z / T + b), T = ${f3(cal.temperature)}, b = ${f3(cal.bias)}`
+            : `temperature ${f3(cal.temperature)}`
+        }).`,
       ]
       : []),
     "- Masks are post-processed by `predict`, `serve` and the page (two largest components kept, holes filled) unless " +

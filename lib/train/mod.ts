@@ -8,6 +8,7 @@ export type { ResolvedTrainOptions, TrainMode, TrainOptions } from "./config.ts"
 export { train } from "./trainer.ts";
 export {
   applyTemperature,
+  calibrate,
   decideClass,
   expectedCalibrationError,
   fitCalibration,

@@ -14,7 +14,7 @@ import {
   type PredictionIdentity,
 } from "./prediction_folder.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
-import { applyTemperature, decideClass } from "./calibration.ts";
+import { calibrate, decideClass } from "./calibration.ts";
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import type { DecodedImage } from "../data/decode.ts";
@@ -351,7 +351,7 @@ export async function predict(
         }
         if (probs) {
           const raw = Array.from(probs.slice(j * k, (j + 1) * k));
-          const pr = m.calibration ? applyTemperature(raw, m.calibration.temperature) : raw;
+          const pr = m.calibration ? calibrate(raw, m.calibration) : raw;
           rec.probabilities = Object.fromEntries(m.config.classNames.map((n, c) => [n, pr[c]]));
           rec.predictedClass = m.config.classNames[decideClass(pr, m.calibration?.threshold)];
         }

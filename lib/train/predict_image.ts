@@ -9,7 +9,7 @@ import type { DecodedImage } from "../data/decode.ts";
 import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
 import { inferenceOutputs } from "./evaluation.ts";
 import type { ModelMetadata } from "./model_metadata.ts";
-import { applyTemperature, decideClass } from "./calibration.ts";
+import { calibrate, decideClass } from "./calibration.ts";
 
 /** A loaded model: its nets and the metadata inference needs. */
 export interface LoadedModel {
@@ -83,7 +83,7 @@ export async function predictImage(model: LoadedModel, image: DecodedImage): Pro
     }
     if (out.probs) {
       const raw = Array.from(await out.probs.data());
-      const p = m.calibration ? applyTemperature(raw, m.calibration.temperature) : raw;
+      const p = m.calibration ? calibrate(raw, m.calibration) : raw;
       r.probabilities = Object.fromEntries(m.classNames.map((c, i) => [c, p[i]]));
       r.predictedClass = m.classNames[decideClass(p, m.calibration?.threshold)];
     }
