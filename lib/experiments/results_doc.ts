@@ -4,7 +4,7 @@
  * @module
  */
 import * as path from "node:path";
-import { svgLineChart } from "../report/report.ts";
+import { svgIntervalChart, svgLineChart } from "../report/report.ts";
 import { TVERSKY_LOSS_NAMES } from "../losses/by_name.ts";
 import { resolveTrainOptions, type TrainMode } from "../train/config.ts";
 import { RESULT_TABLES, type ResultTable } from "./plan.ts";
@@ -399,7 +399,7 @@ function testScores(r: ExperimentResult): Map<string, { p: number; y: number }> 
   return m;
 }
 
-function ssl(rs: ExperimentResult[]): string[] {
+function ssl(rs: ExperimentResult[], charts: Record<string, string>): string[] {
   const groups = groupBy(rs, (r) => groupKey(r, ["seed"]))
     .sort((a, b) =>
       Number(opt(a[0], "classLabelFraction")) - Number(opt(b[0], "classLabelFraction")) ||
@@ -451,6 +451,17 @@ function ssl(rs: ExperimentResult[]): string[] {
       } | ${meanSd(g.map((r) => r.test.cls?.classification?.auc ?? NaN))} | ${delta} | ${better} |`,
     );
   }
+  charts["results-ssl.svg"] = svgIntervalChart(
+    "test AUC by method and share of class labels (mean ± sd over seeds)",
+    groups.map((g) => {
+      const a = g.map((r) => r.test.cls?.classification?.auc ?? NaN).filter(Number.isFinite);
+      const m = mean(a);
+      const sd = a.length > 1 ? Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / (a.length - 1)) : 0;
+      return { label: `${opt(g[0], "ssl")} ${pct(opt(g[0], "classLabelFraction"))}`, mean: m, lo: m - sd, hi: m + sd };
+    }),
+    "test AUC (dot: mean over seeds; whisker: ± 1 sd; one seed: no whisker)",
+  );
+  out.push("", "![test AUC by method (mean ± sd over seeds)](results-ssl.svg)");
   if (verdicts.length) {
     out.push(
       "",
@@ -516,7 +527,7 @@ export function renderResults(results: ExperimentResult[], command: string): Res
       : t === "multitask"
       ? multitask(rs)
       : t === "ssl"
-      ? ssl(rs)
+      ? ssl(rs, charts)
       : labels(rs, charts);
     lines.push(...body, "");
     if (t === "headline") lines.push(...fieldSection(rs, charts));

@@ -6,4 +6,4 @@
 export { createProgress } from "./progress.ts";
 export type { Progress, ProgressMode } from "./progress.ts";
 export { maskPng, overlayPng } from "./overlay.ts";
-export { svgLineChart } from "./report.ts";
+export { svgIntervalChart, svgLineChart } from "./report.ts";

@@ -74,6 +74,54 @@ export function svgLineChart(title: string, series: Record<string, number[]>, xL
 }
 
 /**
+ * A dot-and-whisker chart as an SVG string: one dot (the mean) and one whisker (e.g. ± one standard deviation over
+ * seeds, or an interval) per labelled item, on a y axis with three labelled ticks.
+ *
+ * @example
+ * ```ts
+ * import { svgIntervalChart } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * const svg = svgIntervalChart("AUC", [{ label: "a", mean: 0.8, lo: 0.75, hi: 0.85 }], "test AUC");
+ * assert.ok(svg.startsWith("<svg") && svg.includes("0.850"));
+ * ```
+ * @param title chart title
+ * @param items label, mean and whisker ends of each item
+ * @param yLabel the y axis's caption (with its unit)
+ * @returns SVG markup
+ */
+export function svgIntervalChart(
+  title: string,
+  items: { label: string; mean: number; lo: number; hi: number }[],
+  yLabel: string,
+): string {
+  const step = 96, w = Math.max(80 + step * Math.max(items.length, 1), 7 * title.length + 60), h = 240, pad = 44;
+  const all = items.flatMap((i) => [i.lo, i.hi, i.mean]).filter(Number.isFinite);
+  const lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
+  const span = hi - lo || 1;
+  const y = (v: number) => h - pad - ((v - lo) / span) * (h - 2 * pad);
+  const x = (k: number) => pad + step / 2 + step * k;
+  let body = "";
+  items.forEach((it, k) => {
+    if (Number.isFinite(it.lo) && Number.isFinite(it.hi)) {
+      body += `<line x1="${x(k)}" y1="${y(it.lo).toFixed(1)}" x2="${x(k)}" y2="${
+        y(it.hi).toFixed(1)
+      }" stroke="#1f77b4" stroke-width="2"/>`;
+    }
+    if (Number.isFinite(it.mean)) body += `<circle cx="${x(k)}" cy="${y(it.mean).toFixed(1)}" r="4" fill="#d62728"/>`;
+    body += `<text x="${x(k)}" y="${h - pad + 16}" font-size="10" text-anchor="middle">${esc(it.label)}</text>`;
+  });
+  const ticks = [lo, (lo + hi) / 2, hi].map((v) =>
+    `<text x="2" y="${(y(v) + 4).toFixed(1)}" font-size="10">${num(v, 3)}</text>` +
+    `<line x1="${pad - 4}" y1="${y(v).toFixed(1)}" x2="${pad}" y2="${y(v).toFixed(1)}" stroke="#888"/>`
+  ).join("");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="${esc(title)}">` +
+    `<text x="${pad}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>` +
+    `<text x="${pad}" y="30" font-size="10">${esc(yLabel)}</text>` +
+    `<line x1="${pad}" y1="${h - pad}" x2="${w - 10}" y2="${h - pad}" stroke="#888"/>` +
+    `<line x1="${pad}" y1="${pad}" x2="${pad}" y2="${h - pad}" stroke="#888"/>${ticks}${body}</svg>`;
+}
+
+/**
  * Writes `report.html` and `overlays/*.png` into the run folder.
  *
  * @param r run data and models
