@@ -6,7 +6,7 @@ each image's own grid) and the manifest's masks and labels, and computes with nu
 and TB literature report:
 
 - lung Dice per image (overall and per `source`), with a percentile bootstrap 95 % interval of the mean;
-- HD95 in pixels of the image's grid (boundary pixels, exact Euclidean distance transform, 95th percentile of each
+- HD95 in pixels of the image's grid, and in millimetres for DICOM inputs whose record gives the pixel spacing (boundary pixels, exact Euclidean distance transform, 95th percentile of each
   direction, the larger of the two; as MONAI's compute_hausdorff_distance(percentile=95)), median with interval;
 - masks in more than two 8-connected pieces;
 - TB AUC (Mann-Whitney, ties counted half) of the positive class's probability, with interval;
@@ -39,14 +39,14 @@ def boundary(m):
     return m & ~er
 
 
-def hd95(a, b):
+def hd95(a, b, spacing=None):
     ea, eb = boundary(a), boundary(b)
     if not ea.any() and not eb.any():
         return 0.0
     if not ea.any() or not eb.any():
         return float("inf")
-    da = ndimage.distance_transform_edt(~eb)[ea]
-    db = ndimage.distance_transform_edt(~ea)[eb]
+    da = ndimage.distance_transform_edt(~eb, sampling=spacing)[ea]
+    db = ndimage.distance_transform_edt(~ea, sampling=spacing)[eb]
     return float(max(np.percentile(da, 95), np.percentile(db, 95)))
 
 
@@ -113,8 +113,11 @@ def main():
             pred = load_mask(r["mask"])
             if pred.shape != truth.shape:
                 sys.exit(f"{r['mask']}: {pred.shape} but the true mask is {truth.shape}")
-            seg.append({"id": r["id"], "source": row.get("source", ""), "dice": dice(pred, truth),
-                        "hd95": hd95(pred, truth), "pieces": pieces(pred)})
+            item = {"id": r["id"], "source": row.get("source", ""), "dice": dice(pred, truth),
+                    "hd95": hd95(pred, truth), "pieces": pieces(pred)}
+            if r.get("pixelSpacing"):
+                item["hd95Mm"] = hd95(pred, truth, r["pixelSpacing"])
+            seg.append(item)
         if row.get("label", "") != "" and r.get("probabilities"):
             names = list(r["probabilities"].keys())
             y = 1 if (row.get("label_name") or row["label"]) in (a.positive, str(names.index(a.positive))) else 0
@@ -131,6 +134,8 @@ def main():
             "dice": {"mean": float(d.mean()), "ci95": boot(len(d), lambda i: d[i].mean())},
             "hd95Pixels": {"median": float(np.median(h)), "ci95": boot(len(h), lambda i: np.median(h[i]))},
             "over2Pieces": int(sum(s["pieces"] > 2 for s in seg)),
+            **({"hd95Mm": {"n": len(mm), "median": float(np.median(mm))}}
+               if (mm := [s["hd95Mm"] for s in seg if "hd95Mm" in s]) else {}),
             "bySource": {
                 src: {"n": int(len(v)), "dice": {"mean": float(v.mean()), "ci95": boot(len(v), lambda i, v=v: v[i].mean())}}
                 for src in sorted({s["source"] for s in seg}) if src

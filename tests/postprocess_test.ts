@@ -87,3 +87,32 @@ Deno.test("HD95 equals a brute-force computation on random blobs; empty masks gi
   assert.equal(hausdorffDistance(empty, one, w, h), Infinity);
   assert.throws(() => hausdorffDistance(one, one, w, h, { percentile: 0 }), /percentile/);
 });
+
+Deno.test("a DICOM's pixel spacing is read (Pixel Spacing, row then column) and HD95 takes it for millimetres", async () => {
+  const { decodeImageBytes } = await import("../mod.ts");
+  const { writeDicom } = await import("../fixtures/loader_fixtures.ts");
+  const pixels = new Uint16Array(32 * 32).map((_, i) => i % 4096);
+  const bytes = writeDicom({
+    rows: 32,
+    cols: 32,
+    pixels,
+    bitsAllocated: 16,
+    bitsStored: 12,
+    photometric: "MONOCHROME2",
+    pixelSpacing: [0.143, 0.139],
+  });
+  assert.deepEqual(decodeImageBytes(bytes, "x.dcm").pixelSpacing, [0.143, 0.139]);
+  const none = writeDicom({
+    rows: 32,
+    cols: 32,
+    pixels,
+    bitsAllocated: 16,
+    bitsStored: 12,
+    photometric: "MONOCHROME2",
+  });
+  assert.equal(decodeImageBytes(none, "y.dcm").pixelSpacing, undefined);
+  // Anisotropic spacing: 2 columns apart at 0.5 mm a column is 1 mm.
+  const sq = (x0: number) =>
+    Array.from({ length: 100 }, (_, i) => (i % 10 >= x0 && i % 10 < x0 + 4 && i >= 30 && i < 70 ? 1 : 0));
+  assert.equal(hausdorffDistance(sq(2), sq(4), 10, 10, { percentile: 100, spacing: [0.143, 0.5] }), 1);
+});

@@ -29,6 +29,8 @@ export interface Sample {
   hidden: { mask: boolean; label: boolean };
   /** The manifest's `source` of the row, when it has one. */
   source?: string;
+  /** Pixel spacing at the model size in mm, `[row, column]`, when the image file gives one (DICOM). */
+  spacing?: [number, number];
 }
 
 /** Options for {@linkcode createDataset}. */
@@ -307,6 +309,14 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
         split,
         hidden: { mask: false, label: false },
         ...(row.source ? { source: row.source } : {}),
+        ...(decoded.pixelSpacing
+          ? {
+            spacing: [
+              (decoded.pixelSpacing[0] * decoded.height) / size,
+              (decoded.pixelSpacing[1] * decoded.width) / size,
+            ] as [number, number],
+          }
+          : {}),
       });
     } catch (e) {
       if (!(e instanceof DataError) || !opts.skipBad) throw e;

@@ -29,6 +29,11 @@ export interface DecodedImage {
   format: "png" | "jpeg" | "dicom";
   /** Bits per sample of the source (8, 12, 16 …). */
   bitDepth: number;
+  /**
+   * DICOM: the distance between pixel centres in millimetres, `[row, column]`, from Pixel Spacing (0028,0030), else
+   * Imager Pixel Spacing (0018,1164). Absent when the file gives none (and for PNG and JPEG).
+   */
+  pixelSpacing?: [number, number];
 }
 
 const UNCOMPRESSED_SYNTAXES = new Set([
@@ -291,5 +296,16 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
     for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (raw[i] * slope + intercept - a) / (b - a)));
   }
   if (photometric === "MONOCHROME1") { for (let i = 0; i < n; i++) out[i] = 1 - out[i]; }
-  return { width: cols, height: rows, data: out, format: "dicom", bitDepth: bitsStored };
+  const spacing = (ds.string("x00280030") ?? ds.string("x00181164") ?? "").split("\\").map((v) => Number(v.trim()));
+  const pixelSpacing = spacing.length === 2 && spacing.every((v) => Number.isFinite(v) && v > 0)
+    ? [spacing[0], spacing[1]] as [number, number]
+    : undefined;
+  return {
+    width: cols,
+    height: rows,
+    data: out,
+    format: "dicom",
+    bitDepth: bitsStored,
+    ...(pixelSpacing ? { pixelSpacing } : {}),
+  };
 }

@@ -48,6 +48,8 @@ export interface CheckpointTest {
     pixelAccuracy: { mean: number; std: number };
     /** HD95 in pixels of the model's grid: median (bootstrap 95 % interval) and mean over images. */
     hd95?: { median: number; ci95: [number, number]; mean: number };
+    /** HD95 in millimetres (post-processed masks), over the images that give a pixel spacing (DICOM). */
+    hd95Mm?: { n: number; median: number; ci95: [number, number]; mean: number };
     /** Masks in more than two 8-connected pieces. */
     over2Pieces?: number;
     /** Lung Dice by the manifest's `source`. */
@@ -221,6 +223,8 @@ export function checkpointTest(
       const raw = bySource((p) => p.dice!), clean = bySource((p) => p.field!.clean.dice);
       r.segmentation.hd95 = hd95Stat(field.map((p) => p.field!.hd95));
       r.segmentation.over2Pieces = field.filter((p) => p.field!.pieces > 2).length;
+      const mm = field.filter((p) => p.field!.hd95Mm).map((p) => p.field!.hd95Mm!.clean);
+      if (mm.length) r.segmentation.hd95Mm = { n: mm.length, ...hd95Stat(mm) };
       if (raw) r.segmentation.bySource = raw;
       r.segmentation.postprocessed = {
         dice: intervalStat(field.map((p) => p.field!.clean.dice)),

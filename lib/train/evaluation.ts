@@ -47,7 +47,13 @@ export interface ImagePrediction {
    * pieces of the predicted mask, and the same with post-processing (`cleanMask`: two largest components, holes
    * filled), with its Dice.
    */
-  field?: { hd95: number; pieces: number; clean: { dice: number; hd95: number; pieces: number } };
+  field?: {
+    hd95: number;
+    pieces: number;
+    clean: { dice: number; hd95: number; pieces: number };
+    /** HD95 in millimetres (raw, post-processed), when the image gives its pixel spacing. */
+    hd95Mm?: { raw: number; clean: number };
+  };
 }
 
 /** Hard Dice (threshold 0.5) of two 0/1 masks; 1 when both are empty (as `dicePerImage`). */
@@ -70,7 +76,12 @@ function hardDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * @param size side
  * @returns the metrics
  */
-function fieldMetrics(probs: Float32Array, truth: Float32Array, size: number): NonNullable<ImagePrediction["field"]> {
+function fieldMetrics(
+  probs: Float32Array,
+  truth: Float32Array,
+  size: number,
+  spacing?: [number, number],
+): NonNullable<ImagePrediction["field"]> {
   const bin = new Uint8Array(probs.length);
   for (let i = 0; i < bin.length; i++) bin[i] = probs[i] >= 0.5 ? 1 : 0;
   const clean = cleanMask(bin, size, size);
@@ -82,6 +93,14 @@ function fieldMetrics(probs: Float32Array, truth: Float32Array, size: number): N
       hd95: hausdorffDistance(clean, truth, size, size),
       pieces: countPieces(clean, size, size),
     },
+    ...(spacing
+      ? {
+        hd95Mm: {
+          raw: hausdorffDistance(bin, truth, size, size, { spacing }),
+          clean: hausdorffDistance(clean, truth, size, size, { spacing }),
+        },
+      }
+      : {}),
   };
 }
 
@@ -222,6 +241,7 @@ export async function evaluateSplit(
             read.pred.slice(i * px, (i + 1) * px),
             s.mask,
             split.size ? Math.round(Math.sqrt(px)) : 0,
+            s.spacing,
           );
         }
       }

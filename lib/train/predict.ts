@@ -87,8 +87,10 @@ export interface PredictionRecord {
   lungFraction?: number;
   /** Class probabilities by class name (mtl/cls). */
   probabilities?: Record<string, number>;
-  /** Argmax class name (mtl/cls). */
+  /** The decided class name (mtl/cls): the model's val-chosen threshold with two classes, else the argmax. */
   predictedClass?: string;
+  /** DICOM inputs: the pixel spacing in mm, `[row, column]`, for metrics in millimetres. */
+  pixelSpacing?: [number, number];
 }
 
 const IMAGE_EXT = /\.(png|jpe?g|dcm|dicom)$/i;
@@ -330,7 +332,13 @@ export async function predict(
       const k = m.config.classNames.length;
       for (let j = 0; j < chunk.length; j++) {
         const { id, file } = chunk[j], img = decoded[j];
-        const rec: PredictionRecord = { id, image: file, width: img.width, height: img.height };
+        const rec: PredictionRecord = {
+          id,
+          image: file,
+          width: img.width,
+          height: img.height,
+          ...(img.pixelSpacing ? { pixelSpacing: img.pixelSpacing } : {}),
+        };
         if (pred) {
           const probsHere = pred.slice(j * size * size, (j + 1) * size * size);
           const lung = Float32Array.from(
