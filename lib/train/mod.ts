@@ -16,7 +16,7 @@ export {
   youdenThreshold,
 } from "./calibration.ts";
 export type { Calibration, ReliabilityBin } from "./calibration.ts";
-export { EmaTeacher, SSL_METHODS, sslBatches, sslStep, unsupervisedWeight } from "./ssl.ts";
+export { createMaskHead, EmaTeacher, SSL_METHODS, sslBatches, sslStep, unsupervisedWeight } from "./ssl.ts";
 export type { SslBatch, SslBatchOptions, SslMethod, SslStepOptions } from "./ssl.ts";
 export type { ResumeOptions, TrainResult, TrainRuntime } from "./trainer.ts";
 export type { EpochRecord } from "./records.ts";
