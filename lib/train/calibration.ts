@@ -113,9 +113,9 @@ export interface ReliabilityBin {
  * ```ts
  * import { reliabilityBins } from "@appaunet/appaunet";
  * import assert from "node:assert/strict";
- * const b = reliabilityBins([[0.9, 0.1], [0.2, 0.8]], [0, 0], 10);
+ * const b = reliabilityBins([[0.85, 0.15], [0.18, 0.82]], [0, 0], 10);
  * assert.equal(b.length, 10);
- * assert.equal(b[8].n, 2); // both confidences in [0.8, 0.9]
+ * assert.equal(b[8].n, 2); // both top-label confidences in (0.8, 0.9]
  * assert.equal(b[8].accuracy, 0.5);
  * ```
  * @param probs `[n][K]` probabilities
@@ -244,13 +244,19 @@ function plattFit(z: number[], y: number[]): { a: number; b: number } {
  *
  * @example
  * ```ts
- * import { fitCalibration } from "@appaunet/appaunet";
+ * import { createRng, fitCalibration } from "@appaunet/appaunet";
  * import assert from "node:assert/strict";
- * // Over-confident scores: the fitted temperature softens them (T > 1) and lowers the ECE.
- * const probs = [[0.99, 0.01], [0.98, 0.02], [0.03, 0.97], [0.9, 0.1], [0.1, 0.9], [0.95, 0.05]];
- * const labels = [0, 0, 1, 1, 0, 0];
+ * // Over-confident scores (logits reported 3× too sharp): the fit softens them (T > 1) and lowers the ECE.
+ * const rng = createRng(1);
+ * const probs: number[][] = [], labels: number[] = [];
+ * for (let i = 0; i < 400; i++) {
+ *   const z = rng.uniform(-3, 3);
+ *   labels.push(rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0);
+ *   const p = 1 / (1 + Math.exp(-3 * z));
+ *   probs.push([1 - p, p]);
+ * }
  * const c = fitCalibration(probs, labels);
- * assert.ok(c.temperature > 1);
+ * assert.ok(c.temperature > 2 && c.temperature < 4);
  * assert.ok(c.ece.after < c.ece.before);
  * assert.equal(c.rule, "youden-val");
  * ```
