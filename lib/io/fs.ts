@@ -88,6 +88,8 @@ export async function replaceFolderAtomically(dir: string, fill: (tmp: string) =
   if (!await exists(dir) && await exists(old)) await Deno.rename(old, dir);
   const tmp = await Deno.makeTempDir({ dir: root, prefix: `.${path.basename(dir)}.tmp-` });
   try {
+    // makeTempDir creates 0700; the folder it becomes should read like any other (e.g. for a server's user).
+    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o755);
     await fill(tmp);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
