@@ -112,6 +112,12 @@ async function checkPretrained() {
         Math.abs(e.metrics.classification!.auc - cls.auc) < 0.01,
         `${e.metrics.classification!.auc} vs ${cls.auc}`,
       );
+      // Decisions at the stored (val-chosen) threshold, as the card reports them.
+      const recordedCls = cls as typeof cls & { sensitivity?: number; specificity?: number };
+      if (recordedCls.sensitivity !== undefined) {
+        assert.ok(Math.abs(e.metrics.classification!.sensitivity - recordedCls.sensitivity) < 0.02);
+        assert.ok(Math.abs(e.metrics.classification!.specificity - recordedCls.specificity!) < 0.02);
+      }
     }
     const card = await Deno.readTextFile(new URL("README.md", PRETRAINED_URL));
     if (seg) assert.ok(card.includes(`Lung Dice ${seg.dice.mean.toFixed(3)}`));
