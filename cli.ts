@@ -215,9 +215,24 @@ function printMetrics(m: SplitMetrics, classNames: string[]) {
     console.log(`  Dice            ${f(s.dice.mean)} ± ${f(s.dice.std)}`);
     console.log(`  Jaccard         ${f(s.jaccard.mean)} ± ${f(s.jaccard.std)}`);
     console.log(`  pixel accuracy  ${f(s.pixelAccuracy.mean)} ± ${f(s.pixelAccuracy.std)}`);
+    const fm = s.field;
+    if (fm) {
+      const src = Object.entries(fm.bySource).map(([k, b]) => `${k} ${f(b.dice)} (${b.n})`).join(", ");
+      if (src) console.log(`  Dice by source  ${src}`);
+      console.log(
+        `  HD95 median     ${fm.hd95Median.toFixed(2)} px at the model's size${
+          fm.hd95MmMedian ? `, ${fm.hd95MmMedian.median.toFixed(2)} mm (${fm.hd95MmMedian.n} DICOM images)` : ""
+        }; masks in > 2 pieces: ${fm.over2Pieces}`,
+      );
+      console.log(
+        `  post-processed  Dice ${f(fm.postprocessed.dice)}, HD95 median ${
+          fm.postprocessed.hd95Median.toFixed(2)
+        } px, masks in > 2 pieces: ${fm.postprocessed.over2Pieces} (as predict draws masks)`,
+      );
+    }
   }
   for (
-    const [title, c] of [["classification D(x ⊕ S(x))", m.classification], [
+    const [title, c] of [["classification", m.classification], [
       "classification D(x ⊕ y), true masks",
       m.classificationTrueMask,
     ]] as const
@@ -307,6 +322,7 @@ async function cmdEval(argv: string[]) {
     split: (v.split ?? "test") as "test",
     batchSize: num("batch-size", v["batch-size"]),
     skipBad: Boolean(v["skip-bad"]),
+    fieldMetrics: true,
   });
   if (v.json) console.log(JSON.stringify({ split: r.split, epoch: r.epoch, ...r.metrics }, null, 2));
   else {

@@ -46,6 +46,10 @@ gatedTest(
         Math.abs(s.segmentation.hd95Pixels.median - median) < 1e-6,
         `${s.segmentation.hd95Pixels.median} vs ${median}`,
       );
+      // eval's own summary of the same figures.
+      const field = ours.metrics.segmentation!.field!;
+      assert.equal(field.hd95Median, median);
+      assert.equal(field.over2Pieces, s.segmentation.over2Pieces);
       assert.ok(Math.abs(s.classification.auc - ours.metrics.classification!.auc) < 1e-6);
       assert.ok(Math.abs(s.classification.sensitivity - ours.metrics.classification!.sensitivity) < 1e-9);
     } finally {

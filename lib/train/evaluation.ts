@@ -17,11 +17,61 @@ export interface SplitMetrics {
   /** Number of images. */
   n: number;
   /** Segmentation on images with a mask (absent in cls mode). */
-  segmentation?: { n: number; dice: MeanStd; jaccard: MeanStd; pixelAccuracy: MeanStd };
+  segmentation?: {
+    n: number;
+    dice: MeanStd;
+    jaccard: MeanStd;
+    pixelAccuracy: MeanStd;
+    /** With field metrics: the field's summaries (HD95 at the model's grid, per source, post-processed). */
+    field?: FieldSummary;
+  };
   /** Classification from D(x ⊕ S(x)) (mtl) or the classifier (cls), on labeled images. */
   classification?: ClassificationMetrics;
   /** Classification from D(x ⊕ y) on images with a true mask (mtl only). */
   classificationTrueMask?: ClassificationMetrics;
+}
+
+/** The field's mask metrics over a split (see `ImagePrediction.field`). */
+export interface FieldSummary {
+  /** Median HD95 in pixels of the model's grid (raw masks). */
+  hd95Median: number;
+  /** Median HD95 in millimetres over the images that give a pixel spacing (post-processed masks), and their number. */
+  hd95MmMedian?: { n: number; median: number };
+  /** Masks in more than two pieces (raw). */
+  over2Pieces: number;
+  /** Mean Dice by the manifest's `source`. */
+  bySource: Record<string, { n: number; dice: number }>;
+  /** After post-processing: mean Dice, median HD95 (pixels), masks in more than two pieces. */
+  postprocessed: { dice: number; hd95Median: number; over2Pieces: number };
+}
+
+const median = (xs: number[]) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return !s.length ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Summarises the per-image field metrics. */
+function fieldSummary(preds: ImagePrediction[]): FieldSummary {
+  const f = preds.filter((p) => p.field);
+  const bySource: Record<string, { n: number; dice: number }> = {};
+  for (const p of f) {
+    if (!p.source) continue;
+    const b = bySource[p.source] ??= { n: 0, dice: 0 };
+    b.dice = (b.dice * b.n + p.dice!) / (b.n + 1);
+    b.n++;
+  }
+  const mm = f.filter((p) => p.field!.hd95Mm).map((p) => p.field!.hd95Mm!.clean);
+  return {
+    hd95Median: median(f.map((p) => p.field!.hd95)),
+    ...(mm.length ? { hd95MmMedian: { n: mm.length, median: median(mm) } } : {}),
+    over2Pieces: f.filter((p) => p.field!.pieces > 2).length,
+    bySource,
+    postprocessed: {
+      dice: f.reduce((s, p) => s + p.field!.clean.dice, 0) / Math.max(1, f.length),
+      hd95Median: median(f.map((p) => p.field!.clean.hd95)),
+      over2Pieces: f.filter((p) => p.field!.clean.pieces > 2).length,
+    },
+  };
 }
 
 /** Per-image prediction. */
@@ -266,6 +316,7 @@ export async function evaluateSplit(
   const metrics: SplitMetrics = { n: split.size };
   if (models.segmentor) {
     metrics.segmentation = { n: dice.length, dice: meanStd(dice), jaccard: meanStd(jac), pixelAccuracy: meanStd(acc) };
+    if (withFieldMetrics) metrics.segmentation.field = fieldSummary(predictions);
   }
   if (models.discriminator && labels.length) {
     metrics.classification = classificationMetrics(probs, labels, models.calibration?.threshold);

@@ -30,7 +30,7 @@ export { loadCheckpoint, loadCheckpointModel, resolveCheckpoint, saveCheckpoint 
 export type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.ts";
 export { findNonFiniteWeight, NonFiniteError } from "./numerics.ts";
 export { inferenceOutputs } from "./evaluation.ts";
-export type { EvalModels, ImagePrediction, SplitMetrics } from "./evaluation.ts";
+export type { EvalModels, FieldSummary, ImagePrediction, SplitMetrics } from "./evaluation.ts";
 export { evaluate } from "./inference.ts";
 export type { EvaluateOptions } from "./inference.ts";
 export { mergePredictions, predict, shardFromSpec } from "./predict.ts";
