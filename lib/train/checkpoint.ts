@@ -85,37 +85,42 @@ export async function saveCheckpoint(
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   try {
-    for (const [name, model] of Object.entries(c.models)) await model.save(finiteHandler(path.join(tmp, name), name));
+    await writeAll();
   } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    // No partial checkpoint is left behind (a simulated crash leaves it, as a real one would); the previous one stays.
+    if (crashAt !== "writing") await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
   }
-  if (crashAt === "writing") throw new Error("simulated crash while writing");
-  for (const [name, opt] of Object.entries(c.optimizers)) {
-    const named = await opt.getWeights();
-    const { data, specs } = await tf.io.encodeWeights(named);
-    for (const n of named) if (!(n.tensor instanceof tf.Variable)) n.tensor.dispose();
-    try {
-      assertFiniteWeights(specs, weightBytes(data), `${dir} (optimizer ${name})`, REFUSE_SAVE);
-    } catch (e) {
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
-      throw e;
-    }
-    await writeFileSynced(path.join(tmp, `optimizer_${name}.bin`), new Uint8Array(data as ArrayBuffer));
-    await writeFileSynced(
-      path.join(tmp, `optimizer_${name}.json`),
-      new TextEncoder().encode(JSON.stringify({ className: opt.getClassName(), specs })),
-    );
-  }
-  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2));
-  await writeFileSynced(path.join(tmp, "state.json"), enc(c.state));
-  await writeFileSynced(path.join(tmp, "config.json"), enc(c.config));
-  await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ savedAt: new Date().toISOString() }));
   await Deno.remove(old, { recursive: true }).catch(() => {});
   if (await exists(dir)) await Deno.rename(dir, old);
   if (crashAt === "swapping") throw new Error("simulated crash while swapping");
   await Deno.rename(tmp, dir);
   await Deno.remove(old, { recursive: true }).catch(() => {});
+
+  async function writeAll() {
+    for (const [name, model] of Object.entries(c.models)) await model.save(finiteHandler(path.join(tmp, name), name));
+    if (crashAt === "writing") throw new Error("simulated crash while writing");
+    for (const [name, opt] of Object.entries(c.optimizers)) {
+      const named = await opt.getWeights();
+      const { data, specs } = await tf.io.encodeWeights(named);
+      for (const n of named) if (!(n.tensor instanceof tf.Variable)) n.tensor.dispose();
+      try {
+        assertFiniteWeights(specs, weightBytes(data), `${dir} (optimizer ${name})`, REFUSE_SAVE);
+      } catch (e) {
+        await Deno.remove(tmp, { recursive: true }).catch(() => {});
+        throw e;
+      }
+      await writeFileSynced(path.join(tmp, `optimizer_${name}.bin`), new Uint8Array(data as ArrayBuffer));
+      await writeFileSynced(
+        path.join(tmp, `optimizer_${name}.json`),
+        new TextEncoder().encode(JSON.stringify({ className: opt.getClassName(), specs })),
+      );
+    }
+    const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2));
+    await writeFileSynced(path.join(tmp, "state.json"), enc(c.state));
+    await writeFileSynced(path.join(tmp, "config.json"), enc(c.config));
+    await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ savedAt: new Date().toISOString() }));
+  }
 }
 
 /**

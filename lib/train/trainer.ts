@@ -36,6 +36,7 @@ import { type ShaderWarmupReport, startShaderWarmup } from "../runtime/shader_wa
 import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
 import { withSeededRandom } from "./seeded_random.ts";
 import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";
+import { describeOsError } from "../io/fs.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
 
@@ -450,7 +451,10 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
             ...(calibration ? { calibration } : {}),
           },
           config: runConfig,
-        }, crashAt);
+        }, crashAt).catch((e) => {
+          // A full disk, a read-only or vanished folder: say where, why and what to do (the earlier checkpoint stays).
+          throw describeOsError(e, `--out ${c.out}`, `write checkpoints/${name}`);
+        });
       };
       // Fitted on this epoch's val predictions; saved with the checkpoints written after the epoch.
       let calibration: Calibration | undefined;
