@@ -15,7 +15,7 @@
  */
 export * from "./lib/model/mod.ts";
 export * from "./lib/losses/mod.ts";
-export { classificationMetrics, meanStd, rocAuc } from "./lib/train/metrics.ts";
+export { classificationMetrics, meanStd, median, rocAuc } from "./lib/train/metrics.ts";
 export type { ClassificationMetrics, MeanStd } from "./lib/train/metrics.ts";
 export { DataError } from "./lib/data/errors.ts";
 export { decodeImageBytes } from "./lib/data/decode.ts";

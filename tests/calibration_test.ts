@@ -18,6 +18,7 @@ import {
 } from "../mod.ts";
 import { createAppauNet } from "../mod.ts";
 import { tinyRunOptions } from "./run_options.ts";
+import { resultFile } from "./result_files.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-calibration-" });
@@ -123,20 +124,10 @@ Deno.test("a trained model stores its val calibration; export, predictImage and 
 Deno.test("RESULTS.md reports the field's mask metrics, the val-chosen threshold, ECE and a reliability diagram", async () => {
   const { renderResults } = await import("../mod.ts");
   const stat = (mean: number) => ({ mean, std: 0.01, ci95: [mean - 0.01, mean + 0.01] as [number, number] });
-  const r = {
-    schema: 1 as const,
+  const r = resultFile({
     id: "mtl-x",
-    tables: ["headline" as const],
-    plan: "p.json",
+    tables: ["headline"],
     config: { mode: "mtl", size: 128, seed: 0, epochs: 1, batchSize: 8, classLabelFraction: 1, loss: "kltv" },
-    params: {},
-    versions: {},
-    backend: "cpu",
-    adapter: null,
-    machine: { os: "linux", arch: "x86_64", cpus: 2 },
-    finishedAt: "2026-12-07T00:00:00Z",
-    trainSeconds: 1,
-    stopped: "completed",
     epochs: [{ epoch: 1, seconds: 1, lr: 1, losses: {}, valDice: 0.9, valAuc: 0.8 }],
     test: {
       seg: {
@@ -185,7 +176,7 @@ Deno.test("RESULTS.md reports the field's mask metrics, the val-chosen threshold
         },
       },
     },
-  };
+  });
   const doc = renderResults([r], "test");
   assert.match(
     doc.markdown,

@@ -14,6 +14,7 @@ import {
 } from "../mod.ts";
 import { epochsToLevel } from "../lib/experiments/results_doc.ts";
 import { gatedTest, REAL_DATA, WEBGPU } from "./webgpu_helper.ts";
+import { resultFile } from "./result_files.ts";
 
 Deno.test("parsePlan: defaults merge into each run; bad ids, duplicates, tables and option names name the run", () => {
   const base = {
@@ -69,20 +70,13 @@ Deno.test("bootstrapInterval: brackets the statistic, repeats with a seed, leave
 });
 
 function fakeResult(id: string, config: Record<string, unknown>, valDice: number[], auc = NaN): ExperimentResult {
-  return {
-    schema: 1,
+  return resultFile({
     id,
     tables: ["convergence", "labels"],
-    plan: "p.json",
     config: { size: 64, epochs: valDice.length, seed: 0, batchSize: 8, maskFraction: 1, ...config },
     params: { segmentor: 1000 },
-    versions: {},
-    backend: "cpu",
-    adapter: null,
-    machine: { os: "linux", arch: "x86_64", cpus: 2 },
     finishedAt: "2026-12-04T00:00:00.000Z",
     trainSeconds: 10 * valDice.length,
-    stopped: "completed",
     epochs: valDice.map((d, i) => ({ epoch: i + 1, seconds: 10, lr: 1e-3, losses: {}, valDice: d })),
     test: {
       seg: {
@@ -111,7 +105,7 @@ function fakeResult(id: string, config: Record<string, unknown>, valDice: number
         },
       },
     },
-  };
+  });
 }
 
 Deno.test("renderResults: epochs to a val Dice level, the KLTV convergence verdict and the semi-supervision verdict", () => {

@@ -92,24 +92,18 @@ Deno.test("a DICOM's pixel spacing is read (Pixel Spacing, row then column) and 
   const { decodeImageBytes } = await import("../mod.ts");
   const { writeDicom } = await import("../fixtures/loader_fixtures.ts");
   const pixels = new Uint16Array(32 * 32).map((_, i) => i % 4096);
-  const bytes = writeDicom({
-    rows: 32,
-    cols: 32,
-    pixels,
-    bitsAllocated: 16,
-    bitsStored: 12,
-    photometric: "MONOCHROME2",
-    pixelSpacing: [0.143, 0.139],
-  });
-  assert.deepEqual(decodeImageBytes(bytes, "x.dcm").pixelSpacing, [0.143, 0.139]);
-  const none = writeDicom({
-    rows: 32,
-    cols: 32,
-    pixels,
-    bitsAllocated: 16,
-    bitsStored: 12,
-    photometric: "MONOCHROME2",
-  });
+  const dicom = (pixelSpacing?: [number, number]) =>
+    writeDicom({
+      rows: 32,
+      cols: 32,
+      pixels,
+      bitsAllocated: 16,
+      bitsStored: 12,
+      photometric: "MONOCHROME2",
+      pixelSpacing,
+    });
+  assert.deepEqual(decodeImageBytes(dicom([0.143, 0.139]), "x.dcm").pixelSpacing, [0.143, 0.139]);
+  const none = dicom();
   assert.equal(decodeImageBytes(none, "y.dcm").pixelSpacing, undefined);
   // Anisotropic spacing: 2 columns apart at 0.5 mm a column is 1 mm.
   const sq = (x0: number) =>

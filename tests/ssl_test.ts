@@ -19,6 +19,7 @@ import {
 } from "../mod.ts";
 import type { ExperimentResult } from "../mod.ts";
 import { tinyRunOptions } from "./run_options.ts";
+import { resultFile } from "./result_files.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-ssl-" });
@@ -169,33 +170,24 @@ Deno.test("pairedDifferenceInterval: a method better on every seed gets a positi
 Deno.test("RESULTS.md's ssl table pairs each method with the supervised run of the same seed and gives the verdict", () => {
   const labels = Array.from({ length: 40 }, (_, i) => i % 2);
   const rng = createRng(7);
-  const run = (id: string, ssl: string, seed: number, sep: number): ExperimentResult => ({
-    schema: 1,
-    id,
-    tables: ["ssl"],
-    plan: "p.json",
-    config: { mode: "cls", ssl, seed, classLabelFraction: 0.1, epochs: 15, size: 64, batchSize: 8 },
-    params: {},
-    versions: {},
-    backend: "cpu",
-    adapter: null,
-    machine: { os: "linux", arch: "x86_64", cpus: 2 },
-    finishedAt: "2026-12-07T00:00:00Z",
-    trainSeconds: 1,
-    stopped: "completed",
-    epochs: [{ epoch: 1, seconds: 1, lr: 1, losses: {}, valAuc: 0.8 }],
-    test: {
-      cls: {
-        checkpoint: "best",
-        epoch: 1,
-        n: 40,
-        predictions: labels.map((y, i) => {
-          const p = 1 / (1 + Math.exp(-(y * sep + rng.normal())));
-          return { id: `i${i}`, label: y, probs: [1 - p, p] };
-        }),
+  const run = (id: string, ssl: string, seed: number, sep: number): ExperimentResult =>
+    resultFile({
+      id,
+      tables: ["ssl"],
+      config: { mode: "cls", ssl, seed, classLabelFraction: 0.1, epochs: 15, size: 64, batchSize: 8 },
+      epochs: [{ epoch: 1, seconds: 1, lr: 1, losses: {}, valAuc: 0.8 }],
+      test: {
+        cls: {
+          checkpoint: "best",
+          epoch: 1,
+          n: 40,
+          predictions: labels.map((y, i) => {
+            const p = 1 / (1 + Math.exp(-(y * sep + rng.normal())));
+            return { id: `i${i}`, label: y, probs: [1 - p, p] };
+          }),
+        },
       },
-    },
-  });
+    });
   const rs = [0, 1, 2].flatMap((s) => [run(`sup-${s}`, "supervised", s, 0.5), run(`fm-${s}`, "fixmatch", s, 4)]);
   const md = renderResults(rs, "test").markdown;
   assert.match(md, /\| fixmatch \| 10 % \| 3 \|.*\| \+0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \| 3 of 3 \|/);

@@ -60,20 +60,24 @@ export const CHROMIUM: Precondition = {
   fix: "/usr/bin/chromium is not installed; apt-get install chromium",
 };
 /** Debian's Python with numpy, scipy and Pillow (the independent scorer `experiments/score_predictions.py`). */
+let scipyOk: boolean | undefined;
 export const SCIPY: Precondition = {
   name: "scipy",
-  ok: (() => {
-    try {
-      return new Deno.Command("/usr/bin/python3", {
-        args: ["-c", "import numpy, scipy, PIL"],
-        stdout: "null",
-        stderr: "null",
-      })
-        .outputSync().success;
-    } catch {
-      return false;
+  // Asked only by the tests that need it (it starts a Python process), once.
+  get ok() {
+    if (scipyOk === undefined) {
+      try {
+        scipyOk = new Deno.Command("/usr/bin/python3", {
+          args: ["-c", "import numpy, scipy, PIL"],
+          stdout: "null",
+          stderr: "null",
+        }).outputSync().success;
+      } catch {
+        scipyOk = false;
+      }
     }
-  })(),
+    return scipyOk;
+  },
   fix: "/usr/bin/python3 lacks numpy, scipy or PIL; apt-get install python3-numpy python3-scipy python3-pil",
 };
 /** Linux. */

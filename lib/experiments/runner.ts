@@ -10,16 +10,16 @@ import { exists, writeFileSynced } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "../train/checkpoint.ts";
 import type { ImagePrediction, SplitMetrics } from "../train/evaluation.ts";
 import { evaluate } from "../train/inference.ts";
-import { meanStd, rocAuc } from "../train/metrics.ts";
+import { meanStd, median, rocAuc } from "../train/metrics.ts";
 import { type EpochRecord, train, type TrainRuntime } from "../train/trainer.ts";
 import { bootstrapInterval } from "./bootstrap.ts";
 import {
   type Calibration,
   expectedCalibrationError,
-  fitCalibration,
   type ReliabilityBin,
   reliabilityBins,
 } from "../train/calibration.ts";
+import { calibrationFromPredictions } from "../train/evaluation.ts";
 import { type ResolvedRun, type ResultTable, runFolder } from "./plan.ts";
 
 /** Mean, standard deviation and a bootstrap 95 % interval of the mean. */
@@ -222,14 +222,15 @@ export function checkpointTest(
       };
       const raw = bySource((p) => p.dice!), clean = bySource((p) => p.field!.clean.dice);
       r.segmentation.hd95 = hd95Stat(field.map((p) => p.field!.hd95));
-      r.segmentation.over2Pieces = field.filter((p) => p.field!.pieces > 2).length;
-      const mm = field.filter((p) => p.field!.hd95Mm).map((p) => p.field!.hd95Mm!.clean);
+      const summary = metrics.segmentation.field;
+      r.segmentation.over2Pieces = summary?.over2Pieces ?? field.filter((p) => p.field!.pieces > 2).length;
+      const mm = field.map((p) => p.field!.hd95Mm).filter((v) => v !== undefined) as number[];
       if (mm.length) r.segmentation.hd95Mm = { n: mm.length, ...hd95Stat(mm) };
       if (raw) r.segmentation.bySource = raw;
       r.segmentation.postprocessed = {
         dice: intervalStat(field.map((p) => p.field!.clean.dice)),
         hd95: hd95Stat(field.map((p) => p.field!.clean.hd95)),
-        over2Pieces: field.filter((p) => p.field!.clean.pieces > 2).length,
+        over2Pieces: summary?.postprocessed.over2Pieces ?? field.filter((p) => p.field!.clean.pieces > 2).length,
         ...(clean ? { bySource: clean } : {}),
       };
     }
@@ -285,10 +286,6 @@ const finiteOrNull = (v: number) => (Number.isFinite(v) ? Math.round(v * 1e4) / 
 
 /** Median HD95 with a bootstrap interval (an empty mask counts as infinitely far), and the mean of the finite ones. */
 function hd95Stat(values: number[]): { median: number; ci95: [number, number]; mean: number } {
-  const median = (xs: number[]) => {
-    const s = xs.slice().sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
   const finite = values.filter(Number.isFinite);
   return {
     median: median(values),
@@ -302,9 +299,9 @@ function hd95Stat(values: number[]): { median: number; ci95: [number, number]; m
  * in checkpoints; refitting keeps result files of older checkpoints comparable).
  */
 async function calibrationOf(dir: string, data: string): Promise<Calibration | undefined> {
-  const v = await evaluate({ model: dir, data, split: "val", calibration: null });
-  const labeled = v.predictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
-  return labeled.length ? fitCalibration(labeled.map((p) => p.probs!), labeled.map((p) => p.label!)) : undefined;
+  return calibrationFromPredictions(
+    (await evaluate({ model: dir, data, split: "val", calibration: null })).predictions,
+  );
 }
 
 function machine(): ExperimentResult["machine"] {

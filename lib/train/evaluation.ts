@@ -7,8 +7,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { DatasetSplit } from "../data/dataset.ts";
 import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
 import { realClassProbabilities } from "../losses/gan.ts";
-import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd } from "./metrics.ts";
-import { calibrate, type Calibration } from "./calibration.ts";
+import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd, median } from "./metrics.ts";
+import { calibrate, type Calibration, fitCalibration } from "./calibration.ts";
 import { cleanMask, countPieces } from "../data/postprocess.ts";
 import { hausdorffDistance } from "../metrics/hausdorff.ts";
 
@@ -45,11 +45,6 @@ export interface FieldSummary {
   postprocessed: { dice: number; hd95Median: number; over2Pieces: number };
 }
 
-const median = (xs: number[]) => {
-  const s = xs.slice().sort((a, b) => a - b);
-  return !s.length ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /** Summarises the per-image field metrics. */
 function fieldSummary(preds: ImagePrediction[]): FieldSummary {
   const f = preds.filter((p) => p.field);
@@ -60,7 +55,7 @@ function fieldSummary(preds: ImagePrediction[]): FieldSummary {
     b.dice = (b.dice * b.n + p.dice!) / (b.n + 1);
     b.n++;
   }
-  const mm = f.filter((p) => p.field!.hd95Mm).map((p) => p.field!.hd95Mm!.clean);
+  const mm = f.map((p) => p.field!.hd95Mm).filter((v) => v !== undefined) as number[];
   return {
     hd95Median: median(f.map((p) => p.field!.hd95)),
     ...(mm.length ? { hd95MmMedian: { n: mm.length, median: median(mm) } } : {}),
@@ -101,8 +96,8 @@ export interface ImagePrediction {
     hd95: number;
     pieces: number;
     clean: { dice: number; hd95: number; pieces: number };
-    /** HD95 in millimetres (raw, post-processed), when the image gives its pixel spacing. */
-    hd95Mm?: { raw: number; clean: number };
+    /** HD95 in millimetres of the post-processed mask, when the image gives its pixel spacing. */
+    hd95Mm?: number;
   };
 }
 
@@ -143,15 +138,19 @@ function fieldMetrics(
       hd95: hausdorffDistance(clean, truth, size, size),
       pieces: countPieces(clean, size, size),
     },
-    ...(spacing
-      ? {
-        hd95Mm: {
-          raw: hausdorffDistance(bin, truth, size, size, { spacing }),
-          clean: hausdorffDistance(clean, truth, size, size, { spacing }),
-        },
-      }
-      : {}),
+    ...(spacing ? { hd95Mm: hausdorffDistance(clean, truth, size, size, { spacing }) } : {}),
   };
+}
+
+/**
+ * Fits the calibration on the labeled predictions of a split (see `fitCalibration`); `undefined` without any.
+ *
+ * @param predictions a split's predictions with raw class probabilities
+ * @returns the calibration
+ */
+export function calibrationFromPredictions(predictions: ImagePrediction[]): Calibration | undefined {
+  const labeled = predictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
+  return labeled.length ? fitCalibration(labeled.map((p) => p.probs!), labeled.map((p) => p.label!)) : undefined;
 }
 
 /** Models used for evaluation. */
@@ -169,8 +168,8 @@ export interface EvalModels {
    */
   classifierInput?: "image" | "image+mask";
   /**
-   * The model's calibration (fitted on val): class probabilities are temperature-scaled and the two-class decision
-   * uses its threshold. Absent: raw probabilities and the argmax.
+   * The model's calibration (fitted on val): class probabilities are calibrated (`calibrate`) and the two-class
+   * decision uses its threshold. Absent: raw probabilities and the argmax.
    */
   calibration?: Calibration;
 }

@@ -131,6 +131,24 @@ export function classificationMetrics(probs: number[][], labels: number[], thres
   };
 }
 
+/**
+ * The median (the mean of the two middle values for an even count); NaN for no values. Infinity counts as a value.
+ *
+ * @example
+ * ```ts
+ * import { median } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(median([3, 1, 2]), 2);
+ * assert.equal(median([4, 1, 2, 3]), 2.5);
+ * ```
+ * @param xs the values
+ * @returns the median
+ */
+export function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return !s.length ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 /** Mean and (population) standard deviation. */
 export interface MeanStd {
   /** Mean. */

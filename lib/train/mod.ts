@@ -24,7 +24,7 @@ export { createAdam, FusedAdamOptimizer } from "./adam.ts";
 export type { AdamGradients } from "./adam.ts";
 export { ganTrainStep } from "./gan_step.ts";
 export type { GanBatch, GanNets, GanStepOptions } from "./gan_step.ts";
-export { classificationMetrics, meanStd, rocAuc } from "./metrics.ts";
+export { classificationMetrics, meanStd, median, rocAuc } from "./metrics.ts";
 export type { ClassificationMetrics, MeanStd } from "./metrics.ts";
 export { loadCheckpoint, loadCheckpointModel, resolveCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 export type { CheckpointContent, LoadedCheckpoint } from "./checkpoint.ts";

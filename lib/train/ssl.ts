@@ -167,8 +167,7 @@ export function* sslBatches(
   const px = size * size, B = o.batchSize, U = o.method === "supervised" ? 0 : Math.round(o.ratio * B);
   const roundsL = new Map<number, number[]>(), roundsU = new Map<number, number[]>();
   const withMasks = o.method === "maskaux";
-  const masks = withMasks ? new Float32Array((B + U) * px) : undefined;
-  const hasMask = withMasks ? new Float32Array(B + U) : undefined;
+  let masks: Float32Array | undefined, hasMask: Float32Array | undefined; // this batch's (maskaux)
   // The weak view of a sample; with `maskaux` its mask, transformed alike, goes to row `row` of the masks.
   const weakOf = (s: Sample, rngSeed: number[], row = -1) => {
     const a = o.augment
@@ -183,8 +182,7 @@ export function* sslBatches(
   for (let b = o.skip ?? 0; b < o.steps; b++) {
     const g = o.epoch * o.steps + b;
     const img = new Float32Array(B * px), labels = new Int32Array(B);
-    masks?.fill(0);
-    hasMask?.fill(0);
+    if (withMasks) [masks, hasMask] = [new Float32Array((B + U) * px), new Float32Array(B + U)];
     for (let k = 0; k < B; k++) {
       const s = inRounds(labeled, g * B + k, o.seed, 0x1abe1, roundsL);
       img.set(weakOf(s, [o.seed, g, k, 0x3ea1], k), k * px);
@@ -207,9 +205,7 @@ export function* sslBatches(
       labels: tf.tensor1d(labels, "int32"),
       ...(U > 0 ? { weak: tf.tensor4d(weak, [U, size, size, 1]) } : {}),
       ...(U > 0 && !withMasks ? { student: tf.tensor4d(stud, [U, size, size, 1]) } : {}),
-      ...(masks && hasMask
-        ? { masks: tf.tensor4d(masks.slice(), [B + U, size, size, 1]), hasMask: tf.tensor1d(hasMask.slice()) }
-        : {}),
+      ...(masks && hasMask ? { masks: tf.tensor4d(masks, [B + U, size, size, 1]), hasMask: tf.tensor1d(hasMask) } : {}),
       dispose() {
         tf.dispose(
           [batch.images, batch.labels, batch.weak, batch.student, batch.masks, batch.hasMask].filter((t) =>

@@ -24,8 +24,8 @@ import {
   type TrainOptions,
 } from "./config.ts";
 import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
-import { evaluateSplit } from "./evaluation.ts";
-import { type Calibration, fitCalibration } from "./calibration.ts";
+import { calibrationFromPredictions, evaluateSplit } from "./evaluation.ts";
+import type { Calibration } from "./calibration.ts";
 import type { EpochRecord } from "./records.ts";
 
 export type { EpochRecord };
@@ -404,9 +404,10 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       nets = buildNets(c, numClasses);
       const net = nets;
       // ssl: the EMA teacher is the model that is evaluated and saved as "discriminator"; the student is kept too.
-      const ema = c.ssl !== "none"
-        ? (teacher = new EmaTeacher(net.discriminator!, buildClassifier(c, numClasses)))
+      const ssl = c.ssl !== "none"
+        ? { method: c.ssl, teacher: teacher = new EmaTeacher(net.discriminator!, buildClassifier(c, numClasses)) }
         : undefined;
+      const ema = ssl?.teacher;
       const evalD = ema ? ema.model : net.discriminator;
       // maskaux: the classifier with a mask head, trained (and saved as the student) in place of the classifier.
       const joint = c.ssl === "maskaux"
@@ -471,9 +472,9 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
           let images = 0, trainMs = 0;
           const skip = epoch === start.epoch ? start.batch : 0;
           let b = skip;
-          const batches: Generator<Batch | SslBatch> = ema && c.ssl !== "none"
+          const batches: Generator<Batch | SslBatch> = ssl
             ? sslBatches(part.labeled, trainSplit.samples, c.size, {
-              method: c.ssl,
+              method: ssl.method,
               batchSize: c.batchSize,
               ratio: c.sslRatio,
               steps: stepsPerEpoch,
@@ -500,14 +501,14 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
             const values = withSeededRandom(
               [c.seed, epoch, b, 0xd1],
               () =>
-                ema && c.ssl !== "none"
+                ssl
                   ? sslStep(
                     net.discriminator!,
-                    ema,
+                    ssl.teacher,
                     net.optD!,
                     batch as SslBatch,
                     {
-                      method: c.ssl,
+                      method: ssl.method,
                       threshold: c.sslThreshold,
                       weight: c.sslWeight,
                       step,
@@ -557,10 +558,7 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
                 `(${kept()}); ${NON_FINITE_CAUSES}`,
             );
           });
-          const labeledVal = valPredictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
-          calibration = labeledVal.length
-            ? fitCalibration(labeledVal.map((p) => p.probs!), labeledVal.map((p) => p.label!))
-            : undefined;
+          calibration = calibrationFromPredictions(valPredictions);
           const rec: EpochRecord = {
             epoch: epoch + 1,
             losses,
