@@ -50,7 +50,7 @@ import {
   writeResults,
 } from "./mod.ts";
 import { winogradOutputTile } from "./lib/kernels/webgpu_winograd.ts";
-import type { Calibration } from "./lib/train/calibration.ts";
+import type { Calibration } from "./lib/checkpoint/calibration.ts";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
 

@@ -28,6 +28,8 @@ export * from "./lib/model/mod.ts";
 export * from "./lib/losses/mod.ts";
 export * from "./lib/metrics/mod.ts";
 export * from "./lib/kernels/mod.ts";
+export * from "./lib/checkpoint/mod.ts";
+export * from "./lib/infer/mod.ts";
 export * from "./lib/train/mod.ts";
 export * from "./lib/report/mod.ts";
 export * from "./lib/experiments/mod.ts";

@@ -15,8 +15,7 @@
  */
 export * from "./lib/model/mod.ts";
 export * from "./lib/losses/mod.ts";
-export { classificationMetrics, meanStd, median, rocAuc } from "./lib/train/metrics.ts";
-export type { ClassificationMetrics, MeanStd } from "./lib/train/metrics.ts";
+export * from "./lib/metrics/mod.ts";
 export { DataError } from "./lib/data/errors.ts";
 export { decodeImageBytes } from "./lib/data/decode.ts";
 export type { DecodedImage } from "./lib/data/decode.ts";
@@ -25,22 +24,13 @@ export { clahe, zScore } from "./lib/data/normalize.ts";
 export type { ClaheOptions } from "./lib/data/normalize.ts";
 export { checkImageGeometry, prepareImage } from "./lib/data/prepare_image.ts";
 export type { LoadImageOptions } from "./lib/data/prepare_image.ts";
-export { encodeGrayPng, encodeRgbPng } from "./lib/io/png.ts";
-export { inferenceOutputs } from "./lib/train/evaluation.ts";
-export type { EvalModels } from "./lib/train/evaluation.ts";
-export type { IndependentTest, ModelMetadata } from "./lib/train/model_metadata.ts";
-export { predictImage } from "./lib/train/predict_image.ts";
-export type { LoadedModel, SingleImagePrediction } from "./lib/train/predict_image.ts";
-export * from "./lib/metrics/mod.ts";
 export { cleanMask, countPieces, lungMaskAt } from "./lib/data/postprocess.ts";
 export type { CleanMaskOptions, LungMaskOptions } from "./lib/data/postprocess.ts";
-export {
-  applyTemperature,
-  calibrate,
-  decideClass,
-  expectedCalibrationError,
-  fitCalibration,
-  reliabilityBins,
-  youdenThreshold,
-} from "./lib/train/calibration.ts";
-export type { Calibration, ReliabilityBin } from "./lib/train/calibration.ts";
+export { encodeGrayPng, encodeRgbPng } from "./lib/io/png.ts";
+export { applyTemperature, calibrate, decideClass } from "./lib/checkpoint/calibration.ts";
+export type { Calibration } from "./lib/checkpoint/calibration.ts";
+export type { IndependentTest, ModelMetadata } from "./lib/checkpoint/model_metadata.ts";
+export { inferenceOutputs } from "./lib/infer/evaluation.ts";
+export type { EvalModels } from "./lib/infer/evaluation.ts";
+export { predictImage } from "./lib/infer/predict_image.ts";
+export type { LoadedModel, SingleImagePrediction } from "./lib/infer/predict_image.ts";

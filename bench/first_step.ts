@@ -1,6 +1,6 @@
 /**
  * Time of a run's first mtl training step (compile + run), the trainer's own step on a random batch, with or
- * without the shader warm-up (lib/runtime/shader_warmup.ts). For a cold start give Mesa an empty cache folder:
+ * without the shader warm-up (lib/train/shader_warmup.ts). For a cold start give Mesa an empty cache folder:
  * `MESA_SHADER_CACHE_DIR=$(mktemp -d) deno run -A bench/first_step.ts [size] [base] [depth] [batch] [warmup|plain]`.
  *
  * @module
@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, perImageLossByName, resolveTrainOptions } from "../mod.ts";
 import { buildNets, runStep } from "../lib/train/step.ts";
-import { startShaderWarmup } from "../lib/runtime/shader_warmup.ts";
+import { startShaderWarmup } from "../lib/train/shader_warmup.ts";
 
 const [size, base, depth, batch] = [128, 16, 4, 8].map((d, i) => Number(Deno.args[i] ?? d));
 const withWarmup = (Deno.args[4] ?? "warmup") === "warmup";

@@ -11,7 +11,7 @@ import {
   train,
   writePhantomDataset,
 } from "../mod.ts";
-import { PRETRAINED_URL } from "../lib/train/export.ts";
+import { PRETRAINED_URL } from "../lib/checkpoint/open_model.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 
@@ -127,7 +127,7 @@ async function checkPretrained() {
 
 Deno.test("export --classifier pairs a segmentor with a cls run's image classifier: eval, predict and predictImage use both", async () => {
   const { predict, predictImage, train: trainRun, writePhantomDataset: phantoms } = await import("../mod.ts");
-  const { loadModels } = await import("../lib/train/inference.ts");
+  const { openModel } = await import("../lib/checkpoint/open_model.ts");
   const data = await phantoms(path.join(root, "pair-data"), { count: 28, size: 32, seed: 4 });
   const seg = path.join(root, "pair-seg"), cls = path.join(root, "pair-cls");
   await trainRun({ ...tinyRunOptions(data, seg, { mode: "seg", epochs: 1 }), progress: "none" });
@@ -153,12 +153,11 @@ Deno.test("export --classifier pairs a segmentor with a cls run's image classifi
     out: path.join(root, "pair-pred"),
   });
   assert.ok(recs.every((r) => r.mask && r.predictedClass));
-  const m = await loadModels(out);
+  const m = await openModel(out);
   const image = { width: 32, height: 32, data: new Float32Array(1024).fill(0.4), format: "png" as const, bitDepth: 8 };
   const p = await predictImage({ segmentor: m.segmentor, discriminator: m.discriminator, metadata: meta }, image);
   assert.ok(p.mask && p.probabilities);
-  m.segmentor?.dispose();
-  m.discriminator?.dispose();
+  m.dispose();
   await assert.rejects(
     exportModel({
       model: path.join(cls, "checkpoints", "best"),

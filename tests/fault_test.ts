@@ -213,7 +213,7 @@ Deno.test("predict never leaves two models' results in one folder: refused, repl
 
 Deno.test("merge refuses a shard whose run did not finish, shards of different models, and a missing folder", async () => {
   const { mergePredictions } = await import("../mod.ts");
-  const { claimPredictionFolder } = await import("../lib/train/prediction_folder.ts");
+  const { claimPredictionFolder } = await import("../lib/infer/prediction_folder.ts");
   const dir = await Deno.makeTempDir({ prefix: "appaunet-merge-" });
   try {
     const id = { modelDigest: "m1", model: "a", size: 64, threshold: 0.5, postprocess: true, probabilities: false };

@@ -10,8 +10,7 @@ import {
   train,
   writePhantomDataset,
 } from "../mod.ts";
-import { loadModels } from "../lib/train/inference.ts";
-import { modelMetadata } from "../lib/serve/server.ts";
+import { openModel } from "../lib/checkpoint/open_model.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { CHROMIUM as CHROMIUM_PRE, gatedTest } from "./webgpu_helper.ts";
@@ -36,15 +35,11 @@ const png = await Deno.readFile(imageFile);
 
 /** What the library's predictImage gives for the test image (the server and the page must match it). */
 async function libraryPrediction() {
-  const m = await loadModels(model);
+  const m = await openModel(model);
   try {
-    return await predictImage(
-      { segmentor: m.segmentor, discriminator: m.discriminator, metadata: await modelMetadata(model) },
-      decodeImageBytes(png, "wide.png"),
-    );
+    return await predictImage(m, decodeImageBytes(png, "wide.png"));
   } finally {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
   }
 }
 

@@ -10,14 +10,14 @@ import {
   writePhantomDataset,
 } from "../mod.ts";
 import type { TrainOptions } from "../mod.ts";
-import { evalOutputs } from "../lib/train/evaluation.ts";
+import { evalOutputs } from "../lib/infer/evaluation.ts";
 import { buildNets, disposeNets, runStep } from "../lib/train/step.ts";
 import {
   shaderWarmupMarker,
   shaderWarmupSkipReason,
   startShaderWarmup,
   WARMUP_FAST_RUN,
-} from "../lib/runtime/shader_warmup.ts";
+} from "../lib/train/shader_warmup.ts";
 import { webgpu, webgpuTest } from "./webgpu_helper.ts";
 import { tinyRunOptions } from "./run_options.ts";
 

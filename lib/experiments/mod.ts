@@ -4,8 +4,6 @@
  *
  * @module
  */
-export { bootstrapInterval, pairedDifferenceInterval } from "./bootstrap.ts";
-export type { BootstrapOptions } from "./bootstrap.ts";
 export { parsePlan, readPlan, RESULT_TABLES, runCommandLine } from "./plan.ts";
 export type { ExperimentPlan, PlannedRun, ResolvedRun, ResultTable } from "./plan.ts";
 export { pendingRuns, runPlannedRun } from "./runner.ts";

@@ -9,8 +9,8 @@ import { TVERSKY_LOSS_NAMES } from "../losses/by_name.ts";
 import { resolveTrainOptions, type TrainMode } from "../train/config.ts";
 import { RESULT_TABLES, type ResultTable } from "./plan.ts";
 import type { CheckpointTest, ExperimentResult, IntervalStat } from "./runner.ts";
-import { pairedDifferenceInterval } from "./bootstrap.ts";
-import { rocAuc } from "../train/metrics.ts";
+import { pairedDifferenceInterval } from "../metrics/bootstrap.ts";
+import { rocAuc } from "../metrics/classification.ts";
 
 /** The generated document: Markdown and chart files (name → SVG), to write next to each other. */
 export interface ResultsDocument {

@@ -7,19 +7,15 @@
  */
 import * as path from "node:path";
 import { exists, writeFileSynced } from "../io/fs.ts";
-import { loadCheckpoint, loadCheckpointModel } from "../train/checkpoint.ts";
-import type { ImagePrediction, SplitMetrics } from "../train/evaluation.ts";
-import { evaluate } from "../train/inference.ts";
-import { meanStd, median, rocAuc } from "../train/metrics.ts";
+import { loadCheckpoint, loadCheckpointModel } from "../checkpoint/checkpoint.ts";
+import type { ImagePrediction, SplitMetrics } from "../infer/evaluation.ts";
+import { evaluate } from "../infer/evaluate.ts";
+import { meanStd, median, rocAuc } from "../metrics/classification.ts";
 import { type EpochRecord, train, type TrainRuntime } from "../train/trainer.ts";
-import { bootstrapInterval } from "./bootstrap.ts";
-import {
-  type Calibration,
-  expectedCalibrationError,
-  type ReliabilityBin,
-  reliabilityBins,
-} from "../train/calibration.ts";
-import { calibrationFromPredictions } from "../train/evaluation.ts";
+import { bootstrapInterval } from "../metrics/bootstrap.ts";
+import type { Calibration } from "../checkpoint/calibration.ts";
+import { expectedCalibrationError, type ReliabilityBin, reliabilityBins } from "../metrics/calibration.ts";
+import { calibrationFromPredictions } from "../infer/evaluation.ts";
 import { type ResolvedRun, type ResultTable, runFolder } from "./plan.ts";
 
 /** Mean, standard deviation and a bootstrap 95 % interval of the mean. */

@@ -5,3 +5,4 @@
  */
 export { encodeGrayPng, encodeRgbPng } from "./png.ts";
 export { fileHandler } from "./file_handler.ts";
+export { maskPng, overlayPng } from "./overlay.ts";

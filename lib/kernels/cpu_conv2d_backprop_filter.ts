@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CpuBackendLike } from "../runtime/tfjs_internals.ts";
+import type { CpuBackendLike } from "./tfjs_internals.ts";
 
 /** Attributes tfjs passes to the kernel. */
 interface Attrs {

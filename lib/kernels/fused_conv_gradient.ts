@@ -21,7 +21,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CustomGradFunc, CustomGradResult, EngineLike, GradMap } from "../runtime/tfjs_internals.ts";
+import type { CustomGradFunc, CustomGradResult, EngineLike, GradMap } from "./tfjs_internals.ts";
 
 /** What `customGrad`'s function returns. */
 let installed = false;

@@ -18,7 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BatchNormLayer } from "../runtime/tfjs_internals.ts";
+import type { BatchNormLayer } from "./tfjs_internals.ts";
 import { storedAsFloat32, type WebGpuBackendLike } from "./webgpu_program.ts";
 import { channelMapWebGpu } from "./webgpu_channel.ts";
 import { columnFinish, columnPartialSums } from "./webgpu_reduce.ts";

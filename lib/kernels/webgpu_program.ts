@@ -5,27 +5,9 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { WebGpuBackendLike } from "../runtime/tfjs_internals.ts";
+import type { Program, WebGpuBackendLike } from "./tfjs_internals.ts";
 
-export type { WebGpuBackendLike };
-
-/** The part of tfjs's WebGPU program interface these kernels use. */
-export interface Program {
-  /** What tfjs sees: `[size, 1]` (see {@linkcode runProgram}). */
-  outputShape: number[];
-  /** The shape of the result as the caller gets it from {@linkcode runProgram}. */
-  logicalShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  variableNames: string[];
-  workgroupSize: [number, number, number];
-  size?: boolean;
-  uniforms?: string;
-  variableComponents?: number[];
-  outputComponent?: number;
-  getUserCode(): string;
-}
+export type { Program, WebGpuBackendLike };
 
 const WG = 64;
 

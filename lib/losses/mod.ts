@@ -1,6 +1,6 @@
 /**
- * Segmentation losses (XE, Dice, Tversky, focal Tversky, |KL|, KLTV, XE-Tversky), segmentation metrics, and the semi-
- * supervised GAN objectives.
+ * Segmentation losses (XE, Dice, Tversky, focal Tversky, |KL|, KLTV, XE-Tversky) and the semi-supervised GAN
+ * objectives (the overlap metrics live in `lib/metrics/`).
  *
  * @module
  */
@@ -20,7 +20,5 @@ export type { KltvOptions } from "./kltv.ts";
 export { xeTverskyLoss, xeTverskyLossPerImage } from "./xe_tversky.ts";
 export { LOSS_NAMES, lossByName, perImageLossByName } from "./by_name.ts";
 export type { LossName, PerImageLossFn } from "./by_name.ts";
-export { diceCoefficient, dicePerImage, jaccardIndex, jaccardPerImage, pixelAccuracyPerImage } from "./metrics.ts";
-export type { OverlapOptions } from "./metrics.ts";
 export { discriminatorLoss, realClassProbabilities, segmentorAdversarialLoss } from "./gan.ts";
 export type { DiscriminatorLossInputs } from "./gan.ts";

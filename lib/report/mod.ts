@@ -5,5 +5,5 @@
  */
 export { createProgress } from "./progress.ts";
 export type { Progress, ProgressMode } from "./progress.ts";
-export { maskPng, overlayPng } from "./overlay.ts";
 export { svgIntervalChart, svgLineChart } from "./report.ts";
+export type { EpochRecord } from "./epoch_record.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { EpochRecord } from "../train/records.ts";
+import type { EpochRecord } from "./epoch_record.ts";
 
 /** `"auto"`: bar on a TTY, else lines. */
 export type ProgressMode = "auto" | "bar" | "lines" | "none";

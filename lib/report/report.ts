@@ -7,9 +7,9 @@
 import * as path from "node:path";
 import { encodeBase64 } from "./base64.ts";
 import type { Dataset } from "../data/dataset.ts";
-import type { ImagePrediction } from "../train/evaluation.ts";
-import type { EpochRecord } from "../train/records.ts";
-import { overlayPng } from "./overlay.ts";
+import type { ImagePrediction } from "../infer/evaluation.ts";
+import type { EpochRecord } from "./epoch_record.ts";
+import { overlayPng } from "../io/overlay.ts";
 
 /** Inputs of {@linkcode writeReport}. */
 export interface ReportInput {

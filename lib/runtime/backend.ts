@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
-import type { SubmittingBackend } from "./tfjs_internals.ts";
+import type { SubmittingBackend } from "../kernels/tfjs_internals.ts";
 import { type KernelTarget, kernelTarget, noteAdapterKind } from "../kernels/policy.ts";
 import { fastKernelsDisabledReason, installFastKernels } from "../kernels/registry.ts";
 import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";

@@ -27,27 +27,9 @@
  *
  * @module
  */
-import type { CachingBackend } from "./tfjs_internals.ts";
+import type { CachingBackend, DispatchCache, UniformField } from "../kernels/tfjs_internals.ts";
 
-/** One uniform field as tfjs passes it to `makeUniforms`. */
-export interface UniformField {
-  type: string;
-  data: number[];
-}
-
-/** The caches installed on one backend (exposed for tests and diagnostics). */
-export interface DispatchCache {
-  /** Uniform buffers by their bytes. */
-  uniforms: Map<string, GPUBuffer>;
-  /** Bind groups by layout and buffers. */
-  bindGroups: Map<string, GPUBindGroup>;
-  /** Bind groups returned from the cache. */
-  hits: number;
-  /** Bind groups created (not found in the cache). */
-  misses: number;
-  /** Whether the caches and the lowest-id-first pool order are used (tests switch them off to compare). */
-  enabled: boolean;
-}
+export type { DispatchCache, UniformField };
 
 /** Most entries per cache; past it the cache starts over. */
 export const DISPATCH_CACHE_LIMIT = 8192;

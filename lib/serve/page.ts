@@ -12,8 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { decodeImageBytes } from "../data/decode.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
-import type { ModelMetadata } from "../train/model_metadata.ts";
-import { predictImage } from "../train/predict_image.ts";
+import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
+import { predictImage } from "../infer/predict_image.ts";
 
 const $ = (id: string) => document.getElementById(id)!;
 const say = (id: string, text: string) => ($(id).textContent = text);

@@ -11,13 +11,10 @@ import { inputLimits } from "../data/load.ts";
 import { checkImageGeometry } from "../data/prepare_image.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
 import { encodeBase64 } from "../report/base64.ts";
-import { maskPng } from "../report/overlay.ts";
-import { loadModels } from "../train/inference.ts";
-import { resolveCheckpoint } from "../train/checkpoint.ts";
-import { resolveModel } from "../train/export.ts";
-import type { ModelMetadata } from "../train/model_metadata.ts";
-import { type LoadedModel, predictImage } from "../train/predict_image.ts";
-import { APPAUNET_VERSION } from "../train/config.ts";
+import { maskPng } from "../io/overlay.ts";
+import { openModel } from "../checkpoint/open_model.ts";
+import { type LoadedModel, predictImage } from "../infer/predict_image.ts";
+import { APPAUNET_VERSION } from "../checkpoint/version.ts";
 
 /** Options of {@linkcode serveModel}. */
 export interface ServeOptions {
@@ -81,34 +78,6 @@ export interface PredictResponse {
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
-/** The metadata inference needs, from an exported model's `metadata.json` or a checkpoint's `config.json`. */
-export async function modelMetadata(folder: string): Promise<LoadedModel["metadata"] & Partial<ModelMetadata>> {
-  // The folder being read may be mid-replacement by an export (then `<dir>.old` holds the whole model).
-  const dir = (() => {
-    try {
-      return resolveCheckpoint(folder);
-    } catch {
-      return folder;
-    }
-  })();
-  try {
-    return JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json")));
-  } catch {
-    const c = JSON.parse(await Deno.readTextFile(path.join(dir, "config.json")));
-    const state = JSON.parse(await Deno.readTextFile(path.join(dir, "state.json")).catch(() => "{}"));
-    return {
-      ...(state.calibration ? { calibration: state.calibration } : {}),
-      mode: c.mode,
-      ...(c.classifierInput ? { classifierInput: c.classifierInput } : {}),
-      size: c.size,
-      normalize: c.normalize ?? "unit",
-      clahe: Boolean(c.clahe),
-      classNames: c.classNames,
-      threshold: 0.5,
-    };
-  }
-}
-
 /**
  * The metadata as served: without local paths (the training manifest's and the run folder's), which tell a client
  * about the server's disk and nothing about the model.
@@ -170,9 +139,8 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     throw new Error(`maxRequests: must be an integer ≥ 1, got ${maxRequests}`);
   }
   let receiving = 0;
-  const dir = await resolveModel(opts.model);
-  const m = await loadModels(dir);
-  const metadata = await modelMetadata(dir);
+  const m = await openModel(opts.model);
+  const metadata = m.metadata;
   const shown = publicMetadata(metadata);
   const authorized = (req: Request) => !opts.token || req.headers.get("authorization") === `Bearer ${opts.token}`;
   const unauthorized = () => json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
@@ -324,8 +292,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
       onError: (e) => json(500, { error: (e as Error).message }),
     }, handler);
   } catch (e) {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
     if (e instanceof Deno.errors.AddrInUse) {
       throw new Error(
         `--port ${opts.port ?? 8080}: another program listens on ${hostname}:${opts.port ?? 8080}; pick another --port`,
@@ -339,8 +306,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
   const addr = await listening;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const finished = server.finished.then(() => {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
   });
   return {
     url: `http://${host}:${addr.port}/`,

@@ -7,6 +7,10 @@ import type { DiscriminatorOptions } from "../model/discriminator.ts";
 import type { SegmentorOptions } from "../model/segmentor.ts";
 import { LOSS_NAMES } from "../losses/by_name.ts";
 import { SSL_METHODS, type SslMethod } from "./ssl.ts";
+import { checkBatchSize, MAX_SIZE } from "../model/limits.ts";
+import { APPAUNET_VERSION } from "../checkpoint/version.ts";
+
+export { APPAUNET_VERSION, checkBatchSize, MAX_SIZE };
 
 /** The three training modes. */
 export type TrainMode = "mtl" | "seg" | "cls";
@@ -109,35 +113,6 @@ export interface TrainOptions {
   emaDecay?: number;
 }
 
-/** The largest `size` accepted (the paper works at 256²; 1024² already needs ≈ 8 MiB of cache per image). */
-export const MAX_SIZE = 1024;
-
-/**
- * Refuses a batch whose activations could not fit in memory, before anything runs (the step would fail with no
- * message): a rough bound of 48 MiB of activations per 64² image (the demo's 64² batch of 8 peaks at ≈ 0.7–0.9 GB
- * in all), growing with the pixel count, against 16 GiB.
- *
- * @param batchSize images per batch
- * @param size image side
- * @param name the parameter, for the message
- * @throws {Error} naming the parameter, the estimate and a batch size that fits
- */
-export function checkBatchSize(batchSize: number, size: number, name = "batchSize"): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new Error(`${name}: must be an integer ≥ 1, got ${batchSize}`);
-  }
-  const perImageGiB = (48 * (size / 64) ** 2) / 1024;
-  const fits = Math.max(1, Math.floor(16 / perImageGiB));
-  if (batchSize > fits) {
-    throw new Error(
-      `${name}: ${batchSize} images of ${size}² need about ${
-        (batchSize * perImageGiB).toFixed(0)
-      } GiB of activations; ` +
-        `use at most ${fits}`,
-    );
-  }
-}
-
 /** Options the run does not depend on numerically (not compared on resume). */
 const RUNTIME_KEYS = [
   "out",
@@ -152,18 +127,6 @@ const RUNTIME_KEYS = [
   "shaderWarmup",
   "overwrite",
 ];
-
-/**
- * appaunet's version, recorded in each run's `config.json` (a test keeps it equal to deno.json's `version`).
- *
- * @example
- * ```ts
- * import { APPAUNET_VERSION } from "@appaunet/appaunet";
- * import assert from "node:assert/strict";
- * assert.equal(APPAUNET_VERSION, "0.1.0");
- * ```
- */
-export const APPAUNET_VERSION = "0.1.0";
 
 /** Fully resolved options. */
 export type ResolvedTrainOptions =

@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { backendInfo } from "../runtime/backend.ts";
-import { createDataset, type Dataset } from "../data/dataset.ts";
+import { createDataset } from "../data/dataset.ts";
 import { readManifest } from "../data/manifest.ts";
 import { segmentorVariantName } from "../model/segmentor.ts";
 import { checkLossRanges } from "../losses/common.ts";
@@ -23,17 +23,17 @@ import {
   resolveTrainOptions,
   type TrainOptions,
 } from "./config.ts";
-import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "./checkpoint.ts";
-import { calibrationFromPredictions, evaluateSplit } from "./evaluation.ts";
-import type { Calibration } from "./calibration.ts";
-import type { EpochRecord } from "./records.ts";
+import { loadCheckpoint, restoreModelWeights, restoreOptimizer, saveCheckpoint } from "../checkpoint/checkpoint.ts";
+import { calibrationFromPredictions, evaluateSplit } from "../infer/evaluation.ts";
+import type { Calibration } from "../checkpoint/calibration.ts";
+import type { EpochRecord } from "../report/epoch_record.ts";
 
 export type { EpochRecord };
 import { buildClassifier, buildNets, disposeNets, runStep, segmentationLoss } from "./step.ts";
 import { createMaskHead, EmaTeacher, type SslBatch, sslBatches, sslStep } from "./ssl.ts";
 import type { Batch } from "../data/dataset.ts";
-import { type ShaderWarmupReport, startShaderWarmup } from "../runtime/shader_warmup.ts";
-import { NON_FINITE_CAUSES, NonFiniteError } from "./numerics.ts";
+import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
+import { NON_FINITE_CAUSES, NonFiniteError } from "../checkpoint/numerics.ts";
 import { withSeededRandom } from "./seeded_random.ts";
 import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";
 import { describeOsError } from "../io/fs.ts";
@@ -619,30 +619,4 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       return { out: c.out, history, best, stopped, config: c, ...(warmupReport ? { shaderWarmup: warmupReport } : {}) };
     }
   }
-}
-
-/** Loads a dataset split for evaluation with a run's config. */
-export async function datasetForRun(
-  config: {
-    size: number;
-    seed: number;
-    normalize?: "unit" | "zscore";
-    clahe?: boolean;
-    maxPerSplit?: number;
-    classNames?: string[];
-  },
-  data: string,
-  split: "train" | "val" | "test",
-  skipBad = false,
-): Promise<Dataset> {
-  // The model's class names: labels given by name are matched by name, and label_name must agree with the index.
-  return await createDataset(readManifest(data, config.classNames ? { classNames: config.classNames } : {}), {
-    size: config.size,
-    seed: config.seed,
-    normalize: config.normalize,
-    clahe: config.clahe,
-    splits: [split],
-    skipBad,
-    maxPerSplit: config.maxPerSplit,
-  });
 }

@@ -14,7 +14,7 @@ import {
   type PredictionIdentity,
 } from "./prediction_folder.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
-import { calibrate, decideClass } from "./calibration.ts";
+import { calibrate, decideClass } from "../checkpoint/calibration.ts";
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import type { DecodedImage } from "../data/decode.ts";
@@ -24,10 +24,10 @@ import { readManifest } from "../data/manifest.ts";
 import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
 import { resizeBilinear } from "../data/resize.ts";
 import { encodeGrayPng } from "../io/png.ts";
-import { maskPng, overlayPng } from "../report/overlay.ts";
+import { maskPng, overlayPng } from "../io/overlay.ts";
 import { inferenceOutputs } from "./evaluation.ts";
-import { loadModels } from "./inference.ts";
-import { checkBatchSize } from "./config.ts";
+import { openModel } from "../checkpoint/open_model.ts";
+import { checkBatchSize } from "../model/limits.ts";
 
 /** Options for {@linkcode predict}. */
 export interface PredictOptions {
@@ -237,7 +237,7 @@ export async function predict(
   if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files, folders or a manifest CSV");
   let inputs = expandInputs(opts.inputs).filter((_, i) => i % shard.n === shard.k - 1);
   const jsonl = predictionsFile(opts.out, shard);
-  const m = await loadModels(opts.model);
+  const m = await openModel(opts.model);
   const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
   const identity: PredictionIdentity = {
     modelDigest: await modelDigest(m.dir),
@@ -260,8 +260,7 @@ export async function predict(
       inputs = inputs.filter((x) => !earlier.ids.has(x.id));
     }
   } catch (e) {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
     throw e;
   }
   const decode = (f: string): DecodedImage => {
@@ -288,16 +287,14 @@ export async function predict(
       }
     });
   } catch (e) {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
     throw e;
   }
   for (const s of skipped) console.error(`skipped (--skip-bad): ${s.message}`);
   try {
     claimed ??= await claim();
   } catch (e) {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
     throw e;
   }
   const records: PredictionRecord[] & { skipped?: typeof skipped } = [];
@@ -375,8 +372,7 @@ export async function predict(
     if (e instanceof DataError) throw e;
     throw describeOsError(e, `--out ${opts.out}`, "write the predictions");
   } finally {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
   }
   return records;
 }

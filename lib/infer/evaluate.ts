@@ -3,53 +3,12 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
-import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
+import { openModel, type RunConfig } from "../checkpoint/open_model.ts";
 import { evaluateSplit, type ImagePrediction, type SplitMetrics } from "./evaluation.ts";
-import { datasetForRun } from "./trainer.ts";
-import { checkBatchSize } from "./config.ts";
-import { resolveModel } from "./export.ts";
-import type { Calibration } from "./calibration.ts";
-
-/** The parts of a run's `config.json` that evaluation and prediction read. */
-export interface RunConfig {
-  /** Training mode. */
-  mode: "mtl" | "seg" | "cls";
-  /** Input side. */
-  size: number;
-  /** Seed (splits of manifests without a split column). */
-  seed: number;
-  /** Batch size of the run (the default for evaluation). */
-  batchSize: number;
-  /** Image normalization. */
-  normalize?: "unit" | "zscore";
-  /** CLAHE before normalization. */
-  clahe?: boolean;
-  /** Class names by index. */
-  classNames: string[];
-  /** The run's subset of each split (0 = all). */
-  maxPerSplit?: number;
-  /** What the classifier reads (`export --classifier` models: `"image"`); default by mode. */
-  classifierInput?: "image" | "image+mask";
-}
-
-/** Loads the nets and run config of a checkpoint or model folder (or `"pretrained"`); the caller disposes the nets. */
-export async function loadModels(modelArg: string): Promise<{
-  config: RunConfig;
-  segmentor?: tf.LayersModel;
-  discriminator?: tf.LayersModel;
-  state: Record<string, unknown>;
-  dir: string;
-  calibration?: Calibration;
-}> {
-  const model = await resolveModel(modelArg);
-  const ck = await loadCheckpoint(model);
-  const config = ck.config as unknown as RunConfig;
-  const segmentor = config.mode !== "cls" ? await loadCheckpointModel(model, "segmentor") : undefined;
-  const discriminator = config.mode !== "seg" ? await loadCheckpointModel(model, "discriminator") : undefined;
-  const calibration = ck.state.calibration as Calibration | undefined;
-  return { config, segmentor, discriminator, state: ck.state, dir: ck.dir, ...(calibration ? { calibration } : {}) };
-}
+import { createDataset, type Dataset } from "../data/dataset.ts";
+import { readManifest } from "../data/manifest.ts";
+import { checkBatchSize } from "../model/limits.ts";
+import type { Calibration } from "../checkpoint/calibration.ts";
 
 function batchSize(given: number | undefined, config: RunConfig): number {
   const bs = given ?? config.batchSize;
@@ -114,7 +73,7 @@ export async function evaluate(
 > {
   const split = opts.split ?? "test";
   if (!["train", "val", "test"].includes(split)) throw new Error(`--split: "${split}" is not train, val or test`);
-  const m = await loadModels(opts.model);
+  const m = await openModel(opts.model);
   try {
     const ds = await datasetForRun(m.config, opts.data, split, opts.skipBad);
     const { metrics, predictions } = await evaluateSplit(
@@ -139,7 +98,32 @@ export async function evaluate(
       ...(m.calibration ? { calibration: m.calibration } : {}),
     };
   } finally {
-    m.segmentor?.dispose();
-    m.discriminator?.dispose();
+    m.dispose();
   }
+}
+
+/** Loads a dataset split for evaluation with a run's config. */
+async function datasetForRun(
+  config: {
+    size: number;
+    seed: number;
+    normalize?: "unit" | "zscore";
+    clahe?: boolean;
+    maxPerSplit?: number;
+    classNames?: string[];
+  },
+  data: string,
+  split: "train" | "val" | "test",
+  skipBad = false,
+): Promise<Dataset> {
+  // The model's class names: labels given by name are matched by name, and label_name must agree with the index.
+  return await createDataset(readManifest(data, config.classNames ? { classNames: config.classNames } : {}), {
+    size: config.size,
+    seed: config.seed,
+    normalize: config.normalize,
+    clahe: config.clahe,
+    splits: [split],
+    skipBad,
+    maxPerSplit: config.maxPerSplit,
+  });
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { checkLossShapes, sumPerImage } from "./common.ts";
+import { checkLossShapes, sumPerImage } from "../losses/common.ts";
 
 /** Options of the overlap metrics. */
 export interface OverlapOptions {

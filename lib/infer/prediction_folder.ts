@@ -12,7 +12,7 @@
  */
 import * as path from "node:path";
 import { writeFileSynced } from "../io/fs.ts";
-import { resolveCheckpoint } from "./checkpoint.ts";
+import { resolveCheckpoint } from "../checkpoint/checkpoint.ts";
 
 /** What makes two prediction runs interchangeable: the model's weights and the options that change outputs. */
 export interface PredictionIdentity {

@@ -4,7 +4,7 @@
  * @module
  */
 import { encode } from "fast-png";
-import { encodeRgbPng } from "../io/png.ts";
+import { encodeRgbPng } from "./png.ts";
 
 /**
  * Renders an overlay as a PNG.

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { SplitMetrics } from "./evaluation.ts";
+import type { SplitMetrics } from "../infer/evaluation.ts";
 
 /** One line of `metrics.jsonl`. */
 export interface EpochRecord {

@@ -8,19 +8,11 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { fileHandler } from "../io/file_handler.ts";
-import {
-  cacheRoot,
-  createFolderAtomically,
-  describeOsError,
-  exists,
-  replaceFolderAtomically,
-  writeFileSynced,
-} from "../io/fs.ts";
-import { loadCheckpoint, loadCheckpointModel } from "./checkpoint.ts";
-import type { Calibration } from "./calibration.ts";
-import type { IndependentTest, ModelMetadata } from "./model_metadata.ts";
+import { describeOsError, replaceFolderAtomically, writeFileSynced } from "../io/fs.ts";
+import { loadCheckpoint, loadCheckpointModel } from "../checkpoint/checkpoint.ts";
+import type { Calibration } from "../checkpoint/calibration.ts";
+import type { IndependentTest, ModelMetadata } from "../checkpoint/model_metadata.ts";
 
 export type { IndependentTest };
 
@@ -482,96 +474,4 @@ export function modelCard(meta: ModelMetadata): string {
       ]
       : []),
   ].join("\n");
-}
-
-/** The shipped model's folder: `models/appaunet-cxr/` next to this module's package root. */
-export const PRETRAINED_URL: URL = new URL("../../models/appaunet-cxr/", import.meta.url);
-
-/**
- * Resolves `"pretrained"` to a folder holding the shipped model: in a checkout or an installed package, its
- * `models/appaunet-cxr/`; when the package runs from a URL (e.g. JSR), a copy downloaded once into the cache
- * (`$APPAUNET_CACHE_DIR`, else `~/.cache/appaunet`, in `models/appaunet-cxr-<hash of metadata.json>`; written to a
- * temporary folder and renamed, so an interrupted download leaves nothing half-made). Any other value is returned as
- * is.
- *
- * @example
- * ```ts
- * import { resolveModel } from "./export.ts";
- * import assert from "node:assert/strict";
- * assert.equal(await resolveModel("runs/x/checkpoints/best"), "runs/x/checkpoints/best");
- * assert.match(await resolveModel("pretrained"), /models[\/\\]appaunet-cxr[\/\\]?$/);
- * ```
- * @param model a checkpoint or model folder, or `"pretrained"`
- * @param base where the shipped model lives. Default {@linkcode PRETRAINED_URL}.
- * @returns a folder path
- * @throws {Error} naming the URL when a download fails
- */
-export async function resolveModel(model: string, base: URL = PRETRAINED_URL): Promise<string> {
-  if (model !== "pretrained") return model;
-  if (base.protocol === "file:") return fileURLToPath(base);
-  const get = async (rel: string): Promise<Uint8Array<ArrayBuffer>> => {
-    const url = new URL(rel, base);
-    let r: Response;
-    try {
-      r = await fetch(url);
-    } catch (e) {
-      throw new Error(`--model pretrained: cannot download ${url}: ${(e as Error).message}`);
-    }
-    if (!r.ok) throw new Error(`--model pretrained: cannot download ${url}: HTTP ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
-  };
-  const meta = await get("metadata.json");
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", meta));
-  const hash = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const dir = path.join(cacheRoot(), "models", `appaunet-cxr-${hash}`);
-  const complete = () => exists(path.join(dir, "COMPLETE"));
-  if (await complete()) return dir;
-  await createFolderAtomically(dir, async (tmp) => {
-    await writeFileSynced(path.join(tmp, "metadata.json"), meta);
-    for (const f of ["config.json", "state.json", "README.md"]) await writeFileSynced(path.join(tmp, f), await get(f));
-    for (const net of ["segmentor", "discriminator"]) {
-      await Deno.mkdir(path.join(tmp, net));
-      const json = await get(`${net}/model.json`);
-      await writeFileSynced(path.join(tmp, net, "model.json"), json);
-      const manifest = JSON.parse(new TextDecoder().decode(json)).weightsManifest as { paths: string[] }[];
-      for (const p of manifest.flatMap((g) => g.paths)) {
-        if (p.includes("/") || p.includes("\\") || p.startsWith(".")) {
-          throw new Error(`--model pretrained: ${net}/model.json names an unsafe weights file "${p}"`);
-        }
-        await writeFileSynced(path.join(tmp, net, p), await get(`${net}/${p}`));
-      }
-    }
-    await writeFileSynced(path.join(tmp, "COMPLETE"), await get("COMPLETE"));
-  }, complete);
-  return dir;
-}
-
-/**
- * Loads the shipped pretrained APPAU-Net (Montgomery + Shenzhen, see `models/appaunet-cxr/README.md`): segmentor,
- * discriminator and metadata. From a checkout it reads the files; from the published package it downloads them once
- * into the cache (see {@linkcode resolveModel}).
- *
- * @example
- * ```ts
- * import { initBackend, loadPretrained } from "@appaunet/appaunet";
- * import assert from "node:assert/strict";
- * await initBackend({ backend: "cpu" });
- * const { segmentor, discriminator, metadata } = await loadPretrained();
- * assert.equal(metadata.size, 128);
- * assert.deepEqual(metadata.classNames, ["normal", "tb"]);
- * assert.deepEqual(segmentor.inputs[0].shape.slice(-1), [1]);
- * segmentor.dispose();
- * discriminator.dispose();
- * ```
- * @returns the nets (the caller disposes them) and the metadata
- * @throws {Error} when the model is missing or damaged
- */
-export async function loadPretrained(): Promise<
-  { segmentor: tf.LayersModel; discriminator: tf.LayersModel; metadata: ModelMetadata }
-> {
-  const dir = await resolveModel("pretrained");
-  const metadata = JSON.parse(await Deno.readTextFile(path.join(dir, "metadata.json"))) as ModelMetadata;
-  const segmentor = await loadCheckpointModel(dir, "segmentor");
-  const discriminator = await loadCheckpointModel(dir, "discriminator");
-  return { segmentor, discriminator, metadata };
 }

@@ -5,10 +5,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { DatasetSplit } from "../data/dataset.ts";
-import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../losses/metrics.ts";
+import { dicePerImage, jaccardPerImage, pixelAccuracyPerImage } from "../metrics/overlap.ts";
 import { realClassProbabilities } from "../losses/gan.ts";
-import { type ClassificationMetrics, classificationMetrics, type MeanStd, meanStd, median } from "./metrics.ts";
-import { calibrate, type Calibration, fitCalibration } from "./calibration.ts";
+import {
+  type ClassificationMetrics,
+  classificationMetrics,
+  type MeanStd,
+  meanStd,
+  median,
+} from "../metrics/classification.ts";
+import { calibrate, type Calibration } from "../checkpoint/calibration.ts";
+import { fitCalibration } from "../metrics/calibration.ts";
 import { cleanMask, countPieces } from "../data/postprocess.ts";
 import { hausdorffDistance } from "../metrics/hausdorff.ts";
 

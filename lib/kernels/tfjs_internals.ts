@@ -6,8 +6,44 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import type { Program } from "../kernels/webgpu_program.ts";
-import type { DispatchCache, UniformField } from "./webgpu_dispatch_cache.ts";
+
+/** The part of tfjs's WebGPU program interface these kernels use. */
+export interface Program {
+  /** What tfjs sees: `[size, 1]` (see `runProgram` (webgpu_program.ts)). */
+  outputShape: number[];
+  /** The shape of the result as the caller gets it from `runProgram` (webgpu_program.ts). */
+  logicalShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames: string[];
+  workgroupSize: [number, number, number];
+  size?: boolean;
+  uniforms?: string;
+  variableComponents?: number[];
+  outputComponent?: number;
+  getUserCode(): string;
+}
+
+/** One uniform field as tfjs passes it to `makeUniforms`. */
+export interface UniformField {
+  type: string;
+  data: number[];
+}
+
+/** The caches installed on one backend (exposed for tests and diagnostics). */
+export interface DispatchCache {
+  /** Uniform buffers by their bytes. */
+  uniforms: Map<string, GPUBuffer>;
+  /** Bind groups by layout and buffers. */
+  bindGroups: Map<string, GPUBindGroup>;
+  /** Bind groups returned from the cache. */
+  hits: number;
+  /** Bind groups created (not found in the cache). */
+  misses: number;
+  /** Whether the caches and the lowest-id-first pool order are used (tests switch them off to compare). */
+  enabled: boolean;
+}
 
 /** tfjs-backend-webgpu 4.22: the part of `WebGPUBackend` the fast kernels use. */
 export interface WebGpuBackendLike {

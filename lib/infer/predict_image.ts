@@ -8,8 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { DecodedImage } from "../data/decode.ts";
 import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
 import { inferenceOutputs } from "./evaluation.ts";
-import type { ModelMetadata } from "./model_metadata.ts";
-import { calibrate, decideClass } from "./calibration.ts";
+import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
+import { calibrate, decideClass } from "../checkpoint/calibration.ts";
 
 /** A loaded model: its nets and the metadata inference needs. */
 export interface LoadedModel {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { decideClass, expectedCalibrationError } from "./calibration.ts";
+import { decideClass } from "../checkpoint/calibration.ts";
+import { expectedCalibrationError } from "./calibration.ts";
 
 /**
  * ROC AUC computed exactly as the Mann–Whitney statistic: P(score of a positive > score of a negative), ties

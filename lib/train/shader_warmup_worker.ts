@@ -8,10 +8,10 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setKernelTarget } from "../kernels/policy.ts";
-import type { CompilingBackend } from "./tfjs_internals.ts";
+import type { CompilingBackend } from "../kernels/tfjs_internals.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { installFastKernels, useFastKernels } from "../kernels/registry.ts";
-import { evalOutputs } from "../train/evaluation.ts";
+import { evalOutputs } from "../infer/evaluation.ts";
 import {
   type ShaderCreatedMessage,
   shaderHash,
@@ -20,8 +20,8 @@ import {
   type ShaderWarmupRequest,
   WARMUP_FAST_MS,
   WARMUP_FAST_RUN,
-} from "./shader_warmup.ts";
-import { buildNets, disposeNets, runStep, segmentationLoss } from "../train/step.ts";
+} from "./shader_warmup_protocol.ts";
+import { buildNets, disposeNets, runStep, segmentationLoss } from "./step.ts";
 
 /** The parts of a worker's global scope used here. */
 interface WorkerScope {
