@@ -80,6 +80,13 @@ export const SCIPY: Precondition = {
   },
   fix: "/usr/bin/python3 lacks numpy, scipy or PIL; apt-get install python3-numpy python3-scipy python3-pil",
 };
+/** The field's DICOM tools from Debian: dcmtk, GDCM, dicom3tools and pydicom (to build and check DICOM files). */
+export const DICOM_TOOLS: Precondition = {
+  name: "dicom-tools",
+  ok: ["dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmconv", "gdcmconv", "dciodvfy"].every((t) => exists(`/usr/bin/${t}`)) &&
+    exists("/usr/lib/python3/dist-packages/pydicom"),
+  fix: "apt-get install dcmtk libgdcm-tools dicom3tools python3-pydicom",
+};
 /** Linux. */
 export const LINUX: Precondition = { name: "linux", ok: Deno.build.os === "linux", fix: "needs Linux" };
 

@@ -10,6 +10,7 @@ import { DataError } from "./errors.ts";
 import { decodeFile, type LoadImageOptions, loadMask, prepareImage } from "./load.ts";
 import type { Manifest, ManifestRow, SplitName } from "./manifest.ts";
 import { createRng } from "./rng.ts";
+import { tryLoadDicomCodecs } from "./dicom_codecs.ts";
 
 /** One decoded sample at model size. */
 export interface Sample {
@@ -269,6 +270,7 @@ function checkFraction(name: string, v: number) {
 export async function createDataset(manifest: Manifest, opts: DatasetOptions = {}): Promise<Dataset> {
   const size = opts.size ?? 64;
   const seed = opts.seed ?? 0;
+  await tryLoadDicomCodecs(); // compressed DICOM rows need the WebAssembly decoders
   const classFrac = opts.classLabelFraction ?? 1, maskFrac = opts.maskFraction ?? 1;
   checkFraction("classLabelFraction", classFrac);
   checkFraction("maskFraction", maskFrac);

@@ -4,11 +4,12 @@
  * Conventions (documented choices):
  * - PNG/JPEG: values are divided by the format maximum (255 or 65535) → [0, 1]. Colour is converted to
  *   luminance with Rec. 601 weights (0.299 R + 0.587 G + 0.114 B); alpha is ignored.
- * - DICOM: stored values → RescaleSlope·v + RescaleIntercept; then, if WindowCenter/WindowWidth are present,
- *   the DICOM linear window (PS3.3 C.11.2.1.2) maps to [0, 1], else the range of `BitsStored` (after rescale)
- *   does. MONOCHROME1 is inverted (1 − v) so bone is bright, as in MONOCHROME2.
- *   Supported transfer syntaxes: implicit VR little endian, explicit VR little/big endian, deflated explicit
- *   VR little endian is not; any compressed syntax is rejected with "unsupported transfer syntax".
+ * - DICOM (single-frame grayscale; the transfer syntaxes of `TRANSFER_SYNTAXES` in dicom_pixels.ts: native,
+ *   deflated, RLE, JPEG baseline/lossless, JPEG-LS, JPEG 2000): stored values → the Modality LUT (RescaleSlope·v +
+ *   RescaleIntercept, or the Modality LUT Sequence); then the VOI: WindowCenter/WindowWidth (the first pair) with
+ *   VOILUTFunction LINEAR, LINEAR_EXACT or SIGMOID (PS3.3 C.11.2.1.2–3), else the first VOI LUT Sequence item, else
+ *   the range of `BitsStored` (after rescale), maps to [0, 1]. MONOCHROME1 is inverted (1 − v) so bone is bright, as
+ *   in MONOCHROME2. Multi-frame and colour DICOM are refused with the reason.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { decode as decodePngRaw } from "fast-png";
 import jpeg from "jpeg-js";
 import dicomParser from "dicom-parser";
 import { DataError } from "./errors.ts";
+import { dicomInflater, storedSamples, TRANSFER_SYNTAXES } from "./dicom_pixels.ts";
 
 /** One decoded grayscale image. */
 export interface DecodedImage {
@@ -35,12 +37,6 @@ export interface DecodedImage {
    */
   pixelSpacing?: [number, number];
 }
-
-const UNCOMPRESSED_SYNTAXES = new Set([
-  "1.2.840.10008.1.2", // implicit VR little endian
-  "1.2.840.10008.1.2.1", // explicit VR little endian
-  "1.2.840.10008.1.2.2", // explicit VR big endian (retired)
-]);
 
 /** Detects the file format from magic bytes. */
 export function sniffFormat(bytes: Uint8Array): "png" | "jpeg" | "dicom" | undefined {
@@ -204,13 +200,13 @@ function jpegSize(b: Uint8Array): { width: number; height: number } | undefined 
 }
 
 function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: number) => void): DecodedImage {
-  const ds = dicomParser.parseDicom(bytes);
+  const ds = dicomParser.parseDicom(bytes, { inflater: dicomInflater });
   const syntax = (ds.string("x00020010") ?? "").replace(/\0/g, "").trim();
-  if (!UNCOMPRESSED_SYNTAXES.has(syntax)) {
+  if (!TRANSFER_SYNTAXES[syntax]) {
     throw new DataError(
       name,
-      `unsupported transfer syntax ${syntax || "(none)"} (compressed DICOM is not supported)`,
-      "decompress it first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg in.dcm out.dcm`",
+      `unsupported transfer syntax ${syntax || "(none)"}`,
+      "convert it first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg in.dcm out.dcm`",
     );
   }
   const rows = ds.uint16("x00280010") ?? 0;
@@ -220,6 +216,7 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
   const bitsStored = ds.uint16("x00280101") ?? bitsAllocated;
   const signed = (ds.uint16("x00280103") ?? 0) === 1;
   const photometric = (ds.string("x00280004") ?? "MONOCHROME2").trim();
+  const frames = firstNumber(ds, "x00280008") ?? 1;
   const el = ds.elements.x7fe00010;
   if (!rows || !cols || !el) throw new Error("missing Rows, Columns or PixelData");
   tooLarge(cols, rows);
@@ -230,8 +227,14 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
       "export the X-ray as MONOCHROME1/MONOCHROME2 grayscale",
     );
   }
+  if (frames !== 1) {
+    throw new DataError(
+      name,
+      `a multi-frame DICOM (NumberOfFrames ${frames}); appaunet reads single-frame X-rays`,
+      "export the frame you want, e.g. `dcm2pnm --frame 1 +on2 in.dcm frame.png` (a 16-bit PNG)",
+    );
+  }
   const n = rows * cols;
-  const bytesPer = bitsAllocated / 8;
   if (bitsAllocated !== 8 && bitsAllocated !== 16) {
     throw new DataError(name, `unsupported BitsAllocated ${bitsAllocated}`, "export with 8 or 16 bits allocated");
   }
@@ -242,21 +245,12 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
       "the header is damaged: BitsStored must be between 1 and BitsAllocated",
     );
   }
-  if (el.length < n * bytesPer || el.dataOffset + n * bytesPer > bytes.length) {
-    throw new Error("PixelData is shorter than Rows × Columns");
-  }
-  const littleEndian = syntax !== "1.2.840.10008.1.2.2";
-  const view = new DataView(bytes.buffer, bytes.byteOffset + el.dataOffset, n * bytesPer);
+  const words = storedSamples(ds, syntax, { rows, cols, bitsAllocated }, name);
   const raw = new Float64Array(n);
-  const mask = bitsStored >= 32 ? 0xffffffff : (1 << bitsStored) - 1;
+  const mask = (2 ** bitsStored) - 1, sign = 2 ** (bitsStored - 1);
   for (let i = 0; i < n; i++) {
-    let v: number;
-    if (bitsAllocated === 8) v = signed ? view.getInt8(i) : view.getUint8(i);
-    else {
-      v = view.getUint16(i * 2, littleEndian) & mask;
-      if (signed && v & (1 << (bitsStored - 1))) v -= 1 << bitsStored;
-    }
-    raw[i] = v;
+    const v = words[i] & mask;
+    raw[i] = signed && v & sign ? v - 2 * sign : v;
   }
   const slope = firstNumber(ds, "x00281053") ?? 1;
   const intercept = firstNumber(ds, "x00281052") ?? 0;
@@ -280,20 +274,42 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
       "they must be finite numbers (remove them to use the full range)",
     );
   }
+  // Modality LUT (PS3.3 C.11.1): the sequence when present, else the rescale.
+  const modalityLut = readLut(ds, "x00283000", name, "Modality LUT Sequence (0028,3000)");
+  const modality = modalityLut ? (v: number) => modalityLut.at(v) : (v: number) => v * slope + intercept;
   const out = new Float32Array(n);
-  if (center !== undefined && width !== undefined && width >= 1) {
-    // DICOM PS3.3 C.11.2.1.2.1 linear window.
-    const c = center - 0.5, w = width - 1;
-    for (let i = 0; i < n; i++) {
-      const x = raw[i] * slope + intercept;
-      out[i] = x <= c - w / 2 ? 0 : x > c + w / 2 ? 1 : (x - c) / w + 0.5;
+  const fn = (ds.string("x00281056") ?? "LINEAR").trim().toUpperCase();
+  const voiLut = readLut(ds, "x00283010", name, "VOI LUT Sequence (0028,3010)");
+  if (center !== undefined && width !== undefined && (width >= 1 || (fn !== "LINEAR" && width > 0))) {
+    if (fn === "SIGMOID") {
+      // PS3.3 C.11.2.1.3.1.
+      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-4 * (modality(raw[i]) - center) / width));
+    } else if (fn === "LINEAR_EXACT") {
+      // PS3.3 C.11.2.1.3.2.
+      for (let i = 0; i < n; i++) {
+        out[i] = Math.min(1, Math.max(0, (modality(raw[i]) - center) / width + 0.5));
+      }
+    } else {
+      // PS3.3 C.11.2.1.2.1 linear window.
+      const c = center - 0.5, w = width - 1;
+      for (let i = 0; i < n; i++) {
+        const x = modality(raw[i]);
+        out[i] = x <= c - w / 2 ? 0 : x > c + w / 2 ? 1 : (x - c) / w + 0.5;
+      }
     }
+  } else if (voiLut) {
+    for (let i = 0; i < n; i++) out[i] = voiLut.at(modality(raw[i])) / voiLut.max;
   } else {
     const lo = signed ? -(2 ** (bitsStored - 1)) : 0;
     const hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
-    const a = Math.min(lo * slope + intercept, hi * slope + intercept);
-    const b = Math.max(lo * slope + intercept, hi * slope + intercept);
-    for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (raw[i] * slope + intercept - a) / (b - a)));
+    let a = Infinity, b = -Infinity;
+    if (modalityLut) {
+      for (const v of modalityLut.data) (a = Math.min(a, v)), (b = Math.max(b, v));
+    } else {
+      a = Math.min(modality(lo), modality(hi));
+      b = Math.max(modality(lo), modality(hi));
+    }
+    for (let i = 0; i < n; i++) out[i] = b > a ? Math.min(1, Math.max(0, (modality(raw[i]) - a) / (b - a))) : 0;
   }
   if (photometric === "MONOCHROME1") { for (let i = 0; i < n; i++) out[i] = 1 - out[i]; }
   const spacing = (ds.string("x00280030") ?? ds.string("x00181164") ?? "").split("\\").map((v) => Number(v.trim()));
@@ -307,5 +323,40 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
     format: "dicom",
     bitDepth: bitsStored,
     ...(pixelSpacing ? { pixelSpacing } : {}),
+  };
+}
+
+/** A lookup table from a Modality or VOI LUT Sequence's first item (PS3.3 C.11.1, C.11.2). */
+interface Lut {
+  data: Uint16Array;
+  /** The largest value an entry can hold (2^bits − 1). */
+  max: number;
+  /** The entry for an input value: inputs below the first mapped value take the first, above the range the last. */
+  at(v: number): number;
+}
+
+function readLut(ds: dicomParser.DataSet, tag: string, name: string, what: string): Lut | undefined {
+  const item = ds.elements[tag]?.items?.[0]?.dataSet;
+  if (!item) return undefined;
+  const desc = item.elements.x00283002, lut = item.elements.x00283006;
+  if (!desc || !lut) throw new DataError(name, `${what} has no LUT Descriptor or LUT Data`, "the header is damaged");
+  // The descriptor is US or SS by VR; its first mapped value is signed for signed pixel data.
+  const entries = item.uint16("x00283002", 0) || 65536;
+  const firstMapped = desc.vr === "SS" ? item.int16("x00283002", 1)! : item.uint16("x00283002", 1)!;
+  const bits = item.uint16("x00283002", 2)!;
+  if (!(bits >= 8 && bits <= 16) || lut.length < entries * (bits > 8 && lut.length >= entries * 2 ? 2 : 1)) {
+    throw new DataError(
+      name,
+      `${what}: ${entries} entries of ${bits} bits do not fit its LUT Data`,
+      "the header is damaged",
+    );
+  }
+  const data = new Uint16Array(entries);
+  const wide = lut.length >= entries * 2;
+  for (let i = 0; i < entries; i++) data[i] = wide ? item.uint16("x00283006", i)! : item.byteArray[lut.dataOffset + i];
+  return {
+    data,
+    max: 2 ** bits - 1,
+    at: (v) => data[Math.min(entries - 1, Math.max(0, Math.round(v) - firstMapped))],
   };
 }

@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import { DataError } from "../data/errors.ts";
 import { decodeImageBytes } from "../data/decode.ts";
+import { tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
 import { inputLimits } from "../data/load.ts";
 import { checkImageGeometry } from "../data/prepare_image.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
@@ -139,6 +140,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     throw new Error(`maxRequests: must be an integer ≥ 1, got ${maxRequests}`);
   }
   let receiving = 0;
+  await tryLoadDicomCodecs(); // uploads may be compressed DICOM
   const m = await openModel(opts.model);
   const metadata = m.metadata;
   const shown = publicMetadata(metadata);

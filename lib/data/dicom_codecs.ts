@@ -1,0 +1,102 @@
+/**
+ * `loadDicomCodecs()`: starts the WebAssembly builds of libjpeg-turbo, CharLS and OpenJPEG (npm
+ * `@cornerstonejs/codec-*`, as the Cornerstone/OHIF viewers use them) and registers them with the DICOM reader, so
+ * that JPEG baseline, JPEG-LS and JPEG 2000 DICOM files decode. Kept apart from the reader so that importing the
+ * library loads no WebAssembly.
+ *
+ * @module
+ */
+import {
+  type CodecFrame,
+  type DicomCodecs,
+  dicomCodecsFailed,
+  dicomCodecsRegistered,
+  registerDicomCodecs,
+} from "./dicom_pixels.ts";
+
+/** The part of an Emscripten codec decoder these wrappers use. */
+interface WasmDecoder {
+  getEncodedBuffer(length: number): Uint8Array;
+  decode(): void;
+  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean };
+  getDecodedBuffer(): Uint8Array;
+  delete(): void;
+}
+type CodecModule = Record<string, new () => WasmDecoder>;
+type Factory = (opts?: Record<string, unknown>) => Promise<CodecModule>;
+
+let loading: Promise<void> | undefined;
+
+function wrap(module: CodecModule, decoderName: string): (codestream: Uint8Array) => CodecFrame {
+  return (codestream) => {
+    const d = new module[decoderName]();
+    try {
+      d.getEncodedBuffer(codestream.length).set(codestream);
+      d.decode();
+      const info = d.getFrameInfo();
+      const raw = d.getDecodedBuffer();
+      // Copy out of the WebAssembly heap before the decoder is freed.
+      const samples = info.bitsPerSample > 8
+        ? new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + (raw.length & ~1)))
+        : raw.slice();
+      return {
+        samples,
+        width: info.width,
+        height: info.height,
+        bitsPerSample: info.bitsPerSample,
+        components: info.componentCount,
+      };
+    } finally {
+      d.delete();
+    }
+  };
+}
+
+/**
+ * Loads and registers the WebAssembly DICOM decoders (once; later calls return at once). `predict`, `train`,
+ * `evaluate` and `serve` call it; call it yourself before `decodeImageBytes` on JPEG, JPEG-LS or JPEG 2000 DICOM.
+ *
+ * @example
+ * ```ts
+ * import { loadDicomCodecs } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * await loadDicomCodecs();
+ * await loadDicomCodecs(); // already loaded
+ * assert.ok(true);
+ * ```
+ * @returns when the decoders are registered
+ */
+export function loadDicomCodecs(): Promise<void> {
+  if (dicomCodecsRegistered()) return Promise.resolve();
+  loading ??= (async () => {
+    // The codecs log to stdout (OpenJPEG's "[INFO] ..."); keep stdout for appaunet's own output.
+    const quiet = { print: () => {}, printErr: () => {} };
+    const [turbo, charls, openjpeg] = await Promise.all([
+      import("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs"),
+      import("@cornerstonejs/codec-charls/decodewasmjs"),
+      import("@cornerstonejs/codec-openjpeg/decodewasmjs"),
+    ]).then((ms) => Promise.all(ms.map((m) => (m.default as unknown as Factory)(quiet))));
+    const codecs: DicomCodecs = {
+      "jpeg-baseline": wrap(turbo, "JPEGDecoder"),
+      "jpeg-ls": wrap(charls, "JpegLSDecoder"),
+      "jpeg-2000": wrap(openjpeg, "J2KDecoder"),
+    };
+    registerDicomCodecs(codecs);
+  })().catch((e) => {
+    loading = undefined;
+    const message = `cannot load the DICOM decoders (WebAssembly): ${(e as Error).message}`;
+    dicomCodecsFailed(message);
+    throw new Error(message);
+  });
+  return loading;
+}
+
+/**
+ * {@linkcode loadDicomCodecs} for readers that may meet DICOM: a failure is remembered and reported by the file that
+ * needs a decoder, so that PNG and JPEG work even where WebAssembly cannot start.
+ *
+ * @returns when the decoders are registered or have failed
+ */
+export async function tryLoadDicomCodecs(): Promise<void> {
+  await loadDicomCodecs().catch(() => {});
+}

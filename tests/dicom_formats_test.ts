@@ -1,0 +1,177 @@
+// DICOM as archives store it: synthetic X-rays written by our own code, re-encoded by the field's tools (dcmtk, GDCM)
+// into each transfer syntax, then read by appaunet. Lossless syntaxes must give the uncompressed file's pixels exactly.
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { decodeImageBytes, loadDicomCodecs, TRANSFER_SYNTAXES } from "../mod.ts";
+import { writeDicom } from "../fixtures/loader_fixtures.ts";
+import { DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
+
+const W = 96, H = 80;
+/** A smooth 12-bit "chest" with texture, so that every codec has real work and lossy ones lose something. */
+const px12 = Uint16Array.from({ length: W * H }, (_, i) => {
+  const x = i % W, y = Math.floor(i / W);
+  const lung = Math.hypot((x - W / 2) / (W / 3), (y - H / 2) / (H / 2.5)) < 1 ? 900 : 2600;
+  return Math.min(4095, lung + ((x * 37 + y * 91 + ((x * y) % 13) * 29) % 700));
+});
+const px8 = Uint8Array.from(px12, (v) => v >> 4);
+
+function run(cmd: string, args: string[]): void {
+  const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!r.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+/** Pearson correlation (dcmcjpeg may remap the range before lossy coding, so the source is compared up to scale). */
+function correlation(a: Float32Array, b: Float32Array): number {
+  const ma = a.reduce((s, v) => s + v, 0) / a.length, mb = b.reduce((s, v) => s + v, 0) / b.length;
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    (ab += (a[i] - ma) * (b[i] - mb)), (aa += (a[i] - ma) ** 2), (bb += (b[i] - mb) ** 2);
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+gatedTest(
+  "DICOM in every archive transfer syntax (dcmtk, GDCM): lossless ones decode pixel-identical, lossy ones close",
+  [DICOM_TOOLS],
+  async () => {
+    await loadDicomCodecs();
+    const dir = await Deno.makeTempDir({ prefix: "appaunet-dicom-" });
+    try {
+      const src12 = path.join(dir, "src12.dcm"), src8 = path.join(dir, "src8.dcm");
+      const common = {
+        rows: H,
+        cols: W,
+        photometric: "MONOCHROME2" as const,
+        pixelSpacing: [0.4, 0.3] as [number, number],
+      };
+      await Deno.writeFile(src12, writeDicom({ ...common, pixels: px12, bitsAllocated: 16, bitsStored: 12 }));
+      await Deno.writeFile(src8, writeDicom({ ...common, pixels: px8, bitsAllocated: 8, bitsStored: 8 }));
+      const ref12 = decodeImageBytes(await Deno.readFile(src12), "src12.dcm");
+      const ref8 = decodeImageBytes(await Deno.readFile(src8), "src8.dcm");
+      const cases: { file: string; syntax: string; make: [string, string[]]; ref: typeof ref12; tol: number }[] = [
+        { file: "implicit", syntax: "1.2.840.10008.1.2", make: ["dcmconv", ["+ti"]], ref: ref12, tol: 0 },
+        { file: "bigendian", syntax: "1.2.840.10008.1.2.2", make: ["dcmconv", ["+tb"]], ref: ref12, tol: 0 },
+        { file: "deflated", syntax: "1.2.840.10008.1.2.1.99", make: ["dcmconv", ["+td"]], ref: ref12, tol: 0 },
+        { file: "rle", syntax: "1.2.840.10008.1.2.5", make: ["dcmcrle", []], ref: ref12, tol: 0 },
+        { file: "rle8", syntax: "1.2.840.10008.1.2.5", make: ["dcmcrle", []], ref: ref8, tol: 0 },
+        { file: "jpegll", syntax: "1.2.840.10008.1.2.4.57", make: ["dcmcjpeg", ["+el"]], ref: ref12, tol: 0 },
+        { file: "jpegsv1", syntax: "1.2.840.10008.1.2.4.70", make: ["dcmcjpeg", ["+e1"]], ref: ref12, tol: 0 },
+        { file: "jls", syntax: "1.2.840.10008.1.2.4.80", make: ["dcmcjpls", ["+el"]], ref: ref12, tol: 0 },
+        {
+          file: "jlsnear",
+          syntax: "1.2.840.10008.1.2.4.81",
+          make: ["dcmcjpls", ["+en", "+md", "2"]],
+          ref: ref12,
+          tol: 0.001,
+        },
+        { file: "j2k", syntax: "1.2.840.10008.1.2.4.90", make: ["gdcmconv", ["--j2k"]], ref: ref12, tol: 0 },
+        {
+          file: "j2klossy",
+          syntax: "1.2.840.10008.1.2.4.91",
+          make: ["gdcmconv", ["--j2k", "--lossy", "-q", "80"]],
+          ref: ref12,
+          tol: 0.01,
+        },
+        { file: "jpeg8", syntax: "1.2.840.10008.1.2.4.50", make: ["dcmcjpeg", ["+eb"]], ref: ref8, tol: 0.03 },
+      ];
+      for (const c of cases) {
+        const out = path.join(dir, `${c.file}.dcm`);
+        const src = c.ref === ref8 ? src8 : src12;
+        run(c.make[0], c.make[0] === "gdcmconv" ? [...c.make[1], src, out] : [...c.make[1], src, out]);
+        const got = decodeImageBytes(await Deno.readFile(out), `${c.file}.dcm`);
+        assert.equal(TRANSFER_SYNTAXES[c.syntax].lossless, c.tol === 0, `${c.file}: table says lossless wrongly`);
+        assert.equal(got.width, W, c.file);
+        assert.equal(got.height, H, c.file);
+        assert.deepEqual(got.pixelSpacing, [0.4, 0.3], `${c.file}: pixel spacing`);
+        const d = maxDiff(got.data, c.ref.data);
+        if (c.tol === 0) assert.deepEqual(got.data, c.ref.data, `${c.file}: not pixel-identical (max diff ${d})`);
+        else {
+          // Lossy: what the field's own decoder makes of the same file, within one stored unit.
+          const back = path.join(dir, `${c.file}.raw.dcm`);
+          const [tool, args] = c.syntax.endsWith(".81")
+            ? ["dcmdjpls", [out, back]]
+            : c.syntax.endsWith(".91")
+            ? ["gdcmconv", ["--raw", out, back]]
+            : ["dcmdjpeg", [out, back]];
+          run(tool, args);
+          const theirs = decodeImageBytes(await Deno.readFile(back), `${c.file}.raw.dcm`);
+          // In stored units (GDCM's raw output may declare other BitsStored than the source).
+          const units = (img: typeof got) => Float32Array.from(img.data, (v) => v * (2 ** img.bitDepth - 1));
+          const e = maxDiff(units(got), units(theirs));
+
+          assert.ok(e <= 1.01, `${c.file}: differs from ${tool}'s decoding by ${e} stored units`);
+          const r = correlation(got.data, c.ref.data);
+          assert.ok(r >= 1 - c.tol, `${c.file}: correlation with the source ${r} < ${1 - c.tol}`);
+        }
+      }
+      // 12-bit JPEG extended: a clear refusal that says how to convert.
+      const j12 = path.join(dir, "jpeg12.dcm");
+      run("dcmcjpeg", ["+ee", src12, j12]);
+      assert.throws(() => decodeImageBytes(Deno.readFileSync(j12), "jpeg12.dcm"), /jpeg12\.dcm.*12-bit.*dcmdjpeg/s);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("DICOM: MONOCHROME1 inverts, VOI LUT functions and the VOI LUT Sequence apply, multi-frame is refused", async () => {
+  const { default: dcmjs } = await import("dcmjs");
+  // deno-lint-ignore no-explicit-any
+  const { DicomDict, DicomMetaDictionary } = (dcmjs as any).data;
+  const pixels = Uint16Array.from({ length: 16 }, (_, i) => i * 200); // 0 … 3000
+  const write = (extra: Record<string, unknown>) => {
+    const meta = DicomMetaDictionary.denaturalizeDataset({
+      FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+      MediaStorageSOPClassUID: "1.2.840.10008.5.1.4.1.1.1.1",
+      MediaStorageSOPInstanceUID: "1.2.826.0.1.3680043.8.498.9",
+      TransferSyntaxUID: "1.2.840.10008.1.2.1",
+      ImplementationClassUID: "1.2.826.0.1.3680043.8.498.2",
+    });
+    const dict = new DicomDict(meta);
+    dict.dict = DicomMetaDictionary.denaturalizeDataset({
+      SOPClassUID: "1.2.840.10008.5.1.4.1.1.1.1",
+      SOPInstanceUID: "1.2.826.0.1.3680043.8.498.9",
+      Rows: 4,
+      Columns: 4,
+      BitsAllocated: 16,
+      BitsStored: 12,
+      HighBit: 11,
+      PixelRepresentation: 0,
+      SamplesPerPixel: 1,
+      PhotometricInterpretation: "MONOCHROME2",
+      PixelData: [pixels.buffer],
+      _vrMap: { PixelData: "OW" },
+      ...extra,
+    });
+    return new Uint8Array(dict.write());
+  };
+  const plain = decodeImageBytes(write({}), "plain.dcm").data;
+  assert.ok(Math.abs(plain[15] - 3000 / 4095) < 1e-6);
+  const mono1 = decodeImageBytes(write({ PhotometricInterpretation: "MONOCHROME1" }), "m1.dcm").data;
+  assert.ok(Math.abs(mono1[15] - (1 - 3000 / 4095)) < 1e-6);
+  const sig = decodeImageBytes(
+    write({ WindowCenter: "1500", WindowWidth: "1000", VOILUTFunction: "SIGMOID" }),
+    "sigmoid.dcm",
+  ).data;
+  assert.ok(Math.abs(sig[7] - 1 / (1 + Math.exp(-4 * (1400 - 1500) / 1000))) < 1e-6, `sigmoid: ${sig[7]}`);
+  const exact = decodeImageBytes(
+    write({ WindowCenter: "1500", WindowWidth: "1000", VOILUTFunction: "LINEAR_EXACT" }),
+    "exact.dcm",
+  ).data;
+  assert.ok(Math.abs(exact[7] - ((1400 - 1500) / 1000 + 0.5)) < 1e-6);
+  // A VOI LUT of 4096 8-bit entries mapping v → 255 − v/16 (an inverting LUT, so that it cannot be mistaken for the
+  // full-range default).
+  const lut = Uint16Array.from({ length: 4096 }, (_, v) => 255 - Math.floor(v / 16));
+  const voi = decodeImageBytes(
+    write({
+      VOILUTSequence: [{ LUTDescriptor: [4096, 0, 8], LUTData: [lut.buffer], _vrMap: { LUTData: "OW" } }],
+    }),
+    "voilut.dcm",
+  ).data;
+  assert.ok(Math.abs(voi[5] - (255 - Math.floor(1000 / 16)) / 255) < 1e-6, `voi lut: ${voi[5]}`);
+  assert.throws(
+    () => decodeImageBytes(write({ NumberOfFrames: "2" }), "multi.dcm"),
+    /multi\.dcm.*multi-frame.*dcm2pnm/s,
+  );
+});
