@@ -106,6 +106,7 @@ sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
                       <images… | folders… | manifest.csv>
   --threshold 0.5     lung where the probability is at least this
   --probabilities     also write <id>_prob.png, the probability map as a 16-bit PNG
+  --dicom-seg         for DICOM inputs also write <id>_seg.dcm, a DICOM Segmentation object of the lung mask
   --no-postprocess    masks as thresholded (default: keep the two largest components, fill holes)
   --shard k/n         part k of n; env/n or env take k from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
                       SLURM_ARRAY_TASK_ID (Slurm array), then 'merge' joins the shard files
@@ -340,6 +341,7 @@ async function cmdPredict(argv: string[]) {
     "skip-bad": { type: "boolean" },
     threshold: { type: "string" },
     probabilities: { type: "boolean" },
+    "dicom-seg": { type: "boolean" },
     resume: { type: "boolean" },
     "no-postprocess": { type: "boolean" },
     overwrite: { type: "boolean" },
@@ -357,6 +359,7 @@ async function cmdPredict(argv: string[]) {
     skipBad: Boolean(v["skip-bad"]),
     threshold: num("threshold", v.threshold),
     probabilities: Boolean(v.probabilities),
+    dicomSeg: Boolean(v["dicom-seg"]),
     resume: Boolean(v.resume),
     postprocess: !v["no-postprocess"],
     overwrite: Boolean(v.overwrite),

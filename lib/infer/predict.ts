@@ -27,6 +27,7 @@ import { resizeBilinear } from "../data/resize.ts";
 import { encodeGrayPng } from "../io/png.ts";
 import { maskPng, overlayPng } from "../io/overlay.ts";
 import { inferenceOutputs } from "./evaluation.ts";
+import { dicomSeg, segSource } from "./dicom_seg.ts";
 import { openModel } from "../checkpoint/open_model.ts";
 import { checkBatchSize } from "../model/limits.ts";
 
@@ -62,6 +63,12 @@ export interface PredictOptions {
    */
   overwrite?: boolean;
   /**
+   * For each DICOM input, also write `<id>_seg.dcm`: a DICOM Segmentation object (binary, one segment "lung") in the
+   * image's geometry, referencing its study, series and instance (see `dicomSeg`). Needs a model with a segmentor.
+   * Default `false`.
+   */
+  dicomSeg?: boolean;
+  /**
    * Clean each mask as lung pipelines do: keep the two largest components, fill holes (see `cleanMask`). The
    * probability map is written as the model gave it. Default `true`.
    */
@@ -84,6 +91,8 @@ export interface PredictionRecord {
   overlay?: string;
   /** 16-bit probability map PNG path (with `probabilities`). */
   probabilityMap?: string;
+  /** DICOM Segmentation object path (with `dicomSeg`, DICOM inputs only). */
+  dicomSeg?: string;
   /** Share of the image's pixels predicted as lung. */
   lungFraction?: number;
   /** Class probabilities by class name (mtl/cls). */
@@ -253,6 +262,7 @@ export async function predict(
     threshold,
     postprocess: opts.postprocess !== false,
     probabilities: Boolean(opts.probabilities),
+    ...(opts.dicomSeg ? { dicomSeg: true } : {}),
   };
   const claim = () =>
     claimPredictionFolder(opts.out, path.basename(jsonl), identity, { resume: opts.resume, overwrite: opts.overwrite });
@@ -260,6 +270,11 @@ export async function predict(
   let earlier = { lines: [] as string[], ids: new Set<string>() };
   try {
     checkBatchSize(bs, size, "batchSize (--batch-size)");
+    if (opts.dicomSeg && !m.segmentor) {
+      throw new Error(
+        `dicomSeg (--dicom-seg): the model is a ${m.config.mode} model without a segmentor; it makes no masks`,
+      );
+    }
     if (opts.resume) {
       // Refuses another model's or other options' run before reading its lines.
       claimed = await claim();
@@ -290,6 +305,7 @@ export async function predict(
     inputs = inputs.filter(({ file }) => {
       try {
         const img = decode(file);
+        if (opts.dicomSeg && img.format === "dicom") segSource(Deno.readFileSync(file), file); // its UIDs, now
         if (cachedBytes + img.data.byteLength <= DECODED_CACHE_BYTES) {
           decodedCache.set(file, img);
           cachedBytes += img.data.byteLength;
@@ -368,6 +384,10 @@ export async function predict(
             rec.probabilityMap = path.join(opts.out, `${id}_prob.png`);
             const p = resizeBilinear(probsHere, size, size, img.width, img.height);
             await Deno.writeFile(rec.probabilityMap, encodeGrayPng(p, img.width, img.height, 16));
+          }
+          if (opts.dicomSeg && img.format === "dicom") {
+            rec.dicomSeg = path.join(opts.out, `${id}_seg.dcm`);
+            await Deno.writeFile(rec.dicomSeg, dicomSeg(segSource(await Deno.readFile(file), file), lung));
           }
           let n = 0;
           for (const v of lung) n += v;

@@ -28,6 +28,8 @@ export interface PredictionIdentity {
   postprocess: boolean;
   /** Probability maps written. */
   probabilities: boolean;
+  /** DICOM SEG objects written for DICOM inputs (absent in markers written before it existed: `false`). */
+  dicomSeg?: boolean;
 }
 
 /** A marker's content. */
@@ -70,6 +72,7 @@ function differences(a: PredictionIdentity | undefined, b: PredictionIdentity): 
   for (const k of ["size", "threshold", "postprocess", "probabilities"] as const) {
     if (a[k] !== b[k]) out.push(`${k} ${a[k]} → ${b[k]}`);
   }
+  if (Boolean(a.dicomSeg) !== Boolean(b.dicomSeg)) out.push(`dicomSeg ${Boolean(a.dicomSeg)} → ${Boolean(b.dicomSeg)}`);
   return out;
 }
 
@@ -86,7 +89,7 @@ async function writeMarker(file: string, m: Marker): Promise<void> {
   await Deno.rename(`${file}.tmp`, file);
 }
 
-/** The files a JSONL's lines name (mask, overlay, probability map) that lie in `dir`. */
+/** The files a JSONL's lines name (mask, overlay, probability map, DICOM SEG) that lie in `dir`. */
 async function filesNamed(jsonl: string, dir: string): Promise<string[]> {
   const text = await Deno.readTextFile(jsonl).catch(() => "");
   const out: string[] = [];
@@ -97,7 +100,7 @@ async function filesNamed(jsonl: string, dir: string): Promise<string[]> {
     } catch {
       continue;
     }
-    for (const k of ["mask", "overlay", "probabilityMap"]) {
+    for (const k of ["mask", "overlay", "probabilityMap", "dicomSeg"]) {
       const f = r[k];
       if (typeof f === "string" && path.resolve(path.dirname(path.resolve(f))) === path.resolve(dir)) out.push(f);
     }
