@@ -31,6 +31,7 @@ import {
   demoManifest,
   evaluate,
   exportModel,
+  exportOnnx,
   fastKernelsEnabled,
   initBackend,
   mergePredictions,
@@ -127,14 +128,18 @@ Writes <id>_mask.png, <id>_overlay.png and one JSON line per image (predictions.
   (no flag)       every run without a result, in plan order
 Each run trains in <runs-dir>/<id>; checkpoints are chosen on val, the test split is read only for the result.
 Ctrl-C finishes the current step and writes a checkpoint; the same command resumes.`,
-  export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--result results/<id>.json]
+  export: `usage: cli.ts export --model <checkpoint dir> --out <folder> [--format tfjs|onnx]
+                     [--result results/<id>.json]
                      [--selected-by "<how the checkpoint was chosen>"] [--overwrite] [--scores scores.json]
                      [--classifier <cls checkpoint> [--classifier-result results/<id>.json]]
 Writes segmentor/ and discriminator/ (tfjs layers format, metadata in userDefinedMetadata), metadata.json and
 what eval and predict need to take the folder as --model. --result records that experiment's test metrics (and its
 val-fitted calibration when the checkpoint has none); --scores records an independent scorer's test figures
 (experiments/score_predictions.py --json); --classifier pairs the segmentor with a cls run's image classifier (its
-calibration and, with --classifier-result, its test metrics). The folder is built beside --out and swapped in whole.`,
+calibration and, with --classifier-result, its test metrics). The folder is built beside --out and swapped in whole.
+--format onnx (--model: also a model folder or pretrained) writes <folder>/model.onnx instead: one graph,
+float32 image [N, 1, size, size] in [0, 1] → lung [N, 1, size, size] and calibrated probabilities [N, K],
+normalisation inside, the metadata as ONNX metadata properties.`,
   serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
                     [--token <secret>] [--max-mb 32] [--queue 8] [--no-postprocess]
   GET  /             a page that runs the model in your browser (WebGPU, else WebGL, else cpu); the image stays there
@@ -515,9 +520,31 @@ async function cmdExport(argv: string[]) {
     scores: { type: "string" },
     classifier: { type: "string" },
     "classifier-result": { type: "string" },
+    format: { type: "string" },
   });
   if (v.help) return console.log(USAGE.export);
   if (!v.model || !v.out) throw new UsageError(`--model and --out are required\n\n${USAGE.export}`);
+  const format = (v.format as string | undefined) ?? "tfjs";
+  if (format !== "tfjs" && format !== "onnx") {
+    throw new UsageError(`--format: "${format}" is not tfjs or onnx\n\n${USAGE.export}`);
+  }
+  if (format === "onnx") {
+    const other = ["result", "selected-by", "scores", "classifier", "classifier-result"].filter((k) =>
+      v[k] !== undefined
+    );
+    if (other.length) {
+      throw new UsageError(
+        `--format onnx: ${other.map((k) => `--${k}`).join(", ")} only apply to tfjs model folders; export the tfjs ` +
+          "folder with them first, then --format onnx --model <that folder>",
+      );
+    }
+    await setup({ ...v, backend: "cpu" });
+    const r = await exportOnnx({ model: v.model as string, out: v.out as string, overwrite: Boolean(v.overwrite) });
+    return console.log(
+      `wrote ${r.file}: ${r.input.name} [${r.input.shape.join(", ")}] → ` +
+        r.outputs.map((o) => `${o.name} [${o.shape.join(", ")}]`).join(", "),
+    );
+  }
   let testMetrics: unknown;
   let calibration: Calibration | undefined;
   if (v.result) {

@@ -42,7 +42,17 @@ export interface TransferSyntax {
   lossless: boolean;
 }
 
-/** The transfer syntaxes appaunet reads, by UID. */
+/**
+ * The transfer syntaxes appaunet reads, by UID.
+ *
+ * @example
+ * ```ts
+ * import { TRANSFER_SYNTAXES } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(TRANSFER_SYNTAXES["1.2.840.10008.1.2.4.90"].encoding, "jpeg-2000");
+ * assert.equal(TRANSFER_SYNTAXES["1.2.840.10008.1.2.4.91"].lossless, false);
+ * ```
+ */
 export const TRANSFER_SYNTAXES: Readonly<Record<string, TransferSyntax>> = {
   "1.2.840.10008.1.2": { name: "Implicit VR Little Endian", encoding: "native", lossless: true },
   "1.2.840.10008.1.2.1": { name: "Explicit VR Little Endian", encoding: "native", lossless: true },

@@ -54,8 +54,13 @@ function publicTraining(c: Record<string, unknown>): Record<string, unknown> {
   );
 }
 
-/** Refuses an export whose output folder is the checkpoint it reads, or holds it, or lies inside it. */
-async function refuseOwnSource(out: string, source: string): Promise<void> {
+/**
+ * Refuses an export whose output folder is the checkpoint it reads, or holds it, or lies inside it.
+ *
+ * @param out the output folder
+ * @param source the folder read
+ */
+export async function refuseOwnSource(out: string, source: string): Promise<void> {
   const real = async (p: string) => await Deno.realPath(p).catch(() => path.resolve(p));
   const o = await real(out), s = await real(source);
   const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);

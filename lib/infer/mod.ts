@@ -13,5 +13,7 @@ export { mergePredictions, predict, shardFromSpec } from "./predict.ts";
 export type { PredictionRecord, PredictOptions } from "./predict.ts";
 export { exportModel } from "./export.ts";
 export type { ExportOptions } from "./export.ts";
+export { exportOnnx } from "./onnx_export.ts";
+export type { OnnxExportOptions, OnnxExportResult } from "./onnx_export.ts";
 export { predictImage } from "./predict_image.ts";
 export type { LoadedModel, SingleImagePrediction } from "./predict_image.ts";
