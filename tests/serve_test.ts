@@ -13,7 +13,8 @@ import {
 import { openModel } from "../lib/checkpoint/open_model.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
 import { tinyRunOptions } from "./run_options.ts";
-import { CHROMIUM as CHROMIUM_PRE, gatedTest } from "./webgpu_helper.ts";
+import { CHROMIUM as CHROMIUM_PRE, DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
+import { writeDicom } from "../fixtures/loader_fixtures.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-serve-" });
@@ -261,3 +262,71 @@ Deno.test("serve: a slow client gets 408 after the body timeout, too many at onc
     await s.shutdown();
   }
 });
+
+gatedTest(
+  "the page and POST /v1/predict read JPEG 2000 and JPEG-LS DICOM (the decoders' WebAssembly comes from the server)",
+  [CHROMIUM_PRE, DICOM_TOOLS],
+  async () => {
+    const { default: puppeteer } = await import("puppeteer-core");
+    const page = await bundlePage();
+    assert.ok(page.script, page.error ?? "");
+    // The test image as a 12-bit DICOM, then re-encoded by GDCM and dcmtk (lossless: the same pixels).
+    const img = decodeImageBytes(png, "wide.png");
+    const raw = path.join(root, "wide.dcm");
+    await Deno.writeFile(
+      raw,
+      writeDicom({
+        rows: img.height,
+        cols: img.width,
+        pixels: Uint16Array.from(img.data, (v) => Math.round(v * 4095)),
+        bitsAllocated: 16,
+        bitsStored: 12,
+        photometric: "MONOCHROME2",
+      }),
+    );
+    const j2k = path.join(root, "wide-j2k.dcm"), jls = path.join(root, "wide-jls.dcm");
+    for (const [cmd, args] of [["gdcmconv", ["--j2k", raw, j2k]], ["dcmcjpls", [raw, jls]]] as const) {
+      const r = new Deno.Command(cmd, { args: [...args], stdout: "null", stderr: "piped" }).outputSync();
+      assert.ok(r.success, new TextDecoder().decode(r.stderr));
+    }
+    const m = await openModel(model);
+    const want = await predictImage(m, decodeImageBytes(await Deno.readFile(raw), "wide.dcm"));
+    m.dispose();
+    const s = await serveModel({
+      model,
+      port: 0,
+      pageScript: page.script,
+      files: { "/test/wide-j2k.dcm": j2k, "/test/wide-jls.dcm": jls },
+    });
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless=new", "--no-sandbox", "--disable-background-networking", "--no-first-run"],
+    });
+    try {
+      // The HTTP API.
+      const api = await fetch(new URL("/v1/predict", s.url), { method: "POST", body: await Deno.readFile(j2k) });
+      const a = await api.json();
+      assert.equal(api.status, 200, JSON.stringify(a));
+      for (const c of Object.keys(want.probabilities!)) {
+        assert.ok(Math.abs(a.probabilities[c] - want.probabilities![c]) < 1e-5, `API ${c}: ${a.probabilities[c]}`);
+      }
+      // The page, on the cpu backend.
+      const tab = await browser.newPage();
+      for (const f of ["wide-j2k.dcm", "wide-jls.dcm"]) {
+        await tab.goto(new URL(`/?image=/test/${f}&backend=cpu`, s.url).href);
+        await tab.waitForFunction('document.getElementById("result").textContent !== ""', { timeout: 120_000 });
+        const r = JSON.parse(await tab.$eval("#result", (e) => e.textContent!));
+        assert.equal(r.error, undefined, `${f}: ${r.error}`);
+        assert.deepEqual([r.width, r.height], [img.width, img.height]);
+        for (const c of Object.keys(want.probabilities!)) {
+          assert.ok(Math.abs(r.probabilities[c] - want.probabilities![c]) < 2e-3, `${f} ${c}: ${r.probabilities[c]}`);
+        }
+      }
+      assert.equal((await fetch(new URL("/codecs/nothing.wasm", s.url))).status, 404);
+    } finally {
+      await browser.close();
+      await s.shutdown();
+    }
+  },
+);

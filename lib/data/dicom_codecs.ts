@@ -26,6 +26,25 @@ type CodecModule = Record<string, new () => WasmDecoder>;
 type Factory = (opts?: Record<string, unknown>) => Promise<CodecModule>;
 
 let loading: Promise<void> | undefined;
+const located: Record<string, string> = {};
+
+/** Options of {@linkcode loadDicomCodecs}. */
+export interface LoadDicomCodecsOptions {
+  /**
+   * Where the `.wasm` files are fetched from, as a URL prefix (a browser page: e.g. `"/codecs/"`, which `serve`
+   * answers). Default: beside each codec's JavaScript (the npm package's own folder; right for Deno).
+   */
+  wasmBase?: string;
+}
+
+/**
+ * The WebAssembly files the loaded decoders were read from, by file name (for a server that hands them to a page).
+ *
+ * @returns file name → path or URL
+ */
+export function dicomCodecWasmFiles(): Record<string, string> {
+  return { ...located };
+}
 
 function wrap(module: CodecModule, decoderName: string): (codestream: Uint8Array) => CodecFrame {
   return (codestream) => {
@@ -64,13 +83,18 @@ function wrap(module: CodecModule, decoderName: string): (codestream: Uint8Array
  * await loadDicomCodecs(); // already loaded
  * assert.ok(true);
  * ```
+ * @param opts where the `.wasm` files are (browsers)
  * @returns when the decoders are registered
  */
-export function loadDicomCodecs(): Promise<void> {
+export function loadDicomCodecs(opts: LoadDicomCodecsOptions = {}): Promise<void> {
   if (dicomCodecsRegistered()) return Promise.resolve();
   loading ??= (async () => {
     // The codecs log to stdout (OpenJPEG's "[INFO] ..."); keep stdout for appaunet's own output.
-    const quiet = { print: () => {}, printErr: () => {} };
+    const quiet = {
+      print: () => {},
+      printErr: () => {},
+      locateFile: (file: string, dir: string) => (located[file] = opts.wasmBase ? opts.wasmBase + file : dir + file),
+    };
     const [turbo, charls, openjpeg] = await Promise.all([
       import("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs"),
       import("@cornerstonejs/codec-charls/decodewasmjs"),

@@ -9,6 +9,7 @@ export { createRng } from "./rng.ts";
 export type { Rng } from "./rng.ts";
 export { decodeImageBytes } from "./decode.ts";
 export { loadDicomCodecs } from "./dicom_codecs.ts";
+export type { LoadDicomCodecsOptions } from "./dicom_codecs.ts";
 export { TRANSFER_SYNTAXES } from "./dicom_pixels.ts";
 export type { PixelEncoding, TransferSyntax } from "./dicom_pixels.ts";
 export type { DecodedImage } from "./decode.ts";

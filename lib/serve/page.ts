@@ -10,7 +10,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import { decodeImageBytes } from "../data/decode.ts";
+import { decodeImageBytes, sniffFormat } from "../data/decode.ts";
+import { loadDicomCodecs } from "../data/dicom_codecs.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
 import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
 import { predictImage } from "../infer/predict_image.ts";
@@ -77,6 +78,8 @@ async function main() {
     say("result", "");
     try {
       const t0 = performance.now();
+      // DICOM may be compressed (JPEG, JPEG-LS, JPEG 2000): the decoders' WebAssembly comes from the server, once.
+      if (sniffFormat(bytes) === "dicom") await loadDicomCodecs({ wasmBase: "/codecs/" });
       const img = decodeImageBytes(bytes, name);
       const p = await predictImage({ segmentor, discriminator, metadata: meta }, img);
       // Post-processing (two largest components, holes filled) unless ?postprocess=0.

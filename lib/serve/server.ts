@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { DataError } from "../data/errors.ts";
 import { decodeImageBytes } from "../data/decode.ts";
-import { tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
+import { dicomCodecWasmFiles, tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
 import { inputLimits } from "../data/load.ts";
 import { checkImageGeometry } from "../data/prepare_image.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
@@ -262,6 +262,14 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     // Without the token (when one is set) only liveness: nothing about the model.
     if (url.pathname === "/v1/health") {
       return json(200, authorized(req) ? { ok: true, version: APPAUNET_VERSION, model: shown } : { ok: true });
+    }
+    // The DICOM decoders' WebAssembly, for the page (library code, not the model: no token).
+    if (url.pathname.startsWith("/codecs/")) {
+      const wasm = dicomCodecWasmFiles()[url.pathname.slice("/codecs/".length)];
+      if (!wasm) return json(404, { error: `nothing at ${url.pathname}` });
+      return new Response(await Deno.readFile(wasm), {
+        headers: { "content-type": "application/wasm", "cache-control": "max-age=86400" },
+      });
     }
     if (url.pathname.startsWith("/model/")) {
       if (!authorized(req)) return unauthorized();
