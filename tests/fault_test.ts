@@ -16,6 +16,15 @@ import {
 } from "../mod.ts";
 import { tinyRunOptions } from "./run_options.ts";
 
+/** SIGKILL, unless the child has already exited (its timer may fire between its exit and our `await status`). */
+function killNow(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError && /already terminated/.test(e.message))) throw e;
+  }
+}
+
 await initBackend({ backend: "cpu" });
 const cli = path.join(import.meta.dirname!, "..", "cli.ts");
 const config = path.join(import.meta.dirname!, "..", "deno.json");
@@ -69,7 +78,7 @@ Deno.test("export --overwrite killed with SIGKILL at random points leaves the ol
       const src = i % 2 ? "b" : "a";
       const child = exportCmd(src).spawn();
       const delay = full * (0.45 + 0.04 * i) + rng.int(15);
-      const timer = setTimeout(() => child.kill("SIGKILL"), delay);
+      const timer = setTimeout(() => killNow(child), delay);
       const status = await child.status;
       clearTimeout(timer);
       const now = await fingerprint(target);
@@ -179,7 +188,7 @@ Deno.test("predict never leaves two models' results in one folder: refused, repl
     for (let i = 0; i < 10; i++) {
       const [from, to] = i % 2 ? ["a", "b"] : ["b", "a"]; // the folder holds `from`'s set
       const child = cmd(ckpt(to), "--overwrite").spawn();
-      const timer = setTimeout(() => child.kill("SIGKILL"), full * (0.5 + 0.05 * i));
+      const timer = setTimeout(() => killNow(child), full * (0.5 + 0.05 * i));
       await child.status;
       clearTimeout(timer);
       const marker = JSON.parse(await Deno.readTextFile(path.join(out, "predictions.run.json")));
@@ -294,7 +303,7 @@ Deno.test("train killed with SIGKILL at many points: the last checkpoint stays w
           : [...flags, "--out", out],
       ).spawn();
       const kill = attempt < 6;
-      const timer = kill ? setTimeout(() => child.kill("SIGKILL"), duration * (0.3 + 0.6 * rng.next())) : undefined;
+      const timer = kill ? setTimeout(() => killNow(child), duration * (0.3 + 0.6 * rng.next())) : undefined;
       const st = await child.output();
       clearTimeout(timer);
       if (!st.success) kills++;
@@ -354,7 +363,7 @@ Deno.test("merge killed with SIGKILL leaves no predictions.jsonl or the whole me
     for (let i = 0; i < 8; i++) {
       await Deno.remove(path.join(dir, "predictions.jsonl")).catch(() => {});
       const child = cmd().spawn();
-      const timer = setTimeout(() => child.kill("SIGKILL"), full * (0.4 + 0.08 * i));
+      const timer = setTimeout(() => killNow(child), full * (0.4 + 0.08 * i));
       await child.status;
       clearTimeout(timer);
       const now = await Deno.readTextFile(path.join(dir, "predictions.jsonl")).catch(() => undefined);

@@ -10,6 +10,7 @@ import { stratifiedSplit } from "./dataset.ts";
 import { DataError } from "./errors.ts";
 import { decodeFile, loadMask } from "./load.ts";
 import { resizeArea } from "./resize.ts";
+import { writeFileAtomically } from "../io/fs.ts";
 
 /** Options for {@linkcode prepareDataset}. */
 export interface PrepareOptions {
@@ -134,6 +135,6 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
     )
   );
   const csv = path.join(o.out, "manifest.csv");
-  await Deno.writeTextFile(csv, lines.join("\n") + "\n");
+  await writeFileAtomically(csv, lines.join("\n") + "\n", `--out ${o.out}`);
   return csv;
 }

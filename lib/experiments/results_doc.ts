@@ -11,6 +11,7 @@ import { RESULT_TABLES, type ResultTable } from "./plan.ts";
 import type { CheckpointTest, ExperimentResult, IntervalStat } from "./runner.ts";
 import { pairedDifferenceInterval } from "../metrics/bootstrap.ts";
 import { rocAuc } from "../metrics/classification.ts";
+import { writeFileAtomically } from "../io/fs.ts";
 
 /** The generated document: Markdown and chart files (name → SVG), to write next to each other. */
 export interface ResultsDocument {
@@ -585,10 +586,10 @@ export async function writeResults(
   const dir = path.dirname(outFile);
   await Deno.mkdir(dir, { recursive: true });
   const written = [outFile];
-  await Deno.writeTextFile(outFile, doc.markdown);
+  await writeFileAtomically(outFile, doc.markdown, `--out ${outFile}`);
   for (const [name, svg] of Object.entries(doc.charts)) {
     const p = path.join(dir, name);
-    await Deno.writeTextFile(p, svg);
+    await writeFileAtomically(p, svg, `--out ${outFile}`);
     written.push(p);
   }
   return { read: results.length, written };

@@ -6,7 +6,7 @@
  * @module
  */
 import * as path from "node:path";
-import { exists, writeFileSynced } from "../io/fs.ts";
+import { exists, writeFileAtomically } from "../io/fs.ts";
 import { loadCheckpoint, loadCheckpointModel } from "../checkpoint/checkpoint.ts";
 import type { ImagePrediction, SplitMetrics } from "../infer/evaluation.ts";
 import { evaluate } from "../infer/evaluate.ts";
@@ -445,9 +445,7 @@ export async function runPlannedRun(
     test,
   };
   await Deno.mkdir(resultsDir, { recursive: true });
-  const tmp = `${file}.tmp`;
-  await writeFileSynced(tmp, new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n"));
-  await Deno.rename(tmp, file);
+  await writeFileAtomically(file, JSON.stringify(result, null, 2) + "\n", `results folder ${resultsDir}`);
   log(`${run.id}: wrote ${file}`);
   return result;
 }

@@ -435,7 +435,7 @@ function valueInfo(name: string, shape: (number | string)[]): unknown {
  * const out = await Deno.makeTempDir();
  * const r = await exportOnnx({ model: "pretrained", out, overwrite: true });
  * assert.deepEqual(r.outputs.map((o) => o.name), ["lung", "probabilities"]);
- * assert.equal(r.metadata.classNames, '["normal","tb"]');
+ * assert.equal(r.metadata.class_names, '["normal","tb"]');
  * ```
  * @param opts the model and the output folder
  * @returns the file, its input and outputs, and the metadata written

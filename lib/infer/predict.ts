@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { describeOsError, writeFileSynced } from "../io/fs.ts";
+import { describeOsError, syncFile, writeFileAtomically } from "../io/fs.ts";
 import {
   checkShardRuns,
   type ClaimedPredictionFolder,
@@ -403,6 +403,7 @@ export async function predict(
         await Deno.writeTextFile(tmpJsonl, JSON.stringify(rec) + "\n", { append: true });
       }
     }
+    await syncFile(tmpJsonl); // the lines were appended one by one: on disk before the rename publishes them
     await Deno.rename(tmpJsonl, jsonl);
     await claimed.complete();
   } catch (e) {
@@ -480,8 +481,7 @@ export async function mergePredictions(
       lines.push(l);
     }
   }
-  await writeFileSynced(`${out}.tmp`, new TextEncoder().encode(lines.map((l) => l + "\n").join("")));
-  await Deno.rename(`${out}.tmp`, out);
+  await writeFileAtomically(out, lines.map((l) => l + "\n").join(""), `--out ${path.dirname(out)}`);
   if (identity) await markMerged(dir, identity);
   return { file: out, records: lines.length };
 }

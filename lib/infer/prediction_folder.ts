@@ -11,7 +11,7 @@
  * @module
  */
 import * as path from "node:path";
-import { writeFileSynced } from "../io/fs.ts";
+import { writeFileAtomically } from "../io/fs.ts";
 import { resolveCheckpoint } from "../checkpoint/checkpoint.ts";
 
 /** What makes two prediction runs interchangeable: the model's weights and the options that change outputs. */
@@ -85,8 +85,7 @@ async function readMarker(file: string): Promise<Marker | undefined> {
 }
 
 async function writeMarker(file: string, m: Marker): Promise<void> {
-  await writeFileSynced(`${file}.tmp`, new TextEncoder().encode(JSON.stringify(m, null, 2) + "\n"));
-  await Deno.rename(`${file}.tmp`, file);
+  await writeFileAtomically(file, JSON.stringify(m, null, 2) + "\n", `--out ${path.dirname(file)}`);
 }
 
 /** The files a JSONL's lines name (mask, overlay, probability map, DICOM SEG) that lie in `dir`. */

@@ -18,6 +18,20 @@ export async function writeFileSynced(file: string, bytes: Uint8Array): Promise<
 }
 
 /**
+ * Flushes a file written in pieces to disk (before a rename publishes it).
+ *
+ * @param file the file
+ */
+export async function syncFile(file: string): Promise<void> {
+  const f = await Deno.open(file, { read: true, write: true });
+  try {
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
+/**
  * appaunet's cache folder (generated demo phantoms, the downloaded pretrained model): `$APPAUNET_CACHE_DIR`, else
  * `$XDG_CACHE_HOME/appaunet`, else `~/.cache/appaunet`.
  */
@@ -131,4 +145,33 @@ export function describeOsError(e: unknown, where: string, doing: string): Error
     if (hit) return new Error(`${where}: cannot ${doing} (${cause}); ${fix}`, { cause: e });
   }
   return e instanceof Error ? e : new Error(msg);
+}
+
+/**
+ * Replaces a file atomically: writes `<file>.tmp`, fsyncs it, renames it over `file`. A kill at any point leaves the
+ * old file or the new one, whole; on an error the temporary file is removed and the error says the path, the cause
+ * and what to do ({@linkcode describeOsError}). The one write-to-temporary-then-rename in appaunet.
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomically } from "./fs.ts";
+ * import assert from "node:assert/strict";
+ * const f = `${await Deno.makeTempDir()}/results.json`;
+ * await writeFileAtomically(f, "{}\n", "results");
+ * assert.equal(await Deno.readTextFile(f), "{}\n");
+ * await assert.rejects(writeFileAtomically("/nonexistent/x.json", "{}", "--out /nonexistent"), /--out \/nonexistent: cannot write \/nonexistent\/x.json/);
+ * ```
+ * @param file the file to replace (its folder must exist)
+ * @param content bytes or text (UTF-8)
+ * @param where what the path is to the user, for errors (e.g. `--out pred/`)
+ */
+export async function writeFileAtomically(file: string, content: Uint8Array | string, where: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  try {
+    await writeFileSynced(tmp, typeof content === "string" ? new TextEncoder().encode(content) : content);
+    await Deno.rename(tmp, file);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw describeOsError(e, where, `write ${file}`);
+  }
 }

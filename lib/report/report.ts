@@ -10,6 +10,7 @@ import type { Dataset } from "../data/dataset.ts";
 import type { ImagePrediction } from "../infer/evaluation.ts";
 import type { EpochRecord } from "./epoch_record.ts";
 import { overlayPng } from "../io/overlay.ts";
+import { writeFileAtomically } from "../io/fs.ts";
 
 /** Inputs of {@linkcode writeReport}. */
 export interface ReportInput {
@@ -192,6 +193,6 @@ figure{display:inline-block;margin:6px;text-align:center;font-size:11px}img{imag
 <h2>Configuration</h2>${table(cfgPairs)}
 </body></html>`;
   const file = path.join(r.out, "report.html");
-  await Deno.writeTextFile(file, html);
+  await writeFileAtomically(file, html, `--out ${path.dirname(file)}`);
   return file;
 }

@@ -36,7 +36,7 @@ import { type ShaderWarmupReport, startShaderWarmup } from "./shader_warmup.ts";
 import { NON_FINITE_CAUSES, NonFiniteError } from "../checkpoint/numerics.ts";
 import { withSeededRandom } from "./seeded_random.ts";
 import { claimRunFolder, clearRun, type RunFolderLock } from "./run_folder.ts";
-import { describeOsError } from "../io/fs.ts";
+import { describeOsError, writeFileAtomically } from "../io/fs.ts";
 import { writeReport } from "../report/report.ts";
 import { createProgress, type ProgressMode } from "../report/progress.ts";
 
@@ -398,8 +398,11 @@ export async function train(opts: (TrainOptions | ResumeOptions) & TrainRuntime)
       // checkpoint knows of (or a torn line), so a resumed run rewrites it from the checkpoint's history.
       const metricsFile = path.join(c.out, "metrics.jsonl");
       if (resumeDir) {
-        await Deno.writeTextFile(`${metricsFile}.tmp`, history0.map((h) => JSON.stringify(h) + "\n").join(""));
-        await Deno.rename(`${metricsFile}.tmp`, metricsFile);
+        await writeFileAtomically(
+          metricsFile,
+          history0.map((h) => JSON.stringify(h) + "\n").join(""),
+          `--out ${c.out}`,
+        );
       }
       nets = buildNets(c, numClasses);
       const net = nets;
