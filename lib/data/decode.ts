@@ -246,12 +246,12 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
     );
   }
   const words = storedSamples(ds, syntax, { rows, cols, bitsAllocated }, name);
-  const raw = new Float64Array(n);
+  // Stored word → stored value (BitsStored, sign).
   const mask = (2 ** bitsStored) - 1, sign = 2 ** (bitsStored - 1);
-  for (let i = 0; i < n; i++) {
-    const v = words[i] & mask;
-    raw[i] = signed && v & sign ? v - 2 * sign : v;
-  }
+  const stored = (w: number) => {
+    const v = w & mask;
+    return signed && v & sign ? v - 2 * sign : v;
+  };
   const slope = firstNumber(ds, "x00281053") ?? 1;
   const intercept = firstNumber(ds, "x00281052") ?? 0;
   const center = firstNumber(ds, "x00281050");
@@ -277,28 +277,22 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
   // Modality LUT (PS3.3 C.11.1): the sequence when present, else the rescale.
   const modalityLut = readLut(ds, "x00283000", name, "Modality LUT Sequence (0028,3000)");
   const modality = modalityLut ? (v: number) => modalityLut.at(v) : (v: number) => v * slope + intercept;
-  const out = new Float32Array(n);
   const fn = (ds.string("x00281056") ?? "LINEAR").trim().toUpperCase();
   const voiLut = readLut(ds, "x00283010", name, "VOI LUT Sequence (0028,3010)");
+  // The whole chain (stored value → modality → VOI → [0, 1], MONOCHROME1 inverted) as one table over every possible
+  // stored word: one lookup per pixel.
+  let voi: (x: number) => number;
   if (center !== undefined && width !== undefined && (width >= 1 || (fn !== "LINEAR" && width > 0))) {
     if (fn === "SIGMOID") {
-      // PS3.3 C.11.2.1.3.1.
-      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-4 * (modality(raw[i]) - center) / width));
+      voi = (x) => 1 / (1 + Math.exp(-4 * (x - center) / width)); // PS3.3 C.11.2.1.3.1
     } else if (fn === "LINEAR_EXACT") {
-      // PS3.3 C.11.2.1.3.2.
-      for (let i = 0; i < n; i++) {
-        out[i] = Math.min(1, Math.max(0, (modality(raw[i]) - center) / width + 0.5));
-      }
+      voi = (x) => Math.min(1, Math.max(0, (x - center) / width + 0.5)); // PS3.3 C.11.2.1.3.2
     } else {
-      // PS3.3 C.11.2.1.2.1 linear window.
-      const c = center - 0.5, w = width - 1;
-      for (let i = 0; i < n; i++) {
-        const x = modality(raw[i]);
-        out[i] = x <= c - w / 2 ? 0 : x > c + w / 2 ? 1 : (x - c) / w + 0.5;
-      }
+      const c = center - 0.5, w = width - 1; // PS3.3 C.11.2.1.2.1 linear window
+      voi = (x) => x <= c - w / 2 ? 0 : x > c + w / 2 ? 1 : (x - c) / w + 0.5;
     }
   } else if (voiLut) {
-    for (let i = 0; i < n; i++) out[i] = voiLut.at(modality(raw[i])) / voiLut.max;
+    voi = (x) => voiLut.at(x) / voiLut.max;
   } else {
     const lo = signed ? -(2 ** (bitsStored - 1)) : 0;
     const hi = signed ? 2 ** (bitsStored - 1) - 1 : 2 ** bitsStored - 1;
@@ -309,9 +303,16 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
       a = Math.min(modality(lo), modality(hi));
       b = Math.max(modality(lo), modality(hi));
     }
-    for (let i = 0; i < n; i++) out[i] = b > a ? Math.min(1, Math.max(0, (modality(raw[i]) - a) / (b - a))) : 0;
+    voi = (x) => b > a ? Math.min(1, Math.max(0, (x - a) / (b - a))) : 0;
   }
-  if (photometric === "MONOCHROME1") { for (let i = 0; i < n; i++) out[i] = 1 - out[i]; }
+  const invert = photometric === "MONOCHROME1";
+  const table = new Float32Array(2 ** bitsAllocated);
+  for (let w = 0; w < table.length; w++) {
+    const v = voi(modality(stored(w)));
+    table[w] = invert ? 1 - v : v;
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = table[words[i]];
   const spacing = (ds.string("x00280030") ?? ds.string("x00181164") ?? "").split("\\").map((v) => Number(v.trim()));
   const pixelSpacing = spacing.length === 2 && spacing.every((v) => Number.isFinite(v) && v > 0)
     ? [spacing[0], spacing[1]] as [number, number]
