@@ -141,11 +141,12 @@ calibration and, with --classifier-result, its test metrics). The folder is buil
 float32 image [N, 1, size, size] in [0, 1] → lung [N, 1, size, size] and calibrated probabilities [N, K],
 normalisation inside, the metadata as ONNX metadata properties.`,
   serve: `usage: cli.ts serve --model <checkpoint dir | model dir | pretrained> [--port 8080] [--host 127.0.0.1]
-                    [--token <secret>] [--max-mb 32] [--queue 8] [--no-postprocess]
+                    [--token <secret>] [--max-mb 32] [--queue 8] [--max-connections 256] [--no-postprocess]
   GET  /             a page that runs the model in your browser (WebGPU, else WebGL, else cpu); the image stays there
   POST /v1/predict   image bytes in; JSON out: class probabilities, lung fraction, the mask as a base64 PNG
   --token            clients must send 'Authorization: Bearer <token>' (required with a --host beyond this machine)
   --max-mb           largest upload; --queue: requests that may wait for the model (more get 503)
+  --max-connections  connections open at once (more get 503); silent ones close after 10 s (no headers) or 60 s
   --no-postprocess   masks as thresholded (default: two largest components, holes filled; the page: ?postprocess=0)
 Ctrl-C stops it.`,
   merge: `usage: cli.ts merge --out <dir> [--overwrite]
@@ -383,6 +384,7 @@ async function cmdServe(argv: string[]) {
     token: { type: "string" },
     "max-mb": { type: "string" },
     queue: { type: "string" },
+    "max-connections": { type: "string" },
     "no-postprocess": { type: "boolean" },
   });
   if (v.help) return console.log(USAGE.serve);
@@ -403,6 +405,7 @@ async function cmdServe(argv: string[]) {
     token: (v.token as string | undefined) ?? Deno.env.get("APPAUNET_TOKEN"),
     maxBodyBytes: mb !== undefined ? mb * 2 ** 20 : undefined,
     queue: num("queue", v.queue),
+    maxConnections: num("max-connections", v["max-connections"]),
     postprocess: !v["no-postprocess"],
     pageScript: page.script,
     signal: ac.signal,

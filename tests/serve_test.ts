@@ -263,6 +263,54 @@ Deno.test("serve: a slow client gets 408 after the body timeout, too many at onc
   }
 });
 
+Deno.test("serve: connections past the cap get 503 at once; silent ones are closed; the server goes on answering", async () => {
+  const s = await serveModel({ model, port: 0, maxConnections: 3, headerTimeoutMs: 300, idleTimeoutMs: 600 });
+  const { hostname, port } = new URL(s.url);
+  const open = () => Deno.connect({ hostname, port: Number(port) });
+  const readAll = async (conn: Deno.Conn, ms = 5000) => {
+    const chunks: string[] = [];
+    const buf = new Uint8Array(4096);
+    const deadline = setTimeout(() => conn.close(), ms);
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        chunks.push(new TextDecoder().decode(buf.subarray(0, n)));
+      }
+    } catch { /* closed by the deadline */ }
+    clearTimeout(deadline);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    return chunks.join("");
+  };
+  try {
+    // Three silent connections fill the cap; a fourth is refused at once.
+    const silent = await Promise.all([open(), open(), open()]);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    assert.match(await readAll(await open()), /^HTTP\/1\.1 503[\s\S]*too many open connections/);
+    assert.ok(performance.now() - t0 < 1000, "the refusal was not immediate");
+    // The silent ones are closed after the header timeout (EOF, nothing sent), which frees the cap.
+    const t1 = performance.now();
+    for (const c of silent) assert.equal(await readAll(c), "");
+    const waited = performance.now() - t1;
+    assert.ok(waited >= 150 && waited < 3000, `closed after ${waited} ms`);
+    // A connection that sent a request and then stays idle on keep-alive is closed after the idle timeout.
+    const k = await open();
+    await k.write(new TextEncoder().encode(`GET /v1/health HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`));
+    const t2 = performance.now();
+    assert.match(await readAll(k), /^HTTP\/1\.1 200/);
+    assert.ok(performance.now() - t2 >= 450, "an idle keep-alive connection was closed before the idle timeout");
+    // And the server still answers.
+    const r = await fetch(new URL("/v1/health", s.url));
+    assert.equal(r.status, 200);
+    await r.body?.cancel();
+  } finally {
+    await s.shutdown();
+  }
+});
+
 gatedTest(
   "the page and POST /v1/predict read JPEG 2000 and JPEG-LS DICOM (the decoders' WebAssembly comes from the server)",
   [CHROMIUM_PRE, DICOM_TOOLS],

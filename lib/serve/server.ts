@@ -14,6 +14,7 @@ import { lungMaskAt } from "../data/postprocess.ts";
 import { encodeBase64 } from "../report/base64.ts";
 import { maskPng } from "../io/overlay.ts";
 import { openModel } from "../checkpoint/open_model.ts";
+import { type ConnectionGuard, guardConnections } from "./connection_guard.ts";
 import { type LoadedModel, predictImage } from "../infer/predict_image.ts";
 import { APPAUNET_VERSION } from "../checkpoint/version.ts";
 
@@ -43,6 +44,12 @@ export interface ServeOptions {
   bodyTimeoutMs?: number;
   /** Prediction requests being received or waiting at once; more get 503 at once (slow clients cannot pile up). Default 64. */
   maxRequests?: number;
+  /** Connections open at once (idle keep-alive ones included); more get 503 at once. Default 256. */
+  maxConnections?: number;
+  /** Milliseconds a new connection has to send its request headers; then it is closed. Default 10 000. */
+  headerTimeoutMs?: number;
+  /** Milliseconds a connection may stay silent in both directions; then it is closed. Default 60 000. */
+  idleTimeoutMs?: number;
   /** The browser page's script (a bundle of `page.ts`); without it `GET /` says how to get the page. */
   pageScript?: string;
   /** Extra static files to serve: URL path → file path (e.g. sample images for the page). */
@@ -139,6 +146,13 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
   if (!(Number.isInteger(maxRequests) && maxRequests >= 1)) {
     throw new Error(`maxRequests: must be an integer ≥ 1, got ${maxRequests}`);
   }
+  const maxConnections = opts.maxConnections ?? 256;
+  const headerTimeoutMs = opts.headerTimeoutMs ?? 10_000, idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  if (!(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+    throw new Error(`maxConnections (--max-connections): must be an integer ≥ 1, got ${maxConnections}`);
+  }
+  if (!(headerTimeoutMs > 0)) throw new Error(`headerTimeoutMs: must be > 0, got ${headerTimeoutMs}`);
+  if (!(idleTimeoutMs > 0)) throw new Error(`idleTimeoutMs: must be > 0, got ${idleTimeoutMs}`);
   let receiving = 0;
   await tryLoadDicomCodecs(); // uploads may be compressed DICOM
   const m = await openModel(opts.model);
@@ -290,38 +304,69 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     }
     return json(404, { error: `nothing at ${url.pathname}` });
   };
-  let resolveListen: (a: Deno.NetAddr) => void;
-  const listening = new Promise<Deno.NetAddr>((r) => (resolveListen = r));
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // The server listens on a Unix socket in a private folder; a TCP front (connection_guard.ts) caps open connections
+  // and closes silent ones, which Deno.serve cannot. Where Unix sockets are not offered (Windows), it listens directly.
+  const guarded = Deno.build.os !== "windows";
+  const socketDir = guarded ? await Deno.makeTempDir({ prefix: "appaunet-serve-" }) : undefined;
+  const removeSocketDir = () => socketDir ? Deno.remove(socketDir, { recursive: true }).catch(() => {}) : undefined;
+  let server: Deno.HttpServer;
+  let guard: ConnectionGuard | undefined;
+  let addr: Deno.NetAddr;
+  const port = opts.port ?? 8080;
   try {
-    server = Deno.serve({
-      port: opts.port ?? 8080,
-      hostname,
-      signal: opts.signal,
-      onListen: (a) => resolveListen(a as Deno.NetAddr),
-      onError: (e) => json(500, { error: (e as Error).message }),
-    }, handler);
+    if (socketDir) {
+      const socket = `${socketDir}/http.sock`;
+      let listened!: () => void;
+      const listening = new Promise<void>((r) => (listened = r));
+      server = Deno.serve({
+        path: socket,
+        signal: opts.signal,
+        onListen: () => listened(),
+        onError: (e) => json(500, { error: (e as Error).message }),
+      }, handler);
+      await listening;
+      try {
+        guard = guardConnections({ hostname, port, target: socket, maxConnections, headerTimeoutMs, idleTimeoutMs });
+      } catch (e) {
+        await server.shutdown();
+        throw e;
+      }
+      addr = guard.addr;
+      opts.signal?.addEventListener("abort", () => guard!.stopAccepting(), { once: true });
+    } else {
+      let listened!: (a: Deno.NetAddr) => void;
+      const listening = new Promise<Deno.NetAddr>((r) => (listened = r));
+      server = Deno.serve({
+        port,
+        hostname,
+        signal: opts.signal,
+        onListen: (a) => listened(a as Deno.NetAddr),
+        onError: (e) => json(500, { error: (e as Error).message }),
+      }, handler);
+      addr = await listening;
+    }
   } catch (e) {
     m.dispose();
+    await removeSocketDir();
     if (e instanceof Deno.errors.AddrInUse) {
-      throw new Error(
-        `--port ${opts.port ?? 8080}: another program listens on ${hostname}:${opts.port ?? 8080}; pick another --port`,
-      );
+      throw new Error(`--port ${port}: another program listens on ${hostname}:${port}; pick another --port`);
     }
     if (e instanceof Deno.errors.AddrNotAvailable || e instanceof Deno.errors.PermissionDenied) {
-      throw new Error(`--host ${hostname} --port ${opts.port ?? 8080}: cannot listen there (${(e as Error).message})`);
+      throw new Error(`--host ${hostname} --port ${port}: cannot listen there (${(e as Error).message})`);
     }
     throw e;
   }
-  const addr = await listening;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const finished = server.finished.then(() => {
+  const finished = server.finished.then(async () => {
+    guard?.close();
     m.dispose();
+    await removeSocketDir();
   });
   return {
     url: `http://${host}:${addr.port}/`,
     finished,
     shutdown: async () => {
+      guard?.stopAccepting(); // requests in flight finish, relayed, before the relays close
       await server.shutdown();
       await finished;
     },
