@@ -52,6 +52,8 @@ import {
 } from "./mod.ts";
 import { winogradOutputTile } from "./lib/kernels/webgpu_winograd.ts";
 import type { Calibration } from "./lib/checkpoint/calibration.ts";
+import { writeReadmeSummary } from "./lib/experiments/readme_summary.ts";
+import { exists } from "./lib/io/fs.ts";
 
 type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -152,8 +154,9 @@ Ctrl-C stops it.`,
   merge: `usage: cli.ts merge --out <dir> [--overwrite]
 Joins the shard files predictions.k-of-n.jsonl of a predict --shard run into predictions.jsonl (all shards must be
 there; no image twice).`,
-  results: `usage: cli.ts results [--results results] [--out docs/RESULTS.md]
-Rebuilds the results document and its SVG charts from the result files only.`,
+  results: `usage: cli.ts results [--results results] [--out docs/RESULTS.md] [--readme README.md]
+Rebuilds the results document and its SVG charts from the result files only, and the results table in README.md
+(between its <!-- results:begin --> and <!-- results:end --> markers) from them and the shipped model's metadata.`,
 };
 
 class UsageError extends Error {}
@@ -598,12 +601,22 @@ async function cmdExport(argv: string[]) {
 }
 
 async function cmdResults(argv: string[]) {
-  const { values: v } = parse("results", argv, { results: { type: "string" }, out: { type: "string" } });
+  const { values: v } = parse("results", argv, {
+    results: { type: "string" },
+    out: { type: "string" },
+    readme: { type: "string" },
+  });
   if (v.help) return console.log(USAGE.results);
-  const r = await writeResults(
-    (v.results as string | undefined) ?? "results",
-    (v.out as string | undefined) ?? path.join("docs", "RESULTS.md"),
-  );
+  const resultsDir = (v.results as string | undefined) ?? "results";
+  const r = await writeResults(resultsDir, (v.out as string | undefined) ?? path.join("docs", "RESULTS.md"));
+  // README's results table, unless another README is named or there is none (a folder other than the checkout).
+  const readme = (v.readme as string | undefined) ?? (await exists("README.md") ? "README.md" : undefined);
+  if (readme && await writeReadmeSummary(resultsDir, readme, path.join("models", "appaunet-cxr", "metadata.json"))) {
+    // Wrapped as `deno task check` expects.
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", readme], stdout: "null", stderr: "null" }).output()
+      .catch(() => {});
+    r.written.push(readme);
+  }
   console.log(`read ${r.read} result(s); wrote ${r.written.join(", ")}`);
 }
 

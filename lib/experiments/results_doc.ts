@@ -24,13 +24,16 @@ export interface ResultsDocument {
 /** The val Dice levels the convergence table reports epochs and seconds to. */
 export const CONVERGENCE_LEVELS = [0.9, 0.95] as const;
 
-const f = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(d));
-const ci = (
+export const f = (
+  v: number | undefined,
+  d = 3,
+): string => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(d));
+export const ci = (
   c: [number, number] | undefined,
   d = 3,
-) => (c && Number.isFinite(c[0]) ? `[${f(c[0], d)}, ${f(c[1], d)}]` : "");
+): string => (c && Number.isFinite(c[0]) ? `[${f(c[0], d)}, ${f(c[1], d)}]` : "");
 const stat = (s: IntervalStat | undefined) => (s ? `${f(s.mean)} ± ${f(s.std)} ${ci(s.ci95)}` : "–");
-const meanSd = (xs: number[], d = 3) => {
+export const meanSd = (xs: number[], d = 3): string => {
   const v = xs.filter(Number.isFinite);
   if (!v.length) return "–";
   const m = v.reduce((a, b) => a + b, 0) / v.length;
@@ -42,7 +45,8 @@ const mean = (xs: number[]) => {
   const v = xs.filter(Number.isFinite);
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 };
-const opt = (r: ExperimentResult, k: string) => r.config[k] as number | string | undefined;
+export const opt = (r: ExperimentResult, k: string): number | string | undefined =>
+  r.config[k] as number | string | undefined;
 
 /** The train defaults of a mode (placeholders for the required data and out), resolved once per mode. */
 const DEFAULTS_BY_MODE = new Map<unknown, ReturnType<typeof resolveTrainOptions>>();
@@ -56,12 +60,12 @@ function trainDefaults(mode: unknown) {
  * A result's options with the train defaults under them: a result written before an option existed is read as having
  * its default, which is what that run trained with, so it groups with newer runs of the same setup.
  */
-function withDefaults(r: ExperimentResult): ExperimentResult {
+export function withDefaults(r: ExperimentResult): ExperimentResult {
   return { ...r, config: { ...trainDefaults(r.config.mode), ...r.config } };
 }
 
 /** The loss as the tables name it: the CLI name, with the Tversky weights where they are not the defaults. */
-function lossLabel(r: ExperimentResult): string {
+export function lossLabel(r: ExperimentResult): string {
   const loss = String(opt(r, "loss"));
   const a = Number(opt(r, "tverskyAlpha")), b = Number(opt(r, "tverskyBeta"));
   const d = trainDefaults(r.config.mode);
@@ -69,7 +73,7 @@ function lossLabel(r: ExperimentResult): string {
     (a !== d.tverskyAlpha || b !== d.tverskyBeta);
   return weighted ? `${loss} (α ${a}, β ${b})` : loss;
 }
-const pct = (v: unknown) => `${Math.round(Number(v) * 100)} %`;
+export const pct = (v: unknown): string => `${Math.round(Number(v) * 100)} %`;
 
 /** Epoch (1-based) at which val Dice first reached `level`, and the seconds spent until then; `undefined` if never. */
 export function epochsToLevel(r: ExperimentResult, level: number): { epoch: number; seconds: number } | undefined {
@@ -119,8 +123,8 @@ function clsCells(t: CheckpointTest | undefined): string {
     : "– | – | – | –";
 }
 
-const secondsPerEpoch = (r: ExperimentResult) => r.trainSeconds / Math.max(1, r.epochs.length);
-const groupKey = (r: ExperimentResult, without: string[]) =>
+export const secondsPerEpoch = (r: ExperimentResult): number => r.trainSeconds / Math.max(1, r.epochs.length);
+export const groupKey = (r: ExperimentResult, without: string[]): string =>
   JSON.stringify(
     Object.fromEntries(
       Object.entries(r.config).filter(([k]) =>
@@ -129,7 +133,7 @@ const groupKey = (r: ExperimentResult, without: string[]) =>
     ),
   );
 
-function groupBy<T>(xs: T[], key: (x: T) => string): T[][] {
+export function groupBy<T>(xs: T[], key: (x: T) => string): T[][] {
   const m = new Map<string, T[]>();
   for (const x of xs) {
     const k = key(x);
@@ -400,6 +404,36 @@ function testScores(r: ExperimentResult): Map<string, { p: number; y: number }> 
   return m;
 }
 
+/**
+ * A semi-supervised method's runs against the supervised runs of the same seeds (the same labeled images), scored on
+ * the same test images: the paired bootstrap difference in test AUC, and on how many seeds the method was better.
+ */
+export function pairedSslDelta(
+  runs: ExperimentResult[],
+  base: ExperimentResult[],
+): { mean: number; ci95: [number, number]; better: number; pairs: number } | undefined {
+  const pairs: { a: number[]; b: number[] }[] = [];
+  let ids: string[] = [], labels: number[] = [];
+  for (const r of runs) {
+    const b = base.find((x) => opt(x, "seed") === opt(r, "seed"));
+    if (!b) continue;
+    const sb = testScores(b), sr = testScores(r);
+    const common = [...sr.keys()].filter((k) => sb.has(k)).sort();
+    if (!common.length) continue;
+    if (!ids.length) (ids = common, labels = common.map((k) => sr.get(k)!.y));
+    if (common.join() !== ids.join()) continue;
+    pairs.push({ a: ids.map((k) => sb.get(k)!.p), b: ids.map((k) => sr.get(k)!.p) });
+  }
+  if (!pairs.length) return undefined;
+  const d = pairedDifferenceInterval(pairs, labels, rocAuc);
+  return {
+    mean: d.mean,
+    ci95: d.ci95 as [number, number],
+    better: pairs.filter((p) => rocAuc(p.b, labels) > rocAuc(p.a, labels)).length,
+    pairs: pairs.length,
+  };
+}
+
 function ssl(rs: ExperimentResult[], charts: Record<string, string>): string[] {
   const groups = groupBy(rs, (r) => groupKey(r, ["seed"]))
     .sort((a, b) =>
@@ -418,32 +452,17 @@ function ssl(rs: ExperimentResult[], charts: Record<string, string>): string[] {
       Number(opt(r, "epochs")) === Number(opt(g[0], "epochs"))
     );
     let delta = "–", better = "–";
-    if (method !== "supervised") {
-      // Pairs: the same seed (so the same labeled images), scored on the same test images.
-      const pairs: { a: number[]; b: number[] }[] = [];
-      let ids: string[] = [], labels: number[] = [];
-      for (const r of g) {
-        const b = base.find((x) => opt(x, "seed") === opt(r, "seed"));
-        if (!b) continue;
-        const sb = testScores(b), sr = testScores(r);
-        const common = [...sr.keys()].filter((k) => sb.has(k)).sort();
-        if (!common.length) continue;
-        if (!ids.length) (ids = common, labels = common.map((k) => sr.get(k)!.y));
-        if (common.join() !== ids.join()) continue;
-        pairs.push({ a: ids.map((k) => sb.get(k)!.p), b: ids.map((k) => sr.get(k)!.p) });
-      }
-      if (pairs.length) {
-        const d = pairedDifferenceInterval(pairs, labels, rocAuc);
-        const m = Math.abs(d.mean) < 0.0005 ? 0 : d.mean; // no "-0.000"
-        delta = `${m >= 0 ? "+" : ""}${f(m)} ${ci(d.ci95)}`;
-        better = `${pairs.filter((p) => rocAuc(p.b, labels) > rocAuc(p.a, labels)).length} of ${pairs.length}`;
-        if (frac === 0.1) {
-          verdicts.push(
-            `${method}: ${d.mean >= SSL_GOAL ? "yes" : "no"} (${delta}, ${pairs.length} paired seed${
-              pairs.length === 1 ? "" : "s"
-            })`,
-          );
-        }
+    const d = method !== "supervised" ? pairedSslDelta(g, base) : undefined;
+    if (d) {
+      const m = Math.abs(d.mean) < 0.0005 ? 0 : d.mean; // no "-0.000"
+      delta = `${m >= 0 ? "+" : ""}${f(m)} ${ci(d.ci95)}`;
+      better = `${d.better} of ${d.pairs}`;
+      if (frac === 0.1) {
+        verdicts.push(
+          `${method}: ${d.mean >= SSL_GOAL ? "yes" : "no"} (${delta}, ${d.pairs} paired seed${
+            d.pairs === 1 ? "" : "s"
+          })`,
+        );
       }
     }
     out.push(
@@ -482,6 +501,38 @@ const TITLES: Record<ResultTable, string> = {
   ssl:
     "Semi-supervised classifiers (cls, `--ssl`): each method against the supervised classifier with the same labeled images (same seed), both with labeled batches and EMA weights",
 };
+
+/**
+ * Reads every `results/*.json`, checked.
+ *
+ * @param resultsDir the folder (missing: no results)
+ * @returns the results, by file name
+ * @throws {Error} naming a file that is not valid JSON or not a result
+ */
+export async function readResults(resultsDir: string): Promise<ExperimentResult[]> {
+  const results: ExperimentResult[] = [];
+  let names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(resultsDir)) if (e.isFile && e.name.endsWith(".json")) names.push(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  names = names.sort();
+  for (const n of names) {
+    const file = path.join(resultsDir, n);
+    let r: ExperimentResult;
+    try {
+      r = JSON.parse(await Deno.readTextFile(file));
+    } catch (e) {
+      throw new Error(`${file}: not valid JSON (${(e as Error).message}); rerun its experiment or remove it`);
+    }
+    if (r?.schema !== 1 || typeof r.id !== "string" || !Array.isArray(r.tables) || !Array.isArray(r.epochs)) {
+      throw new Error(`${file}: not an experiment result (schema 1); rerun its experiment or remove it`);
+    }
+    results.push(r);
+  }
+  return results;
+}
 
 /**
  * Renders `docs/RESULTS.md` and its charts from result files.
@@ -561,27 +612,7 @@ export async function writeResults(
   outFile: string = path.join("docs", "RESULTS.md"),
   command: string = "deno task results",
 ): Promise<{ read: number; written: string[] }> {
-  const results: ExperimentResult[] = [];
-  let names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(resultsDir)) if (e.isFile && e.name.endsWith(".json")) names.push(e.name);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  names = names.sort();
-  for (const n of names) {
-    const file = path.join(resultsDir, n);
-    let r: ExperimentResult;
-    try {
-      r = JSON.parse(await Deno.readTextFile(file));
-    } catch (e) {
-      throw new Error(`${file}: not valid JSON (${(e as Error).message}); rerun its experiment or remove it`);
-    }
-    if (r?.schema !== 1 || typeof r.id !== "string" || !Array.isArray(r.tables) || !Array.isArray(r.epochs)) {
-      throw new Error(`${file}: not an experiment result (schema 1); rerun its experiment or remove it`);
-    }
-    results.push(r);
-  }
+  const results = await readResults(resultsDir);
   const doc = renderResults(results, command);
   const dir = path.dirname(outFile);
   await Deno.mkdir(dir, { recursive: true });
