@@ -16,7 +16,7 @@ import type { EpochRecord } from "../report/epoch_record.ts";
 import type { ShaderWarmupReport } from "./shader_warmup.ts";
 import { claimRunFolder, type RunFolderLock } from "./run_folder.ts";
 import type { ProgressMode } from "../report/progress.ts";
-import { type BestSoFar, type ResumeOptions, runStart } from "./run_start.ts";
+import { type ResumeOptions, runStart } from "./run_start.ts";
 import { TrainingRun } from "./training_run.ts";
 
 export type { EpochRecord };
@@ -60,8 +60,8 @@ export interface TrainResult {
   out: string;
   /** Records of the epochs run in this call. */
   history: EpochRecord[];
-  /** Best val Dice (seg/mtl) and best val AUC (mtl/cls) so far. */
-  best: BestSoFar;
+  /** Best val Dice (seg/mtl) and best val AUC (mtl/cls) so far, and their epochs. */
+  best: { dice: number; auc: number; diceEpoch: number; aucEpoch: number };
   /** Why it stopped. */
   stopped: "completed" | "early-stopping" | "aborted";
   /** The resolved options. */
