@@ -28,7 +28,7 @@ import { encodeGrayPng } from "../io/png.ts";
 import { maskPng, overlayPng } from "../io/overlay.ts";
 import { inferenceOutputs } from "./evaluation.ts";
 import { dicomSeg, segSource } from "./dicom_seg.ts";
-import { openModel } from "../checkpoint/open_model.ts";
+import { type OpenedModel, openModel } from "../checkpoint/open_model.ts";
 import { checkBatchSize } from "../model/limits.ts";
 
 /** Options for {@linkcode predict}. */
@@ -242,23 +242,16 @@ const DECODED_CACHE_BYTES = 1024 ** 3;
 export async function predict(
   opts: PredictOptions,
 ): Promise<PredictionRecord[] & { skipped?: { file: string; message: string }[] }> {
-  const shard = opts.shard ?? { k: 1, n: 1 };
-  if (!(Number.isInteger(shard.k) && Number.isInteger(shard.n) && shard.k >= 1 && shard.k <= shard.n)) {
-    throw new Error(`--shard: expected k/n with 1 ≤ k ≤ n, got ${shard.k}/${shard.n}`);
-  }
-  const threshold = opts.threshold ?? 0.5;
-  if (!(threshold > 0 && threshold < 1)) {
-    throw new Error(`threshold (--threshold): must be in (0, 1), got ${threshold}`);
-  }
-  if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files, folders or a manifest CSV");
+  const { shard, threshold } = checkPredictOptions(opts);
   let inputs = expandInputs(opts.inputs).filter((_, i) => i % shard.n === shard.k - 1);
   const jsonl = predictionsFile(opts.out, shard);
   const m = await openModel(opts.model);
-  const size = m.config.size, bs = opts.batchSize ?? m.config.batchSize;
+  const run: PredictRun = { opts, m, size: m.config.size, threshold };
+  const bs = opts.batchSize ?? m.config.batchSize;
   const identity: PredictionIdentity = {
     modelDigest: await modelDigest(m.dir),
     model: opts.model,
-    size,
+    size: run.size,
     threshold,
     postprocess: opts.postprocess !== false,
     probabilities: Boolean(opts.probabilities),
@@ -268,8 +261,9 @@ export async function predict(
     claimPredictionFolder(opts.out, path.basename(jsonl), identity, { resume: opts.resume, overwrite: opts.overwrite });
   let claimed: ClaimedPredictionFolder | undefined;
   let earlier = { lines: [] as string[], ids: new Set<string>() };
+  let read: ReadInputs;
   try {
-    checkBatchSize(bs, size, "batchSize (--batch-size)");
+    checkBatchSize(bs, run.size, "batchSize (--batch-size)");
     if (opts.dicomSeg && !m.segmentor) {
       throw new Error(
         `dicomSeg (--dicom-seg): the model is a ${m.config.mode} model without a segmentor; it makes no masks`,
@@ -281,124 +275,25 @@ export async function predict(
       earlier = await readJsonl(jsonl);
       inputs = inputs.filter((x) => !earlier.ids.has(x.id));
     }
-  } catch (e) {
-    m.dispose();
-    throw e;
-  }
-  await tryLoadDicomCodecs(); // compressed DICOM inputs need the WebAssembly decoders
-  const decode = (f: string): DecodedImage => {
-    try {
-      const img = decodeFile(f);
-      checkImageGeometry(img, f);
-      return img;
-    } catch (e) {
-      if (e instanceof DataError) throw e;
-      throw new DataError(f, (e as Error).message, "check the file");
-    }
-  };
-  // Read every input before writing anything. The decoded images are kept for the batches while they fit in
-  // DECODED_CACHE_BYTES (each image is then decoded once); past that, the rest are decoded again when their batch runs.
-  const skipped: { file: string; message: string }[] = [];
-  const decodedCache = new Map<string, DecodedImage>();
-  let cachedBytes = 0;
-  try {
-    inputs = inputs.filter(({ file }) => {
-      try {
-        const img = decode(file);
-        if (opts.dicomSeg && img.format === "dicom") segSource(Deno.readFileSync(file), file); // its UIDs, now
-        if (cachedBytes + img.data.byteLength <= DECODED_CACHE_BYTES) {
-          decodedCache.set(file, img);
-          cachedBytes += img.data.byteLength;
-        }
-        return true;
-      } catch (e) {
-        if (!opts.skipBad || !(e instanceof DataError)) throw e;
-        skipped.push({ file, message: (e as Error).message });
-        return false;
-      }
-    });
-  } catch (e) {
-    m.dispose();
-    throw e;
-  }
-  for (const s of skipped) console.error(`skipped (--skip-bad): ${s.message}`);
-  try {
+    await tryLoadDicomCodecs(); // compressed DICOM inputs need the WebAssembly decoders
+    read = readInputs(inputs, opts); // every input, before anything is written
+    for (const s of read.skipped) console.error(`skipped (--skip-bad): ${s.message}`);
     claimed ??= await claim();
   } catch (e) {
     m.dispose();
     throw e;
   }
-  const records: PredictionRecord[] & { skipped?: typeof skipped } = [];
-  if (skipped.length) records.skipped = skipped;
+  const records: PredictionRecord[] & { skipped?: ReadInputs["skipped"] } = [];
+  if (read.skipped.length) records.skipped = read.skipped;
   const tmpJsonl = `${jsonl}.tmp`;
   await Deno.writeTextFile(tmpJsonl, earlier.lines.map((l) => l + "\n").join(""));
   try {
-    for (let i = 0; i < inputs.length; i += bs) {
-      const chunk = inputs.slice(i, i + bs);
-      const decoded = chunk.map((x) => {
-        const img = decodedCache.get(x.file) ?? decode(x.file);
-        decodedCache.delete(x.file);
-        return img;
-      });
-      const buf = new Float32Array(bs * size * size);
-      decoded.forEach((d, k) =>
-        buf.set(
-          prepareImage(d, chunk[k].file, { size, normalize: m.config.normalize, clahe: m.config.clahe }),
-          k * size * size,
-        )
-      );
-      const out = tf.tidy(() =>
-        inferenceOutputs(
-          {
-            segmentor: m.segmentor,
-            discriminator: m.discriminator,
-            mode: m.config.mode,
-            classifierInput: m.config.classifierInput,
-          },
-          tf.tensor4d(buf, [bs, size, size, 1]),
-        )
-      );
-      const pred = out.pred ? (await out.pred.data()) as Float32Array : undefined;
-      const probs = out.probs ? (await out.probs.data()) as Float32Array : undefined;
-      tf.dispose(Object.values(out));
-      const k = m.config.classNames.length;
+    for (let i = 0; i < read.inputs.length; i += bs) {
+      const chunk = read.inputs.slice(i, i + bs);
+      const decoded = chunk.map((x) => read.take(x.file));
+      const out = await batchOutputs(run, decoded.map((d, k) => ({ image: d, file: chunk[k].file })), bs);
       for (let j = 0; j < chunk.length; j++) {
-        const { id, file } = chunk[j], img = decoded[j];
-        const rec: PredictionRecord = {
-          id,
-          image: file,
-          width: img.width,
-          height: img.height,
-          ...(img.pixelSpacing ? { pixelSpacing: img.pixelSpacing } : {}),
-        };
-        if (pred) {
-          const probsHere = pred.slice(j * size * size, (j + 1) * size * size);
-          const lung = Float32Array.from(
-            lungMaskAt(probsHere, size, img.width, img.height, { threshold, postprocess: opts.postprocess }),
-          );
-          rec.mask = path.join(opts.out, `${id}_mask.png`);
-          rec.overlay = path.join(opts.out, `${id}_overlay.png`);
-          await Deno.writeFile(rec.mask, maskPng(lung, img.width, img.height));
-          await Deno.writeFile(rec.overlay, overlayPng(img.data, lung, null, img.width, img.height));
-          if (opts.probabilities) {
-            rec.probabilityMap = path.join(opts.out, `${id}_prob.png`);
-            const p = resizeBilinear(probsHere, size, size, img.width, img.height);
-            await Deno.writeFile(rec.probabilityMap, encodeGrayPng(p, img.width, img.height, 16));
-          }
-          if (opts.dicomSeg && img.format === "dicom") {
-            rec.dicomSeg = path.join(opts.out, `${id}_seg.dcm`);
-            await Deno.writeFile(rec.dicomSeg, dicomSeg(segSource(await Deno.readFile(file), file), lung));
-          }
-          let n = 0;
-          for (const v of lung) n += v;
-          rec.lungFraction = n / lung.length;
-        }
-        if (probs) {
-          const raw = Array.from(probs.slice(j * k, (j + 1) * k));
-          const pr = m.calibration ? calibrate(raw, m.calibration) : raw;
-          rec.probabilities = Object.fromEntries(m.config.classNames.map((n, c) => [n, pr[c]]));
-          rec.predictedClass = m.config.classNames[decideClass(pr, m.calibration?.threshold)];
-        }
+        const rec = await writePrediction(run, chunk[j], decoded[j], out.pred?.(j), out.probs?.(j));
         records.push(rec);
         await Deno.writeTextFile(tmpJsonl, JSON.stringify(rec) + "\n", { append: true });
       }
@@ -415,6 +310,163 @@ export async function predict(
     m.dispose();
   }
   return records;
+}
+
+/** What a prediction run writes with. */
+interface PredictRun {
+  opts: PredictOptions;
+  m: OpenedModel;
+  size: number;
+  threshold: number;
+}
+
+/** The options' own checks, before anything is read. */
+function checkPredictOptions(opts: PredictOptions): { shard: { k: number; n: number }; threshold: number } {
+  const shard = opts.shard ?? { k: 1, n: 1 };
+  if (!(Number.isInteger(shard.k) && Number.isInteger(shard.n) && shard.k >= 1 && shard.k <= shard.n)) {
+    throw new Error(`--shard: expected k/n with 1 ≤ k ≤ n, got ${shard.k}/${shard.n}`);
+  }
+  const threshold = opts.threshold ?? 0.5;
+  if (!(threshold > 0 && threshold < 1)) {
+    throw new Error(`threshold (--threshold): must be in (0, 1), got ${threshold}`);
+  }
+  if (opts.inputs.length === 0) throw new Error("predict: no inputs; pass image files, folders or a manifest CSV");
+  return { shard, threshold };
+}
+
+/** Decodes an input, its geometry checked; any failure is a DataError naming the file. */
+function decodeInput(f: string): DecodedImage {
+  try {
+    const img = decodeFile(f);
+    checkImageGeometry(img, f);
+    return img;
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    throw new DataError(f, (e as Error).message, "check the file");
+  }
+}
+
+/** The readable inputs, the skipped ones, and each decoded image for its batch. */
+interface ReadInputs {
+  inputs: { file: string; id: string }[];
+  skipped: { file: string; message: string }[];
+  /** The decoded image (kept from the read when it fitted in the cache, else decoded again). */
+  take(file: string): DecodedImage;
+}
+
+/**
+ * Reads every input before anything is written (with `skipBad`, unreadable ones are left out and listed). The
+ * decoded images are kept for the batches while they fit in DECODED_CACHE_BYTES (each image is then decoded once);
+ * past that, the rest are decoded again when their batch runs. With `dicomSeg`, a DICOM's UIDs are checked now.
+ */
+function readInputs(all: { file: string; id: string }[], opts: PredictOptions): ReadInputs {
+  const skipped: ReadInputs["skipped"] = [];
+  const cache = new Map<string, DecodedImage>();
+  let cachedBytes = 0;
+  const inputs = all.filter(({ file }) => {
+    try {
+      const img = decodeInput(file);
+      if (opts.dicomSeg && img.format === "dicom") segSource(Deno.readFileSync(file), file);
+      if (cachedBytes + img.data.byteLength <= DECODED_CACHE_BYTES) {
+        cache.set(file, img);
+        cachedBytes += img.data.byteLength;
+      }
+      return true;
+    } catch (e) {
+      if (!opts.skipBad || !(e instanceof DataError)) throw e;
+      skipped.push({ file, message: (e as Error).message });
+      return false;
+    }
+  });
+  return {
+    inputs,
+    skipped,
+    take(file) {
+      const img = cache.get(file) ?? decodeInput(file);
+      cache.delete(file);
+      return img;
+    },
+  };
+}
+
+/** One batch through the model: per image, S's probabilities at the model's size and the raw class probabilities. */
+async function batchOutputs(
+  run: PredictRun,
+  images: { image: DecodedImage; file: string }[],
+  bs: number,
+): Promise<{ pred?: (j: number) => Float32Array; probs?: (j: number) => number[] }> {
+  const { m, size } = run;
+  const buf = new Float32Array(bs * size * size);
+  images.forEach(({ image, file }, k) =>
+    buf.set(prepareImage(image, file, { size, normalize: m.config.normalize, clahe: m.config.clahe }), k * size * size)
+  );
+  const out = tf.tidy(() =>
+    inferenceOutputs(
+      {
+        segmentor: m.segmentor,
+        discriminator: m.discriminator,
+        mode: m.config.mode,
+        classifierInput: m.config.classifierInput,
+      },
+      tf.tensor4d(buf, [bs, size, size, 1]),
+    )
+  );
+  const pred = out.pred ? (await out.pred.data()) as Float32Array : undefined;
+  const probs = out.probs ? (await out.probs.data()) as Float32Array : undefined;
+  tf.dispose(Object.values(out));
+  const k = m.config.classNames.length;
+  return {
+    ...(pred ? { pred: (j: number) => pred.slice(j * size * size, (j + 1) * size * size) } : {}),
+    ...(probs ? { probs: (j: number) => Array.from(probs.slice(j * k, (j + 1) * k)) } : {}),
+  };
+}
+
+/**
+ * Writes one image's files (mask, overlay, probability map, DICOM SEG, in its own geometry) and returns its record
+ * with the calibrated class probabilities and decision.
+ */
+async function writePrediction(
+  run: PredictRun,
+  input: { file: string; id: string },
+  img: DecodedImage,
+  probsMap: Float32Array | undefined,
+  raw: number[] | undefined,
+): Promise<PredictionRecord> {
+  const { opts, m, size } = run, { id, file } = input;
+  const rec: PredictionRecord = {
+    id,
+    image: file,
+    width: img.width,
+    height: img.height,
+    ...(img.pixelSpacing ? { pixelSpacing: img.pixelSpacing } : {}),
+  };
+  if (probsMap) {
+    const lung = Float32Array.from(
+      lungMaskAt(probsMap, size, img.width, img.height, { threshold: run.threshold, postprocess: opts.postprocess }),
+    );
+    rec.mask = path.join(opts.out, `${id}_mask.png`);
+    rec.overlay = path.join(opts.out, `${id}_overlay.png`);
+    await Deno.writeFile(rec.mask, maskPng(lung, img.width, img.height));
+    await Deno.writeFile(rec.overlay, overlayPng(img.data, lung, null, img.width, img.height));
+    if (opts.probabilities) {
+      rec.probabilityMap = path.join(opts.out, `${id}_prob.png`);
+      const p = resizeBilinear(probsMap, size, size, img.width, img.height);
+      await Deno.writeFile(rec.probabilityMap, encodeGrayPng(p, img.width, img.height, 16));
+    }
+    if (opts.dicomSeg && img.format === "dicom") {
+      rec.dicomSeg = path.join(opts.out, `${id}_seg.dcm`);
+      await Deno.writeFile(rec.dicomSeg, dicomSeg(segSource(await Deno.readFile(file), file), lung));
+    }
+    let n = 0;
+    for (const v of lung) n += v;
+    rec.lungFraction = n / lung.length;
+  }
+  if (raw) {
+    const pr = m.calibration ? calibrate(raw, m.calibration) : raw;
+    rec.probabilities = Object.fromEntries(m.config.classNames.map((n, c) => [n, pr[c]]));
+    rec.predictedClass = m.config.classNames[decideClass(pr, m.calibration?.threshold)];
+  }
+  return rec;
 }
 
 /**
