@@ -4,19 +4,13 @@
  *
  * @module
  */
-import * as path from "node:path";
-import { DataError } from "../data/errors.ts";
-import { decodeImageBytes } from "../data/decode.ts";
-import { dicomCodecWasmFiles, tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
-import { inputLimits } from "../data/load.ts";
-import { checkImageGeometry } from "../data/prepare_image.ts";
-import { lungMaskAt } from "../data/postprocess.ts";
-import { encodeBase64 } from "../report/base64.ts";
-import { maskPng } from "../io/overlay.ts";
+import { tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
 import { openModel } from "../checkpoint/open_model.ts";
-import { type ConnectionGuard, guardConnections } from "./connection_guard.ts";
-import { type LoadedModel, predictImage } from "../infer/predict_image.ts";
-import { APPAUNET_VERSION } from "../checkpoint/version.ts";
+import { resolveServeLimits } from "./limits.ts";
+import { createHandler } from "./routes.ts";
+import { listen } from "./listen.ts";
+
+export type { PredictResponse } from "./routes.ts";
 
 /** Options of {@linkcode serveModel}. */
 export interface ServeOptions {
@@ -68,24 +62,6 @@ export interface ModelServer {
   shutdown(): Promise<void>;
 }
 
-/** The JSON of a successful `POST /v1/predict`. */
-export interface PredictResponse {
-  /** The image's own width and height (the mask has this size). */
-  width: number;
-  /** See `width`. */
-  height: number;
-  /** Class probabilities by class name (mtl/cls). */
-  probabilities?: Record<string, number>;
-  /** The most probable class (mtl/cls). */
-  predictedClass?: string;
-  /** Share of the image's pixels predicted as lung (seg/mtl). */
-  lungFraction?: number;
-  /** The lung mask as an 8-bit PNG (0/255) at the image's size, base64 (seg/mtl). */
-  maskPng?: string;
-}
-
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
-
 /**
  * The metadata as served: without local paths (the training manifest's and the run folder's), which tell a client
  * about the server's disk and nothing about the model.
@@ -96,9 +72,6 @@ function publicMetadata<T extends Record<string, unknown>>(meta: T): T {
   const { data: _data, out: _out, ...rest } = training;
   return { ...meta, training: rest };
 }
-
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 /**
  * Starts the server. `POST /v1/predict` takes the raw bytes of one PNG, JPEG or DICOM image and answers with a
@@ -129,264 +102,37 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
  * @throws {Error} when listening beyond this machine without a token, or the model cannot be loaded
  */
 export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
-  const hostname = opts.hostname ?? "127.0.0.1";
-  if (!LOOPBACK.has(hostname) && !opts.token) {
-    throw new Error(
-      `--host ${hostname}: listening beyond this machine needs --token <secret> (clients send ` +
-        "'Authorization: Bearer <secret>')",
-    );
-  }
-  const maxBody = opts.maxBodyBytes ?? 32 * 2 ** 20, queue = opts.queue ?? 8;
-  if (!(Number.isInteger(queue) && queue >= 1)) {
-    throw new Error(`queue (--queue): must be an integer ≥ 1 (requests that may wait), got ${queue}`);
-  }
-  if (!(maxBody > 0)) throw new Error(`maxBodyBytes (--max-mb): must be > 0, got ${maxBody}`);
-  const bodyTimeout = opts.bodyTimeoutMs ?? 30_000, maxRequests = opts.maxRequests ?? 64;
-  if (!(bodyTimeout > 0)) throw new Error(`bodyTimeoutMs: must be > 0, got ${bodyTimeout}`);
-  if (!(Number.isInteger(maxRequests) && maxRequests >= 1)) {
-    throw new Error(`maxRequests: must be an integer ≥ 1, got ${maxRequests}`);
-  }
-  const maxConnections = opts.maxConnections ?? 256;
-  const headerTimeoutMs = opts.headerTimeoutMs ?? 10_000, idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
-  if (!(Number.isInteger(maxConnections) && maxConnections >= 1)) {
-    throw new Error(`maxConnections (--max-connections): must be an integer ≥ 1, got ${maxConnections}`);
-  }
-  if (!(headerTimeoutMs > 0)) throw new Error(`headerTimeoutMs: must be > 0, got ${headerTimeoutMs}`);
-  if (!(idleTimeoutMs > 0)) throw new Error(`idleTimeoutMs: must be > 0, got ${idleTimeoutMs}`);
-  let receiving = 0;
+  const limits = resolveServeLimits(opts);
   await tryLoadDicomCodecs(); // uploads may be compressed DICOM
   const m = await openModel(opts.model);
-  const metadata = m.metadata;
-  const shown = publicMetadata(metadata);
-  const authorized = (req: Request) => !opts.token || req.headers.get("authorization") === `Bearer ${opts.token}`;
-  const unauthorized = () => json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
-  const model: LoadedModel = { segmentor: m.segmentor, discriminator: m.discriminator, metadata };
-  let waiting = 0;
-  let chain: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => {});
-    return run;
-  };
-  const modelFile = async (rel: string): Promise<Response> => {
-    const allowed = /^(metadata\.json|(segmentor|discriminator)\/(model\.json|weights\.bin))$/;
-    if (!allowed.test(rel)) return json(404, { error: `no model file ${rel}` });
-    if (rel === "metadata.json") return json(200, shown);
-    try {
-      const bytes = await Deno.readFile(path.join(m.dir, rel));
-      return new Response(bytes, {
-        headers: { "content-type": rel.endsWith(".json") ? "application/json" : "application/octet-stream" },
-      });
-    } catch {
-      return json(404, { error: `no model file ${rel}` });
-    }
-  };
-  const predictRoute = async (req: Request): Promise<Response> => {
-    if (!authorized(req)) return unauthorized();
-    const declared = Number(req.headers.get("content-length") ?? NaN);
-    if (declared > maxBody) return json(413, { error: `the body is ${declared} bytes; the limit is ${maxBody}` });
-    if (waiting >= queue) {
-      await req.body?.cancel();
-      return json(503, { error: `${waiting} requests are waiting; try again` }, { "retry-after": "1" });
-    }
-    // Read the body up to the limit (a client may send more than it declared, or no length at all).
-    if (receiving >= maxRequests) {
-      await req.body?.cancel().catch(() => {});
-      return json(503, { error: `${receiving} requests are being received; try again` }, { "retry-after": "1" });
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    receiving++;
-    try {
-      if (req.body) {
-        const reader = req.body.getReader();
-        const deadline = Date.now() + bodyTimeout;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        try {
-          for (;;) {
-            const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), deadline - Date.now())));
-            const next = await Promise.race([reader.read(), late]);
-            clearTimeout(timer);
-            if (next === "late") {
-              return json(408, { error: `the body did not arrive within ${bodyTimeout / 1000} s` }, {
-                connection: "close",
-              });
-            }
-            if (next.done) break;
-            size += next.value.length;
-            if (size > maxBody) return json(413, { error: `the body is over the limit of ${maxBody} bytes` });
-            chunks.push(next.value);
-          }
-        } finally {
-          clearTimeout(timer);
-          reader.cancel().catch(() => {});
-        }
-      }
-    } finally {
-      receiving--;
-    }
-    if (size === 0) return json(400, { error: "the body is empty: send the bytes of one PNG, JPEG or DICOM image" });
-    const bytes = new Uint8Array(size);
-    let o = 0;
-    for (const c of chunks) {
-      bytes.set(c, o);
-      o += c.length;
-    }
-    let image;
-    try {
-      image = decodeImageBytes(bytes, "upload", inputLimits().maxPixels);
-      checkImageGeometry(image, "upload");
-    } catch (e) {
-      const msg = (e as Error).message.replace(/^upload: /, "");
-      const status = e instanceof DataError && /unsupported format/.test(msg) ? 415 : 400;
-      return json(status, { error: msg });
-    }
-    waiting++;
-    try {
-      const p = await exclusive(() => predictImage(model, image));
-      const r: PredictResponse = { width: image.width, height: image.height };
-      if (p.probabilities) [r.probabilities, r.predictedClass] = [p.probabilities, p.predictedClass];
-      if (p.mask) {
-        const lung = lungMaskAt(p.mask, p.size, image.width, image.height, {
-          threshold: metadata.threshold,
-          postprocess: opts.postprocess,
-        });
-        let n = 0;
-        for (const v of lung) n += v;
-        r.lungFraction = n / lung.length;
-        r.maskPng = encodeBase64(maskPng(Float32Array.from(lung), image.width, image.height));
-      }
-      return json(200, r);
-    } finally {
-      waiting--;
-    }
-  };
-  const handler = async (req: Request): Promise<Response> => {
-    let url: URL;
-    try {
-      url = new URL(req.url);
-    } catch {
-      return json(400, { error: "the request's Host header or target is not valid" });
-    }
-    if (url.pathname === "/v1/predict") {
-      if (req.method !== "POST") return json(405, { error: "POST the image bytes" }, { allow: "POST" });
-      return await predictRoute(req);
-    }
-    if (req.method !== "GET") return json(405, { error: "only GET here" }, { allow: "GET" });
-    // Without the token (when one is set) only liveness: nothing about the model.
-    if (url.pathname === "/v1/health") {
-      return json(200, authorized(req) ? { ok: true, version: APPAUNET_VERSION, model: shown } : { ok: true });
-    }
-    // The DICOM decoders' WebAssembly, for the page (library code, not the model: no token).
-    if (url.pathname.startsWith("/codecs/")) {
-      const wasm = dicomCodecWasmFiles()[url.pathname.slice("/codecs/".length)];
-      if (!wasm) return json(404, { error: `nothing at ${url.pathname}` });
-      return new Response(await Deno.readFile(wasm), {
-        headers: { "content-type": "application/wasm", "cache-control": "max-age=86400" },
-      });
-    }
-    if (url.pathname.startsWith("/model/")) {
-      if (!authorized(req)) return unauthorized();
-      return await modelFile(url.pathname.slice("/model/".length));
-    }
-    if (url.pathname === "/") {
-      return new Response(pageHtml(Boolean(opts.pageScript)), { headers: { "content-type": "text/html" } });
-    }
-    if (url.pathname === "/app.js" && opts.pageScript) {
-      return new Response(opts.pageScript, { headers: { "content-type": "text/javascript" } });
-    }
-    const file = opts.files?.[url.pathname];
-    if (file) {
-      const type = { ".js": "text/javascript", ".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom" }[
-        path.extname(file).toLowerCase()
-      ] ?? "application/octet-stream";
-      return new Response(await Deno.readFile(file), { headers: { "content-type": type } });
-    }
-    return json(404, { error: `nothing at ${url.pathname}` });
-  };
-  // The server listens on a Unix socket in a private folder; a TCP front (connection_guard.ts) caps open connections
-  // and closes silent ones, which Deno.serve cannot. Where Unix sockets are not offered (Windows), it listens directly.
-  const guarded = Deno.build.os !== "windows";
-  const socketDir = guarded ? await Deno.makeTempDir({ prefix: "appaunet-serve-" }) : undefined;
-  const removeSocketDir = () => socketDir ? Deno.remove(socketDir, { recursive: true }).catch(() => {}) : undefined;
-  let server: Deno.HttpServer;
-  let guard: ConnectionGuard | undefined;
-  let addr: Deno.NetAddr;
-  const port = opts.port ?? 8080;
+  const handler = createHandler({
+    m,
+    shown: publicMetadata(m.metadata),
+    limits,
+    token: opts.token,
+    postprocess: opts.postprocess,
+    pageScript: opts.pageScript,
+    files: opts.files,
+  });
+  let l;
   try {
-    if (socketDir) {
-      const socket = `${socketDir}/http.sock`;
-      let listened!: () => void;
-      const listening = new Promise<void>((r) => (listened = r));
-      server = Deno.serve({
-        path: socket,
-        signal: opts.signal,
-        onListen: () => listened(),
-        onError: (e) => json(500, { error: (e as Error).message }),
-      }, handler);
-      await listening;
-      try {
-        guard = guardConnections({ hostname, port, target: socket, maxConnections, headerTimeoutMs, idleTimeoutMs });
-      } catch (e) {
-        await server.shutdown();
-        throw e;
-      }
-      addr = guard.addr;
-      opts.signal?.addEventListener("abort", () => guard!.stopAccepting(), { once: true });
-    } else {
-      let listened!: (a: Deno.NetAddr) => void;
-      const listening = new Promise<Deno.NetAddr>((r) => (listened = r));
-      server = Deno.serve({
-        port,
-        hostname,
-        signal: opts.signal,
-        onListen: (a) => listened(a as Deno.NetAddr),
-        onError: (e) => json(500, { error: (e as Error).message }),
-      }, handler);
-      addr = await listening;
-    }
+    l = await listen(handler, limits, opts.port ?? 8080, opts.signal);
   } catch (e) {
     m.dispose();
-    await removeSocketDir();
-    if (e instanceof Deno.errors.AddrInUse) {
-      throw new Error(`--port ${port}: another program listens on ${hostname}:${port}; pick another --port`);
-    }
-    if (e instanceof Deno.errors.AddrNotAvailable || e instanceof Deno.errors.PermissionDenied) {
-      throw new Error(`--host ${hostname} --port ${port}: cannot listen there (${(e as Error).message})`);
-    }
     throw e;
   }
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const finished = server.finished.then(async () => {
-    guard?.close();
+  const host = l.addr.hostname.includes(":") ? `[${l.addr.hostname}]` : l.addr.hostname;
+  const finished = l.server.finished.then(async () => {
     m.dispose();
-    await removeSocketDir();
+    await l.close();
   });
   return {
-    url: `http://${host}:${addr.port}/`,
+    url: `http://${host}:${l.addr.port}/`,
     finished,
     shutdown: async () => {
-      guard?.stopAccepting(); // requests in flight finish, relayed, before the relays close
-      await server.shutdown();
+      l.stopAccepting(); // requests in flight finish, relayed, before the relays close
+      await l.server.shutdown();
       await finished;
     },
   };
-}
-
-/** The page: a drop zone, a canvas, the numbers, and `#result` holding the prediction as JSON for scripts. */
-function pageHtml(withScript: boolean): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>appaunet</title>
-<style>body{font:15px system-ui,sans-serif;margin:24px;max-width:900px}#drop{border:2px dashed #888;padding:24px;
-text-align:center;border-radius:8px}#drop.over{background:#eef}canvas{width:min(100%,512px);height:auto;margin-top:12px}
-#error{color:#b00}#status{color:#555}</style></head><body>
-<h1>appaunet: lungs and TB from a chest X-ray</h1>
-<p>Research software, not for diagnosis. The image stays in this browser: the model runs here.</p>
-<div id="drop">Drop a PNG, JPEG or DICOM chest X-ray here, or <input id="file" type="file"
-accept=".png,.jpg,.jpeg,.dcm,image/png,image/jpeg,application/dicom"></div>
-<p id="status">${withScript ? "loading the model…" : "the page script is not available: start with appaunet serve"}</p>
-<p id="error"></p><div id="numbers"></div><canvas id="canvas"></canvas>
-<pre id="result" hidden></pre>
-${withScript ? '<script type="module" src="/app.js"></script>' : ""}
-</body></html>`;
 }
