@@ -9,8 +9,11 @@
  * @module
  */
 import * as path from "node:path";
-import { parse as parseCsvLib } from "csv-parse/sync";
 import { DataError } from "./errors.ts";
+import { type CsvRecord, parseCsvRecords } from "./csv.ts";
+
+export { parseCsv, parseCsvRecords } from "./csv.ts";
+export type { CsvRecord } from "./csv.ts";
 
 /** The three splits. */
 export type SplitName = "train" | "val" | "test";
@@ -107,72 +110,6 @@ function nearest(s: string, candidates: string[]): string | undefined {
   return best !== undefined && bestD <= Math.max(1, Math.floor(Math.max(s.length, best.length) / 3)) ? best : undefined;
 }
 
-/** One CSV record and the line it ends on (1-based). */
-export interface CsvRecord {
-  /** The fields. */
-  fields: string[];
-  /** The line the record ends on (a quoted field may span lines). */
-  line: number;
-}
-
-/**
- * Parses CSV text (RFC 4180: quoted fields, doubled quotes, CRLF, LF or CR line ends, a UTF-8 byte-order mark) with
- * npm `csv-parse`, which reports malformed input (an unterminated quote, a quote inside an unquoted field) with the
- * line. Blank lines are dropped.
- *
- * @example
- * ```ts
- * import { parseCsvRecords } from "./manifest.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(parseCsvRecords('a,b\n\n1,"x,y"\n'), [{ fields: ["a", "b"], line: 1 }, { fields: ["1", "x,y"], line: 3 }]);
- * assert.throws(() => parseCsvRecords('a,b\n1,"x\n'), /line 2/);
- * ```
- * @param text CSV text
- * @param name the file, for messages. Default `"CSV"`.
- * @returns the records with their line numbers
- * @throws {DataError} naming the file and line of malformed CSV
- */
-export function parseCsvRecords(text: string, name = "CSV"): CsvRecord[] {
-  let parsed: { record: string[]; info: { lines: number } }[];
-  try {
-    parsed = parseCsvLib(text, {
-      bom: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      record_delimiter: ["\r\n", "\n", "\r"],
-      info: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
-  } catch (e) {
-    const err = e as Error & { lines?: number; code?: string };
-    const line = err.lines ?? 0;
-    throw new DataError(
-      line ? `${name}:${line}` : name,
-      `malformed CSV (${err.message})`,
-      'quote fields that hold commas or quotes, and double the quotes inside them ("")',
-    );
-  }
-  return parsed
-    .filter((r) => r.record.some((f) => f.trim() !== ""))
-    .map((r) => ({ fields: r.record, line: r.info.lines }));
-}
-
-/**
- * Parses CSV text into rows of fields (see {@linkcode parseCsvRecords}).
- *
- * @example
- * ```ts
- * import { parseCsv } from "./manifest.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(parseCsv('a,b\n1,"x,y"\n'), [["a","b"],["1","x,y"]]);
- * ```
- * @param text CSV text
- * @returns rows of fields (blank lines dropped)
- * @throws {DataError} for malformed CSV, naming the line
- */
-export function parseCsv(text: string): string[][] {
-  return parseCsvRecords(text).map((r) => r.fields);
-}
-
 /**
  * Reads a manifest CSV and resolves its paths.
  *
@@ -192,14 +129,56 @@ export function parseCsv(text: string): string[][] {
  * @throws {DataError} for a missing file, missing `image` column, bad labels/splits, escaping paths
  */
 export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): Manifest {
-  let text: string;
+  const records = parseCsvRecords(readManifestText(csvPath), csvPath);
+  const table = records.map((r) => r.fields);
+  if (table.length === 0) throw new DataError(csvPath, "manifest is empty", "add a header row and one row per image");
+  const header = table[0].map((h) => h.trim().toLowerCase());
+  const col = (name: string) => header.indexOf(name);
+  const cols: Columns = {
+    image: col("image"),
+    mask: col("mask"),
+    label: col("label"),
+    name: col("label_name"),
+    split: col("split"),
+    id: col("id"),
+    source: col("source"),
+  };
+  if (cols.image < 0) {
+    throw new DataError(csvPath, `no "image" column (header: ${table[0].join(",")})`, "add an `image` column of paths");
+  }
+  const root = path.resolve(path.dirname(csvPath));
+  const resolve = pathResolver(csvPath, root, opts);
+  const body = records.slice(1);
+  let classNames = opts.classNames?.slice() ?? classNamesOf(body, cols, csvPath);
+  const numClasses = opts.numClasses ?? classNames?.length ?? 2;
+  classNames ??= Array.from({ length: numClasses }, (_, i) => String(i));
+  while (classNames.length < numClasses) classNames.push(String(classNames.length));
+  const rows = body.map((r) => parseRow(r, cols, { csvPath, classNames: classNames!, numClasses, resolve }));
+  if (rows.length === 0) throw new DataError(csvPath, "manifest has a header but no rows", "add one row per image");
+  checkUniqueIds(rows, csvPath);
+  return { path: csvPath, root, rows, classNames };
+}
+
+/** The manifest's columns by index (−1: absent). */
+interface Columns {
+  image: number;
+  mask: number;
+  label: number;
+  name: number;
+  split: number;
+  id: number;
+  source: number;
+}
+
+/** The manifest's text: UTF-8, or an error naming the line of the first bad byte (UTF-16 said as such). */
+function readManifestText(csvPath: string): string {
   try {
     const bytes = Deno.readFileSync(csvPath);
     if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
       throw new DataError(csvPath, "the file is UTF-16 (by its byte-order mark)", "save the manifest as UTF-8");
     }
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
       // The first undecodable byte shows as U+FFFD in a lenient decode: report its line.
       const lenient = new TextDecoder("utf-8").decode(bytes);
@@ -222,23 +201,19 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
       "pass the path of a CSV with an `image` column (see the README, section Manifest)",
     );
   }
-  const records = parseCsvRecords(text, csvPath);
-  const table = records.map((r) => r.fields);
-  if (table.length === 0) throw new DataError(csvPath, "manifest is empty", "add a header row and one row per image");
-  const header = table[0].map((h) => h.trim().toLowerCase());
-  const col = (name: string) => header.indexOf(name);
-  const iImage = col("image"), iMask = col("mask"), iLabel = col("label"), iName = col("label_name");
-  const iSplit = col("split"), iId = col("id"), iSource = col("source");
-  if (iImage < 0) {
-    throw new DataError(csvPath, `no "image" column (header: ${table[0].join(",")})`, "add an `image` column of paths");
-  }
-  const root = path.resolve(path.dirname(csvPath));
+}
+
+/**
+ * A resolver of the manifest's paths relative to its folder, refusing ones that lead outside it (by their text or
+ * through a link) unless `allowOutside`.
+ */
+function pathResolver(csvPath: string, root: string, opts: ReadManifestOptions): (p: string, line: number) => string {
   let realRoot: string | undefined;
   const escapes = (from: string, to: string) => {
     const rel = path.relative(from, to);
     return rel === ".." || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
   };
-  const resolve = (p: string, line: number) => {
+  return (p: string, line: number) => {
     const abs = path.resolve(root, p.trim());
     if (opts.allowOutside) return abs;
     const fail = (why: string) => {
@@ -256,14 +231,22 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
     }
     return abs;
   };
-  const body = table.slice(1);
-  // Class names.
-  let classNames = opts.classNames?.slice();
-  if (!classNames) {
+}
+
+/**
+ * The class names the labels imply: label names sorted, or `label_name` by index; refuses names differing only in case
+ * and a one-row near miss of a frequent name (a typo).
+ */
+function classNamesOf(body: CsvRecord[], cols: Columns, csvPath: string): string[] | undefined {
+  const records = [undefined, ...body] as CsvRecord[];
+  const iLabel = cols.label, iName = cols.name;
+  const rowsOf = body.map((r) => r.fields);
+  let classNames: string[] | undefined;
+  {
     const byIndex = new Map<number, string>();
     const names = new Set<string>();
     const firstSeen = new Map<number, number>();
-    body.forEach((r, k) => {
+    rowsOf.forEach((r, k) => {
       const raw = (r[iLabel] ?? "").trim();
       if (iLabel < 0 || raw === "") return;
       if (/^-?\d+$/.test(raw)) {
@@ -288,7 +271,7 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
       for (const n of classNames) {
         const other = byLower.get(n.toLowerCase());
         if (other !== undefined) {
-          const line = records[1 + body.findIndex((r) => (r[iLabel] ?? "").trim() === n)].line;
+          const line = records[1 + rowsOf.findIndex((r) => (r[iLabel] ?? "").trim() === n)].line;
           throw new DataError(
             `${csvPath}:${line}`,
             `label "${n}" differs from the label "${other}" only in case; they would be two classes`,
@@ -299,7 +282,7 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
       }
       // A label on one row only that is a near miss of a frequent one is a typo, not a class: "tbb" among 500 "tb".
       const count = new Map<string, number>();
-      for (const r of body) {
+      for (const r of rowsOf) {
         const raw = (r[iLabel] ?? "").trim();
         if (raw && !/^-?\d+$/.test(raw)) count.set(raw, (count.get(raw) ?? 0) + 1);
       }
@@ -307,7 +290,7 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
         if (count.get(n) !== 1) continue;
         const near = nearest(n, classNames.filter((c) => c !== n && (count.get(c) ?? 0) >= 5));
         if (!near) continue;
-        const line = records[1 + body.findIndex((r) => (r[iLabel] ?? "").trim() === n)].line;
+        const line = records[1 + rowsOf.findIndex((r) => (r[iLabel] ?? "").trim() === n)].line;
         throw new DataError(
           `${csvPath}:${line}`,
           `label "${n}" appears on this row only; did you mean "${near}" (${count.get(near)} rows)?`,
@@ -319,63 +302,74 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
       classNames = Array.from({ length: k }, (_, i) => byIndex.get(i) ?? String(i));
     }
   }
-  const numClasses = opts.numClasses ?? classNames?.length ?? 2;
-  classNames ??= Array.from({ length: numClasses }, (_, i) => String(i));
-  while (classNames.length < numClasses) classNames.push(String(classNames.length));
-  const rows: ManifestRow[] = body.map((r, k) => {
-    const line = records[k + 1].line;
-    const where = `${csvPath}:${line}`;
-    const img = (r[iImage] ?? "").trim();
-    if (!img) throw new DataError(where, "empty image path", "fill the `image` column or delete the row");
-    const maskField = iMask >= 0 ? (r[iMask] ?? "").trim() : "";
-    const masks = maskField ? maskField.split("|").filter((s) => s.trim()).map((s) => resolve(s, line)) : [];
-    let label: number | null = null;
-    const rawLabel = iLabel >= 0 ? (r[iLabel] ?? "").trim() : "";
-    if (rawLabel !== "") {
-      const numeric = /^-?\d+$/.test(rawLabel);
-      label = numeric ? Number(rawLabel) : classNames!.indexOf(rawLabel);
-      if (!numeric && label < 0) {
-        const near = nearest(rawLabel, classNames!);
-        throw new DataError(
-          where,
-          `label "${rawLabel}" is not a class name (${classNames!.join(", ")})${
-            near ? `; did you mean "${near}"?` : ""
-          }`,
-          "use one of the class names or a class index 0..K-1",
-        );
-      }
-      if (label < 0 || label >= numClasses) {
-        throw new DataError(
-          where,
-          `label "${rawLabel}" is out of range for ${numClasses} classes (${classNames!.join(", ")})`,
-          "use a class index 0..K-1 or one of the class names, or raise numClasses",
-        );
-      }
-      const name = iName >= 0 ? (r[iName] ?? "").trim() : "";
-      if (numeric && name && name !== classNames![label]) {
-        throw new DataError(
-          where,
-          `label ${label} is class "${classNames![label]}" but label_name says "${name}"`,
-          "make label and label_name agree (class indices follow the order " + classNames!.join(", ") + ")",
-        );
-      }
+  return classNames;
+}
+
+/** What parsing a row needs. */
+interface RowContext {
+  csvPath: string;
+  classNames: string[];
+  numClasses: number;
+  resolve: (p: string, line: number) => string;
+}
+
+/** One manifest row: its paths resolved, its label and split checked, its id made. */
+function parseRow(record: CsvRecord, cols: Columns, ctx: RowContext): ManifestRow {
+  const { csvPath, classNames, numClasses, resolve } = ctx;
+  const r = record.fields, line = record.line;
+  const iImage = cols.image, iMask = cols.mask, iLabel = cols.label, iName = cols.name;
+  const iSplit = cols.split, iId = cols.id, iSource = cols.source;
+  const where = `${csvPath}:${line}`;
+  const img = (r[iImage] ?? "").trim();
+  if (!img) throw new DataError(where, "empty image path", "fill the `image` column or delete the row");
+  const maskField = iMask >= 0 ? (r[iMask] ?? "").trim() : "";
+  const masks = maskField ? maskField.split("|").filter((s) => s.trim()).map((s) => resolve(s, line)) : [];
+  let label: number | null = null;
+  const rawLabel = iLabel >= 0 ? (r[iLabel] ?? "").trim() : "";
+  if (rawLabel !== "") {
+    const numeric = /^-?\d+$/.test(rawLabel);
+    label = numeric ? Number(rawLabel) : classNames!.indexOf(rawLabel);
+    if (!numeric && label < 0) {
+      const near = nearest(rawLabel, classNames!);
+      throw new DataError(
+        where,
+        `label "${rawLabel}" is not a class name (${classNames!.join(", ")})${near ? `; did you mean "${near}"?` : ""}`,
+        "use one of the class names or a class index 0..K-1",
+      );
     }
-    let split: SplitName | null = null;
-    const rawSplit = iSplit >= 0 ? (r[iSplit] ?? "").trim().toLowerCase() : "";
-    if (rawSplit) {
-      if (rawSplit !== "train" && rawSplit !== "val" && rawSplit !== "test") {
-        throw new DataError(where, `unknown split "${rawSplit}"`, "use train, val or test (or leave it empty)");
-      }
-      split = rawSplit;
+    if (label < 0 || label >= numClasses) {
+      throw new DataError(
+        where,
+        `label "${rawLabel}" is out of range for ${numClasses} classes (${classNames!.join(", ")})`,
+        "use a class index 0..K-1 or one of the class names, or raise numClasses",
+      );
     }
-    const image = resolve(img, line);
-    const id = (iId >= 0 ? (r[iId] ?? "").trim() : "") || path.basename(image).replace(/\.[^.]+$/, "");
-    checkSafeId(id, where);
-    const source = iSource >= 0 ? (r[iSource] ?? "").trim() : "";
-    return { id, image, masks, label, split, line, ...(source ? { source } : {}) };
-  });
-  if (rows.length === 0) throw new DataError(csvPath, "manifest has a header but no rows", "add one row per image");
-  // Ids name output files (overlays, masks): two rows with one id would overwrite each other's outputs.
+    const name = iName >= 0 ? (r[iName] ?? "").trim() : "";
+    if (numeric && name && name !== classNames![label]) {
+      throw new DataError(
+        where,
+        `label ${label} is class "${classNames![label]}" but label_name says "${name}"`,
+        "make label and label_name agree (class indices follow the order " + classNames!.join(", ") + ")",
+      );
+    }
+  }
+  let split: SplitName | null = null;
+  const rawSplit = iSplit >= 0 ? (r[iSplit] ?? "").trim().toLowerCase() : "";
+  if (rawSplit) {
+    if (rawSplit !== "train" && rawSplit !== "val" && rawSplit !== "test") {
+      throw new DataError(where, `unknown split "${rawSplit}"`, "use train, val or test (or leave it empty)");
+    }
+    split = rawSplit;
+  }
+  const image = resolve(img, line);
+  const id = (iId >= 0 ? (r[iId] ?? "").trim() : "") || path.basename(image).replace(/\.[^.]+$/, "");
+  checkSafeId(id, where);
+  const source = iSource >= 0 ? (r[iSource] ?? "").trim() : "";
+  return { id, image, masks, label, split, line, ...(source ? { source } : {}) };
+}
+
+/** Ids name output files (overlays, masks): two rows with one id would overwrite each other's outputs. */
+function checkUniqueIds(rows: ManifestRow[], csvPath: string): void {
   const firstLine = new Map<string, number>();
   for (const r of rows) {
     const prev = firstLine.get(r.id);
@@ -388,5 +382,4 @@ export function readManifest(csvPath: string, opts: ReadManifestOptions = {}): M
     }
     firstLine.set(r.id, r.line);
   }
-  return { path: csvPath, root, rows, classNames };
 }
