@@ -156,7 +156,8 @@ Joins the shard files predictions.k-of-n.jsonl of a predict --shard run into pre
 there; no image twice).`,
   results: `usage: cli.ts results [--results results] [--out docs/RESULTS.md] [--readme README.md]
 Rebuilds the results document and its SVG charts from the result files only, and the results table in README.md
-(between its <!-- results:begin --> and <!-- results:end --> markers) from them and the shipped model's metadata.`,
+(between its <!-- results:begin --> and <!-- results:end --> markers) from them and the shipped model's metadata;
+with --results elsewhere, README is left alone unless --readme names one.`,
 };
 
 class UsageError extends Error {}
@@ -609,8 +610,10 @@ async function cmdResults(argv: string[]) {
   if (v.help) return console.log(USAGE.results);
   const resultsDir = (v.results as string | undefined) ?? "results";
   const r = await writeResults(resultsDir, (v.out as string | undefined) ?? path.join("docs", "RESULTS.md"));
-  // README's results table, unless another README is named or there is none (a folder other than the checkout).
-  const readme = (v.readme as string | undefined) ?? (await exists("README.md") ? "README.md" : undefined);
+  // README's results table: the checkout's README from the checkout's results/ (other result folders, e.g. a test's,
+  // update a README only when --readme names it).
+  const readme = (v.readme as string | undefined) ??
+    (v.results === undefined && await exists("README.md") ? "README.md" : undefined);
   if (readme && await writeReadmeSummary(resultsDir, readme, path.join("models", "appaunet-cxr", "metadata.json"))) {
     // Wrapped as `deno task check` expects.
     await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", readme], stdout: "null", stderr: "null" }).output()

@@ -216,8 +216,11 @@ gatedTest(
       const listedAfter = await capture(() => main(["experiments", "--quick", "--list", "--results", results]));
       assert.equal(listedAfter.text, "");
       const doc = path.join(dir, "docs", "RESULTS.md");
+      const readmeBefore = await Deno.readTextFile(new URL("../README.md", import.meta.url));
       const w = await capture(() => main(["results", "--results", results, "--out", doc]));
       assert.equal(w.code, 0, w.text);
+      // Another results folder leaves the checkout's README alone.
+      assert.equal(await Deno.readTextFile(new URL("../README.md", import.meta.url)), readmeBefore);
       const md = await Deno.readTextFile(doc);
       for (const id of ["quick-mtl", "quick-seg"]) assert.match(md, new RegExp(`\\| ${id} \\|`));
       assert.match(md, /\| cls \| 50 % \| – \| 1 \|/);

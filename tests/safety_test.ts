@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { trainingTestHooks } from "../lib/train/training_run.ts";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -148,14 +149,12 @@ Deno.test("run folders are owned: another run, a non-run folder and a held lock 
 
 Deno.test("resume: --out elsewhere and fewer epochs than done are errors; metrics.jsonl has one line per epoch after a crash", async () => {
   const out = path.join(root, "resume");
-  await assert.rejects(
-    train({
-      ...base("resume", { epochs: 2 }),
-      progress: "none",
-      crashCheckpointAfterEpoch: { epoch: 2, at: "writing" },
-    }),
-    /simulated crash/,
-  );
+  trainingTestHooks.crashCheckpointAfterEpoch = { epoch: 2, at: "writing" };
+  try {
+    await assert.rejects(train({ ...base("resume", { epochs: 2 }), progress: "none" }), /simulated crash/);
+  } finally {
+    trainingTestHooks.crashCheckpointAfterEpoch = undefined;
+  }
   // The crash came after epoch 2's metrics line but before its checkpoint: 2 lines, checkpoint of epoch 1.
   assert.equal((await lines(path.join(out, "metrics.jsonl"))).length, 2);
   await assert.rejects(

@@ -134,7 +134,7 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const port = (busy.addr as Deno.NetAddr).port;
-    await assert.rejects(serveModel({ model, port }), new RegExp(`--port ${port}: another program listens`));
+    await assert.rejects(serveModel({ model, port }), new RegExp(`port \\(--port ${port}\\): another program listens`));
   } finally {
     busy.close();
   }

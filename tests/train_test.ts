@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { trainingTestHooks } from "../lib/train/training_run.ts";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { decode } from "fast-png";
@@ -370,15 +371,15 @@ Deno.test("an interrupt mid-epoch writes a checkpoint and resume continues from 
 
 Deno.test("a crash while writing or swapping a checkpoint leaves the previous one loadable", async () => {
   for (const at of ["writing", "swapping"] as const) {
-    await assert.rejects(
-      () =>
-        train({
-          ...base(`crash-${at}`, { epochs: 2, overlays: 0 }),
-          progress: "none",
-          crashCheckpointAfterEpoch: { epoch: 2, at },
-        }),
-      /simulated crash/,
-    );
+    trainingTestHooks.crashCheckpointAfterEpoch = { epoch: 2, at };
+    try {
+      await assert.rejects(
+        () => train({ ...base(`crash-${at}`, { epochs: 2, overlays: 0 }), progress: "none" }),
+        /simulated crash/,
+      );
+    } finally {
+      trainingTestHooks.crashCheckpointAfterEpoch = undefined;
+    }
     const last = path.join(root, `crash-${at}`, "checkpoints", "last");
     const ck = await loadCheckpoint(last);
     assert.equal(ck.state.epoch, 1, `${at}: epoch-1 checkpoint survives`);

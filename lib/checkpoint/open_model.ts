@@ -173,9 +173,9 @@ export async function resolveModel(model: string, base: URL = PRETRAINED_URL): P
     try {
       r = await fetch(url);
     } catch (e) {
-      throw new Error(`--model pretrained: cannot download ${url}: ${(e as Error).message}`);
+      throw new Error(`model (--model pretrained): cannot download ${url}: ${(e as Error).message}`);
     }
-    if (!r.ok) throw new Error(`--model pretrained: cannot download ${url}: HTTP ${r.status}`);
+    if (!r.ok) throw new Error(`model (--model pretrained): cannot download ${url}: HTTP ${r.status}`);
     return new Uint8Array(await r.arrayBuffer());
   };
   const meta = await get("metadata.json");
@@ -194,7 +194,7 @@ export async function resolveModel(model: string, base: URL = PRETRAINED_URL): P
       const manifest = JSON.parse(new TextDecoder().decode(json)).weightsManifest as { paths: string[] }[];
       for (const p of manifest.flatMap((g) => g.paths)) {
         if (p.includes("/") || p.includes("\\") || p.startsWith(".")) {
-          throw new Error(`--model pretrained: ${net}/model.json names an unsafe weights file "${p}"`);
+          throw new Error(`model (--model pretrained): ${net}/model.json names an unsafe weights file "${p}"`);
         }
         await writeFileSynced(path.join(tmp, net, p), await get(`${net}/${p}`));
       }

@@ -72,7 +72,9 @@ export async function evaluate(
   }
 > {
   const split = opts.split ?? "test";
-  if (!["train", "val", "test"].includes(split)) throw new Error(`--split: "${split}" is not train, val or test`);
+  if (!["train", "val", "test"].includes(split)) {
+    throw new Error(`split (--split): "${split}" is not train, val or test`);
+  }
   const m = await openModel(opts.model);
   try {
     const ds = await datasetForRun(m.config, opts.data, split, opts.skipBad);

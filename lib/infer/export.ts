@@ -120,11 +120,11 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   const c = ck.config as Record<string, unknown>;
   await refuseOwnSource(opts.out, ck.dir);
   const st = await Deno.stat(opts.out).catch(() => undefined);
-  if (st && !st.isDirectory) throw new Error(`--out ${opts.out}: is a file, not a folder; choose a folder`);
+  if (st && !st.isDirectory) throw new Error(`out (--out ${opts.out}): is a file, not a folder; choose a folder`);
   try {
     const names = [...Deno.readDirSync(opts.out)].map((e) => e.name);
     if (names.length && !opts.overwrite) {
-      throw new Error(`--out ${opts.out}: the folder is not empty; choose a new folder or pass --overwrite`);
+      throw new Error(`out (--out ${opts.out}): the folder is not empty; choose a new folder or pass --overwrite`);
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -135,9 +135,9 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
     await refuseOwnSource(opts.out, ckC.dir);
     const cc = ckC.config as Record<string, unknown>;
     if (cc.mode !== "cls") {
-      throw new Error(`--classifier ${opts.classifier}: is a ${cc.mode} checkpoint; pass a cls one`);
+      throw new Error(`classifier (--classifier ${opts.classifier}): is a ${cc.mode} checkpoint; pass a cls one`);
     }
-    if (c.mode === "cls") throw new Error(`--model ${opts.model}: has no segmentor to pair with --classifier`);
+    if (c.mode === "cls") throw new Error(`model (--model ${opts.model}): has no segmentor to pair with --classifier`);
     if (
       cc.size !== c.size || (cc.normalize ?? "unit") !== (c.normalize ?? "unit") ||
       Boolean(cc.clahe) !== Boolean(c.clahe)

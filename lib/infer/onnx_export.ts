@@ -221,9 +221,9 @@ function valueInfo(name: string, shape: (number | string)[]): unknown {
  */
 export async function exportOnnx(opts: OnnxExportOptions): Promise<OnnxExportResult> {
   const st = await Deno.stat(opts.out).catch(() => undefined);
-  if (st && !st.isDirectory) throw new Error(`--out ${opts.out}: is a file, not a folder; choose a folder`);
+  if (st && !st.isDirectory) throw new Error(`out (--out ${opts.out}): is a file, not a folder; choose a folder`);
   if (st && [...Deno.readDirSync(opts.out)].length && !opts.overwrite) {
-    throw new Error(`--out ${opts.out}: the folder is not empty; choose a new folder or pass --overwrite`);
+    throw new Error(`out (--out ${opts.out}): the folder is not empty; choose a new folder or pass --overwrite`);
   }
   const m = await openModel(opts.model);
   try {

@@ -129,7 +129,7 @@ export function shardFromSpec(spec: string, env: Record<string, string | undefin
   let k: number | undefined;
   const m = spec.match(/^(\d+|env)(?:\/(\d+))?$/);
   if (!m || (m[1] !== "env" && m[2] === undefined)) {
-    throw new Error(`--shard: "${spec}" is not k/n, env/n or env (e.g. 2/4)`);
+    throw new Error(`shard (--shard): "${spec}" is not k/n, env/n or env (e.g. 2/4)`);
   }
   const n = m[2] !== undefined ? Number(m[2]) : int(env.SLURM_ARRAY_TASK_COUNT);
   if (m[1] !== "env") k = Number(m[1]);
@@ -142,8 +142,8 @@ export function shardFromSpec(spec: string, env: Record<string, string | undefin
         "is set; give k/n",
     );
   }
-  if (n === undefined) throw new Error(`--shard ${spec}: the number of shards is unknown; give env/n`);
-  if (!(k >= 1 && k <= n)) throw new Error(`--shard ${spec}: shard ${k} of ${n} is out of range (1 ≤ k ≤ n)`);
+  if (n === undefined) throw new Error(`shard (--shard ${spec}): the number of shards is unknown; give env/n`);
+  if (!(k >= 1 && k <= n)) throw new Error(`shard (--shard ${spec}): shard ${k} of ${n} is out of range (1 ≤ k ≤ n)`);
   return { k, n };
 }
 
@@ -324,7 +324,7 @@ interface PredictRun {
 function checkPredictOptions(opts: PredictOptions): { shard: { k: number; n: number }; threshold: number } {
   const shard = opts.shard ?? { k: 1, n: 1 };
   if (!(Number.isInteger(shard.k) && Number.isInteger(shard.n) && shard.k >= 1 && shard.k <= shard.n)) {
-    throw new Error(`--shard: expected k/n with 1 ≤ k ≤ n, got ${shard.k}/${shard.n}`);
+    throw new Error(`shard (--shard): expected k/n with 1 ≤ k ≤ n, got ${shard.k}/${shard.n}`);
   }
   const threshold = opts.threshold ?? 0.5;
   if (!(threshold > 0 && threshold < 1)) {

@@ -154,7 +154,7 @@ export async function claimPredictionFolder(
   try {
     await Deno.mkdir(out, { recursive: true });
   } catch (e) {
-    throw new Error(`--out ${out}: cannot create the folder (${(e as Error).message}); choose another --out`);
+    throw new Error(`out (--out ${out}): cannot create the folder (${(e as Error).message}); choose another --out`);
   }
   const ownMarker = path.join(out, jsonlName.replace(/\.jsonl$/, ".run.json"));
   const names = [...Deno.readDirSync(out)].filter((e) => e.isFile).map((e) => e.name);

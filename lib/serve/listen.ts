@@ -80,10 +80,12 @@ export async function listen(
   } catch (e) {
     await removeSocketDir();
     if (e instanceof Deno.errors.AddrInUse) {
-      throw new Error(`--port ${port}: another program listens on ${hostname}:${port}; pick another --port`);
+      throw new Error(`port (--port ${port}): another program listens on ${hostname}:${port}; pick another --port`);
     }
     if (e instanceof Deno.errors.AddrNotAvailable || e instanceof Deno.errors.PermissionDenied) {
-      throw new Error(`--host ${hostname} --port ${port}: cannot listen there (${(e as Error).message})`);
+      throw new Error(
+        `hostname, port (--host ${hostname} --port ${port}): cannot listen there (${(e as Error).message})`,
+      );
     }
     throw e;
   }

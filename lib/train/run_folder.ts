@@ -42,9 +42,9 @@ async function entries(dir: string): Promise<string[] | undefined> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     if (e instanceof Deno.errors.NotADirectory) {
-      throw new Error(`--out ${dir}: is a file, not a folder; choose a folder`);
+      throw new Error(`out (--out ${dir}): is a file, not a folder; choose a folder`);
     }
-    throw new Error(`--out ${dir}: cannot read the folder (${(e as Error).message}); check its permissions`);
+    throw new Error(`out (--out ${dir}): cannot read the folder (${(e as Error).message}); check its permissions`);
   }
 }
 

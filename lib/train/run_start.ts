@@ -60,7 +60,7 @@ export async function runStart(
           `again with --out ${resumeDir} (the folder is reused)`,
       );
     }
-    throw new Error(`--resume ${resumeDir}: ${(e as Error).message}`);
+    throw new Error(`resume (--resume ${resumeDir}): ${(e as Error).message}`);
   });
   const saved = ck.config as unknown as ResolvedTrainOptions;
   // The run folder's config.json is a copy for people; an edit to it would be silently ignored, so it is refused.
@@ -76,7 +76,7 @@ export async function runStart(
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound) && !(e instanceof SyntaxError)) throw e;
     if (e instanceof SyntaxError) {
-      throw new Error(`--resume ${resumeDir}: config.json is not valid JSON (${e.message}); undo the edit`);
+      throw new Error(`resume (--resume ${resumeDir}): config.json is not valid JSON (${e.message}); undo the edit`);
     }
   }
   const explicit = Object.fromEntries(

@@ -48,8 +48,6 @@ export interface TrainRuntime {
    * validated). Without it, `train` refuses an `out` that holds a run. Default `false`.
    */
   overwrite?: boolean;
-  /** Test hook: simulate a crash while writing a checkpoint after this epoch. */
-  crashCheckpointAfterEpoch?: { epoch: number; at: "writing" | "swapping" };
 }
 
 export type { ResumeOptions };

@@ -43,8 +43,13 @@ export interface RunRuntime {
   ) => void | Promise<void>;
   shaderWarmup?: boolean;
   overwrite?: boolean;
-  crashCheckpointAfterEpoch?: { epoch: number; at: "writing" | "swapping" };
 }
+
+/**
+ * Test hooks, off the public module (tests import them from this file): set `crashCheckpointAfterEpoch` to make the
+ * checkpoint written after that epoch fail while writing or while swapping folders, as a crash would.
+ */
+export const trainingTestHooks: { crashCheckpointAfterEpoch?: { epoch: number; at: "writing" | "swapping" } } = {};
 
 /** What one epoch's steps did, for its close. */
 interface EpochSteps {
@@ -140,7 +145,9 @@ export class TrainingRun {
     this.valSplit = this.ds.split("val");
     this.part = this.ds.partition();
     if (c.mode !== "seg" && this.part.labeled.length === 0) {
-      throw new Error(`--label-fraction ${c.classLabelFraction}: no train image keeps a class label; raise it`);
+      throw new Error(
+        `classLabelFraction (--label-fraction ${c.classLabelFraction}): no train image keeps a class label; raise it`,
+      );
     }
     const seen = new Set(this.part.labeled.map((s) => s.label));
     if (c.mode !== "seg" && seen.size < 2) {
@@ -151,7 +158,9 @@ export class TrainingRun {
       );
     }
     if (c.mode !== "cls" && this.trainSplit.samples.every((s) => !s.mask)) {
-      throw new Error(`--mask-fraction ${c.maskFraction}: no train image keeps a mask; raise it or use --mode cls`);
+      throw new Error(
+        `maskFraction (--mask-fraction ${c.maskFraction}): no train image keeps a mask; raise it or use --mode cls`,
+      );
     }
   }
 
@@ -393,9 +402,8 @@ export class TrainingRun {
     this.history.push(rec);
     await Deno.writeTextFile(path.join(c.out, "metrics.jsonl"), JSON.stringify(rec) + "\n", { append: true });
     const dice = val.segmentation?.dice.mean ?? NaN, auc = val.classification?.auc ?? NaN;
-    const crash = this.opts.crashCheckpointAfterEpoch?.epoch === epoch + 1
-      ? this.opts.crashCheckpointAfterEpoch.at
-      : undefined;
+    const hook = trainingTestHooks.crashCheckpointAfterEpoch;
+    const crash = hook?.epoch === epoch + 1 ? hook.at : undefined;
     const policy = checkpointsAfterEpoch(c.mode, this.best, epoch + 1, dice, auc);
     this.best = policy.best;
     for (const name of policy.save) await this.saveState(name, epoch + 1, 0);
