@@ -246,6 +246,34 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
     );
   }
   const words = storedSamples(ds, syntax, { rows, cols, bitsAllocated }, name);
+  const table = valueTable(ds, name, { bitsAllocated, bitsStored, signed, photometric });
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = table[words[i]];
+  const spacing = (ds.string("x00280030") ?? ds.string("x00181164") ?? "").split("\\").map((v) => Number(v.trim()));
+  const pixelSpacing = spacing.length === 2 && spacing.every((v) => Number.isFinite(v) && v > 0)
+    ? [spacing[0], spacing[1]] as [number, number]
+    : undefined;
+  return {
+    width: cols,
+    height: rows,
+    data: out,
+    format: "dicom",
+    bitDepth: bitsStored,
+    ...(pixelSpacing ? { pixelSpacing } : {}),
+  };
+}
+
+/**
+ * The whole value chain of a DICOM image as one table over every stored word: stored value (BitsStored, sign) →
+ * Modality LUT (rescale, or the Modality LUT Sequence) → VOI (window with its function, else the VOI LUT Sequence,
+ * else the stored range) → [0, 1], MONOCHROME1 inverted. One lookup per pixel then.
+ */
+function valueTable(
+  ds: dicomParser.DataSet,
+  name: string,
+  px: { bitsAllocated: number; bitsStored: number; signed: boolean; photometric: string },
+): Float32Array {
+  const { bitsAllocated, bitsStored, signed, photometric } = px;
   // Stored word → stored value (BitsStored, sign).
   const mask = (2 ** bitsStored) - 1, sign = 2 ** (bitsStored - 1);
   const stored = (w: number) => {
@@ -311,20 +339,7 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
     const v = voi(modality(stored(w)));
     table[w] = invert ? 1 - v : v;
   }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = table[words[i]];
-  const spacing = (ds.string("x00280030") ?? ds.string("x00181164") ?? "").split("\\").map((v) => Number(v.trim()));
-  const pixelSpacing = spacing.length === 2 && spacing.every((v) => Number.isFinite(v) && v > 0)
-    ? [spacing[0], spacing[1]] as [number, number]
-    : undefined;
-  return {
-    width: cols,
-    height: rows,
-    data: out,
-    format: "dicom",
-    bitDepth: bitsStored,
-    ...(pixelSpacing ? { pixelSpacing } : {}),
-  };
+  return table;
 }
 
 /** A lookup table from a Modality or VOI LUT Sequence's first item (PS3.3 C.11.1, C.11.2). */

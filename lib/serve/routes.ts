@@ -56,19 +56,15 @@ export interface RouteContext {
 }
 
 /**
- * The request handler of a server.
- *
- * @param ctx the model, limits and options
- * @returns the handler
+ * `POST /v1/predict`: the token, the size and queue limits, the body, the decode, then the model (one request at a
+ * time) and the JSON answer.
  */
-export function createHandler(ctx: RouteContext): (req: Request) => Promise<Response> {
-  const { m, shown, limits } = ctx;
+function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response | undefined) {
+  const { m, limits } = ctx;
   const opts = ctx;
   const metadata = m.metadata;
   const model: LoadedModel = { segmentor: m.segmentor, discriminator: m.discriminator, metadata };
   const readBody = createBodyReader(limits);
-  const authorized = (req: Request) => !ctx.token || req.headers.get("authorization") === `Bearer ${ctx.token}`;
-  const unauthorized = () => json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
   let waiting = 0;
   let chain: Promise<unknown> = Promise.resolve();
   // Requests run one at a time on the model.
@@ -77,21 +73,9 @@ export function createHandler(ctx: RouteContext): (req: Request) => Promise<Resp
     chain = run.catch(() => {});
     return run;
   };
-  const modelFile = async (rel: string): Promise<Response> => {
-    const allowed = /^(metadata\.json|(segmentor|discriminator)\/(model\.json|weights\.bin))$/;
-    if (!allowed.test(rel)) return json(404, { error: `no model file ${rel}` });
-    if (rel === "metadata.json") return json(200, shown);
-    try {
-      const bytes = await Deno.readFile(path.join(m.dir, rel));
-      return new Response(bytes, {
-        headers: { "content-type": rel.endsWith(".json") ? "application/json" : "application/octet-stream" },
-      });
-    } catch {
-      return json(404, { error: `no model file ${rel}` });
-    }
-  };
-  const predictRoute = async (req: Request): Promise<Response> => {
-    if (!authorized(req)) return unauthorized();
+  return async (req: Request): Promise<Response> => {
+    const denied = auth(req);
+    if (denied) return denied;
     const declared = Number(req.headers.get("content-length") ?? NaN);
     if (declared > limits.maxBody) {
       return json(413, { error: `the body is ${declared} bytes; the limit is ${limits.maxBody}` });
@@ -129,6 +113,33 @@ export function createHandler(ctx: RouteContext): (req: Request) => Promise<Resp
       return json(200, r);
     } finally {
       waiting--;
+    }
+  };
+}
+
+/**
+ * The request handler of a server.
+ *
+ * @param ctx the model, limits and options
+ * @returns the handler
+ */
+export function createHandler(ctx: RouteContext): (req: Request) => Promise<Response> {
+  const { m, shown } = ctx;
+  const opts = ctx;
+  const authorized = (req: Request) => !ctx.token || req.headers.get("authorization") === `Bearer ${ctx.token}`;
+  const unauthorized = () => json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
+  const predictRoute = createPredictRoute(ctx, (req) => authorized(req) ? undefined : unauthorized());
+  const modelFile = async (rel: string): Promise<Response> => {
+    const allowed = /^(metadata\.json|(segmentor|discriminator)\/(model\.json|weights\.bin))$/;
+    if (!allowed.test(rel)) return json(404, { error: `no model file ${rel}` });
+    if (rel === "metadata.json") return json(200, shown);
+    try {
+      const bytes = await Deno.readFile(path.join(m.dir, rel));
+      return new Response(bytes, {
+        headers: { "content-type": rel.endsWith(".json") ? "application/json" : "application/octet-stream" },
+      });
+    } catch {
+      return json(404, { error: `no model file ${rel}` });
     }
   };
   return async (req: Request): Promise<Response> => {
