@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { planOptionKeys } from "../train/option_table.ts";
 import * as path from "node:path";
 import type { TrainOptions } from "../train/config.ts";
 
@@ -62,39 +63,7 @@ export interface ResolvedRun {
 }
 
 const ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
-const OPTION_KEYS = new Set([
-  "mode",
-  "size",
-  "epochs",
-  "batchSize",
-  "seed",
-  "loss",
-  "tverskyAlpha",
-  "tverskyBeta",
-  "classLabelFraction",
-  "maskFraction",
-  "lr",
-  "beta1",
-  "lambdaSeg",
-  "lambdaAdv",
-  "lambdaUnsup",
-  "labelSmoothing",
-  "dSteps",
-  "realMaskNoise",
-  "segmentor",
-  "discriminator",
-  "earlyStopping",
-  "lrSchedule",
-  "augment",
-  "normalize",
-  "clahe",
-  "maxPerSplit",
-  "ssl",
-  "sslThreshold",
-  "sslWeight",
-  "sslRatio",
-  "emaDecay",
-]);
+const OPTION_KEYS = planOptionKeys(); // from the option table (lib/train/option_table.ts)
 
 /**
  * Validates a parsed plan: unique, file-safe ids, known tables and known option names.
