@@ -10,9 +10,9 @@ import {
   readPlan,
   renderResults,
   resolveTrainOptions,
-  runCommandLine,
 } from "../mod.ts";
 import { epochsToLevel } from "../lib/experiments/results_doc.ts";
+import { runCommandLine } from "../lib/experiments/plan.ts";
 import { gatedTest, REAL_DATA, WEBGPU } from "./webgpu_helper.ts";
 import { resultFile } from "./result_files.ts";
 

@@ -4,16 +4,8 @@
  *
  * @module
  */
-export { parsePlan, readPlan, RESULT_TABLES, runCommandLine } from "./plan.ts";
+export { parsePlan, readPlan, RESULT_TABLES } from "./plan.ts";
 export type { ExperimentPlan, PlannedRun, ResolvedRun, ResultTable } from "./plan.ts";
-export { pendingRuns, runPlannedRun } from "./runner.ts";
-export type {
-  CheckpointTest,
-  ExperimentResult,
-  IntervalStat,
-  ResultEpoch,
-  RunPlannedOptions,
-  TestPrediction,
-} from "./runner.ts";
+export type { CheckpointTest, ExperimentResult, IntervalStat, ResultEpoch, TestPrediction } from "./runner.ts";
 export { renderResults, writeResults } from "./results_doc.ts";
 export type { ResultsDocument } from "./results_doc.ts";

@@ -3,5 +3,5 @@
  *
  * @module
  */
-export { fastKernelsEnabled, installFastKernels, SUPPORTED_TFJS, useFastKernels } from "./registry.ts";
+export { fastKernelsEnabled, SUPPORTED_TFJS, useFastKernels } from "./registry.ts";
 export type { KernelTarget } from "./policy.ts";

@@ -1,9 +1,7 @@
 /**
- * The run report: progress output, overlays, charts and `report.html`.
+ * The run report (`report.html`, progress lines): the types its callers give it.
  *
  * @module
  */
-export { createProgress } from "./progress.ts";
-export type { Progress, ProgressMode } from "./progress.ts";
-export { svgIntervalChart, svgLineChart } from "./report.ts";
+export type { ProgressMode } from "./progress.ts";
 export type { EpochRecord } from "./epoch_record.ts";

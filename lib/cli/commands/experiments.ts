@@ -4,7 +4,8 @@
  * @module
  */
 import * as path from "node:path";
-import { pendingRuns, readPlan, runCommandLine, runPlannedRun } from "../../../mod.ts";
+import { readPlan, runCommandLine } from "../../experiments/plan.ts";
+import { pendingRuns, runPlannedRun } from "../../experiments/runner.ts";
 import { abortOnSignals, parse, setup, UsageError } from "../shell.ts";
 import { USAGE } from "../usage.ts";
 import type { Command } from "../command.ts";
