@@ -165,7 +165,7 @@ export async function readPlan(file: string): Promise<ResolvedRun[]> {
  *
  * @example
  * ```ts
- * import { runCommandLine } from "@appaunet/appaunet";
+ * import { runCommandLine } from "./plan.ts";
  * import assert from "node:assert/strict";
  * assert.equal(runCommandLine("experiments/plan.json", "a"), "deno run -A cli.ts experiments --plan experiments/plan.json --run a");
  * ```

@@ -331,7 +331,8 @@ async function countParams(ckpt: string, name: string): Promise<number> {
  *
  * @example
  * ```ts
- * import { initBackend, readPlan, runPlannedRun, writePhantomDataset } from "@appaunet/appaunet";
+ * import { initBackend, readPlan, writePhantomDataset } from "@appaunet/appaunet";
+ * import { runPlannedRun } from "./runner.ts";
  * import assert from "node:assert/strict";
  * await initBackend({ backend: "cpu" });
  * const dir = await Deno.makeTempDir();
@@ -455,7 +456,8 @@ export async function runPlannedRun(
  *
  * @example
  * ```ts
- * import { pendingRuns, readPlan } from "@appaunet/appaunet";
+ * import { readPlan } from "@appaunet/appaunet";
+ * import { pendingRuns } from "./runner.ts";
  * import assert from "node:assert/strict";
  * const dir = await Deno.makeTempDir();
  * const runs = [{ id: "a", tables: ["ablation"], options: {} }, { id: "b", tables: ["ablation"], options: {} }];

@@ -43,7 +43,7 @@ export function epochLine(r: EpochRecord, epochs: number): string {
  *
  * @example
  * ```ts
- * import { createProgress } from "@appaunet/appaunet";
+ * import { createProgress } from "./progress.ts";
  * import assert from "node:assert/strict";
  * const p = createProgress("none", 1, 1);
  * assert.equal(typeof p.done, "function");

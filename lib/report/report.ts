@@ -36,7 +36,7 @@ const num = (v: number | undefined, d = 4) => (v === undefined || Number.isNaN(v
  *
  * @example
  * ```ts
- * import { svgLineChart } from "@appaunet/appaunet";
+ * import { svgLineChart } from "./report.ts";
  * import assert from "node:assert/strict";
  * assert.equal(svgLineChart("loss", { a: [3, 2, 1] }).startsWith("<svg"), true);
  * ```
@@ -80,7 +80,7 @@ export function svgLineChart(title: string, series: Record<string, number[]>, xL
  *
  * @example
  * ```ts
- * import { svgIntervalChart } from "@appaunet/appaunet";
+ * import { svgIntervalChart } from "./report.ts";
  * import assert from "node:assert/strict";
  * const svg = svgIntervalChart("AUC", [{ label: "a", mean: 0.8, lo: 0.75, hi: 0.85 }], "test AUC");
  * assert.ok(svg.startsWith("<svg") && svg.includes("0.850"));
