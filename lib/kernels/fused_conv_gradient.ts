@@ -21,7 +21,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CustomGradFunc, CustomGradResult, EngineLike, GradMap } from "./tfjs_internals.ts";
+import {
+  type CustomGradFunc,
+  type CustomGradResult,
+  engineInternals,
+  type EngineLike,
+  type GradMap,
+} from "./tfjs_internals.ts";
 
 /** What `customGrad`'s function returns. */
 let installed = false;
@@ -38,7 +44,7 @@ let installed = false;
  */
 export function patchFusedConvGradient(enabled: () => boolean): void {
   if (installed) return;
-  const engine = tf.engine() as unknown as EngineLike;
+  const engine = engineInternals();
   if (
     typeof engine.customGrad !== "function" || typeof engine.runKernel !== "function" ||
     typeof engine.runKernelFunc !== "function"

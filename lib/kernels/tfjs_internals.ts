@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 
 /** The part of tfjs's WebGPU program interface these kernels use. */
 export interface Program {
@@ -131,4 +131,52 @@ export interface BatchNormLayer {
 export interface LayerVariable {
   read(): tf.Tensor;
   write(t: tf.Tensor): void;
+}
+
+// Accessors: every read or write of a tfjs internal outside the kernels' typed interfaces goes through one of these.
+
+/** The engine as the lazy fused-conv gradient uses it. */
+export function engineInternals(): EngineLike {
+  return tf.engine() as unknown as EngineLike;
+}
+
+/** How deep tfjs is in gradient recording (0 outside `tf.grads`, `minimize`, …). */
+export function gradientDepth(): number {
+  return (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state?.gradientDepth ?? 0;
+}
+
+/** The active backend's WebGPU device, when it has one. */
+export function backendDevice(): GPUDevice | undefined {
+  return (tf.backend() as unknown as { device?: GPUDevice }).device;
+}
+
+/** The active backend with the compile-only mode the shader warm-up uses. */
+export function compilingBackend(): CompilingBackend {
+  return tf.backend() as unknown as CompilingBackend;
+}
+
+/** Marks the cpu backend as used (its "install tfjs-node" banner is wrong advice under Deno). */
+export function markBackendUsed(): void {
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+}
+
+/**
+ * The prototype of a registered layer class (for a patch of its `call`).
+ *
+ * @param className the layer's class name, e.g. `"BatchNormalization"`
+ * @returns its prototype, or undefined when no such class is registered
+ */
+export function layerPrototype(className: string): Record<string, unknown> | undefined {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
+  return entry ? (entry[0] as unknown as { prototype: Record<string, unknown> }).prototype : undefined;
+}
+
+/**
+ * Sets an optimizer's learning rate (tfjs optimizers keep it in a field their public types do not show).
+ *
+ * @param opt the optimizer
+ * @param lr the new rate
+ */
+export function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  (opt as unknown as { learningRate: number }).learningRate = lr;
 }

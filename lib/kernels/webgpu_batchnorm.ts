@@ -18,7 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BatchNormLayer } from "./tfjs_internals.ts";
+import { type BatchNormLayer, layerPrototype } from "./tfjs_internals.ts";
 import { storedAsFloat32, type WebGpuBackendLike } from "./webgpu_program.ts";
 import { channelMapWebGpu } from "./webgpu_channel.ts";
 import { columnFinish, columnPartialSums } from "./webgpu_reduce.ts";
@@ -191,9 +191,8 @@ let patched = false;
  */
 export function patchBatchNormalization(enabled: () => boolean): void {
   if (patched) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap["BatchNormalization"];
-  if (!entry) return;
-  const proto = (entry[0] as unknown as { prototype: Record<string, unknown> }).prototype;
+  const proto = layerPrototype("BatchNormalization");
+  if (!proto) return;
   const original = proto.call as (this: unknown, inputs: unknown, kwargs: Record<string, unknown>) => tf.Tensor;
   proto.call = function (this: BatchNormLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) {
     const single = !Array.isArray(inputs) || inputs.length === 1;

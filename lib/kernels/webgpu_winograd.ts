@@ -25,6 +25,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { gradientDepth } from "./tfjs_internals.ts";
 import { dataVersion, type WebGpuBackendLike } from "./webgpu_program.ts";
 import type { FusedActivation } from "./webgpu_conv.ts";
 import {
@@ -86,8 +87,7 @@ function sweepInputTransforms(backend: WebGpuBackendLike): void {
  * @returns true while a gradient tape records
  */
 export function recordingGradients(): boolean {
-  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
-  return (state?.gradientDepth ?? 0) > 0;
+  return gradientDepth() > 0;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { vulkanDriverManifests } from "./vulkan_drivers.ts";
-import type { SubmittingBackend } from "../kernels/tfjs_internals.ts";
+import { markBackendUsed, type SubmittingBackend } from "../kernels/tfjs_internals.ts";
 import { type KernelTarget, kernelTarget, noteAdapterKind } from "../kernels/policy.ts";
 import { fastKernelsDisabledReason, installFastKernels } from "../kernels/registry.ts";
 import { cacheDispatchResources } from "./webgpu_dispatch_cache.ts";
@@ -120,7 +120,7 @@ let mesaVersion: string | null | undefined; // read once: it means scanning the 
  * tfjs-node, so the advice is wrong here.
  */
 function silenceCpuBanner(): void {
-  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  markBackendUsed();
 }
 const warnings: string[] = [];
 

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { backendDevice } from "../kernels/tfjs_internals.ts";
 import * as path from "node:path";
 import { backendInfo } from "../runtime/backend.ts";
 import { kernelTarget } from "../kernels/policy.ts";
@@ -152,7 +152,7 @@ export function startShaderWarmup(
   let finish: (r: ShaderWarmupReport | undefined) => void = () => {};
   const done = new Promise<ShaderWarmupReport | undefined>((resolve) => (finish = resolve));
   // Tell the worker which shaders the main thread has created (and so compiles itself), so that it skips them.
-  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  const device = backendDevice();
   const original = device?.createShaderModule;
   const hooked = (d: GPUShaderModuleDescriptor) => {
     worker?.postMessage({ type: "created", hash: shaderHash(d.code) } satisfies ShaderCreatedMessage);

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setKernelTarget } from "../kernels/policy.ts";
-import type { CompilingBackend } from "../kernels/tfjs_internals.ts";
+import { compilingBackend } from "../kernels/tfjs_internals.ts";
 import { compileByDispatch } from "../kernels/shader_compile.ts";
 import { installFastKernels, useFastKernels } from "../kernels/registry.ts";
 import { evalOutputs } from "../infer/evaluation.ts";
@@ -77,7 +77,7 @@ async function listShaders(req: ShaderWarmupRequest): Promise<
   if (!(await tf.setBackend("webgpu"))) throw new Error("the warm-up worker found no WebGPU adapter");
   await tf.ready();
   const t0 = performance.now();
-  const backend = tf.backend() as unknown as CompilingBackend;
+  const backend = compilingBackend();
   const device = backend.device;
   const seen = new Set<string>();
   const train: string[] = [], evalOnly: string[] = [];

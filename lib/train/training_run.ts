@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { setLearningRate } from "../kernels/tfjs_internals.ts";
 import * as path from "node:path";
 import { backendInfo } from "../runtime/backend.ts";
 import { type Batch, createDataset, type Dataset, type DatasetSplit, type Partition } from "../data/dataset.ts";
@@ -340,7 +341,7 @@ export class TrainingRun {
   async trainEpoch(epoch: number): Promise<EpochSteps | undefined> {
     const c = this.c, t0 = performance.now(), lr = this.lrAt(epoch);
     for (const o of [this.nets!.optS, this.nets!.optD]) {
-      if (o) (o as unknown as { learningRate: number }).learningRate = lr;
+      if (o) setLearningRate(o, lr);
     }
     let images = 0, trainMs = 0;
     const skip = epoch === this.rs.start.epoch ? this.rs.start.batch : 0;
