@@ -120,4 +120,13 @@ Deno.test("prepare: Montgomery-style folders (left + right masks OR-ed, labels f
     () => prepareDataset({ images: path.join(src, "CXR_png"), out }),
     /nolabel\.png: name does not end in "_0" or "_1"/,
   );
+  await Deno.remove(path.join(src, "CXR_png", "nolabel.png"));
+  // An --out that is a file: the OS error is translated, and no manifest is written.
+  const fileOut = path.join(src, "a-file");
+  await Deno.writeTextFile(fileOut, "x");
+  await assert.rejects(
+    () => prepareDataset({ images: path.join(src, "CXR_png"), out: fileOut }),
+    /--out .*a-file: cannot create the output folder \(a part of the path is a file\); choose a folder path/,
+  );
+  assert.equal(await Deno.readTextFile(fileOut), "x");
 });

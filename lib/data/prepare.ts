@@ -10,7 +10,7 @@ import { stratifiedSplit } from "./dataset.ts";
 import { DataError } from "./errors.ts";
 import { decodeFile, loadMask } from "./load.ts";
 import { resizeArea } from "./resize.ts";
-import { writeFileAtomically } from "../io/fs.ts";
+import { describeOsError, writeFileAtomically } from "../io/fs.ts";
 
 /** Options for {@linkcode prepareDataset}. */
 export interface PrepareOptions {
@@ -92,7 +92,15 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
     for (const n of list(dir)) m.set(n.replace(/\.[^.]+$/, "").replace(/_mask$/, ""), path.join(dir, n));
     return m;
   });
-  await Deno.mkdir(path.join(o.out, "images"), { recursive: true });
+  // The images and masks are written first and manifest.csv, atomically, last: a run stopped by an error (a full
+  // disk) leaves no manifest, so nothing reads a half-prepared folder; the next run rewrites it.
+  const write = (file: string, bytes: Uint8Array) =>
+    Deno.writeFile(file, bytes).catch((e) => {
+      throw describeOsError(e, `--out ${o.out}`, `write ${file} (no manifest.csv was written)`);
+    });
+  await Deno.mkdir(path.join(o.out, "images"), { recursive: true }).catch((e) => {
+    throw describeOsError(e, `--out ${o.out}`, "create the output folder");
+  });
   await Deno.mkdir(path.join(o.out, "masks"), { recursive: true });
   const rows: { id: string; label: number; masks: string[] }[] = [];
   for (const n of names) {
@@ -106,7 +114,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
       );
     }
     const img = decodeFile(path.join(o.images, n));
-    await Deno.writeFile(
+    await write(
       path.join(o.out, "images", `${id}.png`),
       encodeGrayPng(resizeArea(img.data, img.width, img.height, size, size), size, size),
     );
@@ -116,7 +124,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<string> {
         size,
         expectSize: { width: img.width, height: img.height, image: path.join(o.images, n) },
       });
-      await Deno.writeFile(path.join(o.out, "masks", `${id}.png`), encodeGrayPng(mask, size, size));
+      await write(path.join(o.out, "masks", `${id}.png`), encodeGrayPng(mask, size, size));
     }
     rows.push({ id, label: Number(m[1]), masks: found.length ? [`masks/${id}.png`] : [] });
   }
