@@ -2,9 +2,9 @@
 // into each transfer syntax, then read by appaunet. Lossless syntaxes must give the uncompressed file's pixels exactly.
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { decodeImageBytes, loadDicomCodecs, TRANSFER_SYNTAXES } from "../mod.ts";
+import { decodeImageBytes, initBackend, loadDicomCodecs, predict, readManifest, TRANSFER_SYNTAXES } from "../mod.ts";
 import { writeDicom } from "../fixtures/loader_fixtures.ts";
-import { DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
+import { DICOM_TOOLS, gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 
 const W = 96, H = 80;
 /** A smooth 12-bit "chest" with texture, so that every codec has real work and lossy ones lose something. */
@@ -175,3 +175,53 @@ Deno.test("DICOM: MONOCHROME1 inverts, VOI LUT functions and the VOI LUT Sequenc
     /multi\.dcm.*multi-frame.*dcm2pnm/s,
   );
 });
+
+gatedTest(
+  "real X-rays as compressed DICOM (JPEG 2000, JPEG-LS, RLE lossless): predict gives exactly what it gives for the PNGs",
+  [DICOM_TOOLS, REAL_DATA],
+  async () => {
+    await initBackend({ backend: "cpu" });
+    const dir = await Deno.makeTempDir({ prefix: "appaunet-real-dicom-" });
+    try {
+      // Three test X-rays (one per codec, both sources), written by our code as 8-bit DICOM, re-encoded by GDCM and dcmtk. They stay
+      // in the temporary folder (never in the repository).
+      const rows = readManifest(REAL_DATA_CSV).rows.filter((r) => r.split === "test");
+      const picked = [
+        ...rows.filter((r) => r.source === "montgomery").slice(0, 1),
+        ...rows.filter((r) => r.source === "shenzhen").slice(0, 2),
+      ];
+      const pngDir = path.join(dir, "png"), dcmDir = path.join(dir, "dcm");
+      await Deno.mkdir(pngDir);
+      await Deno.mkdir(dcmDir);
+      for (const [i, r] of picked.entries()) {
+        await Deno.copyFile(r.image, path.join(pngDir, `${r.id}.png`));
+        const img = decodeImageBytes(await Deno.readFile(r.image), r.image);
+        const raw = path.join(dir, `${r.id}.raw.dcm`);
+        await Deno.writeFile(
+          raw,
+          writeDicom({
+            rows: img.height,
+            cols: img.width,
+            pixels: Uint8Array.from(img.data, (v) => Math.round(v * 255)),
+            bitsAllocated: 8,
+            bitsStored: 8,
+            photometric: "MONOCHROME2",
+          }),
+        );
+        const [cmd, args] = [["gdcmconv", ["--j2k"]], ["dcmcjpls", []], ["dcmcrle", []]][i % 3] as [string, string[]];
+        run(cmd, [...args, raw, path.join(dcmDir, `${r.id}.dcm`)]);
+      }
+      const fromPng = await predict({ model: "pretrained", inputs: [pngDir], out: path.join(dir, "p1") });
+      const fromDicom = await predict({ model: "pretrained", inputs: [dcmDir], out: path.join(dir, "p2") });
+      assert.equal(fromDicom.length, picked.length);
+      for (const d of fromDicom) {
+        const p = fromPng.find((x) => x.id === d.id)!;
+        assert.deepEqual(d.probabilities, p.probabilities, `${d.id}: class probabilities differ`);
+        assert.equal(d.lungFraction, p.lungFraction, `${d.id}: masks differ`);
+        assert.deepEqual(await Deno.readFile(d.mask!), await Deno.readFile(p.mask!), `${d.id}: mask files differ`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
