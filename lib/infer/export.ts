@@ -290,36 +290,68 @@ function goalRows(s: IndependentTest): string[] {
  */
 export function modelCard(meta: ModelMetadata): string {
   const t = meta.training;
-  const tests = (Array.isArray(meta.testMetrics) ? meta.testMetrics : meta.testMetrics ? [meta.testMetrics] : []) as {
-    n?: number;
-    segmentation?: { n: number; dice: { mean: number; std: number; ci95: number[] }; jaccard: { mean: number } };
-    classification?: {
-      n: number;
-      auc: number;
-      aucCi95: number[];
-      accuracy: number;
-      sensitivity: number;
-      specificity: number;
-      ece?: { calibrated: number; raw: number };
-    };
-  }[];
-  const segField = tests.find((x) => x.segmentation)?.segmentation as
-    | {
-      hd95?: { median: number; ci95: number[] };
-      over2Pieces?: number;
-      postprocessed?: {
-        dice: { mean: number; ci95: number[] };
-        hd95: { median: number; ci95: number[] };
-        over2Pieces: number;
-        bySource?: Record<string, { n: number; dice: { mean: number; ci95: number[] } }>;
-      };
-    }
-    | undefined;
+  const tests =
+    (Array.isArray(meta.testMetrics) ? meta.testMetrics : meta.testMetrics ? [meta.testMetrics] : []) as CardTest[];
+  const segField = tests.find((x) => x.segmentation)?.segmentation as CardSegField | undefined;
   const cal = meta.calibration;
   const ind = meta.independentTest;
   const seg = tests.find((x) => x.segmentation)?.segmentation;
   const cls = tests.find((x) => x.classification)?.classification;
   const counts = (t.counts ?? {}) as Record<string, number>;
+  const c: CardContext = { meta, t, cal, ind, seg, cls, segField, counts };
+  return [
+    ...cardHead(c),
+    ...cardWhat(c),
+    ...cardData(c),
+    ...cardTest(c),
+    ...cardIndependent(c),
+    ...cardNone(c),
+    ...cardTerms(c),
+  ].join("\n");
+}
+
+/** A recorded test of the checkpoint (the parts the card shows). */
+interface CardTest {
+  n?: number;
+  segmentation?: { n: number; dice: { mean: number; std: number; ci95: number[] }; jaccard: { mean: number } };
+  classification?: {
+    n: number;
+    auc: number;
+    aucCi95: number[];
+    accuracy: number;
+    sensitivity: number;
+    specificity: number;
+    ece?: { calibrated: number; raw: number };
+  };
+}
+
+/** The field metrics of a recorded segmentation test. */
+interface CardSegField {
+  hd95?: { median: number; ci95: number[] };
+  over2Pieces?: number;
+  postprocessed?: {
+    dice: { mean: number; ci95: number[] };
+    hd95: { median: number; ci95: number[] };
+    over2Pieces: number;
+    bySource?: Record<string, { n: number; dice: { mean: number; ci95: number[] } }>;
+  };
+}
+
+/** What the model card's sections read. */
+interface CardContext {
+  meta: ModelMetadata;
+  t: ModelMetadata["training"];
+  cal: ModelMetadata["calibration"];
+  ind: ModelMetadata["independentTest"];
+  seg: CardTest["segmentation"];
+  cls: CardTest["classification"];
+  segField: CardSegField | undefined;
+  counts: Record<string, number>;
+}
+
+/** The title, the note on how it was written, and the intended use. */
+function cardHead(c: CardContext): string[] {
+  const { meta } = c;
   return [
     `# appaunet model: ${meta.variant || meta.mode} (${meta.size}²)`,
     "",
@@ -328,6 +360,13 @@ export function modelCard(meta: ModelMetadata): string {
     "**Intended use: research on chest X-ray lung segmentation and tuberculosis screening methods. Not for diagnosis " +
     "or any clinical decision.**",
     "",
+  ];
+}
+
+/** What the model takes and gives, its decision rule and where it comes from. */
+function cardWhat(c: CardContext): string[] {
+  const { meta, t, cal } = c;
+  return [
     "## What it does",
     "",
     `- Input: one grayscale chest X-ray, resized (squashed) to ${meta.size} × ${meta.size}, intensities ${
@@ -361,6 +400,13 @@ export function modelCard(meta: ModelMetadata): string {
       : `- Mode \`${meta.mode}\`: APPAU-Net trained as a semi-supervised multi-task GAN with the \`${t.loss}\` loss ` +
         "(Imran & Terzopoulos, MLMI 2019, arXiv:1908.03693).",
     "",
+  ];
+}
+
+/** The data, the training options, the chosen checkpoint and the versions. */
+function cardData(c: CardContext): string[] {
+  const { meta, t, counts } = c;
+  return [
     "## Data and training",
     "",
     String(t.data).includes("montgomery-shenzhen")
@@ -389,6 +435,13 @@ export function modelCard(meta: ModelMetadata): string {
       : []),
     `- Versions: ${Object.entries(meta.versions).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     "",
+  ];
+}
+
+/** The test split's figures as recorded by the experiment. */
+function cardTest(c: CardContext): string[] {
+  const { meta, cal, seg, cls, segField } = c;
+  return [
     "## Test split (read only for these numbers)",
     "",
     ...(seg
@@ -424,6 +477,13 @@ export function modelCard(meta: ModelMetadata): string {
         }${cls.ece ? `; ECE ${f3(cls.ece.raw)} raw, ${f3(cls.ece.calibrated)} calibrated` : ""}.`,
       ]
       : []),
+  ];
+}
+
+/** The independent scorer's figures and the goals they are held to. */
+function cardIndependent(c: CardContext): string[] {
+  const { ind } = c;
+  return [
     ...(ind
       ? [
         "",
@@ -464,8 +524,22 @@ export function modelCard(meta: ModelMetadata): string {
         ...goalRows(ind),
       ]
       : []),
+  ];
+}
+
+/** A line for an export without test figures. */
+function cardNone(c: CardContext): string[] {
+  const { seg, cls } = c;
+  return [
     ...(!seg && !cls ? ["- Not recorded for this export."] : []),
     "",
+  ];
+}
+
+/** The training data's terms. */
+function cardTerms(c: CardContext): string[] {
+  const { t } = c;
+  return [
     ...(String(t.data).includes("montgomery-shenzhen")
       ? [
         "## Terms of the data",
@@ -478,5 +552,5 @@ export function modelCard(meta: ModelMetadata): string {
         "",
       ]
       : []),
-  ].join("\n");
+  ];
 }
