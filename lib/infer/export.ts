@@ -10,7 +10,7 @@ import type * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
 import { fileHandler } from "../io/file_handler.ts";
 import { describeOsError, replaceFolderAtomically, writeFileSynced } from "../io/fs.ts";
-import { loadCheckpoint, loadCheckpointModel } from "../checkpoint/checkpoint.ts";
+import { loadCheckpoint, loadCheckpointModel, type LoadedCheckpoint } from "../checkpoint/checkpoint.ts";
 import type { Calibration } from "../checkpoint/calibration.ts";
 import type { IndependentTest, ModelMetadata } from "../checkpoint/model_metadata.ts";
 
@@ -119,7 +119,28 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   const ck = await loadCheckpoint(opts.model);
   const c = ck.config as Record<string, unknown>;
   await refuseOwnSource(opts.out, ck.dir);
-  const st = await Deno.stat(opts.out).catch(() => undefined);
+  checkExportTarget(opts);
+  // A segmentor paired with an image classifier from another run (`--classifier`).
+  const ckC = opts.classifier ? await loadCheckpoint(opts.classifier) : undefined;
+  if (ckC) await checkClassifierPair(opts, c, ckC);
+  const meta = exportMetadata(opts, ck, ckC);
+  // A model evaluates on whole manifests: the training run's subset option does not travel with it.
+  const config = { ...ck.config, maxPerSplit: 0, ...(ckC ? { mode: "mtl", classifierInput: "image" } : {}) };
+  // Built beside the target and swapped in whole: a kill leaves the earlier model or the new one, never a mix.
+  await replaceFolderAtomically(opts.out, async (tmp) => {
+    await writeModelFolder(tmp, meta, config, ck, ckC).catch((e) => {
+      throw describeOsError(e, `--out ${opts.out}`, "write the model");
+    });
+  });
+  return meta;
+}
+
+/** Refuses an `out` that is a file, or a non-empty folder without `overwrite`. */
+function checkExportTarget(opts: ExportOptions): void {
+  let st: Deno.FileInfo | undefined;
+  try {
+    st = Deno.statSync(opts.out);
+  } catch { /* missing: created */ }
   if (st && !st.isDirectory) throw new Error(`out (--out ${opts.out}): is a file, not a folder; choose a folder`);
   try {
     const names = [...Deno.readDirSync(opts.out)].map((e) => e.name);
@@ -129,38 +150,43 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  // A segmentor paired with an image classifier from another run (`--classifier`).
-  const ckC = opts.classifier ? await loadCheckpoint(opts.classifier) : undefined;
-  if (ckC) {
-    await refuseOwnSource(opts.out, ckC.dir);
-    const cc = ckC.config as Record<string, unknown>;
-    if (cc.mode !== "cls") {
-      throw new Error(`classifier (--classifier ${opts.classifier}): is a ${cc.mode} checkpoint; pass a cls one`);
-    }
-    if (c.mode === "cls") throw new Error(`model (--model ${opts.model}): has no segmentor to pair with --classifier`);
-    if (
-      cc.size !== c.size || (cc.normalize ?? "unit") !== (c.normalize ?? "unit") ||
-      Boolean(cc.clahe) !== Boolean(c.clahe)
-    ) {
-      throw new Error(
-        `--classifier ${opts.classifier}: trained at ${cc.size}² (${
-          cc.normalize ?? "unit"
-        }), the segmentor at ${c.size}² ` +
-          `(${c.normalize ?? "unit"}); pair nets trained on the same input`,
-      );
-    }
-    if (JSON.stringify(cc.classNames) !== JSON.stringify(c.classNames)) {
-      throw new Error(
-        `--classifier ${opts.classifier}: classes ${JSON.stringify(cc.classNames)}, the model's ${
-          JSON.stringify(c.classNames)
-        }; pair nets of the same classes`,
-      );
-    }
+}
+
+/** A segmentor and an image classifier pair only when they read the same input and name the same classes. */
+async function checkClassifierPair(opts: ExportOptions, c: Record<string, unknown>, ckC: LoadedCheckpoint) {
+  await refuseOwnSource(opts.out, ckC.dir);
+  const cc = ckC.config as Record<string, unknown>;
+  if (cc.mode !== "cls") {
+    throw new Error(`classifier (--classifier ${opts.classifier}): is a ${cc.mode} checkpoint; pass a cls one`);
   }
+  if (c.mode === "cls") throw new Error(`model (--model ${opts.model}): has no segmentor to pair with --classifier`);
+  if (
+    cc.size !== c.size || (cc.normalize ?? "unit") !== (c.normalize ?? "unit") ||
+    Boolean(cc.clahe) !== Boolean(c.clahe)
+  ) {
+    throw new Error(
+      `--classifier ${opts.classifier}: trained at ${cc.size}² (${
+        cc.normalize ?? "unit"
+      }), the segmentor at ${c.size}² ` +
+        `(${c.normalize ?? "unit"}); pair nets trained on the same input`,
+    );
+  }
+  if (JSON.stringify(cc.classNames) !== JSON.stringify(c.classNames)) {
+    throw new Error(
+      `--classifier ${opts.classifier}: classes ${JSON.stringify(cc.classNames)}, the model's ${
+        JSON.stringify(c.classNames)
+      }; pair nets of the same classes`,
+    );
+  }
+}
+
+/** The exported model's metadata (no local paths). */
+function exportMetadata(opts: ExportOptions, ck: LoadedCheckpoint, ckC?: LoadedCheckpoint): ModelMetadata {
+  const c = ck.config as Record<string, unknown>;
   const mode = ckC ? "mtl" : c.mode as ModelMetadata["mode"];
   const calibration = opts.calibration ??
     ((ckC ?? ck).state.calibration as Calibration | undefined);
-  const meta: ModelMetadata = {
+  return {
     format: "appaunet-model",
     formatVersion: 1,
     mode,
@@ -201,43 +227,42 @@ export async function exportModel(opts: ExportOptions): Promise<ModelMetadata> {
       }
       : {}),
   };
-  // A model evaluates on whole manifests: the training run's subset option does not travel with it.
-  const config = { ...ck.config, maxPerSplit: 0, ...(ckC ? { mode: "mtl", classifierInput: "image" } : {}) };
-  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2) + "\n");
-  // Built beside the target and swapped in whole: a kill leaves the earlier model or the new one, never a mix.
-  await replaceFolderAtomically(opts.out, async (tmp) => {
-    await fill(tmp).catch((e) => {
-      throw describeOsError(e, `--out ${opts.out}`, "write the model");
-    });
-  });
-  return meta;
+}
 
-  async function fill(tmp: string) {
-    for (const name of ["segmentor", "discriminator"]) {
-      if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
-      const m = await loadCheckpointModel(name === "discriminator" && ckC ? ckC.dir : ck.dir, name);
-      try {
-        await m.save({
-          save: (a: tf.io.ModelArtifacts) =>
-            fileHandler(path.join(tmp, name)).save!({
-              ...a,
-              modelTopology: freeSpatialInput(a.modelTopology),
-              userDefinedMetadata: { appaunet: meta as unknown as object },
-            }),
-        });
-      } finally {
-        m.dispose();
-      }
+/** Writes the nets (tfjs layers format, metadata inside), metadata.json, config, state, the card and COMPLETE. */
+async function writeModelFolder(
+  tmp: string,
+  meta: ModelMetadata,
+  config: Record<string, unknown>,
+  ck: LoadedCheckpoint,
+  ckC?: LoadedCheckpoint,
+): Promise<void> {
+  const mode = meta.mode, calibration = meta.calibration;
+  const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 2) + "\n");
+  for (const name of ["segmentor", "discriminator"]) {
+    if ((name === "segmentor" && mode === "cls") || (name === "discriminator" && mode === "seg")) continue;
+    const m = await loadCheckpointModel(name === "discriminator" && ckC ? ckC.dir : ck.dir, name);
+    try {
+      await m.save({
+        save: (a: tf.io.ModelArtifacts) =>
+          fileHandler(path.join(tmp, name)).save!({
+            ...a,
+            modelTopology: freeSpatialInput(a.modelTopology),
+            userDefinedMetadata: { appaunet: meta as unknown as object },
+          }),
+      });
+    } finally {
+      m.dispose();
     }
-    await writeFileSynced(path.join(tmp, "metadata.json"), enc(meta));
-    await writeFileSynced(path.join(tmp, "config.json"), enc(config));
-    await writeFileSynced(path.join(tmp, "README.md"), new TextEncoder().encode(modelCard(meta)));
-    await writeFileSynced(
-      path.join(tmp, "state.json"),
-      enc({ epoch: ck.state.epoch, ...(calibration ? { calibration } : {}) }),
-    );
-    await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
   }
+  await writeFileSynced(path.join(tmp, "metadata.json"), enc(meta));
+  await writeFileSynced(path.join(tmp, "config.json"), enc(config));
+  await writeFileSynced(path.join(tmp, "README.md"), new TextEncoder().encode(modelCard(meta)));
+  await writeFileSynced(
+    path.join(tmp, "state.json"),
+    enc({ epoch: ck.state.epoch, ...(calibration ? { calibration } : {}) }),
+  );
+  await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
 }
 
 const f3 = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(3) : "–");
