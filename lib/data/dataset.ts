@@ -2,6 +2,8 @@
  * The in-memory dataset: decoded, resized samples, splits, the semi-supervised label/mask hiding and
  * fixed-shape seeded batching.
  *
+ * Over 400 lines: splits, label and mask knobs, batching and augmentation of one cached dataset.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -268,6 +270,7 @@ function checkFraction(name: string, v: number) {
  * @throws {DataError} on the first bad row (unless `skipBad`), or when a split is empty
  */
 export async function createDataset(manifest: Manifest, opts: DatasetOptions = {}): Promise<Dataset> {
+  // Long: the splits, the label and mask knobs, and the cache of decoded, resized images are one pass over the rows.
   const size = opts.size ?? 64;
   const seed = opts.seed ?? 0;
   await tryLoadDicomCodecs(); // compressed DICOM rows need the WebAssembly decoders

@@ -51,6 +51,7 @@ export interface PrepareOptions {
  * an input folder
  */
 export async function prepareDataset(o: PrepareOptions): Promise<string> {
+  // Long: checks of the folders, then one pass writing images, masks and the manifest.
   const size = o.size ?? 256;
   const list = (dir: string) => {
     try {

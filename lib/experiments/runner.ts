@@ -3,6 +3,8 @@
  * its val-selected checkpoints on the test split and writes `results/<id>.json`. Model selection uses `val` only;
  * the test split is read only here, after training.
  *
+ * Over 400 lines: a planned run's training, its checkpoints' tests and the result file's schema.
+ *
  * @module
  */
 import * as path from "node:path";
@@ -197,6 +199,7 @@ export function checkpointTest(
   predictions: ImagePrediction[],
   calibration?: Calibration,
 ): CheckpointTest {
+  // Long: one checkpoint's test evaluation and every figure the result file keeps of it.
   const r: CheckpointTest = { checkpoint, epoch, n: metrics.n };
   if (metrics.segmentation) {
     const withMask = predictions.filter((p) => p.dice !== undefined);
@@ -357,6 +360,7 @@ export async function runPlannedRun(
   run: ResolvedRun,
   opts: RunPlannedOptions,
 ): Promise<ExperimentResult | undefined> {
+  // Long: one run's life (train, resume, evaluate each checkpoint, write the result) kept in one readable sequence.
   const runsDir = opts.runsDir ?? path.join("runs", "experiments");
   const resultsDir = opts.resultsDir ?? "results";
   const log = opts.log ?? ((l: string) => console.error(l));

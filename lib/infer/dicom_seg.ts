@@ -126,6 +126,7 @@ export interface DicomSegOptions {
  * @throws {Error} when the mask does not match the source's geometry
  */
 export function dicomSeg(source: SegSource, mask: ArrayLike<number>, opts: DicomSegOptions = {}): Uint8Array {
+  // Long by design: most of it is the Segmentation IOD's data set literal, attribute by attribute.
   const { rows, columns } = source;
   if (!(rows > 0 && columns > 0) || mask.length !== rows * columns) {
     throw new Error(`dicomSeg: the mask has ${mask.length} pixels, the source is ${columns}×${rows}`);

@@ -2,6 +2,8 @@
  * `predict(opts)`: lung masks (in each image's own geometry), overlays, probability maps and class probabilities
  * for new images, with sharding for job schedulers, resumption, and `mergePredictions` for the shard files.
  *
+ * Over 400 lines: prediction over files, its shards and their merge, which share one folder format.
+ *
  * @module
  */
 import { describeOsError, syncFile, writeFileAtomically } from "../io/fs.ts";

@@ -39,6 +39,7 @@ function concatWeights(data: ArrayBuffer | ArrayBuffer[] | undefined): Uint8Arra
  * @returns the handler
  */
 export function fileHandler(dir: string): tf.io.IOHandler {
+  // Long: tf.io's save and load halves of one handler.
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       await Deno.mkdir(dir, { recursive: true });

@@ -92,6 +92,7 @@ export function conv2dBackpropFilterWebGpu(
   dy: tf.TensorInfo,
   info: ConvInfo,
 ): tf.TensorInfo {
+  // Long: the WGSL source of the kernel is inline with its dispatch geometry.
   const { batchSize: N, inChannels: CIN, outHeight: OH, outChannels: COUT } = info;
   const { filterHeight: KH, filterWidth: KW } = info;
   // Input channels per invocation: no more than there are (the image and image ⊕ mask inputs have 1–2).

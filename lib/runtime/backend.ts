@@ -1,6 +1,8 @@
 /**
  * TensorFlow.js backend bootstrap: WebGPU (Deno's built-in `navigator.gpu`) or the pure-JS `cpu` backend.
  *
+ * Over 400 lines: backend selection, the adapter's facts and the submit policy are one setup sequence.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";

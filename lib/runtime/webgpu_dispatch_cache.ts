@@ -73,6 +73,7 @@ export function packUniforms(fields: UniformField[]): ArrayBuffer {
  * @returns the caches, or undefined when they could not be installed
  */
 export function cacheDispatchResources(backend: unknown): DispatchCache | undefined {
+  // Long: the two patched tfjs methods and their caches share one closure of state.
   const b = backend as Partial<CachingBackend>;
   if (b.appaunetDispatchCache) return b.appaunetDispatchCache;
   const device = b.device;

@@ -49,6 +49,7 @@ const BUSY = new TextEncoder().encode(
  * @throws {Deno.errors.AddrInUse} and the like, as `Deno.listen` does
  */
 export function guardConnections(opts: ConnectionGuardOptions): ConnectionGuard {
+  // Long: the accept loop, the relay and the timers share one connection table.
   const listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
   const live = new Set<Deno.Conn>();
   let closed = false, admitted = 0;

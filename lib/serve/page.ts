@@ -55,6 +55,7 @@ function draw(img: { width: number; height: number; data: Float32Array }, mask: 
 }
 
 async function main() {
+  // Long: the page's one event flow (load, choose a file, predict, draw) in order.
   const backend = await pickBackend();
   // A server started with --token serves the model files only with it: open the page as /?token=<token>. The token is
   // then taken out of the address bar (and the history).

@@ -147,6 +147,7 @@ export type ResolvedTrainOptions =
  * @throws {Error} naming the bad option and the accepted values
  */
 export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
+  // Long by design: one default and one check per option, in the order of TrainOptions, each error naming its option.
   // Errors name the option as the library spells it and as the CLI does: "batchSize (--batch-size)".
   const p = (flag: string) =>
     `${

@@ -85,6 +85,7 @@ export async function claimRunFolder(
   dir: string,
   opts: { resume: boolean; overwrite?: boolean },
 ): Promise<RunFolderLock> {
+  // Long: the lock and every state a run folder can be in, each with its message.
   const flag = opts.resume ? "--resume" : "--out";
   const names = (await entries(dir))?.filter((n) => n !== LOCK_FILE);
   const isRun = names?.some((n) => n === "config.json" || n === "checkpoints") ?? false;
