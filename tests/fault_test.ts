@@ -152,7 +152,7 @@ Deno.test("predict never leaves two models' results in one folder: refused, repl
     await assert.rejects(predict({ model: ckpt("b"), inputs: [images], out }), /another model.*--overwrite/);
     await assert.rejects(
       predict({ model: ckpt("b"), inputs: [images], out, resume: true }),
-      /--resume: .*another model/,
+      /resume \(--resume\): .*another model/,
     );
     await assert.rejects(predict({ model: ckpt("a"), inputs: [images], out, threshold: 0.7 }), /threshold 0.5 → 0.7/);
     assert.deepEqual(await masks(out), ref.a, "a refused run changed the folder");
@@ -241,7 +241,10 @@ Deno.test("merge refuses a shard whose run did not finish, shards of different m
     assert.equal((await mergePredictions(dir)).records, 2);
     const marker = JSON.parse(await Deno.readTextFile(path.join(dir, "predictions.run.json")));
     assert.equal(marker.state, "complete");
-    await assert.rejects(mergePredictions(path.join(dir, "missing")), /--out .*missing: cannot read the folder/);
+    await assert.rejects(
+      mergePredictions(path.join(dir, "missing")),
+      /out \(--out .*missing\): cannot read the folder/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -159,9 +159,12 @@ Deno.test("resume: --out elsewhere and fewer epochs than done are errors; metric
   assert.equal((await lines(path.join(out, "metrics.jsonl"))).length, 2);
   await assert.rejects(
     train({ resume: out, out: path.join(root, "elsewhere"), progress: "none" }),
-    /--resume .*resume with --out .*elsewhere: a resumed run stays in its folder/,
+    /resume \(--resume .*\) with out \(--out .*elsewhere\): a resumed run stays in its folder/,
   );
-  await assert.rejects(train({ resume: out, epochs: 0, progress: "none" }), /--epochs 0: the run has done 1 epoch/);
+  await assert.rejects(
+    train({ resume: out, epochs: 0, progress: "none" }),
+    /epochs \(--epochs 0\): the run has done 1 epoch/,
+  );
   await train({ resume: out, epochs: 3, progress: "none" });
   const recs = (await lines(path.join(out, "metrics.jsonl"))).map((l) => JSON.parse(l).epoch);
   assert.deepEqual(recs, [1, 2, 3]);

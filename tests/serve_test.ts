@@ -127,7 +127,7 @@ Deno.test("HTTP API: predictions in the image's geometry; empty, non-image, over
   } finally {
     await t.shutdown();
   }
-  await assert.rejects(serveModel({ model, port: 0, hostname: "0.0.0.0" }), /needs --token/);
+  await assert.rejects(serveModel({ model, port: 0, hostname: "0.0.0.0" }), /needs token \(--token/);
   // Flags that cannot work are refused at start, naming the value.
   await assert.rejects(serveModel({ model, port: 0, queue: 0 }), /queue \(--queue\): must be an integer ≥ 1.*got 0/);
   await assert.rejects(serveModel({ model, port: 0, maxBodyBytes: 0 }), /maxBodyBytes \(--max-mb\): must be > 0/);

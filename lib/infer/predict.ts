@@ -140,7 +140,7 @@ export function shardFromSpec(spec: string, env: Record<string, string | undefin
     k = int(env.SLURM_ARRAY_TASK_ID)! - (int(env.SLURM_ARRAY_TASK_MIN) ?? 0) + 1;
   } else {
     throw new Error(
-      `--shard ${spec}: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) ` +
+      `shard (--shard ${spec}): neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) ` +
         "is set; give k/n",
     );
   }
@@ -500,7 +500,7 @@ export async function mergePredictions(
     entries = [...Deno.readDirSync(dir)];
   } catch (e) {
     throw new Error(
-      `--out ${dir}: cannot read the folder (${
+      `out (--out ${dir}): cannot read the folder (${
         (e as Error).message.split(":")[0]
       }); pass the --out the shards wrote to`,
     );

@@ -179,13 +179,13 @@ export async function claimPredictionFolder(
     const why = differences(foreign[0][1].marker?.identity, identity).join("; ");
     if (opts.resume) {
       throw new Error(
-        `--resume: ${out} holds predictions of another model or other options (${why}); to replace them drop ` +
+        `resume (--resume): ${out} holds predictions of another model or other options (${why}); to replace them drop ` +
           "--resume and pass --overwrite, or choose another --out",
       );
     }
     if (!opts.overwrite) {
       throw new Error(
-        `--out ${out}: holds predictions of another model or other options (${why}); pass --overwrite to replace ` +
+        `out (--out ${out}): holds predictions of another model or other options (${why}); pass --overwrite to replace ` +
           "them, or choose another --out",
       );
     }

@@ -42,7 +42,7 @@ export function resolveServeLimits(opts: LimitOptions): ServeLimits {
   const hostname = opts.hostname ?? "127.0.0.1";
   if (!LOOPBACK.has(hostname) && !opts.token) {
     throw new Error(
-      `--host ${hostname}: listening beyond this machine needs --token <secret> (clients send ` +
+      `hostname (--host ${hostname}): listening beyond this machine needs token (--token <secret>) (clients send ` +
         "'Authorization: Bearer <secret>')",
     );
   }

@@ -45,7 +45,7 @@ export async function runStart(
   };
   if (resumeDir && typeof opts.resume === "string" && opts.out !== undefined && opts.out !== resumeDir) {
     throw new Error(
-      `--resume ${resumeDir} with --out ${opts.out}: a resumed run stays in its folder; drop --out ` +
+      `resume (--resume ${resumeDir}) with out (--out ${opts.out}): a resumed run stays in its folder; drop --out ` +
         "(to start a new run elsewhere, use --out without --resume)",
     );
   }
@@ -56,7 +56,7 @@ export async function runStart(
     const complete = await has(path.join(lastCkpt, "COMPLETE")) || await has(path.join(`${lastCkpt}.old`, "COMPLETE"));
     if (!complete && await has(path.join(resumeDir, "config.json"))) {
       throw new Error(
-        `--resume ${resumeDir}: the run stopped before its first checkpoint, so there is nothing to resume; start it ` +
+        `resume (--resume ${resumeDir}): the run stopped before its first checkpoint, so there is nothing to resume; start it ` +
           `again with --out ${resumeDir} (the folder is reused)`,
       );
     }
@@ -69,7 +69,9 @@ export async function runStart(
     const edited = configDifferences(saved as unknown as Record<string, unknown>, shown);
     if (edited.length) {
       throw new Error(
-        `--resume ${resumeDir}: config.json was edited (${edited.join("; ")}); a resumed run keeps the options it ` +
+        `resume (--resume ${resumeDir}): config.json was edited (${
+          edited.join("; ")
+        }); a resumed run keeps the options it ` +
           "started with (only --epochs may change): undo the edit, or start a new run with the new options and another --out",
       );
     }
@@ -85,14 +87,14 @@ export async function runStart(
   const diffs = configDifferences(saved as unknown as Record<string, unknown>, explicit);
   if (diffs.length) {
     throw new Error(
-      `--resume ${resumeDir}: the options differ from the run's config.json (${diffs.join("; ")}); ` +
+      `resume (--resume ${resumeDir}): the options differ from the run's config.json (${diffs.join("; ")}); ` +
         "resume with the same options (only --epochs may change), or start a new run with another --out",
     );
   }
   const st = ck.state as { epoch: number; batch: number; step: number; best: BestSoFar; history?: EpochRecord[] };
   if (explicit.epochs !== undefined && Number(explicit.epochs) < st.epoch) {
     throw new Error(
-      `--resume ${resumeDir} --epochs ${explicit.epochs}: the run has done ${st.epoch} epoch(s) already; ` +
+      `resume (--resume ${resumeDir}), epochs (--epochs ${explicit.epochs}): the run has done ${st.epoch} epoch(s) already; ` +
         `give --epochs ≥ ${st.epoch} (or leave it out to use the run's ${saved.epochs})`,
     );
   }
