@@ -270,7 +270,6 @@ function checkFraction(name: string, v: number) {
  * @throws {DataError} on the first bad row (unless `skipBad`), or when a split is empty
  */
 export async function createDataset(manifest: Manifest, opts: DatasetOptions = {}): Promise<Dataset> {
-  // Long: the splits, the label and mask knobs, and the cache of decoded, resized images are one pass over the rows.
   const size = opts.size ?? 64;
   const seed = opts.seed ?? 0;
   await tryLoadDicomCodecs(); // compressed DICOM rows need the WebAssembly decoders
@@ -297,32 +296,7 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
     if (opts.splits && !opts.splits.includes(split)) continue;
     if (subset && !subset.has(i)) continue;
     try {
-      const decoded = decodeFile(row.image);
-      const image = prepareImage(decoded, row.image, { ...opts, size });
-      const mask = row.masks.length
-        ? loadMask(row.masks, {
-          size,
-          expectSize: { width: decoded.width, height: decoded.height, image: row.image },
-        })
-        : null;
-      samples.push({
-        id: row.id,
-        path: row.image,
-        image,
-        mask,
-        label: row.label,
-        split,
-        hidden: { mask: false, label: false },
-        ...(row.source ? { source: row.source } : {}),
-        ...(decoded.pixelSpacing
-          ? {
-            spacing: [
-              (decoded.pixelSpacing[0] * decoded.height) / size,
-              (decoded.pixelSpacing[1] * decoded.width) / size,
-            ] as [number, number],
-          }
-          : {}),
-      });
+      samples.push(loadSample(row, split, size, opts));
     } catch (e) {
       if (!(e instanceof DataError) || !opts.skipBad) throw e;
       skipped.push({ file: e.file, message: e.message });
@@ -332,7 +306,46 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
   if (skipped.length) {
     console.error(`warning: skipped ${skipped.length} bad row(s) (--skip-bad); first: ${skipped[0].message}`);
   }
-  // Fraction knobs (train only), both stratified by the true class.
+  hideByFractions(samples, classFrac, maskFrac, seed);
+  const splits = new Map<SplitName, DatasetSplit>();
+  for (const name of ["train", "val", "test"] as SplitName[]) {
+    splits.set(name, makeSplit(name, samples.filter((s) => s.split === name), size, opts.normalize !== "zscore"));
+  }
+  return datasetOf(manifest, splits, size, skipped, opts);
+}
+
+/** One row's sample: the image decoded and prepared at `size`, its mask, label, split, source and pixel spacing. */
+function loadSample(row: ManifestRow, split: SplitName, size: number, opts: DatasetOptions): Sample {
+  const decoded = decodeFile(row.image);
+  const image = prepareImage(decoded, row.image, { ...opts, size });
+  const mask = row.masks.length
+    ? loadMask(row.masks, {
+      size,
+      expectSize: { width: decoded.width, height: decoded.height, image: row.image },
+    })
+    : null;
+  return {
+    id: row.id,
+    path: row.image,
+    image,
+    mask,
+    label: row.label,
+    split,
+    hidden: { mask: false, label: false },
+    ...(row.source ? { source: row.source } : {}),
+    ...(decoded.pixelSpacing
+      ? {
+        spacing: [
+          (decoded.pixelSpacing[0] * decoded.height) / size,
+          (decoded.pixelSpacing[1] * decoded.width) / size,
+        ] as [number, number],
+      }
+      : {}),
+  };
+}
+
+/** The fraction knobs (train only): hides masks and class labels, each stratified by the true class. */
+function hideByFractions(samples: Sample[], classFrac: number, maskFrac: number, seed: number): void {
   const train = samples.filter((s) => s.split === "train");
   const byClass = (s: Sample) => String(s.label);
   const masked = train.filter((s) => s.mask !== null);
@@ -351,10 +364,16 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
       s.hidden.label = true;
     }
   });
-  const splits = new Map<SplitName, DatasetSplit>();
-  for (const name of ["train", "val", "test"] as SplitName[]) {
-    splits.set(name, makeSplit(name, samples.filter((s) => s.split === name), size, opts.normalize !== "zscore"));
-  }
+}
+
+/** The dataset object over its splits. */
+function datasetOf(
+  manifest: Manifest,
+  splits: Map<SplitName, DatasetSplit>,
+  size: number,
+  skipped: { file: string; message: string }[],
+  opts: DatasetOptions,
+): Dataset {
   return {
     size,
     classNames: manifest.classNames,
