@@ -360,7 +360,6 @@ export async function runPlannedRun(
   run: ResolvedRun,
   opts: RunPlannedOptions,
 ): Promise<ExperimentResult | undefined> {
-  // Long: one run's life (train, resume, evaluate each checkpoint, write the result) kept in one readable sequence.
   const runsDir = opts.runsDir ?? path.join("runs", "experiments");
   const resultsDir = opts.resultsDir ?? "results";
   const log = opts.log ?? ((l: string) => console.error(l));
@@ -370,6 +369,25 @@ export async function runPlannedRun(
     log(`${run.id}: done (${file})`);
     return undefined;
   }
+  const stopped = await trainOnce(run, opts, out, log);
+  if (stopped === undefined) return undefined;
+  const result = await resultOf(run, opts, out, stopped);
+  await Deno.mkdir(resultsDir, { recursive: true });
+  await writeFileAtomically(file, JSON.stringify(result, null, 2) + "\n", `results folder ${resultsDir}`);
+  log(`${run.id}: wrote ${file}`);
+  return result;
+}
+
+/**
+ * Trains the run once: resumes its last checkpoint, restarts a folder with none, or skips training when the run is
+ * marked trained. Returns why training stopped, or undefined when it was interrupted (run again to resume).
+ */
+async function trainOnce(
+  run: ResolvedRun,
+  opts: RunPlannedOptions,
+  out: string,
+  log: (l: string) => void,
+): Promise<string | undefined> {
   const trainedMarker = path.join(out, "trained.json");
   const last = path.join(out, "checkpoints", "last");
   let stopped: string;
@@ -397,6 +415,17 @@ export async function runPlannedRun(
     stopped = r.stopped;
     await Deno.writeTextFile(trainedMarker, JSON.stringify({ stopped, at: new Date().toISOString() }) + "\n");
   }
+  return stopped;
+}
+
+/** The result file's content: the run's options, versions, machine, per-epoch record and each checkpoint's test. */
+async function resultOf(
+  run: ResolvedRun,
+  opts: RunPlannedOptions,
+  out: string,
+  stopped: string,
+): Promise<ExperimentResult> {
+  const last = path.join(out, "checkpoints", "last");
   const ck = await loadCheckpoint(last);
   const config = { ...ck.config } as Record<string, unknown>;
   delete config.out;
@@ -425,7 +454,7 @@ export async function runPlannedRun(
     params[mode === "cls" ? "classifier" : "discriminator"] = await countParams(best, "discriminator");
   }
   const versions = (config.versions ?? {}) as Record<string, unknown>;
-  const result: ExperimentResult = {
+  return {
     schema: 1,
     id: run.id,
     tables: run.tables,
@@ -449,10 +478,6 @@ export async function runPlannedRun(
     })),
     test,
   };
-  await Deno.mkdir(resultsDir, { recursive: true });
-  await writeFileAtomically(file, JSON.stringify(result, null, 2) + "\n", `results folder ${resultsDir}`);
-  log(`${run.id}: wrote ${file}`);
-  return result;
 }
 
 /**
