@@ -199,9 +199,20 @@ export function checkpointTest(
   predictions: ImagePrediction[],
   calibration?: Calibration,
 ): CheckpointTest {
-  // Long: one checkpoint's test evaluation and every figure the result file keeps of it.
   const r: CheckpointTest = { checkpoint, epoch, n: metrics.n };
-  if (metrics.segmentation) {
+  const segmentation = segmentationTest(metrics, predictions);
+  if (segmentation) r.segmentation = segmentation;
+  const classification = classificationTest(metrics, predictions, calibration);
+  if (classification) r.classification = classification;
+  r.predictions = keptPredictions(predictions);
+  return r;
+}
+
+/** The test's segmentation figures: Dice and Jaccard with intervals, and the field metrics (HD95, pieces, by source). */
+function segmentationTest(metrics: SplitMetrics, predictions: ImagePrediction[]): CheckpointTest["segmentation"] {
+  if (!metrics.segmentation) return undefined;
+  const r: { segmentation?: CheckpointTest["segmentation"] } = {};
+  {
     const withMask = predictions.filter((p) => p.dice !== undefined);
     r.segmentation = {
       n: withMask.length,
@@ -234,6 +245,16 @@ export function checkpointTest(
       };
     }
   }
+  return r.segmentation;
+}
+
+/** The test's classification figures: AUC with its interval, decisions, and with a calibration its ECE and bins. */
+function classificationTest(
+  metrics: SplitMetrics,
+  predictions: ImagePrediction[],
+  calibration?: Calibration,
+): CheckpointTest["classification"] {
+  const r: { classification?: CheckpointTest["classification"] } = {};
   const c = metrics.classification;
   if (c) {
     const labeled = predictions.filter((p) => p.probs && p.label !== null && p.label !== undefined);
@@ -264,8 +285,13 @@ export function checkpointTest(
       r.classification.reliability = reliabilityBins(probs, y);
     }
   }
+  return r.classification;
+}
+
+/** Each test image's prediction as the result file keeps it (rounded). */
+function keptPredictions(predictions: ImagePrediction[]): CheckpointTest["predictions"] {
   const round = (v: number) => Math.round(v * 1e6) / 1e6;
-  r.predictions = predictions.map((p) => ({
+  return predictions.map((p) => ({
     id: p.id,
     label: p.label ?? null,
     ...(p.probs ? { probs: p.probs.map(round) } : {}),
@@ -278,7 +304,6 @@ export function checkpointTest(
       : {}),
     ...(p.source ? { source: p.source } : {}),
   }));
-  return r;
 }
 
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? Math.round(v * 1e4) / 1e4 : null);
