@@ -17,10 +17,10 @@ commands:
   prepare   turn Montgomery/Shenzhen downloads into a manifest CSV at a chosen size
   train     train (mtl | seg | cls) on a manifest
   eval      metrics of a checkpoint on a split
-  predict   masks, overlays and class probabilities for images
+  predict   masks, overlays and class probabilities for images (PNG, JPEG, DICOM incl. compressed; DICOM SEG out)
   serve     a local HTTP API (POST /v1/predict) and a page that runs the model in the browser
   merge     join the shard files of predict --shard into predictions.jsonl
-  export    a model folder for inference (no optimizer state; metadata: size, normalization, classes)
+  export    a model folder for inference (no optimizer state; metadata: size, normalization, classes), or ONNX
   experiments  run a plan of training runs into results/<id>.json (list, one, or all not done)
   results   rebuild docs/RESULTS.md and its charts from results/*.json
 
