@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { decodeImageBytes, initBackend, loadDicomCodecs, predict, readManifest, TRANSFER_SYNTAXES } from "../mod.ts";
-import { writeDicom } from "../fixtures/loader_fixtures.ts";
+import { dicomOfImage, writeDicom } from "../fixtures/loader_fixtures.ts";
 import { DICOM_TOOLS, gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 
 const W = 96, H = 80;
@@ -197,17 +197,7 @@ gatedTest(
         await Deno.copyFile(r.image, path.join(pngDir, `${r.id}.png`));
         const img = decodeImageBytes(await Deno.readFile(r.image), r.image);
         const raw = path.join(dir, `${r.id}.raw.dcm`);
-        await Deno.writeFile(
-          raw,
-          writeDicom({
-            rows: img.height,
-            cols: img.width,
-            pixels: Uint8Array.from(img.data, (v) => Math.round(v * 255)),
-            bitsAllocated: 8,
-            bitsStored: 8,
-            photometric: "MONOCHROME2",
-          }),
-        );
+        await Deno.writeFile(raw, dicomOfImage(img, 8));
         const [cmd, args] = [["gdcmconv", ["--j2k"]], ["dcmcjpls", []], ["dcmcrle", []]][i % 3] as [string, string[]];
         run(cmd, [...args, raw, path.join(dcmDir, `${r.id}.dcm`)]);
       }

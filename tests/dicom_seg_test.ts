@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { initBackend, predict, train, writePhantomDataset } from "../mod.ts";
 import { decodeImageBytes } from "../mod.ts";
-import { writeDicom } from "../fixtures/loader_fixtures.ts";
+import { dicomOfImage, writeDicom } from "../fixtures/loader_fixtures.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
 
@@ -20,21 +20,13 @@ async function dicomOf(png: string, out: string, n: number): Promise<Record<stri
   };
   await Deno.writeFile(
     out,
-    writeDicom({
-      rows: img.height,
-      cols: img.width,
-      pixels: Uint16Array.from(img.data, (v) => Math.round(v * 4095)),
-      bitsAllocated: 16,
-      bitsStored: 12,
-      photometric: "MONOCHROME2",
-      extra: {
-        ...uids,
-        PatientName: `Phantom^Number${n}`,
-        PatientID: `PHANTOM-SECRET-${n}`,
-        StudyDate: "20261207",
-        SeriesNumber: "1",
-        InstanceNumber: "1",
-      },
+    dicomOfImage(img, 12, {
+      ...uids,
+      PatientName: `Phantom^Number${n}`,
+      PatientID: `PHANTOM-SECRET-${n}`,
+      StudyDate: "20261207",
+      SeriesNumber: "1",
+      InstanceNumber: "1",
     }),
   );
   return uids;

@@ -14,7 +14,7 @@ import { openModel } from "../lib/checkpoint/open_model.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { CHROMIUM as CHROMIUM_PRE, DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
-import { writeDicom } from "../fixtures/loader_fixtures.ts";
+import { dicomOfImage } from "../fixtures/loader_fixtures.ts";
 
 await initBackend({ backend: "cpu" });
 const root = await Deno.makeTempDir({ prefix: "appaunet-serve-" });
@@ -321,17 +321,7 @@ gatedTest(
     // The test image as a 12-bit DICOM, then re-encoded by GDCM and dcmtk (lossless: the same pixels).
     const img = decodeImageBytes(png, "wide.png");
     const raw = path.join(root, "wide.dcm");
-    await Deno.writeFile(
-      raw,
-      writeDicom({
-        rows: img.height,
-        cols: img.width,
-        pixels: Uint16Array.from(img.data, (v) => Math.round(v * 4095)),
-        bitsAllocated: 16,
-        bitsStored: 12,
-        photometric: "MONOCHROME2",
-      }),
-    );
+    await Deno.writeFile(raw, dicomOfImage(img, 12));
     const j2k = path.join(root, "wide-j2k.dcm"), jls = path.join(root, "wide-jls.dcm");
     for (const [cmd, args] of [["gdcmconv", ["--j2k", raw, j2k]], ["dcmcjpls", [raw, jls]]] as const) {
       const r = new Deno.Command(cmd, { args: [...args], stdout: "null", stderr: "piped" }).outputSync();

@@ -12,12 +12,8 @@ import {
 import type { TrainOptions } from "../mod.ts";
 import { evalOutputs } from "../lib/infer/evaluation.ts";
 import { buildNets, disposeNets, runStep } from "../lib/train/step.ts";
-import {
-  shaderWarmupMarker,
-  shaderWarmupSkipReason,
-  startShaderWarmup,
-  WARMUP_FAST_RUN,
-} from "../lib/train/shader_warmup.ts";
+import { shaderWarmupMarker, shaderWarmupSkipReason, startShaderWarmup } from "../lib/train/shader_warmup.ts";
+import { WARMUP_FAST_RUN } from "../lib/train/shader_warmup_protocol.ts";
 import { webgpu, webgpuTest } from "./webgpu_helper.ts";
 import { tinyRunOptions } from "./run_options.ts";
 

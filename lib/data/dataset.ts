@@ -12,7 +12,7 @@ import { DataError } from "./errors.ts";
 import { decodeFile, type LoadImageOptions, loadMask, prepareImage } from "./load.ts";
 import type { Manifest, ManifestRow, SplitName } from "./manifest.ts";
 import { createRng } from "./rng.ts";
-import { tryLoadDicomCodecs } from "./dicom_codecs.ts";
+import { withDicomCodecs } from "./dicom_codecs.ts";
 
 /** One decoded sample at model size. */
 export interface Sample {
@@ -272,7 +272,6 @@ function checkFraction(name: string, v: number) {
 export async function createDataset(manifest: Manifest, opts: DatasetOptions = {}): Promise<Dataset> {
   const size = opts.size ?? 64;
   const seed = opts.seed ?? 0;
-  await tryLoadDicomCodecs(); // compressed DICOM rows need the WebAssembly decoders
   const classFrac = opts.classLabelFraction ?? 1, maskFrac = opts.maskFraction ?? 1;
   checkFraction("classLabelFraction", classFrac);
   checkFraction("maskFraction", maskFrac);
@@ -296,7 +295,7 @@ export async function createDataset(manifest: Manifest, opts: DatasetOptions = {
     if (opts.splits && !opts.splits.includes(split)) continue;
     if (subset && !subset.has(i)) continue;
     try {
-      samples.push(loadSample(row, split, size, opts));
+      samples.push(await withDicomCodecs(() => loadSample(row, split, size, opts)));
     } catch (e) {
       if (!(e instanceof DataError) || !opts.skipBad) throw e;
       skipped.push({ file: e.file, message: e.message });

@@ -360,7 +360,7 @@ function readLut(ds: dicomParser.DataSet, tag: string, name: string, what: strin
   const entries = item.uint16("x00283002", 0) || 65536;
   const firstMapped = desc.vr === "SS" ? item.int16("x00283002", 1)! : item.uint16("x00283002", 1)!;
   const bits = item.uint16("x00283002", 2)!;
-  if (!(bits >= 8 && bits <= 16) || lut.length < entries * (bits > 8 && lut.length >= entries * 2 ? 2 : 1)) {
+  if (!(bits >= 8 && bits <= 16) || lut.length < entries) {
     throw new DataError(
       name,
       `${what}: ${entries} entries of ${bits} bits do not fit its LUT Data`,

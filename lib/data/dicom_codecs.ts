@@ -10,6 +10,7 @@ import {
   type CodecFrame,
   type DicomCodecs,
   dicomCodecsFailed,
+  DicomCodecsNeeded,
   dicomCodecsRegistered,
   registerDicomCodecs,
 } from "./dicom_pixels.ts";
@@ -73,7 +74,8 @@ function wrap(module: CodecModule, decoderName: string): (codestream: Uint8Array
 
 /**
  * Loads and registers the WebAssembly DICOM decoders (once; later calls return at once). `predict`, `train`,
- * `evaluate` and `serve` call it; call it yourself before `decodeImageBytes` on JPEG, JPEG-LS or JPEG 2000 DICOM.
+ * `evaluate` and `serve` call it when a file needs it; call it yourself before `decodeImageBytes` on JPEG, JPEG-LS or
+ * JPEG 2000 DICOM.
  *
  * @example
  * ```ts
@@ -116,11 +118,19 @@ export function loadDicomCodecs(opts: LoadDicomCodecsOptions = {}): Promise<void
 }
 
 /**
- * {@linkcode loadDicomCodecs} for readers that may meet DICOM: a failure is remembered and reported by the file that
- * needs a decoder, so that PNG and JPEG work even where WebAssembly cannot start.
+ * Runs a synchronous decode; when it meets a compressed DICOM whose decoders are not loaded yet, loads them (once)
+ * and runs it again. Readers that may meet DICOM (`train`'s dataset, `predict`, `serve`) decode through it, so the
+ * WebAssembly starts only when a file needs it. A failed start is remembered and named by the file's error.
  *
- * @returns when the decoders are registered or have failed
+ * @param decode the decode to run
+ * @returns what it returns
  */
-export async function tryLoadDicomCodecs(): Promise<void> {
-  await loadDicomCodecs().catch(() => {});
+export async function withDicomCodecs<T>(decode: () => T): Promise<T> {
+  try {
+    return decode();
+  } catch (e) {
+    if (!(e instanceof DicomCodecsNeeded)) throw e;
+    await loadDicomCodecs().catch(() => {});
+    return decode();
+  }
 }

@@ -8,7 +8,7 @@
  * - JPEG baseline and extended with 8-bit samples, JPEG-LS (lossless and near-lossless), JPEG 2000 (lossless and
  *   lossy): the WebAssembly builds of libjpeg-turbo, CharLS and OpenJPEG that the Cornerstone/OHIF viewers use
  *   (npm `@cornerstonejs/codec-*`). They need an asynchronous start: `loadDicomCodecs()` (dicom_codecs.ts) registers
- *   them here; `predict`, `train`, `evaluate` and `serve` call it before reading DICOM files.
+ *   them here; `predict`, `train`, `evaluate` and `serve` load them the first time a file needs them (`withDicomCodecs`).
  * - RLE lossless (PS3.5 Annex G): decoded here. It is 40 lines of PackBits; no maintained npm package offers it on
  *   its own (the Cornerstone loader has one inside, not exported), and the tests check it pixel-identical against
  *   dcmtk's `dcmcrle`.
@@ -81,6 +81,9 @@ export interface CodecFrame {
   /** Components per pixel. */
   components: number;
 }
+
+/** A DICOM file needs the WebAssembly decoders, which are not registered (`withDicomCodecs` loads them and retries). */
+export class DicomCodecsNeeded extends DataError {}
 
 /** The WebAssembly decoders, registered by `loadDicomCodecs()`. */
 export type DicomCodecs = Record<"jpeg-baseline" | "jpeg-ls" | "jpeg-2000", (codestream: Uint8Array) => CodecFrame>;
@@ -186,10 +189,11 @@ export function storedSamples(
   }
   const codec = registered[ts.encoding];
   if (!codec) {
-    throw new DataError(
+    throw new DicomCodecsNeeded(
       name,
       `${ts.name} needs the WebAssembly decoders, which are not loaded${loadFailure ? ` (${loadFailure})` : ""}`,
-      "call `await loadDicomCodecs()` before decoding (predict, train, eval and serve do), or " + convert,
+      "call `await loadDicomCodecs()` before decoding (predict, train, eval and serve do it when a file needs them), or " +
+        convert,
     );
   }
   if (syntax === "1.2.840.10008.1.2.4.51" && jpegPrecision(codestream) > 8) {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
+import { median as medianOf } from "../metrics/classification.ts";
 import type { ExperimentResult } from "./runner.ts";
 import { writeFileAtomically } from "../io/fs.ts";
 import {
@@ -26,10 +27,8 @@ import {
 /** The markers around the generated block in README.md. */
 export const README_MARKERS = { begin: "<!-- results:begin -->", end: "<!-- results:end -->" } as const;
 
-const median = (xs: number[]) => {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return v.length ? (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2) : NaN;
-};
+/** The median of the finite values (NaN when none). */
+const median = (xs: number[]) => medianOf(xs.filter(Number.isFinite));
 const aucOf = (r: ExperimentResult) => r.test.cls?.classification?.auc ?? NaN;
 const diceOf = (r: ExperimentResult) => r.test.seg?.segmentation?.dice.mean ?? NaN;
 const seeds = (g: ExperimentResult[]) => (g.length > 1 ? `, ${g.length} seeds` : "");

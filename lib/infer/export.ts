@@ -265,5 +265,3 @@ async function writeModelFolder(
   );
   await writeFileSynced(path.join(tmp, "COMPLETE"), enc({ exportedAt: new Date().toISOString() }));
 }
-
-export { modelCard } from "./model_card.ts";

@@ -22,14 +22,14 @@ import * as path from "node:path";
 import type { DecodedImage } from "../data/decode.ts";
 import { DataError } from "../data/errors.ts";
 import { decodeFile } from "../data/load.ts";
-import { tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
+import { withDicomCodecs } from "../data/dicom_codecs.ts";
 import { readManifest } from "../data/manifest.ts";
 import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
 import { resizeBilinear } from "../data/resize.ts";
 import { encodeGrayPng } from "../io/png.ts";
 import { maskPng, overlayPng } from "../io/overlay.ts";
 import { inferenceOutputs } from "./evaluation.ts";
-import { dicomSeg, segSource } from "./dicom_seg.ts";
+import { dicomSeg, type SegSource, segSource } from "./dicom_seg.ts";
 import { type OpenedModel, openModel } from "../checkpoint/open_model.ts";
 import { checkBatchSize } from "../model/limits.ts";
 
@@ -277,8 +277,7 @@ export async function predict(
       earlier = await readJsonl(jsonl);
       inputs = inputs.filter((x) => !earlier.ids.has(x.id));
     }
-    await tryLoadDicomCodecs(); // compressed DICOM inputs need the WebAssembly decoders
-    read = readInputs(inputs, opts); // every input, before anything is written
+    read = await readInputs(inputs, opts); // every input, before anything is written
     for (const s of read.skipped) console.error(`skipped (--skip-bad): ${s.message}`);
     claimed ??= await claim();
   } catch (e) {
@@ -295,7 +294,8 @@ export async function predict(
       const decoded = chunk.map((x) => read.take(x.file));
       const out = await batchOutputs(run, decoded.map((d, k) => ({ image: d, file: chunk[k].file })), bs);
       for (let j = 0; j < chunk.length; j++) {
-        const rec = await writePrediction(run, chunk[j], decoded[j], out.pred?.(j), out.probs?.(j));
+        const seg = read.segSources.get(chunk[j].file);
+        const rec = await writePrediction(run, chunk[j], decoded[j], out.pred?.(j), out.probs?.(j), seg);
         records.push(rec);
         await Deno.writeTextFile(tmpJsonl, JSON.stringify(rec) + "\n", { append: true });
       }
@@ -354,6 +354,8 @@ interface ReadInputs {
   skipped: { file: string; message: string }[];
   /** The decoded image (kept from the read when it fitted in the cache, else decoded again). */
   take(file: string): DecodedImage;
+  /** With `dicomSeg`: a DICOM input's header fields for its SEG, read once during the read. */
+  segSources: Map<string, SegSource>;
 }
 
 /**
@@ -361,28 +363,30 @@ interface ReadInputs {
  * decoded images are kept for the batches while they fit in DECODED_CACHE_BYTES (each image is then decoded once);
  * past that, the rest are decoded again when their batch runs. With `dicomSeg`, a DICOM's UIDs are checked now.
  */
-function readInputs(all: { file: string; id: string }[], opts: PredictOptions): ReadInputs {
+async function readInputs(all: { file: string; id: string }[], opts: PredictOptions): Promise<ReadInputs> {
   const skipped: ReadInputs["skipped"] = [];
-  const cache = new Map<string, DecodedImage>();
+  const cache = new Map<string, DecodedImage>(), segSources = new Map<string, SegSource>();
   let cachedBytes = 0;
-  const inputs = all.filter(({ file }) => {
+  const inputs: ReadInputs["inputs"] = [];
+  for (const input of all) {
+    const { file } = input;
     try {
-      const img = decodeInput(file);
-      if (opts.dicomSeg && img.format === "dicom") segSource(Deno.readFileSync(file), file);
+      const img = await withDicomCodecs(() => decodeInput(file));
+      if (opts.dicomSeg && img.format === "dicom") segSources.set(file, segSource(Deno.readFileSync(file), file));
       if (cachedBytes + img.data.byteLength <= DECODED_CACHE_BYTES) {
         cache.set(file, img);
         cachedBytes += img.data.byteLength;
       }
-      return true;
+      inputs.push(input);
     } catch (e) {
       if (!opts.skipBad || !(e instanceof DataError)) throw e;
       skipped.push({ file, message: (e as Error).message });
-      return false;
     }
-  });
+  }
   return {
     inputs,
     skipped,
+    segSources,
     take(file) {
       const img = cache.get(file) ?? decodeInput(file);
       cache.delete(file);
@@ -433,6 +437,7 @@ async function writePrediction(
   img: DecodedImage,
   probsMap: Float32Array | undefined,
   raw: number[] | undefined,
+  seg?: SegSource,
 ): Promise<PredictionRecord> {
   const { opts, m, size } = run, { id, file } = input;
   const rec: PredictionRecord = {
@@ -455,9 +460,9 @@ async function writePrediction(
       const p = resizeBilinear(probsMap, size, size, img.width, img.height);
       await Deno.writeFile(rec.probabilityMap, encodeGrayPng(p, img.width, img.height, 16));
     }
-    if (opts.dicomSeg && img.format === "dicom") {
+    if (seg) {
       rec.dicomSeg = path.join(opts.out, `${id}_seg.dcm`);
-      await Deno.writeFile(rec.dicomSeg, dicomSeg(segSource(await Deno.readFile(file), file), lung));
+      await Deno.writeFile(rec.dicomSeg, dicomSeg(seg, lung));
     }
     let n = 0;
     for (const v of lung) n += v;

@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { DataError } from "../data/errors.ts";
 import { decodeImageBytes } from "../data/decode.ts";
-import { dicomCodecWasmFiles } from "../data/dicom_codecs.ts";
+import { dicomCodecWasmFiles, loadDicomCodecs, withDicomCodecs } from "../data/dicom_codecs.ts";
 import { inputLimits } from "../data/load.ts";
 import { checkImageGeometry } from "../data/prepare_image.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
@@ -61,7 +61,6 @@ export interface RouteContext {
  */
 function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response | undefined) {
   const { m, limits } = ctx;
-  const opts = ctx;
   const metadata = m.metadata;
   const model: LoadedModel = { segmentor: m.segmentor, discriminator: m.discriminator, metadata };
   const readBody = createBodyReader(limits);
@@ -88,7 +87,7 @@ function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response 
     if (bytes instanceof Response) return bytes;
     let image;
     try {
-      image = decodeImageBytes(bytes, "upload", inputLimits().maxPixels);
+      image = await withDicomCodecs(() => decodeImageBytes(bytes, "upload", inputLimits().maxPixels));
       checkImageGeometry(image, "upload");
     } catch (e) {
       const msg = (e as Error).message.replace(/^upload: /, "");
@@ -103,7 +102,7 @@ function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response 
       if (p.mask) {
         const lung = lungMaskAt(p.mask, p.size, image.width, image.height, {
           threshold: metadata.threshold,
-          postprocess: opts.postprocess,
+          postprocess: ctx.postprocess,
         });
         let n = 0;
         for (const v of lung) n += v;
@@ -125,7 +124,6 @@ function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response 
  */
 export function createHandler(ctx: RouteContext): (req: Request) => Promise<Response> {
   const { m, shown } = ctx;
-  const opts = ctx;
   const authorized = (req: Request) => !ctx.token || req.headers.get("authorization") === `Bearer ${ctx.token}`;
   const unauthorized = () => json(401, { error: "missing or wrong token: send 'Authorization: Bearer <token>'" });
   const predictRoute = createPredictRoute(ctx, (req) => authorized(req) ? undefined : unauthorized());
@@ -160,6 +158,7 @@ export function createHandler(ctx: RouteContext): (req: Request) => Promise<Resp
     }
     // The DICOM decoders' WebAssembly, for the page (library code, not the model: no token).
     if (url.pathname.startsWith("/codecs/")) {
+      await loadDicomCodecs().catch(() => {}); // started by the first page that meets a compressed DICOM
       const wasm = dicomCodecWasmFiles()[url.pathname.slice("/codecs/".length)];
       if (!wasm) return json(404, { error: `nothing at ${url.pathname}` });
       return new Response(await Deno.readFile(wasm), {
@@ -171,12 +170,12 @@ export function createHandler(ctx: RouteContext): (req: Request) => Promise<Resp
       return await modelFile(url.pathname.slice("/model/".length));
     }
     if (url.pathname === "/") {
-      return new Response(pageHtml(Boolean(opts.pageScript)), { headers: { "content-type": "text/html" } });
+      return new Response(pageHtml(Boolean(ctx.pageScript)), { headers: { "content-type": "text/html" } });
     }
-    if (url.pathname === "/app.js" && opts.pageScript) {
-      return new Response(opts.pageScript, { headers: { "content-type": "text/javascript" } });
+    if (url.pathname === "/app.js" && ctx.pageScript) {
+      return new Response(ctx.pageScript, { headers: { "content-type": "text/javascript" } });
     }
-    const file = opts.files?.[url.pathname];
+    const file = ctx.files?.[url.pathname];
     if (file) {
       const type = { ".js": "text/javascript", ".png": "image/png", ".jpg": "image/jpeg", ".dcm": "application/dicom" }[
         path.extname(file).toLowerCase()

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { tryLoadDicomCodecs } from "../data/dicom_codecs.ts";
 import { openModel } from "../checkpoint/open_model.ts";
 import { resolveServeLimits } from "./limits.ts";
 import { createHandler } from "./routes.ts";
@@ -103,7 +102,6 @@ function publicMetadata<T extends Record<string, unknown>>(meta: T): T {
  */
 export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
   const limits = resolveServeLimits(opts);
-  await tryLoadDicomCodecs(); // uploads may be compressed DICOM
   const m = await openModel(opts.model);
   const handler = createHandler({
     m,

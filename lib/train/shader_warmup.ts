@@ -39,17 +39,9 @@ import {
   type ShaderWarmupMessage,
   type ShaderWarmupReport,
   type ShaderWarmupRequest,
-  WARMUP_FAST_MS,
-  WARMUP_FAST_RUN,
 } from "./shader_warmup_protocol.ts";
 
-export type {
-  ShaderCreatedMessage,
-  ShaderWarmupMessage,
-  ShaderWarmupReport,
-  ShaderWarmupRequest,
-} from "./shader_warmup_protocol.ts";
-export { shaderHash, WARMUP_FAST_MS, WARMUP_FAST_RUN };
+export type { ShaderWarmupReport };
 
 /** A running warm-up. */
 export interface ShaderWarmup {

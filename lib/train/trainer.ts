@@ -9,47 +9,18 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { readManifest } from "../data/manifest.ts";
 import { type ResolvedTrainOptions, resolveTrainOptions, type TrainOptions } from "./config.ts";
 import type { EpochRecord } from "../report/epoch_record.ts";
 import type { ShaderWarmupReport } from "./shader_warmup.ts";
 import { claimRunFolder, type RunFolderLock } from "./run_folder.ts";
-import type { ProgressMode } from "../report/progress.ts";
 import { type ResumeOptions, runStart } from "./run_start.ts";
-import { TrainingRun } from "./training_run.ts";
+import { TrainingRun, type TrainRuntime } from "./training_run.ts";
 
 export type { EpochRecord };
 export { checkpointsAfterEpoch } from "./run_start.ts";
 
-/** Runtime options of {@linkcode train} (not part of the run's identity). */
-export interface TrainRuntime {
-  /** Continue the run in `out` (or this folder) from its last checkpoint. */
-  resume?: boolean | string;
-  /** `"auto"` (default: bar on a TTY, else one line per epoch), `"bar"`, `"lines"`, `"none"`. */
-  progress?: ProgressMode;
-  /** Abort: finish the current step, write a checkpoint, return. */
-  signal?: AbortSignal;
-  /** Called after every epoch. */
-  onEpoch?: (r: EpochRecord) => void;
-  /** Called after every step with the global step and the nets being trained (like a Keras callback's model). */
-  onStep?: (
-    step: number,
-    models: { segmentor?: tf.LayersModel; discriminator?: tf.LayersModel },
-  ) => void | Promise<void>;
-  /**
-   * Compile the first step's shaders on a second thread while the first step runs (see shader_warmup.ts). It runs
-   * only on Mesa's software adapter (lavapipe) with Mesa's shader cache on, and once per configuration; it changes
-   * nothing in the results. Default `true`.
-   */
-  shaderWarmup?: boolean;
-  /**
-   * A new run may replace an earlier run in `out` (its files are removed once the new run's options and data are
-   * validated). Without it, `train` refuses an `out` that holds a run. Default `false`.
-   */
-  overwrite?: boolean;
-}
-
+export type { TrainRuntime } from "./training_run.ts";
 export type { ResumeOptions };
 
 /** What {@linkcode train} returns. */

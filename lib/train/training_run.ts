@@ -33,16 +33,31 @@ import { createProgress, type Progress, type ProgressMode } from "../report/prog
 import { FiniteLossCheck, LossMeter } from "./loss_meter.ts";
 import { type BestSoFar, checkpointsAfterEpoch, type RunStart } from "./run_start.ts";
 
-/** The runtime options a run reads (see `TrainRuntime` in trainer.ts). */
-export interface RunRuntime {
+/** Runtime options of `train()` (not part of the run's identity). */
+export interface TrainRuntime {
+  /** Continue the run in `out` (or this folder) from its last checkpoint. */
+  resume?: boolean | string;
+  /** `"auto"` (default: bar on a TTY, else one line per epoch), `"bar"`, `"lines"`, `"none"`. */
   progress?: ProgressMode;
+  /** Abort: finish the current step, write a checkpoint, return. */
   signal?: AbortSignal;
+  /** Called after every epoch. */
   onEpoch?: (r: EpochRecord) => void;
+  /** Called after every step with the global step and the nets being trained (like a Keras callback's model). */
   onStep?: (
     step: number,
     models: { segmentor?: tf.LayersModel; discriminator?: tf.LayersModel },
   ) => void | Promise<void>;
+  /**
+   * Compile the first step's shaders on a second thread while the first step runs (see shader_warmup.ts). It runs
+   * only on Mesa's software adapter (lavapipe) with Mesa's shader cache on, and once per configuration; it changes
+   * nothing in the results. Default `true`.
+   */
   shaderWarmup?: boolean;
+  /**
+   * A new run may replace an earlier run in `out` (its files are removed once the new run's options and data are
+   * validated). Without it, `train` refuses an `out` that holds a run. Default `false`.
+   */
   overwrite?: boolean;
 }
 
@@ -94,7 +109,7 @@ export class TrainingRun {
    * @param opts the runtime options
    * @param rs where the run starts
    */
-  constructor(readonly c: ResolvedTrainOptions, private readonly opts: RunRuntime, private readonly rs: RunStart) {
+  constructor(readonly c: ResolvedTrainOptions, private readonly opts: TrainRuntime, private readonly rs: RunStart) {
     this.best = rs.best;
     this.step = rs.start.step;
     this.lastEpoch = rs.start.epoch;
