@@ -5,13 +5,16 @@ import {
   decodeImageBytes,
   encodeGrayPng,
   initBackend,
+  loadDicomCodecs,
   predictImage,
+  resizeBilinear,
   serveModel,
   train,
   writePhantomDataset,
 } from "../mod.ts";
 import { openModel } from "../lib/checkpoint/open_model.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
+import { REDUCED_DECODE } from "../lib/serve/routes.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { CHROMIUM as CHROMIUM_PRE, DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
 import { dicomOfImage } from "../fixtures/loader_fixtures.ts";
@@ -155,6 +158,7 @@ gatedTest(
       model,
       port: 0,
       pageScript: page.script,
+      pageChunks: page.chunks,
       files: { "/test/wide.png": imageFile, "/test/bad.png": bad },
     });
     const want = await libraryPrediction();
@@ -204,6 +208,7 @@ gatedTest(
         port: 0,
         token: "s3cret",
         pageScript: page.script,
+        pageChunks: page.chunks,
         files: { "/test/wide.png": imageFile },
       });
       try {
@@ -312,29 +317,42 @@ Deno.test("serve: connections past the cap get 503 at once; silent ones are clos
 });
 
 gatedTest(
-  "the page and POST /v1/predict read JPEG 2000 and JPEG-LS DICOM (the decoders' WebAssembly comes from the server)",
+  "the page and POST /v1/predict read JPEG 2000, JPEG-LS and 12-bit JPEG DICOM (the decoders' WebAssembly comes from the server)",
   [CHROMIUM_PRE, DICOM_TOOLS],
   async () => {
     const { default: puppeteer } = await import("puppeteer-core");
     const page = await bundlePage();
     assert.ok(page.script, page.error ?? "");
+    // The decoders' JavaScript is a part of its own, loaded when a DICOM needs it (not in every page load).
+    assert.ok(!page.script.includes("wasmDecodeJpeg"), "the 12-bit JPEG decoder is in the page's entry");
+    assert.ok(Object.values(page.chunks!).some((c) => c.includes("wasmDecodeJpeg")));
     // The test image as a 12-bit DICOM, then re-encoded by GDCM and dcmtk (lossless: the same pixels).
     const img = decodeImageBytes(png, "wide.png");
     const raw = path.join(root, "wide.dcm");
     await Deno.writeFile(raw, dicomOfImage(img, 12));
     const j2k = path.join(root, "wide-j2k.dcm"), jls = path.join(root, "wide-jls.dcm");
-    for (const [cmd, args] of [["gdcmconv", ["--j2k", raw, j2k]], ["dcmcjpls", [raw, jls]]] as const) {
+    const j12 = path.join(root, "wide-j12.dcm"); // 12-bit JPEG extended: lossy, compared with its own decoding
+    for (
+      const [cmd, args] of [["gdcmconv", ["--j2k", raw, j2k]], ["dcmcjpls", [raw, jls]], ["dcmcjpeg", [
+        "+ee",
+        raw,
+        j12,
+      ]]] as const
+    ) {
       const r = new Deno.Command(cmd, { args: [...args], stdout: "null", stderr: "piped" }).outputSync();
       assert.ok(r.success, new TextDecoder().decode(r.stderr));
     }
     const m = await openModel(model);
     const want = await predictImage(m, decodeImageBytes(await Deno.readFile(raw), "wide.dcm"));
+    await loadDicomCodecs({ codecs: ["jpeg-12"] });
+    const want12 = await predictImage(m, decodeImageBytes(await Deno.readFile(j12), "wide-j12.dcm"));
     m.dispose();
     const s = await serveModel({
       model,
       port: 0,
       pageScript: page.script,
-      files: { "/test/wide-j2k.dcm": j2k, "/test/wide-jls.dcm": jls },
+      pageChunks: page.chunks,
+      files: { "/test/wide-j2k.dcm": j2k, "/test/wide-jls.dcm": jls, "/test/wide-j12.dcm": j12 },
     });
     const browser = await puppeteer.launch({
       executablePath: CHROMIUM,
@@ -349,16 +367,46 @@ gatedTest(
       for (const c of Object.keys(want.probabilities!)) {
         assert.ok(Math.abs(a.probabilities[c] - want.probabilities![c]) < 1e-5, `API ${c}: ${a.probabilities[c]}`);
       }
+      // A large JPEG 2000 (480×400) decodes at a coarser wavelet level (240×200: the coarsest with sides ≥ 4 × 32); the
+      // answer keeps the image's own size.
+      const large = {
+        ...img,
+        width: 480,
+        height: 400,
+        data: resizeBilinear(img.data, img.width, img.height, 480, 400),
+      };
+      const largeRaw = path.join(root, "large.dcm"), largeJ2k = path.join(root, "large-j2k.dcm");
+      await Deno.writeFile(largeRaw, dicomOfImage(large, 12));
+      const g = new Deno.Command("gdcmconv", { args: ["--j2k", largeRaw, largeJ2k], stderr: "piped" }).outputSync();
+      assert.ok(g.success, new TextDecoder().decode(g.stderr));
+      const largeBytes = await Deno.readFile(largeJ2k);
+      const m2 = await openModel(model);
+      assert.equal(m2.metadata.size, 32);
+      const reduced = decodeImageBytes(largeBytes, "large", { minSide: REDUCED_DECODE * 32 });
+      assert.deepEqual([reduced.width, reduced.height], [240, 200]);
+      const wantLarge = await predictImage(m2, reduced);
+      m2.dispose();
+      const big = await (await fetch(new URL("/v1/predict", s.url), { method: "POST", body: largeBytes })).json();
+      assert.deepEqual([big.width, big.height], [480, 400]);
+      const maskImg = decodeImageBytes(Uint8Array.from(atob(big.maskPng), (c) => c.charCodeAt(0)), "mask.png");
+      assert.deepEqual([maskImg.width, maskImg.height], [480, 400]);
+      for (const c of Object.keys(wantLarge.probabilities!)) {
+        assert.ok(Math.abs(big.probabilities[c] - wantLarge.probabilities![c]) < 1e-5, `large ${c}`);
+      }
       // The page, on the cpu backend.
       const tab = await browser.newPage();
-      for (const f of ["wide-j2k.dcm", "wide-jls.dcm"]) {
+      for (const f of ["wide-j2k.dcm", "wide-jls.dcm", "wide-j12.dcm"]) {
+        const expected = f === "wide-j12.dcm" ? want12 : want;
         await tab.goto(new URL(`/?image=/test/${f}&backend=cpu`, s.url).href);
         await tab.waitForFunction('document.getElementById("result").textContent !== ""', { timeout: 120_000 });
         const r = JSON.parse(await tab.$eval("#result", (e) => e.textContent!));
         assert.equal(r.error, undefined, `${f}: ${r.error}`);
         assert.deepEqual([r.width, r.height], [img.width, img.height]);
-        for (const c of Object.keys(want.probabilities!)) {
-          assert.ok(Math.abs(r.probabilities[c] - want.probabilities![c]) < 2e-3, `${f} ${c}: ${r.probabilities[c]}`);
+        for (const c of Object.keys(expected.probabilities!)) {
+          assert.ok(
+            Math.abs(r.probabilities[c] - expected.probabilities![c]) < 2e-3,
+            `${f} ${c}: ${r.probabilities[c]}`,
+          );
         }
       }
       assert.equal((await fetch(new URL("/codecs/nothing.wasm", s.url))).status, 404);

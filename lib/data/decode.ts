@@ -36,6 +36,24 @@ export interface DecodedImage {
    * Imager Pixel Spacing (0018,1164). Absent when the file gives none (and for PNG and JPEG).
    */
   pixelSpacing?: [number, number];
+  /**
+   * The image's own size when `data` holds it at a reduced resolution (a JPEG 2000 DICOM decoded with
+   * {@linkcode DecodeOptions.minSide}); absent when `width × height` is the image's own size. Masks and maps that
+   * belong to the image use this size; `pixelSpacing` refers to it.
+   */
+  fullSize?: { width: number; height: number };
+}
+
+/** Options of {@linkcode decodeImageBytes}. */
+export interface DecodeOptions {
+  /** Largest width × height, checked from the header before decoding. Default 64 million. */
+  maxPixels?: number;
+  /**
+   * JPEG 2000 DICOM: decode at the coarsest resolution level whose sides are still at least this many pixels, and
+   * say so in `fullSize` (a JPEG 2000 codestream is a wavelet pyramid: a 2048² X-ray decodes at 512² in a sixteenth
+   * of the time). Other formats decode in full. Default 0: full resolution.
+   */
+  minSide?: number;
 }
 
 /** Detects the file format from magic bytes. */
@@ -65,11 +83,12 @@ export function sniffFormat(bytes: Uint8Array): "png" | "jpeg" | "dicom" | undef
  * ```
  * @param bytes the file's bytes
  * @param name the file name used in error messages
- * @param maxPixels largest width × height, checked from the header before decoding. Default 64 million.
+ * @param opts the pixel limit (a number is taken as `maxPixels`), and JPEG 2000's reduced-resolution decode
  * @returns the decoded plane
  * @throws {DataError} for empty, truncated, oversized or unsupported files
  */
-export function decodeImageBytes(bytes: Uint8Array, name: string, maxPixels = 64e6): DecodedImage {
+export function decodeImageBytes(bytes: Uint8Array, name: string, opts: DecodeOptions | number = {}): DecodedImage {
+  const { maxPixels = 64e6, minSide = 0 } = typeof opts === "number" ? { maxPixels: opts } : opts;
   if (bytes.length === 0) {
     throw new DataError(name, "file is empty (0 bytes)", "re-export or re-download it, or remove it from the manifest");
   }
@@ -100,7 +119,7 @@ export function decodeImageBytes(bytes: Uint8Array, name: string, maxPixels = 64
       return decodePng(bytes);
     }
     if (format === "jpeg") return decodeJpeg(bytes, maxPixels, tooLarge);
-    return decodeDicom(bytes, name, tooLarge);
+    return decodeDicom(bytes, name, tooLarge, minSide);
   } catch (e) {
     if (e instanceof DataError) throw e;
     throw new DataError(
@@ -199,7 +218,12 @@ function jpegSize(b: Uint8Array): { width: number; height: number } | undefined 
   return undefined;
 }
 
-function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: number) => void): DecodedImage {
+function decodeDicom(
+  bytes: Uint8Array,
+  name: string,
+  tooLarge: (w: number, h: number) => void,
+  minSide: number,
+): DecodedImage {
   const ds = dicomParser.parseDicom(bytes, { inflater: dicomInflater });
   const syntax = (ds.string("x00020010") ?? "").replace(/\0/g, "").trim();
   if (!TRANSFER_SYNTAXES[syntax]) {
@@ -245,21 +269,23 @@ function decodeDicom(bytes: Uint8Array, name: string, tooLarge: (w: number, h: n
       "the header is damaged: BitsStored must be between 1 and BitsAllocated",
     );
   }
-  const words = storedSamples(ds, syntax, { rows, cols, bitsAllocated }, name);
+  const frame = storedSamples(ds, syntax, { rows, cols, bitsAllocated, bitsStored, signed }, name, minSide);
+  const words = frame.samples, m = frame.width * frame.height;
   const table = valueTable(ds, name, { bitsAllocated, bitsStored, signed, photometric });
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = table[words[i]];
+  const out = new Float32Array(m);
+  for (let i = 0; i < m; i++) out[i] = table[words[i]];
   const spacing = (ds.string("x00280030") ?? ds.string("x00181164") ?? "").split("\\").map((v) => Number(v.trim()));
   const pixelSpacing = spacing.length === 2 && spacing.every((v) => Number.isFinite(v) && v > 0)
     ? [spacing[0], spacing[1]] as [number, number]
     : undefined;
   return {
-    width: cols,
-    height: rows,
+    width: frame.width,
+    height: frame.height,
     data: out,
     format: "dicom",
     bitDepth: bitsStored,
     ...(pixelSpacing ? { pixelSpacing } : {}),
+    ...(m < n ? { fullSize: { width: cols, height: rows } } : {}),
   };
 }
 

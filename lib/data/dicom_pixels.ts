@@ -7,13 +7,17 @@
  * - JPEG lossless (process 14, any predictor incl. SV1): npm `jpeg-lossless-decoder-js` (pure JavaScript).
  * - JPEG baseline and extended with 8-bit samples, JPEG-LS (lossless and near-lossless), JPEG 2000 (lossless and
  *   lossy): the WebAssembly builds of libjpeg-turbo, CharLS and OpenJPEG that the Cornerstone/OHIF viewers use
- *   (npm `@cornerstonejs/codec-*`). They need an asynchronous start: `loadDicomCodecs()` (dicom_codecs.ts) registers
- *   them here; `predict`, `train`, `evaluate` and `serve` load them the first time a file needs them (`withDicomCodecs`).
+ *   (npm `@cornerstonejs/codec-*`). JPEG 2000 can be decoded at a reduced resolution level (`minSide`): the finer
+ *   wavelet levels hold most of the coded data, and a model that sees 256 pixels needs none of them.
+ * - JPEG extended with 12-bit samples (process 4): the 12-bit IJG libjpeg inside npm `dcmjs-codecs` (WebAssembly;
+ *   libjpeg-turbo's published build is 8-bit only, and no other maintained package decodes 12-bit lossy JPEG).
+ * - The WebAssembly decoders need an asynchronous start: `loadDicomCodecs()` (dicom_codecs.ts) registers them here;
+ *   `predict`, `train`, `evaluate` and `serve` load the one a file needs the first time it needs it
+ *   (`withDicomCodecs`).
  * - RLE lossless (PS3.5 Annex G): decoded here. It is 40 lines of PackBits; no maintained npm package offers it on
  *   its own (the Cornerstone loader has one inside, not exported), and the tests check it pixel-identical against
  *   dcmtk's `dcmcrle`.
- * - Not read: JPEG extended with 12-bit samples (no maintained JavaScript/WebAssembly decoder is published on its own;
- *   the error says how to convert), JPEG-XL and HTJ2K, multi-frame images, colour.
+ * - Not read: JPEG-XL and HTJ2K, multi-frame images, colour.
  *
  * @module
  */
@@ -69,11 +73,23 @@ export const TRANSFER_SYNTAXES: Readonly<Record<string, TransferSyntax>> = {
   "1.2.840.10008.1.2.4.91": { name: "JPEG 2000", encoding: "jpeg-2000", lossless: false },
 };
 
+/** A WebAssembly decoder: {@linkcode DicomCodecs}' names. */
+export type CodecName = "jpeg-baseline" | "jpeg-12" | "jpeg-ls" | "jpeg-2000";
+
+/** What a WebAssembly decoder is told about the frame it decodes (from the DICOM header). */
+export interface CodecRequest extends FrameGeometry {
+  /**
+   * JPEG 2000 only: how many resolution levels to leave out (0: full resolution; r: each side divided by 2^r,
+   * rounded up). Other decoders receive 0.
+   */
+  reduce: number;
+}
+
 /** A decoded frame from a WebAssembly codec: its samples and their size. */
 export interface CodecFrame {
   /** Samples, row-major (one per pixel for grayscale). */
   samples: Uint8Array | Uint16Array | Int16Array;
-  /** Width and height the codestream declares. */
+  /** Width and height of the decoded samples. */
   width: number;
   height: number;
   /** Bits per sample the codestream declares. */
@@ -82,36 +98,60 @@ export interface CodecFrame {
   components: number;
 }
 
-/** A DICOM file needs the WebAssembly decoders, which are not registered (`withDicomCodecs` loads them and retries). */
-export class DicomCodecsNeeded extends DataError {}
+/** A DICOM file needs a WebAssembly decoder that is not registered (`withDicomCodecs` loads it and retries). */
+export class DicomCodecsNeeded extends DataError {
+  /** The decoder the file needs. */
+  readonly codec: CodecName;
+  /**
+   * Creates the error.
+   *
+   * @param file the file
+   * @param problem what is missing
+   * @param fix what to do
+   * @param codec the decoder it needs
+   */
+  constructor(file: string, problem: string, fix: string, codec: CodecName) {
+    super(file, problem, fix);
+    this.codec = codec;
+  }
+}
 
-/** The WebAssembly decoders, registered by `loadDicomCodecs()`. */
-export type DicomCodecs = Record<"jpeg-baseline" | "jpeg-ls" | "jpeg-2000", (codestream: Uint8Array) => CodecFrame>;
+/** The WebAssembly decoders, registered by `loadDicomCodecs()`, by name. */
+export type DicomCodecs = Record<CodecName, (codestream: Uint8Array, frame: CodecRequest) => CodecFrame>;
+
+/** Every decoder name, in the order `loadDicomCodecs()` loads them. */
+export const CODEC_NAMES: readonly CodecName[] = ["jpeg-baseline", "jpeg-12", "jpeg-ls", "jpeg-2000"];
 
 let registered: Partial<DicomCodecs> = {};
-let loadFailure: string | undefined;
+const loadFailures: Partial<Record<CodecName, string>> = {};
 
 /**
- * Records why the decoders could not be loaded (shown when a file needs them).
+ * Records why a decoder could not be loaded (shown when a file needs it).
  *
+ * @param codec the decoder
  * @param message the loader's error
  */
-export function dicomCodecsFailed(message: string): void {
-  loadFailure = message;
+export function dicomCodecFailed(codec: CodecName, message: string): void {
+  loadFailures[codec] = message;
 }
 
 /**
- * Registers the WebAssembly decoders (`loadDicomCodecs()` does this; a browser page may register its own).
+ * Registers WebAssembly decoders (`loadDicomCodecs()` does this; a browser page may register its own).
  *
- * @param codecs decoders by encoding
+ * @param codecs decoders by name
  */
 export function registerDicomCodecs(codecs: Partial<DicomCodecs>): void {
   registered = { ...registered, ...codecs };
 }
 
-/** Whether a decoder for every WebAssembly-coded syntax is registered. */
-export function dicomCodecsRegistered(): boolean {
-  return Boolean(registered["jpeg-baseline"] && registered["jpeg-ls"] && registered["jpeg-2000"]);
+/**
+ * Whether the named decoders are registered.
+ *
+ * @param names the decoders (default: all)
+ * @returns true when every one is
+ */
+export function dicomCodecsRegistered(names: readonly CodecName[] = CODEC_NAMES): boolean {
+  return names.every((n) => registered[n] !== undefined);
 }
 
 /**
@@ -129,22 +169,38 @@ export function dicomInflater(bytes: Uint8Array, position: number): Uint8Array {
   return out;
 }
 
-/** The geometry the header declares. */
+/** The geometry and sample format the header declares. */
 export interface FrameGeometry {
   rows: number;
   cols: number;
   bitsAllocated: 8 | 16;
+  /** Bits Stored (0028,0101). */
+  bitsStored: number;
+  /** Pixel Representation (0028,0103) is 1 (two's complement samples). */
+  signed: boolean;
+}
+
+/** Stored sample words and the size they were decoded at. */
+export interface StoredFrame {
+  /** `width × height` words, row-major. */
+  samples: Uint8Array | Uint16Array;
+  /** Columns decoded: the header's, or fewer for a JPEG 2000 frame decoded at a reduced resolution. */
+  width: number;
+  /** Rows decoded (see `width`). */
+  height: number;
 }
 
 /**
- * The stored sample words of a single-frame grayscale DICOM image (before masking to BitsStored and sign extension):
- * `rows × cols` values as the transfer syntax stores them, decoded.
+ * The stored sample words of a single-frame grayscale DICOM image (before masking to BitsStored and sign extension),
+ * decoded from the transfer syntax.
  *
  * @param ds the parsed data set (`parseDicom(bytes, { inflater: dicomInflater })`)
  * @param syntax the transfer syntax UID
- * @param g rows, columns, bits allocated
+ * @param g rows, columns and the sample format
  * @param name the file, for errors
- * @returns the samples
+ * @param minSide JPEG 2000 only: decode at the coarsest resolution level whose sides are still at least this many
+ *   pixels (0, the default: full resolution). Other syntaxes always decode in full.
+ * @returns the samples and the size they have
  * @throws {DataError} for a syntax not read, a codec not loaded, or a frame that does not match the header
  */
 export function storedSamples(
@@ -152,75 +208,129 @@ export function storedSamples(
   syntax: string,
   g: FrameGeometry,
   name: string,
-): Uint8Array | Uint16Array {
+  minSide = 0,
+): StoredFrame {
   const ts = TRANSFER_SYNTAXES[syntax];
   const convert = "convert it first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg in.dcm out.dcm`";
   if (!ts) throw new DataError(name, `unsupported transfer syntax ${syntax || "(none)"}`, convert);
   const el = ds.elements.x7fe00010;
   const n = g.rows * g.cols;
+  const full = (samples: Uint8Array | Uint16Array): StoredFrame => ({ samples, width: g.cols, height: g.rows });
   if (ts.encoding === "native" || ts.encoding === "deflated") {
     const bytesPer = g.bitsAllocated / 8;
     if (el.length < n * bytesPer || el.dataOffset + n * bytesPer > ds.byteArray.length) {
       throw new Error("PixelData is shorter than Rows × Columns");
     }
     const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + el.dataOffset, n * bytesPer);
-    if (g.bitsAllocated === 8) return new Uint8Array(view.buffer, view.byteOffset, n).slice();
+    if (g.bitsAllocated === 8) return full(new Uint8Array(view.buffer, view.byteOffset, n).slice());
     const littleEndian = syntax !== "1.2.840.10008.1.2.2";
     const out = new Uint16Array(n);
     for (let i = 0; i < n; i++) out[i] = view.getUint16(i * 2, littleEndian);
-    return out;
+    return full(out);
   }
   if (!el.encapsulatedPixelData || !el.fragments?.length) {
     throw new Error(`PixelData is not encapsulated, as ${ts.name} requires`);
   }
   const codestream = dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, el.fragments.length);
-  if (ts.encoding === "rle") return decodeRle(codestream, g);
+  if (ts.encoding === "rle") return full(decodeRle(codestream, g));
   if (ts.encoding === "jpeg-lossless") {
     // decompress() returns the samples' bytes (an ArrayBuffer, or a view of one).
     const out = new JpegLosslessDecoder().decompress(codestream) as unknown as ArrayBuffer | ArrayBufferView;
     const bytes = out instanceof ArrayBuffer
       ? new Uint8Array(out)
       : new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-    return fit(
+    return full(fit(
       g.bitsAllocated === 8 ? bytes : new Uint16Array(bytes.slice().buffer, 0, bytes.byteLength >> 1),
       n,
       ts.name,
-    );
+    ));
   }
-  const codec = registered[ts.encoding];
+  // JPEG with 12-bit samples (extended, process 4) needs the 12-bit build of libjpeg.
+  const codecName: CodecName = ts.encoding === "jpeg-baseline" && jpegPrecision(codestream) > 8
+    ? "jpeg-12"
+    : ts.encoding;
+  const codec = registered[codecName];
   if (!codec) {
+    const failure = loadFailures[codecName];
     throw new DicomCodecsNeeded(
       name,
-      `${ts.name} needs the WebAssembly decoders, which are not loaded${loadFailure ? ` (${loadFailure})` : ""}`,
-      "call `await loadDicomCodecs()` before decoding (predict, train, eval and serve do it when a file needs them), or " +
-        convert,
+      `${ts.name} needs a WebAssembly decoder (${codecName}), which is not loaded${failure ? ` (${failure})` : ""}`,
+      "call `await loadDicomCodecs()` before decoding (predict, train, eval and serve load it when a file needs it), " +
+        "or " + convert,
+      codecName,
     );
   }
-  if (syntax === "1.2.840.10008.1.2.4.51" && jpegPrecision(codestream) > 8) {
-    throw new DataError(
-      name,
-      "JPEG Extended with 12-bit samples is not supported (no maintained JavaScript/WebAssembly decoder)",
-      convert,
-    );
+  const j2k = codecName === "jpeg-2000" ? j2kLayout(codestream) : undefined;
+  let reduce = 0;
+  if (j2k && minSide > 0) {
+    while (
+      reduce < j2k.levels &&
+      Math.min(j2k.sideAt(reduce + 1).width, j2k.sideAt(reduce + 1).height) >= minSide
+    ) reduce++;
   }
-  const f = codec(codestream);
+  let f: CodecFrame;
+  try {
+    f = codec(codestream, { ...g, reduce });
+  } catch (e) {
+    if (reduce === 0) throw e;
+    // A tile may code fewer levels than the main header says: decode it in full instead.
+    (reduce = 0), (f = codec(codestream, { ...g, reduce }));
+  }
+  const want = reduce > 0 ? j2k!.sideAt(reduce) : { width: g.cols, height: g.rows };
+  // After a reduced decode the codec reports the full size; its sample count must then match the reduced one.
   if (f.width !== g.cols || f.height !== g.rows || f.components !== 1) {
     throw new Error(
       `the ${ts.name} codestream is ${f.width}×${f.height}×${f.components}, the header says ${g.cols}×${g.rows}×1`,
     );
   }
   const s = f.samples;
-  return fit(
+  if (reduce > 0 && s.length !== want.width * want.height) {
+    throw new Error(
+      `the ${ts.name} frame at 1/${2 ** reduce} holds ${s.length} samples, not ${want.width}×${want.height}`,
+    );
+  }
+  const samples = fit(
     f.bitsPerSample <= 8
       ? new Uint8Array(s.buffer, s.byteOffset, s.length)
       : new Uint16Array(s.buffer, s.byteOffset, s.length),
-    n,
-    ts.name,
+    want.width * want.height,
+    reduce > 0 ? `${ts.name} (at 1/${2 ** reduce}, ${want.width}×${want.height})` : ts.name,
   );
+  return { samples, ...want };
+}
+
+/**
+ * A JPEG 2000 codestream's main header: how many wavelet levels it has (the fewest any COD or COC marker declares)
+ * and the image's size at each reduction (PS3.5 A.4.4; ISO 15444-1 B.5: a level-r image spans
+ * ⌈X/2^r⌉ − ⌈XO/2^r⌉ columns). `undefined` when the stream is not a raw codestream (e.g. a JP2 file).
+ */
+function j2kLayout(
+  b: Uint8Array,
+): { levels: number; sideAt(r: number): { width: number; height: number } } | undefined {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0x4f) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let i = 2, levels = Infinity;
+  let size: { x: number; y: number; x0: number; y0: number } | undefined;
+  while (i + 4 <= b.length && b[i] === 0xff) {
+    const marker = b[i + 1], len = v.getUint16(i + 2);
+    if (marker === 0x90 || marker === 0x93) break; // SOT / SOD: the main header ends
+    if (marker === 0x51 && i + 22 <= b.length) {
+      size = { x: v.getUint32(i + 6), y: v.getUint32(i + 10), x0: v.getUint32(i + 14), y0: v.getUint32(i + 18) };
+    } else if (marker === 0x52 && i + 10 <= b.length) levels = Math.min(levels, b[i + 9]); // COD: SPcod[0]
+    else if (marker === 0x53 && i + 7 <= b.length) levels = Math.min(levels, b[i + 6]); // COC (one component: 1-byte index)
+    i += 2 + len;
+  }
+  if (!size || !Number.isFinite(levels)) return undefined;
+  const s = size;
+  const at = (a: number, r: number) => Math.ceil(a / 2 ** r);
+  return {
+    levels,
+    sideAt: (r) => ({ width: at(s.x, r) - at(s.x0, r), height: at(s.y, r) - at(s.y0, r) }),
+  };
 }
 
 function fit<T extends Uint8Array | Uint16Array>(s: T, n: number, what: string): T {
-  if (s.length < n) throw new Error(`the ${what} frame holds ${s.length} samples, fewer than Rows × Columns = ${n}`);
+  if (s.length < n) throw new Error(`the ${what} frame holds ${s.length} samples, fewer than its ${n} pixels`);
   return s.length === n ? s : s.subarray(0, n) as T;
 }
 

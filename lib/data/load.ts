@@ -135,7 +135,7 @@ export function readFileChecked(path: string): Uint8Array {
 
 /** Decodes a file from disk (format sniffed from its bytes), within the {@linkcode InputLimits}. */
 export function decodeFile(path: string): DecodedImage {
-  return decodeImageBytes(readFileChecked(path), path, limits.maxPixels);
+  return decodeImageBytes(readFileChecked(path), path, { maxPixels: limits.maxPixels });
 }
 
 /**

@@ -10,8 +10,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import { decodeImageBytes, sniffFormat } from "../data/decode.ts";
-import { loadDicomCodecs } from "../data/dicom_codecs.ts";
+import { decodeImageBytes } from "../data/decode.ts";
+import { withDicomCodecs } from "../data/dicom_codecs.ts";
 import { lungMaskAt } from "../data/postprocess.ts";
 import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
 import { predictImage } from "../infer/predict_image.ts";
@@ -79,9 +79,8 @@ async function main() {
     say("result", "");
     try {
       const t0 = performance.now();
-      // DICOM may be compressed (JPEG, JPEG-LS, JPEG 2000): the decoders' WebAssembly comes from the server, once.
-      if (sniffFormat(bytes) === "dicom") await loadDicomCodecs({ wasmBase: "/codecs/" });
-      const img = decodeImageBytes(bytes, name);
+      // DICOM may be compressed (JPEG, JPEG-LS, JPEG 2000): the decoder it needs comes from the server, once.
+      const img = await withDicomCodecs(() => decodeImageBytes(bytes, name), { wasmBase: "/codecs/" });
       const p = await predictImage({ segmentor, discriminator, metadata: meta }, img);
       // Post-processing (two largest components, holes filled) unless ?postprocess=0.
       const postprocess = new URLSearchParams(location.search).get("postprocess") !== "0";

@@ -45,6 +45,11 @@ export interface ServeOptions {
   idleTimeoutMs?: number;
   /** The browser page's script (a bundle of `page.ts`); without it `GET /` says how to get the page. */
   pageScript?: string;
+  /**
+   * The page script's code-split parts by file name (`bundlePage()`'s `chunks`), served beside `/app.js`: the page
+   * imports the DICOM decoders' JavaScript from them when a DICOM needs it.
+   */
+  pageChunks?: Record<string, string>;
   /** Extra static files to serve: URL path → file path (e.g. sample images for the page). */
   files?: Record<string, string>;
   /** Stop serving. */
@@ -110,6 +115,7 @@ export async function serveModel(opts: ServeOptions): Promise<ModelServer> {
     token: opts.token,
     postprocess: opts.postprocess,
     pageScript: opts.pageScript,
+    pageChunks: opts.pageChunks,
     files: opts.files,
   });
   let l;

@@ -41,6 +41,7 @@ async function run(argv: string[]) {
     maxConnections: num("max-connections", v["max-connections"]),
     postprocess: !v["no-postprocess"],
     pageScript: page.script,
+    pageChunks: page.chunks,
     signal: ac.signal,
   });
   console.log(`serving ${v.model} at ${server.url} (POST ${server.url}v1/predict); Ctrl-C stops`);
