@@ -36,5 +36,5 @@ export type { Calibration } from "./lib/checkpoint/calibration.ts";
 export type { IndependentTest, ModelMetadata } from "./lib/checkpoint/model_metadata.ts";
 export { inferenceOutputs } from "./lib/infer/evaluation.ts";
 export type { EvalModels } from "./lib/infer/evaluation.ts";
-export { predictImage } from "./lib/infer/predict_image.ts";
+export { predictImage, REDUCED_DECODE } from "./lib/infer/predict_image.ts";
 export type { LoadedModel, SingleImagePrediction } from "./lib/infer/predict_image.ts";

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { decodeImageBytes, initBackend, loadDicomCodecs, openModel, predictImage } from "../mod.ts";
 import { writeDicom } from "../fixtures/loader_fixtures.ts";
 import { createRng } from "../lib/data/rng.ts";
-import { REDUCED_DECODE } from "../lib/serve/routes.ts";
+import { REDUCED_DECODE } from "../lib/infer/predict_image.ts";
 
 const backend = (Deno.args[0] ?? "webgpu") as "webgpu" | "cpu";
 const runs = Number(Deno.args[1] ?? 5);

@@ -14,7 +14,7 @@ import {
   resizeBilinear,
   TRANSFER_SYNTAXES,
 } from "../mod.ts";
-import { REDUCED_DECODE } from "../lib/serve/routes.ts";
+import { REDUCED_DECODE } from "../lib/infer/predict_image.ts";
 import { dicomOfImage, writeDicom } from "../fixtures/loader_fixtures.ts";
 import { DICOM_TOOLS, gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 
@@ -287,7 +287,7 @@ gatedTest(
 );
 
 gatedTest(
-  "real X-rays enlarged to 1024² as JPEG 2000: serve's reduced decode predicts what the full decode predicts",
+  "real X-rays enlarged to 1024² as JPEG 2000: the reduced decode (serve, predict --reduced-decode) predicts what the full decode predicts",
   [DICOM_TOOLS, REAL_DATA],
   async () => {
     await initBackend({ backend: "cpu" });
@@ -304,10 +304,12 @@ gatedTest(
       ];
       const S = 1024, minSide = REDUCED_DECODE * m.metadata.size;
       let worstP = 0, worstDice = 1;
+      const j2kDir = path.join(dir, "j2k"), reducedProbs = new Map<string, Record<string, number>>();
+      await Deno.mkdir(j2kDir);
       for (const r of picked) {
         const img = decodeImageBytes(await Deno.readFile(r.image), r.image);
         const big = { ...img, width: S, height: S, data: resizeBilinear(img.data, img.width, img.height, S, S) };
-        const raw = path.join(dir, "raw.dcm"), j2k = path.join(dir, "j2k.dcm");
+        const raw = path.join(dir, "raw.dcm"), j2k = path.join(j2kDir, `${r.id}.dcm`);
         await Deno.writeFile(raw, dicomOfImage(big, 12));
         run("gdcmconv", ["--j2k", raw, j2k]);
         const bytes = await Deno.readFile(j2k);
@@ -315,6 +317,7 @@ gatedTest(
         assert.ok(reduced.width < S && reduced.width >= minSide, `${r.id}: decoded at ${reduced.width}`);
         const a = await predictImage(m, decodeImageBytes(bytes, "j2k.dcm"));
         const b = await predictImage(m, reduced);
+        reducedProbs.set(r.id, b.probabilities!);
         for (const c of Object.keys(a.probabilities!)) {
           worstP = Math.max(worstP, Math.abs(a.probabilities![c] - b.probabilities![c]));
         }
@@ -327,6 +330,23 @@ gatedTest(
       }
       assert.ok(worstP <= 0.03, `class probabilities differ by up to ${worstP}`);
       assert.ok(worstDice >= 0.985, `masks agree with Dice ${worstDice} at worst`);
+      // predict --reduced-decode: the same predictions; masks at the image's size, overlays at the decoded one.
+      const recs = await predict({
+        model: "pretrained",
+        inputs: [j2kDir],
+        out: path.join(dir, "pred"),
+        reducedDecode: true,
+      });
+      assert.equal(recs.length, picked.length);
+      for (const rec of recs) {
+        for (const [c, p] of Object.entries(reducedProbs.get(rec.id)!)) {
+          assert.ok(Math.abs(rec.probabilities![c] - p) < 1e-5, `${rec.id} ${c}: ${rec.probabilities![c]} vs ${p}`);
+        }
+        assert.deepEqual([rec.width, rec.height], [S, S]);
+        const mask = decodeImageBytes(await Deno.readFile(rec.mask!), rec.mask!);
+        const overlay = decodeImageBytes(await Deno.readFile(rec.overlay!), rec.overlay!);
+        assert.deepEqual([mask.width, overlay.width], [S, S / 2], `${rec.id}: mask and overlay sizes`);
+      }
       console.log(
         `reduced vs full decode over ${picked.length} X-rays: max |Δp| ${worstP.toFixed(4)}, min Dice ${
           worstDice.toFixed(4)
@@ -338,3 +358,37 @@ gatedTest(
     }
   },
 );
+
+gatedTest("each WebAssembly decoder loads when the first file needs it, and only that one", [DICOM_TOOLS], async () => {
+  const dir = await Deno.makeTempDir({ prefix: "appaunet-lazy-codecs-" });
+  try {
+    const src = path.join(dir, "src.dcm"), jls = path.join(dir, "jls.dcm");
+    await Deno.writeFile(
+      src,
+      writeDicom({ rows: H, cols: W, photometric: "MONOCHROME2", pixels: px12, bitsAllocated: 16, bitsStored: 12 }),
+    );
+    run("dcmcjpls", [src, jls]);
+    // A fresh process: decode an uncompressed file, then a JPEG-LS one, through withDicomCodecs.
+    const script = `
+      import { decodeImageBytes, withDicomCodecs } from "${new URL("../mod.ts", import.meta.url).href}";
+      import { dicomCodecWasmFiles } from "${new URL("../lib/data/dicom_codecs.ts", import.meta.url).href}";
+      await withDicomCodecs(() => decodeImageBytes(Deno.readFileSync(${JSON.stringify(src)}), "src.dcm"));
+      const before = Object.keys(dicomCodecWasmFiles());
+      const img = await withDicomCodecs(() => decodeImageBytes(Deno.readFileSync(${JSON.stringify(jls)}), "jls.dcm"));
+      console.log(JSON.stringify({ before, after: Object.keys(dicomCodecWasmFiles()), width: img.width }));`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const r = JSON.parse(text);
+    assert.deepEqual(r.before, [], "an uncompressed file loaded a decoder");
+    assert.equal(r.after.length, 1, `loaded: ${r.after}`);
+    assert.match(r.after[0], /charls/i);
+    assert.equal(r.width, W);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

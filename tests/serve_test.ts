@@ -14,7 +14,7 @@ import {
 } from "../mod.ts";
 import { openModel } from "../lib/checkpoint/open_model.ts";
 import { bundlePage } from "../lib/serve/bundle_page.ts";
-import { REDUCED_DECODE } from "../lib/serve/routes.ts";
+import { REDUCED_DECODE } from "../lib/infer/predict_image.ts";
 import { tinyRunOptions } from "./run_options.ts";
 import { CHROMIUM as CHROMIUM_PRE, DICOM_TOOLS, gatedTest } from "./webgpu_helper.ts";
 import { dicomOfImage } from "../fixtures/loader_fixtures.ts";

@@ -15,5 +15,5 @@ export { exportModel } from "./export.ts";
 export type { ExportOptions } from "./export.ts";
 export { exportOnnx } from "./onnx_export.ts";
 export type { OnnxExportOptions, OnnxExportResult } from "./onnx_export.ts";
-export { predictImage } from "./predict_image.ts";
+export { predictImage, REDUCED_DECODE } from "./predict_image.ts";
 export type { LoadedModel, SingleImagePrediction } from "./predict_image.ts";

@@ -11,6 +11,24 @@ import { inferenceOutputs } from "./evaluation.ts";
 import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
 import { calibrate, decideClass } from "../checkpoint/calibration.ts";
 
+/**
+ * How far a JPEG 2000 input may be decoded below its own resolution for a model with side `size`: down to the coarsest
+ * wavelet level whose sides are still `REDUCED_DECODE × size` (`decodeImageBytes`' `minSide`). The model sees the image
+ * area-resized to its side anyway, and a 2048² X-ray then decodes in tens of milliseconds instead of most of a second
+ * (bench/README.md). `POST /v1/predict` always does it; `predict` with `reducedDecode`. Four, not two: on 20 real test
+ * X-rays enlarged to 1024² (shipped 128² model), decoding at 4× moved the TB probability by at most 0.019 and the mask
+ * by Dice ≥ 0.993 against the full decode, as much as the enlargement itself moves them (0.022, 0.996); at 2× it was
+ * 0.059 and 0.983.
+ *
+ * @example
+ * ```ts
+ * import { REDUCED_DECODE } from "@appaunet/appaunet";
+ * import assert from "node:assert/strict";
+ * assert.equal(REDUCED_DECODE * 128, 512); // the shipped model's JPEG 2000 inputs decode at ≥ 512 pixels a side
+ * ```
+ */
+export const REDUCED_DECODE = 4;
+
 /** A loaded model: its nets and the metadata inference needs. */
 export interface LoadedModel {
   /** Segmentor (absent in cls mode). */

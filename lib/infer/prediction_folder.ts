@@ -30,6 +30,8 @@ export interface PredictionIdentity {
   probabilities: boolean;
   /** DICOM SEG objects written for DICOM inputs (absent in markers written before it existed: `false`). */
   dicomSeg?: boolean;
+  /** JPEG 2000 inputs decoded at a reduced resolution (`reducedDecode`; absent: `false`). */
+  reducedDecode?: boolean;
 }
 
 /** A marker's content. */
@@ -72,7 +74,9 @@ function differences(a: PredictionIdentity | undefined, b: PredictionIdentity): 
   for (const k of ["size", "threshold", "postprocess", "probabilities"] as const) {
     if (a[k] !== b[k]) out.push(`${k} ${a[k]} → ${b[k]}`);
   }
-  if (Boolean(a.dicomSeg) !== Boolean(b.dicomSeg)) out.push(`dicomSeg ${Boolean(a.dicomSeg)} → ${Boolean(b.dicomSeg)}`);
+  for (const k of ["dicomSeg", "reducedDecode"] as const) {
+    if (Boolean(a[k]) !== Boolean(b[k])) out.push(`${k} ${Boolean(a[k])} → ${Boolean(b[k])}`);
+  }
   return out;
 }
 

@@ -14,23 +14,12 @@ import { lungMaskAt } from "../data/postprocess.ts";
 import { encodeBase64 } from "../report/base64.ts";
 import { maskPng } from "../io/overlay.ts";
 import type { OpenedModel } from "../checkpoint/open_model.ts";
-import { type LoadedModel, predictImage } from "../infer/predict_image.ts";
+import { type LoadedModel, predictImage, REDUCED_DECODE } from "../infer/predict_image.ts";
 import { APPAUNET_VERSION } from "../checkpoint/version.ts";
 import { json } from "./http.ts";
 import type { ServeLimits } from "./limits.ts";
 import { createBodyReader } from "./body.ts";
 import { pageHtml } from "./page_html.ts";
-
-/**
- * `POST /v1/predict` decodes a JPEG 2000 DICOM at the coarsest wavelet level whose sides are still this many times
- * the model's side (`decodeImageBytes`' `minSide`): the model sees the image area-resized to its side anyway, and a
- * 2048² X-ray then decodes in tens of milliseconds instead of most of a second (bench/README.md). The answer keeps
- * the image's own size. Four, not two: on 20 real test X-rays enlarged to 1024² (shipped 128² model), decoding at 4×
- * moved the TB probability by at most 0.019 and the mask by Dice ≥ 0.993 against the full decode, as much as the
- * enlargement itself moves them (0.022, 0.996); at 2× it was 0.059 and 0.983. `predict` decodes in full: it writes
- * overlays and maps at the image's resolution.
- */
-export const REDUCED_DECODE = 4;
 
 /** The JSON of a successful `POST /v1/predict`. */
 export interface PredictResponse {
@@ -100,7 +89,7 @@ function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response 
     if (bytes instanceof Response) return bytes;
     let image;
     try {
-      // JPEG 2000 decodes at the coarsest wavelet level that still has 4× the model's side (see REDUCED_DECODE).
+      // JPEG 2000 decodes at the coarsest wavelet level that still has 4× the model's side (REDUCED_DECODE).
       const minSide = REDUCED_DECODE * metadata.size;
       image = await withDicomCodecs(() =>
         decodeImageBytes(bytes, "upload", { maxPixels: inputLimits().maxPixels, minSide })
