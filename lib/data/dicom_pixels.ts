@@ -26,6 +26,9 @@ import { Decoder as JpegLosslessDecoder } from "jpeg-lossless-decoder-js";
 import dicomParser from "dicom-parser";
 import { DataError } from "./errors.ts";
 
+/** How to get a file appaunet cannot decode into one it can. */
+const CONVERT = "convert it first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg in.dcm out.dcm`";
+
 /** How a transfer syntax stores pixels. */
 export type PixelEncoding =
   | "native"
@@ -211,8 +214,7 @@ export function storedSamples(
   minSide = 0,
 ): StoredFrame {
   const ts = TRANSFER_SYNTAXES[syntax];
-  const convert = "convert it first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg in.dcm out.dcm`";
-  if (!ts) throw new DataError(name, `unsupported transfer syntax ${syntax || "(none)"}`, convert);
+  if (!ts) throw new DataError(name, `unsupported transfer syntax ${syntax || "(none)"}`, CONVERT);
   const el = ds.elements.x7fe00010;
   const n = g.rows * g.cols;
   const full = (samples: Uint8Array | Uint16Array): StoredFrame => ({ samples, width: g.cols, height: g.rows });
@@ -245,10 +247,21 @@ export function storedSamples(
       ts.name,
     ));
   }
+  return codecSamples(codestream, ts, g, name, minSide);
+}
+
+/** The WebAssembly path of {@linkcode storedSamples}: the decoder the stream needs, at the resolution asked for. */
+function codecSamples(
+  codestream: Uint8Array,
+  ts: TransferSyntax,
+  g: FrameGeometry,
+  name: string,
+  minSide: number,
+): StoredFrame {
   // JPEG with 12-bit samples (extended, process 4) needs the 12-bit build of libjpeg.
   const codecName: CodecName = ts.encoding === "jpeg-baseline" && jpegPrecision(codestream) > 8
     ? "jpeg-12"
-    : ts.encoding;
+    : ts.encoding as CodecName;
   const codec = registered[codecName];
   if (!codec) {
     const failure = loadFailures[codecName];
@@ -256,7 +269,7 @@ export function storedSamples(
       name,
       `${ts.name} needs a WebAssembly decoder (${codecName}), which is not loaded${failure ? ` (${failure})` : ""}`,
       "call `await loadDicomCodecs()` before decoding (predict, train, eval and serve load it when a file needs it), " +
-        "or " + convert,
+        "or " + CONVERT,
       codecName,
     );
   }
