@@ -1,10 +1,10 @@
 // Decoding a 2048 × 2048 12-bit chest-X-ray-sized DICOM in each compressed transfer syntax, against the shipped
 // model's own inference on the decoded image (resize + S + classifier), as `predict` and `serve` run them. JPEG 2000
-// also at the reduced resolution `serve` decodes it at (REDUCED_DECODE × the model's side), and for a 256² model.
+// and HTJ2K also at the reduced resolution `serve` decodes them at (REDUCED_DECODE × the model's side), and for a 256² model.
 //
 //   deno run -A bench/dicom_decode.ts [backend=webgpu] [runs=5]
 //
-// Needs dcmtk and GDCM (apt-get install dcmtk libgdcm-tools) to build the files. Prints a Markdown table.
+// Needs dcmtk, GDCM and OpenJPH's tools (apt-get install dcmtk libgdcm-tools openjph-tools) to build the files. Prints a Markdown table.
 import * as path from "node:path";
 import { decodeImageBytes, initBackend, loadDicomCodecs, openModel, predictImage } from "../mod.ts";
 import { writeDicom } from "../fixtures/loader_fixtures.ts";
@@ -45,6 +45,7 @@ const cases: [string, string, string[]][] = [
   ["JPEG-LS near-lossless (±2)", "dcmcjpls", ["+en", "+md", "2"]],
   ["JPEG 2000 lossless", "gdcmconv", ["--j2k"]],
   ["JPEG 2000 lossy (GDCM -q 80)", "gdcmconv", ["--j2k", "--lossy", "-q", "80"]],
+  ["HTJ2K lossless (ojph_compress, RPCL)", "ojph_compress", ["-reversible", "true"]],
 ];
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = await openModel("pretrained");
@@ -52,7 +53,31 @@ const rows: string[] = [];
 let reducedImage: ReturnType<typeof decodeImageBytes> | undefined;
 for (const [name, cmd, args] of cases) {
   const file = cmd ? path.join(dir, `${cmd}-${args.join("")}.dcm`) : src;
-  if (cmd) {
+  if (cmd === "ojph_compress") {
+    // OpenJPH writes a bare codestream from a PGM; dcmjs encapsulates it as HTJ2K Lossless RPCL.
+    const pgm = path.join(dir, "src.pgm"), j2c = path.join(dir, "src.j2c");
+    const head = new TextEncoder().encode(`P5\n${N} ${N}\n4095\n`);
+    const body = new Uint8Array(head.length + 2 * px.length);
+    body.set(head);
+    px.forEach((v, i) => ((body[head.length + 2 * i] = v >> 8), (body[head.length + 2 * i + 1] = v & 255)));
+    await Deno.writeFile(pgm, body);
+    const r = new Deno.Command(cmd, { args: ["-i", pgm, "-o", j2c, ...args], stdout: "null", stderr: "null" })
+      .outputSync();
+    if (!r.success) throw new Error(`${cmd} failed`);
+    const pixels = await Deno.readFile(j2c);
+    await Deno.writeFile(
+      file,
+      writeDicom({
+        rows: N,
+        cols: N,
+        pixels,
+        bitsAllocated: 16,
+        bitsStored: 12,
+        photometric: "MONOCHROME2",
+        transferSyntax: "1.2.840.10008.1.2.4.202",
+      }),
+    );
+  } else if (cmd) {
     const r = new Deno.Command(cmd, { args: [...args, src, file], stdout: "null", stderr: "null" }).outputSync();
     if (!r.success) throw new Error(`${cmd} failed`);
   }
@@ -68,7 +93,7 @@ for (const [name, cmd, args] of cases) {
     return { ms: median(ms), img: img! };
   };
   rows.push(`| ${name} | ${(bytes.length / 2 ** 20).toFixed(2)} MiB | ${time(0).ms.toFixed(0)} ms |`);
-  if (cmd === "gdcmconv") {
+  if (cmd === "gdcmconv" || cmd === "ojph_compress") {
     for (const side of [m.metadata.size, 256]) {
       const t = time(REDUCED_DECODE * side);
       if (side === m.metadata.size) reducedImage = t.img;

@@ -13,6 +13,7 @@ import {
   resizeArea,
   resizeBilinear,
   TRANSFER_SYNTAXES,
+  withDicomCodecs,
 } from "../mod.ts";
 import { REDUCED_DECODE } from "../lib/infer/predict_image.ts";
 import { dicomOfImage, writeDicom } from "../fixtures/loader_fixtures.ts";
@@ -392,3 +393,72 @@ gatedTest("each WebAssembly decoder loads when the first file needs it, and only
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A 12-bit image as a 16-bit big-endian PGM (maxval 4095), the input OpenJPH's `ojph_compress` reads. */
+function pgm12(px: Uint16Array, w: number, h: number): Uint8Array {
+  const head = new TextEncoder().encode(`P5\n${w} ${h}\n4095\n`);
+  const out = new Uint8Array(head.length + px.length * 2);
+  out.set(head);
+  px.forEach((v, i) => ((out[head.length + 2 * i] = v >> 8), (out[head.length + 2 * i + 1] = v & 255)));
+  return out;
+}
+
+/** The samples of a 16-bit big-endian PGM (what `ojph_expand` writes). */
+function pgmSamples(b: Uint8Array, n: number): Uint16Array {
+  const start = b.length - 2 * n;
+  return Uint16Array.from({ length: n }, (_, i) => (b[start + 2 * i] << 8) | b[start + 2 * i + 1]);
+}
+
+gatedTest(
+  "HTJ2K DICOM (OpenJPH's ojph_compress): lossless decodes pixel-identical, lossy equals ojph_expand, reduced levels work",
+  [DICOM_TOOLS],
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "appaunet-htj2k-" });
+    try {
+      const src = path.join(dir, "src.dcm"), pgm = path.join(dir, "src.pgm");
+      await Deno.writeFile(
+        src,
+        writeDicom({ rows: H, cols: W, photometric: "MONOCHROME2", pixels: px12, bitsAllocated: 16, bitsStored: 12 }),
+      );
+      await Deno.writeFile(pgm, pgm12(px12, W, H));
+      const ref = decodeImageBytes(await Deno.readFile(src), "src.dcm");
+      const cases = [
+        { syntax: "1.2.840.10008.1.2.4.201", args: ["-reversible", "true", "-prog_order", "LRCP"] },
+        { syntax: "1.2.840.10008.1.2.4.202", args: ["-reversible", "true", "-prog_order", "RPCL"] },
+        { syntax: "1.2.840.10008.1.2.4.203", args: ["-qstep", "0.002"] },
+      ];
+      for (const c of cases) {
+        const j2c = path.join(dir, `${c.syntax}.j2c`);
+        run("ojph_compress", ["-i", pgm, "-o", j2c, ...c.args]);
+        // The codestream encapsulated in a DICOM of that syntax (dcmjs writes the fragments).
+        const file = `${c.syntax}.dcm`;
+        const bytes = writeDicom({
+          rows: H,
+          cols: W,
+          photometric: "MONOCHROME2",
+          pixels: await Deno.readFile(j2c),
+          bitsAllocated: 16,
+          bitsStored: 12,
+          transferSyntax: c.syntax,
+        });
+        const got = await withDicomCodecs(() => decodeImageBytes(bytes, file));
+        assert.equal(TRANSFER_SYNTAXES[c.syntax].encoding, "htj2k");
+        if (TRANSFER_SYNTAXES[c.syntax].lossless) assert.deepEqual(got.data, ref.data, `${file}: not pixel-identical`);
+        else {
+          // Lossy: what OpenJPH's own command line decodes from the same codestream, exactly.
+          const back = path.join(dir, `${c.syntax}.pgm`);
+          run("ojph_expand", ["-i", j2c, "-o", back]);
+          const theirs = pgmSamples(await Deno.readFile(back), W * H);
+          const ours = Float32Array.from(got.data, (v) => Math.round(v * 4095));
+          assert.deepEqual(ours, Float32Array.from(theirs), `${file}: differs from ojph_expand`);
+          assert.ok(correlation(got.data, ref.data) > 0.99, `${file}: far from the source`);
+        }
+        // ojph_compress makes 5 wavelet levels: 96×80 → 48×40 is the coarsest with both sides ≥ 40.
+        const half = decodeImageBytes(bytes, file, { minSide: 40 });
+        assert.deepEqual([half.width, half.height, half.fullSize], [48, 40, { width: W, height: H }], file);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

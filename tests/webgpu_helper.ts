@@ -83,9 +83,11 @@ export const SCIPY: Precondition = {
 /** The field's DICOM tools from Debian: dcmtk, GDCM, dicom3tools and pydicom (to build and check DICOM files). */
 export const DICOM_TOOLS: Precondition = {
   name: "dicom-tools",
-  ok: ["dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmconv", "gdcmconv", "dciodvfy"].every((t) => exists(`/usr/bin/${t}`)) &&
-    exists("/usr/lib/python3/dist-packages/pydicom"),
-  fix: "apt-get install dcmtk libgdcm-tools dicom3tools python3-pydicom",
+  ok:
+    ["dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmconv", "gdcmconv", "dciodvfy", "ojph_compress", "ojph_expand"].every((t) =>
+      exists(`/usr/bin/${t}`)
+    ) && exists("/usr/lib/python3/dist-packages/pydicom"),
+  fix: "apt-get install dcmtk libgdcm-tools dicom3tools python3-pydicom openjph-tools",
 };
 /** Linux. */
 export const LINUX: Precondition = { name: "linux", ok: Deno.build.os === "linux", fix: "needs Linux" };

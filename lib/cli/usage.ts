@@ -50,8 +50,9 @@ sensitivity, specificity, confusion) metrics; --json prints them as JSON.`,
   --threshold 0.5     lung where the probability is at least this
   --probabilities     also write <id>_prob.png, the probability map as a 16-bit PNG
   --dicom-seg         for DICOM inputs also write <id>_seg.dcm, a DICOM Segmentation object of the lung mask
-  --reduced-decode    decode JPEG 2000 only down to 4 × the model's side, as serve does (a 2048² X-ray in tens of
-                      ms, not most of a second); masks keep the image's size, overlays have the decoded size
+  --reduced-decode    decode JPEG 2000 and HTJ2K only down to 4 × the model's side, as serve does (a 2048² JPEG
+                      2000 X-ray in tens of ms, not most of a second); masks keep the image's size, overlays
+                      have the decoded size
   --no-postprocess    masks as thresholded (default: keep the two largest components, fill holes)
   --shard k/n         part k of n; env/n or env take k from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
                       SLURM_ARRAY_TASK_ID (Slurm array), then 'merge' joins the shard files

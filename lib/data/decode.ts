@@ -38,7 +38,7 @@ export interface DecodedImage {
    */
   pixelSpacing?: [number, number];
   /**
-   * The image's own size when `data` holds it at a reduced resolution (a JPEG 2000 DICOM decoded with
+   * The image's own size when `data` holds it at a reduced resolution (a JPEG 2000 or HTJ2K DICOM decoded with
    * {@linkcode DecodeOptions.minSide}); absent when `width × height` is the image's own size. Masks and maps that
    * belong to the image use this size; `pixelSpacing` refers to it.
    */
@@ -50,7 +50,7 @@ export interface DecodeOptions {
   /** Largest width × height, checked from the header before decoding. Default 64 million. */
   maxPixels?: number;
   /**
-   * JPEG 2000 DICOM: decode at the coarsest resolution level whose sides are still at least this many pixels, and
+   * JPEG 2000 and HTJ2K DICOM: decode at the coarsest resolution level whose sides are still at least this many pixels, and
    * say so in `fullSize` (a JPEG 2000 codestream is a wavelet pyramid: a 2048² X-ray decodes at 512² in a sixteenth
    * of the time). Other formats decode in full. Default 0: full resolution.
    */

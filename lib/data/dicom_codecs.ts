@@ -1,7 +1,7 @@
 /**
  * `loadDicomCodecs()`: starts the WebAssembly DICOM decoders and registers them with the DICOM reader: the builds of
  * libjpeg-turbo, CharLS and OpenJPEG that the Cornerstone/OHIF viewers use (npm `@cornerstonejs/codec-*`), and the
- * 12-bit IJG libjpeg of npm `dcmjs-codecs` for 12-bit JPEG. Kept apart from the reader so that importing the library
+ * 12-bit IJG libjpeg of npm `dcmjs-codecs` for 12-bit JPEG, and OpenJPH (npm `@cornerstonejs/codec-openjph`) for HTJ2K. Kept apart from the reader so that importing the library
  * loads no WebAssembly; each decoder loads on its own, when asked for.
  *
  * @module
@@ -21,7 +21,7 @@ import {
 interface WasmDecoder {
   getEncodedBuffer(length: number): Uint8Array;
   decode(): void;
-  /** OpenJPEG only: decode without the `level` finest wavelet levels (`layer` 0: all quality layers). */
+  /** OpenJPEG and OpenJPH only: decode without the `level` finest wavelet levels (`layer` 0: all quality layers). */
   decodeSubResolution?(level: number, layer: number): void;
   getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean };
   getDecodedBuffer(): Uint8Array;
@@ -42,8 +42,8 @@ export interface LoadDicomCodecsOptions {
    */
   wasmBase?: string;
   /**
-   * Which decoders to load: `"jpeg-baseline"` (8-bit JPEG), `"jpeg-12"` (12-bit JPEG), `"jpeg-ls"`, `"jpeg-2000"`.
-   * Default: all of them.
+   * Which decoders to load: `"jpeg-baseline"` (8-bit JPEG), `"jpeg-12"` (12-bit JPEG), `"jpeg-ls"`, `"jpeg-2000"`,
+   * `"htj2k"`. Default: all of them.
    */
   codecs?: readonly CodecName[];
 }
@@ -63,7 +63,7 @@ function wrap(module: CodecModule, decoderName: string): Decode {
     const d = new module[decoderName]();
     try {
       d.getEncodedBuffer(codestream.length).set(codestream);
-      // OpenJPEG: leave out the `reduce` finest wavelet levels (J2KDecoder.decodeSubResolution(level, layer)).
+      // OpenJPEG, OpenJPH: leave out the `reduce` finest wavelet levels (decodeSubResolution(level, layer)).
       if (frame.reduce > 0 && d.decodeSubResolution) d.decodeSubResolution(frame.reduce, 0);
       else d.decode();
       const info = d.getFrameInfo();
@@ -154,6 +154,8 @@ const LOADERS: Record<CodecName, (wasmBase?: string) => Promise<Decode>> = {
     wrap(await cornerstone(() => import("@cornerstonejs/codec-charls/decodewasmjs"), base), "JpegLSDecoder"),
   "jpeg-2000": async (base) =>
     wrap(await cornerstone(() => import("@cornerstonejs/codec-openjpeg/decodewasmjs"), base), "J2KDecoder"),
+  htj2k: async (base) =>
+    wrap(await cornerstone(() => import("@cornerstonejs/codec-openjph/wasmjs"), base), "HTJ2KDecoder"),
 };
 
 /**

@@ -17,7 +17,10 @@
  * - RLE lossless (PS3.5 Annex G): decoded here. It is 40 lines of PackBits; no maintained npm package offers it on
  *   its own (the Cornerstone loader has one inside, not exported), and the tests check it pixel-identical against
  *   dcmtk's `dcmcrle`.
- * - Not read: JPEG-XL and HTJ2K, multi-frame images, colour.
+ * - HTJ2K (High-Throughput JPEG 2000, lossless, lossless RPCL and lossy), as cloud archives store it: the WebAssembly
+ *   build of OpenJPH the Cornerstone/OHIF viewers use (npm `@cornerstonejs/codec-openjph`); reduced resolution as
+ *   JPEG 2000.
+ * - Not read: JPEG-XL, multi-frame images, colour.
  *
  * @module
  */
@@ -37,7 +40,8 @@ export type PixelEncoding =
   | "jpeg-lossless"
   | "jpeg-baseline"
   | "jpeg-ls"
-  | "jpeg-2000";
+  | "jpeg-2000"
+  | "htj2k";
 
 /** A transfer syntax appaunet reads. */
 export interface TransferSyntax {
@@ -74,15 +78,18 @@ export const TRANSFER_SYNTAXES: Readonly<Record<string, TransferSyntax>> = {
   "1.2.840.10008.1.2.4.81": { name: "JPEG-LS Near-Lossless", encoding: "jpeg-ls", lossless: false },
   "1.2.840.10008.1.2.4.90": { name: "JPEG 2000 (Lossless Only)", encoding: "jpeg-2000", lossless: true },
   "1.2.840.10008.1.2.4.91": { name: "JPEG 2000", encoding: "jpeg-2000", lossless: false },
+  "1.2.840.10008.1.2.4.201": { name: "HTJ2K Lossless", encoding: "htj2k", lossless: true },
+  "1.2.840.10008.1.2.4.202": { name: "HTJ2K Lossless RPCL", encoding: "htj2k", lossless: true },
+  "1.2.840.10008.1.2.4.203": { name: "HTJ2K", encoding: "htj2k", lossless: false },
 };
 
 /** A WebAssembly decoder: {@linkcode DicomCodecs}' names. */
-export type CodecName = "jpeg-baseline" | "jpeg-12" | "jpeg-ls" | "jpeg-2000";
+export type CodecName = "jpeg-baseline" | "jpeg-12" | "jpeg-ls" | "jpeg-2000" | "htj2k";
 
 /** What a WebAssembly decoder is told about the frame it decodes (from the DICOM header). */
 export interface CodecRequest extends FrameGeometry {
   /**
-   * JPEG 2000 only: how many resolution levels to leave out (0: full resolution; r: each side divided by 2^r,
+   * JPEG 2000 and HTJ2K only: how many resolution levels to leave out (0: full resolution; r: each side divided by 2^r,
    * rounded up). Other decoders receive 0.
    */
   reduce: number;
@@ -123,7 +130,7 @@ export class DicomCodecsNeeded extends DataError {
 export type DicomCodecs = Record<CodecName, (codestream: Uint8Array, frame: CodecRequest) => CodecFrame>;
 
 /** Every decoder name, in the order `loadDicomCodecs()` loads them. */
-export const CODEC_NAMES: readonly CodecName[] = ["jpeg-baseline", "jpeg-12", "jpeg-ls", "jpeg-2000"];
+export const CODEC_NAMES: readonly CodecName[] = ["jpeg-baseline", "jpeg-12", "jpeg-ls", "jpeg-2000", "htj2k"];
 
 let registered: Partial<DicomCodecs> = {};
 const loadFailures: Partial<Record<CodecName, string>> = {};
@@ -201,7 +208,7 @@ export interface StoredFrame {
  * @param syntax the transfer syntax UID
  * @param g rows, columns and the sample format
  * @param name the file, for errors
- * @param minSide JPEG 2000 only: decode at the coarsest resolution level whose sides are still at least this many
+ * @param minSide JPEG 2000 and HTJ2K only: decode at the coarsest resolution level whose sides are still at least this many
  *   pixels (0, the default: full resolution). Other syntaxes always decode in full.
  * @returns the samples and the size they have
  * @throws {DataError} for a syntax not read, a codec not loaded, or a frame that does not match the header
@@ -273,7 +280,8 @@ function codecSamples(
       codecName,
     );
   }
-  const j2k = codecName === "jpeg-2000" ? j2kLayout(codestream) : undefined;
+  // HTJ2K (JPEG 2000 Part 15) keeps Part 1's codestream markers and wavelet levels.
+  const j2k = codecName === "jpeg-2000" || codecName === "htj2k" ? j2kLayout(codestream) : undefined;
   let reduce = 0;
   if (j2k && minSide > 0) {
     while (

@@ -12,7 +12,7 @@ import type { ModelMetadata } from "../checkpoint/model_metadata.ts";
 import { calibrate, decideClass } from "../checkpoint/calibration.ts";
 
 /**
- * How far a JPEG 2000 input may be decoded below its own resolution for a model with side `size`: down to the coarsest
+ * How far a JPEG 2000 or HTJ2K input may be decoded below its own resolution for a model with side `size`: down to the coarsest
  * wavelet level whose sides are still `REDUCED_DECODE × size` (`decodeImageBytes`' `minSide`). The model sees the image
  * area-resized to its side anyway, and a 2048² X-ray then decodes in tens of milliseconds instead of most of a second
  * (bench/README.md). `POST /v1/predict` always does it; `predict` with `reducedDecode`. Four, not two: on 20 real test

@@ -89,7 +89,7 @@ function createPredictRoute(ctx: RouteContext, auth: (req: Request) => Response 
     if (bytes instanceof Response) return bytes;
     let image;
     try {
-      // JPEG 2000 decodes at the coarsest wavelet level that still has 4× the model's side (REDUCED_DECODE).
+      // JPEG 2000 and HTJ2K decode at the coarsest wavelet level that still has 4× the model's side (REDUCED_DECODE).
       const minSide = REDUCED_DECODE * metadata.size;
       image = await withDicomCodecs(() =>
         decodeImageBytes(bytes, "upload", { maxPixels: inputLimits().maxPixels, minSide })
