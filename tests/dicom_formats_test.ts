@@ -27,6 +27,17 @@ const px12 = Uint16Array.from({ length: W * H }, (_, i) => {
   return Math.min(4095, lung + ((x * 37 + y * 91 + ((x * y) % 13) * 29) % 700));
 });
 const px8 = Uint8Array.from(px12, (v) => v >> 4);
+/** The 12-bit source as an uncompressed DICOM, in the given transfer syntax's pixel data when `pixels` is a codestream. */
+const dicom12 = (pixels: Uint16Array | Uint8Array = px12, transferSyntax?: string) =>
+  writeDicom({
+    rows: H,
+    cols: W,
+    photometric: "MONOCHROME2",
+    pixels,
+    bitsAllocated: 16,
+    bitsStored: 12,
+    ...(transferSyntax ? { transferSyntax } : {}),
+  });
 
 function run(cmd: string, args: string[]): void {
   const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
@@ -364,10 +375,7 @@ gatedTest("each WebAssembly decoder loads when the first file needs it, and only
   const dir = await Deno.makeTempDir({ prefix: "appaunet-lazy-codecs-" });
   try {
     const src = path.join(dir, "src.dcm"), jls = path.join(dir, "jls.dcm");
-    await Deno.writeFile(
-      src,
-      writeDicom({ rows: H, cols: W, photometric: "MONOCHROME2", pixels: px12, bitsAllocated: 16, bitsStored: 12 }),
-    );
+    await Deno.writeFile(src, dicom12());
     run("dcmcjpls", [src, jls]);
     // A fresh process: decode an uncompressed file, then a JPEG-LS one, through withDicomCodecs.
     const script = `
@@ -416,10 +424,7 @@ gatedTest(
     const dir = await Deno.makeTempDir({ prefix: "appaunet-htj2k-" });
     try {
       const src = path.join(dir, "src.dcm"), pgm = path.join(dir, "src.pgm");
-      await Deno.writeFile(
-        src,
-        writeDicom({ rows: H, cols: W, photometric: "MONOCHROME2", pixels: px12, bitsAllocated: 16, bitsStored: 12 }),
-      );
+      await Deno.writeFile(src, dicom12());
       await Deno.writeFile(pgm, pgm12(px12, W, H));
       const ref = decodeImageBytes(await Deno.readFile(src), "src.dcm");
       const cases = [
@@ -432,15 +437,7 @@ gatedTest(
         run("ojph_compress", ["-i", pgm, "-o", j2c, ...c.args]);
         // The codestream encapsulated in a DICOM of that syntax (dcmjs writes the fragments).
         const file = `${c.syntax}.dcm`;
-        const bytes = writeDicom({
-          rows: H,
-          cols: W,
-          photometric: "MONOCHROME2",
-          pixels: await Deno.readFile(j2c),
-          bitsAllocated: 16,
-          bitsStored: 12,
-          transferSyntax: c.syntax,
-        });
+        const bytes = dicom12(await Deno.readFile(j2c), c.syntax);
         const got = await withDicomCodecs(() => decodeImageBytes(bytes, file));
         assert.equal(TRANSFER_SYNTAXES[c.syntax].encoding, "htj2k");
         if (TRANSFER_SYNTAXES[c.syntax].lossless) assert.deepEqual(got.data, ref.data, `${file}: not pixel-identical`);
