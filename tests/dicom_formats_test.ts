@@ -81,6 +81,7 @@ gatedTest(
         { file: "rle8", syntax: "1.2.840.10008.1.2.5", make: ["dcmcrle", []], ref: ref8, tol: 0 },
         { file: "jpegll", syntax: "1.2.840.10008.1.2.4.57", make: ["dcmcjpeg", ["+el"]], ref: ref12, tol: 0 },
         { file: "jpegsv1", syntax: "1.2.840.10008.1.2.4.70", make: ["dcmcjpeg", ["+e1"]], ref: ref12, tol: 0 },
+        { file: "jpegsv1_8", syntax: "1.2.840.10008.1.2.4.70", make: ["dcmcjpeg", ["+e1"]], ref: ref8, tol: 0 },
         { file: "jls", syntax: "1.2.840.10008.1.2.4.80", make: ["dcmcjpls", ["+el"]], ref: ref12, tol: 0 },
         {
           file: "jlsnear",
@@ -371,36 +372,62 @@ gatedTest(
   },
 );
 
-gatedTest("each WebAssembly decoder loads when the first file needs it, and only that one", [DICOM_TOOLS], async () => {
-  const dir = await Deno.makeTempDir({ prefix: "appaunet-lazy-codecs-" });
-  try {
-    const src = path.join(dir, "src.dcm"), jls = path.join(dir, "jls.dcm");
-    await Deno.writeFile(src, dicom12());
-    run("dcmcjpls", [src, jls]);
-    // A fresh process: decode an uncompressed file, then a JPEG-LS one, through withDicomCodecs.
-    const script = `
-      import { decodeImageBytes, withDicomCodecs } from "${new URL("../mod.ts", import.meta.url).href}";
-      import { dicomCodecWasmFiles } from "${new URL("../lib/data/dicom_codecs.ts", import.meta.url).href}";
-      await withDicomCodecs(() => decodeImageBytes(Deno.readFileSync(${JSON.stringify(src)}), "src.dcm"));
-      const before = Object.keys(dicomCodecWasmFiles());
-      const img = await withDicomCodecs(() => decodeImageBytes(Deno.readFileSync(${JSON.stringify(jls)}), "jls.dcm"));
-      console.log(JSON.stringify({ before, after: Object.keys(dicomCodecWasmFiles()), width: img.width }));`;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, script],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const r = JSON.parse(text);
-    assert.deepEqual(r.before, [], "an uncompressed file loaded a decoder");
-    assert.equal(r.after.length, 1, `loaded: ${r.after}`);
-    assert.match(r.after[0], /charls/i);
-    assert.equal(r.width, W);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+gatedTest(
+  "each WebAssembly decoder loads when the first file needs it, and only that one; JPEG lossless has a fallback",
+  [DICOM_TOOLS],
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "appaunet-lazy-codecs-" });
+    try {
+      const src = path.join(dir, "src.dcm"), jls = path.join(dir, "jls.dcm"), sv1 = path.join(dir, "sv1.dcm");
+      await Deno.writeFile(src, dicom12());
+      run("dcmcjpls", [src, jls]);
+      run("dcmcjpeg", ["+e1", src, sv1]);
+      const mod = new URL("../mod.ts", import.meta.url).href;
+      const codecs = new URL("../lib/data/dicom_codecs.ts", import.meta.url).href;
+      const pixels = new URL("../lib/data/dicom_pixels.ts", import.meta.url).href;
+      /** Runs a script in a fresh process (nothing loaded yet) and returns the JSON its last line prints. */
+      const fresh = async (script: string) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, script],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.ok(out.success, new TextDecoder().decode(out.stderr));
+        return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      };
+      const read = (f: string) => `Deno.readFileSync(${JSON.stringify(f)})`;
+      // Uncompressed, then JPEG-LS, then JPEG lossless, through withDicomCodecs.
+      const r = await fresh(`
+      import { decodeImageBytes, withDicomCodecs } from "${mod}";
+      import { dicomCodecWasmFiles } from "${codecs}";
+      const loaded = () => Object.keys(dicomCodecWasmFiles());
+      await withDicomCodecs(() => decodeImageBytes(${read(src)}, "src.dcm"));
+      const before = loaded();
+      const img = await withDicomCodecs(() => decodeImageBytes(${read(jls)}, "jls.dcm"));
+      const afterJls = loaded();
+      await withDicomCodecs(() => decodeImageBytes(${read(sv1)}, "sv1.dcm"));
+      console.log(JSON.stringify({ before, afterJls, afterSv1: loaded(), width: img.width }));`);
+      assert.deepEqual(r.before, [], "an uncompressed file loaded a decoder");
+      assert.equal(r.afterJls.length, 1, `loaded: ${r.afterJls}`);
+      assert.match(r.afterJls[0], /charls/i);
+      assert.equal(r.width, W);
+      assert.ok(
+        r.afterSv1.includes("dcmjs-native-codecs.wasm"),
+        `JPEG lossless did not load IJG libjpeg: ${r.afterSv1}`,
+      );
+      // Where IJG libjpeg cannot load, JPEG lossless still decodes (pure JavaScript), to the same pixels.
+      const f = await fresh(`
+      import { decodeImageBytes } from "${mod}";
+      import { dicomCodecFailed } from "${pixels}";
+      dicomCodecFailed("ijg", "no WebAssembly here");
+      const a = decodeImageBytes(${read(sv1)}, "sv1.dcm").data, b = decodeImageBytes(${read(src)}, "src.dcm").data;
+      console.log(JSON.stringify({ same: a.every((v, i) => v === b[i]) }));`);
+      assert.equal(f.same, true);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
 /** A 12-bit image as a 16-bit big-endian PGM (maxval 4095), the input OpenJPH's `ojph_compress` reads. */
 function pgm12(px: Uint16Array, w: number, h: number): Uint8Array {

@@ -344,7 +344,7 @@ gatedTest(
     }
     const m = await openModel(model);
     const want = await predictImage(m, decodeImageBytes(await Deno.readFile(raw), "wide.dcm"));
-    await loadDicomCodecs({ codecs: ["jpeg-12"] });
+    await loadDicomCodecs({ codecs: ["ijg"] });
     const want12 = await predictImage(m, decodeImageBytes(await Deno.readFile(j12), "wide-j12.dcm"));
     m.dispose();
     const s = await serveModel({

@@ -1,7 +1,7 @@
 /**
  * `loadDicomCodecs()`: starts the WebAssembly DICOM decoders and registers them with the DICOM reader: the builds of
  * libjpeg-turbo, CharLS and OpenJPEG that the Cornerstone/OHIF viewers use (npm `@cornerstonejs/codec-*`), and the
- * 12-bit IJG libjpeg of npm `dcmjs-codecs` for 12-bit JPEG, and OpenJPH (npm `@cornerstonejs/codec-openjph`) for HTJ2K. Kept apart from the reader so that importing the library
+ * IJG libjpeg of npm `dcmjs-codecs` for 12-bit and lossless JPEG, and OpenJPH (npm `@cornerstonejs/codec-openjph`) for HTJ2K. Kept apart from the reader so that importing the library
  * loads no WebAssembly; each decoder loads on its own, when asked for.
  *
  * @module
@@ -42,7 +42,8 @@ export interface LoadDicomCodecsOptions {
    */
   wasmBase?: string;
   /**
-   * Which decoders to load: `"jpeg-baseline"` (8-bit JPEG), `"jpeg-12"` (12-bit JPEG), `"jpeg-ls"`, `"jpeg-2000"`,
+   * Which decoders to load: `"jpeg-baseline"` (8-bit JPEG), `"ijg"` (12-bit and lossless JPEG), `"jpeg-ls"`,
+   * `"jpeg-2000"`,
    * `"htj2k"`. Default: all of them.
    */
   codecs?: readonly CodecName[];
@@ -108,8 +109,11 @@ interface DcmjsCodecs {
 
 const DCMJS_WASM = "dcmjs-native-codecs.wasm";
 
-/** 12-bit JPEG through `dcmjs-codecs` (its WebAssembly holds IJG libjpeg built for 8, 12 and 16 bits, as dcmtk). */
-async function dcmjsJpeg12(wasmBase?: string): Promise<Decode> {
+/**
+ * 12-bit and lossless JPEG through `dcmjs-codecs` (its WebAssembly holds IJG libjpeg built for 8, 12 and 16 bits, as
+ * dcmtk uses it).
+ */
+async function dcmjsIjg(wasmBase?: string): Promise<Decode> {
   const { NativeCodecs, Context } = (await import("dcmjs-codecs")).default as unknown as DcmjsCodecs;
   let wasm = wasmBase ? wasmBase + DCMJS_WASM : undefined;
   if (!wasm) {
@@ -149,7 +153,7 @@ async function dcmjsJpeg12(wasmBase?: string): Promise<Decode> {
 const LOADERS: Record<CodecName, (wasmBase?: string) => Promise<Decode>> = {
   "jpeg-baseline": async (base) =>
     wrap(await cornerstone(() => import("@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs"), base), "JPEGDecoder"),
-  "jpeg-12": dcmjsJpeg12,
+  ijg: dcmjsIjg,
   "jpeg-ls": async (base) =>
     wrap(await cornerstone(() => import("@cornerstonejs/codec-charls/decodewasmjs"), base), "JpegLSDecoder"),
   "jpeg-2000": async (base) =>

@@ -4,13 +4,14 @@
  *
  * - Native: implicit and explicit VR little endian, explicit VR big endian (samples byte-swapped), deflated explicit
  *   VR little endian (inflated by `dicomInflater`, with npm `fflate`).
- * - JPEG lossless (process 14, any predictor incl. SV1): npm `jpeg-lossless-decoder-js` (pure JavaScript).
+ * - JPEG lossless (process 14, any predictor incl. SV1) and JPEG extended with 12-bit samples (process 4): IJG
+ *   libjpeg built for 8, 12 and 16 bits, as dcmtk uses it, inside npm `dcmjs-codecs` (WebAssembly; libjpeg-turbo's
+ *   published build is 8-bit only, and no other maintained package decodes 12-bit lossy JPEG). JPEG lossless falls back
+ *   to npm `jpeg-lossless-decoder-js` (pure JavaScript, ≈ 4× slower) where that WebAssembly cannot load.
  * - JPEG baseline and extended with 8-bit samples, JPEG-LS (lossless and near-lossless), JPEG 2000 (lossless and
  *   lossy): the WebAssembly builds of libjpeg-turbo, CharLS and OpenJPEG that the Cornerstone/OHIF viewers use
  *   (npm `@cornerstonejs/codec-*`). JPEG 2000 can be decoded at a reduced resolution level (`minSide`): the finer
  *   wavelet levels hold most of the coded data, and a model that sees 256 pixels needs none of them.
- * - JPEG extended with 12-bit samples (process 4): the 12-bit IJG libjpeg inside npm `dcmjs-codecs` (WebAssembly;
- *   libjpeg-turbo's published build is 8-bit only, and no other maintained package decodes 12-bit lossy JPEG).
  * - The WebAssembly decoders need an asynchronous start: `loadDicomCodecs()` (dicom_codecs.ts) registers them here;
  *   `predict`, `train`, `evaluate` and `serve` load the one a file needs the first time it needs it
  *   (`withDicomCodecs`).
@@ -84,7 +85,7 @@ export const TRANSFER_SYNTAXES: Readonly<Record<string, TransferSyntax>> = {
 };
 
 /** A WebAssembly decoder: {@linkcode DicomCodecs}' names. */
-export type CodecName = "jpeg-baseline" | "jpeg-12" | "jpeg-ls" | "jpeg-2000" | "htj2k";
+export type CodecName = "jpeg-baseline" | "ijg" | "jpeg-ls" | "jpeg-2000" | "htj2k";
 
 /** What a WebAssembly decoder is told about the frame it decodes (from the DICOM header). */
 export interface CodecRequest extends FrameGeometry {
@@ -130,7 +131,7 @@ export class DicomCodecsNeeded extends DataError {
 export type DicomCodecs = Record<CodecName, (codestream: Uint8Array, frame: CodecRequest) => CodecFrame>;
 
 /** Every decoder name, in the order `loadDicomCodecs()` loads them. */
-export const CODEC_NAMES: readonly CodecName[] = ["jpeg-baseline", "jpeg-12", "jpeg-ls", "jpeg-2000", "htj2k"];
+export const CODEC_NAMES: readonly CodecName[] = ["jpeg-baseline", "ijg", "jpeg-ls", "jpeg-2000", "htj2k"];
 
 let registered: Partial<DicomCodecs> = {};
 const loadFailures: Partial<Record<CodecName, string>> = {};
@@ -242,6 +243,10 @@ export function storedSamples(
   }
   const codestream = dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, el.fragments.length);
   if (ts.encoding === "rle") return full(decodeRle(codestream, g));
+  // JPEG lossless through IJG libjpeg (WebAssembly, ≈ 4× faster); the pure-JavaScript decoder when it cannot load.
+  if (ts.encoding === "jpeg-lossless" && (registered.ijg || !loadFailures.ijg)) {
+    return codecSamples(codestream, ts, g, name, minSide);
+  }
   if (ts.encoding === "jpeg-lossless") {
     // decompress() returns the samples' bytes (an ArrayBuffer, or a view of one).
     const out = new JpegLosslessDecoder().decompress(codestream) as unknown as ArrayBuffer | ArrayBufferView;
@@ -265,9 +270,10 @@ function codecSamples(
   name: string,
   minSide: number,
 ): StoredFrame {
-  // JPEG with 12-bit samples (extended, process 4) needs the 12-bit build of libjpeg.
-  const codecName: CodecName = ts.encoding === "jpeg-baseline" && jpegPrecision(codestream) > 8
-    ? "jpeg-12"
+  // JPEG with 12-bit samples (extended, process 4) and JPEG lossless go to IJG libjpeg's 12/16-bit builds.
+  const codecName: CodecName = ts.encoding === "jpeg-lossless" ||
+      (ts.encoding === "jpeg-baseline" && jpegPrecision(codestream) > 8)
+    ? "ijg"
     : ts.encoding as CodecName;
   const codec = registered[codecName];
   if (!codec) {
