@@ -1,10 +1,12 @@
 // Decoding a 2048 × 2048 12-bit chest-X-ray-sized DICOM in each compressed transfer syntax, against the shipped
 // model's own inference on the decoded image (resize + S + classifier), as `predict` and `serve` run them. JPEG 2000
-// and HTJ2K also at the reduced resolution `serve` decodes them at (REDUCED_DECODE × the model's side), and for a 256² model.
+// and HTJ2K also at the reduced resolution `serve` decodes them at (REDUCED_DECODE × the model's side), and for a
+// 256² model.
 //
 //   deno run -A bench/dicom_decode.ts [backend=webgpu] [runs=5]
 //
-// Needs dcmtk, GDCM and OpenJPH's tools (apt-get install dcmtk libgdcm-tools openjph-tools) to build the files. Prints a Markdown table.
+// Needs dcmtk, GDCM and OpenJPH's tools (apt-get install dcmtk libgdcm-tools openjph-tools) to build the files.
+// Prints a Markdown table.
 import * as path from "node:path";
 import { decodeImageBytes, initBackend, loadDicomCodecs, openModel, predictImage } from "../mod.ts";
 import { writeDicom } from "../fixtures/loader_fixtures.ts";

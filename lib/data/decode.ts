@@ -50,9 +50,9 @@ export interface DecodeOptions {
   /** Largest width × height, checked from the header before decoding. Default 64 million. */
   maxPixels?: number;
   /**
-   * JPEG 2000 and HTJ2K DICOM: decode at the coarsest resolution level whose sides are still at least this many pixels, and
-   * say so in `fullSize` (a JPEG 2000 codestream is a wavelet pyramid: a 2048² X-ray decodes at 512² in a sixteenth
-   * of the time). Other formats decode in full. Default 0: full resolution.
+   * JPEG 2000 and HTJ2K DICOM: decode at the coarsest resolution level whose sides are still at least this many
+   * pixels, and say so in `fullSize` (a JPEG 2000 codestream is a wavelet pyramid: a 2048² X-ray decodes at 512² in
+   * a sixteenth of the time). Other formats decode in full. Default 0: full resolution.
    */
   minSide?: number;
 }

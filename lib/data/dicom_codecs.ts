@@ -1,8 +1,8 @@
 /**
  * `loadDicomCodecs()`: starts the WebAssembly DICOM decoders and registers them with the DICOM reader: the builds of
- * libjpeg-turbo, CharLS and OpenJPEG that the Cornerstone/OHIF viewers use (npm `@cornerstonejs/codec-*`), and the
- * IJG libjpeg of npm `dcmjs-codecs` for 12-bit and lossless JPEG, and OpenJPH (npm `@cornerstonejs/codec-openjph`) for HTJ2K. Kept apart from the reader so that importing the library
- * loads no WebAssembly; each decoder loads on its own, when asked for.
+ * libjpeg-turbo, CharLS, OpenJPEG and OpenJPH (HTJ2K) that the Cornerstone/OHIF viewers use (npm
+ * `@cornerstonejs/codec-*`), and the IJG libjpeg of npm `dcmjs-codecs` for 12-bit and lossless JPEG. Kept apart from
+ * the reader so that importing the library loads no WebAssembly; each decoder loads on its own, when asked for.
  *
  * @module
  */
@@ -43,8 +43,7 @@ export interface LoadDicomCodecsOptions {
   wasmBase?: string;
   /**
    * Which decoders to load: `"jpeg-baseline"` (8-bit JPEG), `"ijg"` (12-bit and lossless JPEG), `"jpeg-ls"`,
-   * `"jpeg-2000"`,
-   * `"htj2k"`. Default: all of them.
+   * `"jpeg-2000"`, `"htj2k"`. Default: all of them.
    */
   codecs?: readonly CodecName[];
 }
@@ -165,7 +164,7 @@ const LOADERS: Record<CodecName, (wasmBase?: string) => Promise<Decode>> = {
 /**
  * Loads and registers WebAssembly DICOM decoders (each once; later calls return at once). `predict`, `train`,
  * `evaluate` and `serve` load the one a file needs when it needs it (`withDicomCodecs`); call this yourself before
- * `decodeImageBytes` on JPEG, JPEG-LS or JPEG 2000 DICOM.
+ * `decodeImageBytes` on JPEG, JPEG-LS, JPEG 2000 or HTJ2K DICOM.
  *
  * @example
  * ```ts

@@ -209,8 +209,8 @@ export interface StoredFrame {
  * @param syntax the transfer syntax UID
  * @param g rows, columns and the sample format
  * @param name the file, for errors
- * @param minSide JPEG 2000 and HTJ2K only: decode at the coarsest resolution level whose sides are still at least this many
- *   pixels (0, the default: full resolution). Other syntaxes always decode in full.
+ * @param minSide JPEG 2000 and HTJ2K only: decode at the coarsest resolution level whose sides are still at least
+ *   this many pixels (0, the default: full resolution). Other syntaxes always decode in full.
  * @returns the samples and the size they have
  * @throws {DataError} for a syntax not read, a codec not loaded, or a frame that does not match the header
  */
@@ -344,7 +344,8 @@ function j2kLayout(
     if (marker === 0x51 && i + 22 <= b.length) {
       size = { x: v.getUint32(i + 6), y: v.getUint32(i + 10), x0: v.getUint32(i + 14), y0: v.getUint32(i + 18) };
     } else if (marker === 0x52 && i + 10 <= b.length) levels = Math.min(levels, b[i + 9]); // COD: SPcod[0]
-    else if (marker === 0x53 && i + 7 <= b.length) levels = Math.min(levels, b[i + 6]); // COC (one component: 1-byte index)
+    // COC (one component, so a 1-byte component index): SPcoc[0]
+    else if (marker === 0x53 && i + 7 <= b.length) levels = Math.min(levels, b[i + 6]);
     i += 2 + len;
   }
   if (!size || !Number.isFinite(levels)) return undefined;

@@ -77,10 +77,10 @@ export interface PredictOptions {
    */
   postprocess?: boolean;
   /**
-   * Decode JPEG 2000 and HTJ2K inputs only down to the wavelet level that still has `REDUCED_DECODE` (4) × the model's side, as
-   * `serve` does (a 2048² JPEG 2000 X-ray in ≈ 35 ms instead of ≈ 0.6 s; see `REDUCED_DECODE` for what it changes). Masks,
-   * probability maps and DICOM SEG keep the image's own size; the overlay is drawn at the decoded size. Other formats
-   * decode in full either way. Default `false`: every input decodes in full.
+   * Decode JPEG 2000 and HTJ2K inputs only down to the wavelet level that still has `REDUCED_DECODE` (4) × the
+   * model's side, as `serve` does (a 2048² JPEG 2000 X-ray in ≈ 35 ms instead of ≈ 0.6 s; see `REDUCED_DECODE` for
+   * what it changes). Masks, probability maps and DICOM SEG keep the image's own size; the overlay is drawn at the
+   * decoded size. Other formats decode in full either way. Default `false`: every input decodes in full.
    */
   reducedDecode?: boolean;
 }
