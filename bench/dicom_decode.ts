@@ -9,7 +9,7 @@
 // Prints a Markdown table.
 import * as path from "node:path";
 import { decodeImageBytes, initBackend, loadDicomCodecs, openModel, predictImage } from "../mod.ts";
-import { writeDicom } from "../fixtures/loader_fixtures.ts";
+import { pgm12, writeDicom } from "../fixtures/loader_fixtures.ts";
 import { createRng } from "../lib/data/rng.ts";
 import { REDUCED_DECODE } from "../lib/infer/predict_image.ts";
 
@@ -58,11 +58,7 @@ for (const [name, cmd, args] of cases) {
   if (cmd === "ojph_compress") {
     // OpenJPH writes a bare codestream from a PGM; dcmjs encapsulates it as HTJ2K Lossless RPCL.
     const pgm = path.join(dir, "src.pgm"), j2c = path.join(dir, "src.j2c");
-    const head = new TextEncoder().encode(`P5\n${N} ${N}\n4095\n`);
-    const body = new Uint8Array(head.length + 2 * px.length);
-    body.set(head);
-    px.forEach((v, i) => ((body[head.length + 2 * i] = v >> 8), (body[head.length + 2 * i + 1] = v & 255)));
-    await Deno.writeFile(pgm, body);
+    await Deno.writeFile(pgm, pgm12(px, N, N));
     const r = new Deno.Command(cmd, { args: ["-i", pgm, "-o", j2c, ...args], stdout: "null", stderr: "null" })
       .outputSync();
     if (!r.success) throw new Error(`${cmd} failed`);

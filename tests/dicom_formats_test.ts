@@ -16,7 +16,7 @@ import {
   withDicomCodecs,
 } from "../mod.ts";
 import { REDUCED_DECODE } from "../lib/infer/predict_image.ts";
-import { dicomOfImage, writeDicom } from "../fixtures/loader_fixtures.ts";
+import { dicomOfImage, pgm12, writeDicom } from "../fixtures/loader_fixtures.ts";
 import { DICOM_TOOLS, gatedTest, REAL_DATA, REAL_DATA_CSV } from "./webgpu_helper.ts";
 
 const W = 96, H = 80;
@@ -428,15 +428,6 @@ gatedTest(
     }
   },
 );
-
-/** A 12-bit image as a 16-bit big-endian PGM (maxval 4095), the input OpenJPH's `ojph_compress` reads. */
-function pgm12(px: Uint16Array, w: number, h: number): Uint8Array {
-  const head = new TextEncoder().encode(`P5\n${w} ${h}\n4095\n`);
-  const out = new Uint8Array(head.length + px.length * 2);
-  out.set(head);
-  px.forEach((v, i) => ((out[head.length + 2 * i] = v >> 8), (out[head.length + 2 * i + 1] = v & 255)));
-  return out;
-}
 
 /** The samples of a 16-bit big-endian PGM (what `ojph_expand` writes). */
 function pgmSamples(b: Uint8Array, n: number): Uint16Array {

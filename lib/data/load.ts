@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type DecodedImage, decodeImageBytes, type DecodeOptions } from "./decode.ts";
+import { type DecodedImage, decodeImageBytes } from "./decode.ts";
 import { DataError } from "./errors.ts";
 import { resizeMaskNearest } from "./resize.ts";
 import { type LoadImageOptions, prepareImage } from "./prepare_image.ts";
@@ -133,15 +133,9 @@ export function readFileChecked(path: string): Uint8Array {
   }
 }
 
-/**
- * Decodes a file from disk (format sniffed from its bytes), within the {@linkcode InputLimits}.
- *
- * @param path the file
- * @param opts `minSide`: JPEG 2000 at a reduced resolution (see `DecodeOptions`)
- * @returns the decoded plane
- */
-export function decodeFile(path: string, opts: Pick<DecodeOptions, "minSide"> = {}): DecodedImage {
-  return decodeImageBytes(readFileChecked(path), path, { maxPixels: limits.maxPixels, ...opts });
+/** Decodes a file from disk (format sniffed from its bytes), within the {@linkcode InputLimits}. */
+export function decodeFile(path: string): DecodedImage {
+  return decodeImageBytes(readFileChecked(path), path, { maxPixels: limits.maxPixels });
 }
 
 /**

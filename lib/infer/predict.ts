@@ -19,9 +19,9 @@ import { lungMaskAt } from "../data/postprocess.ts";
 import { calibrate, decideClass } from "../checkpoint/calibration.ts";
 import * as tf from "@tensorflow/tfjs";
 import * as path from "node:path";
-import type { DecodedImage } from "../data/decode.ts";
+import { type DecodedImage, decodeImageBytes } from "../data/decode.ts";
 import { DataError } from "../data/errors.ts";
-import { decodeFile } from "../data/load.ts";
+import { inputLimits, readFileChecked } from "../data/load.ts";
 import { withDicomCodecs } from "../data/dicom_codecs.ts";
 import { readManifest } from "../data/manifest.ts";
 import { checkImageGeometry, prepareImage } from "../data/prepare_image.ts";
@@ -345,10 +345,10 @@ function checkPredictOptions(opts: PredictOptions): { shard: { k: number; n: num
   return { shard, threshold };
 }
 
-/** Decodes an input, its geometry checked; any failure is a DataError naming the file. */
-function decodeInput(f: string, minSide: number): DecodedImage {
+/** Decodes an input's bytes, its geometry checked; any failure is a DataError naming the file. */
+function decodeInput(f: string, bytes: Uint8Array, minSide: number): DecodedImage {
   try {
-    const img = decodeFile(f, { minSide });
+    const img = decodeImageBytes(bytes, f, { maxPixels: inputLimits().maxPixels, minSide });
     checkImageGeometry(img.fullSize ?? img, f);
     return img;
   } catch (e) {
@@ -384,8 +384,10 @@ async function readInputs(
   for (const input of all) {
     const { file } = input;
     try {
-      const img = await withDicomCodecs(() => decodeInput(file, minSide));
-      if (opts.dicomSeg && img.format === "dicom") segSources.set(file, segSource(Deno.readFileSync(file), file));
+      // Read once: the decode (and its retry once a decoder has loaded) and the SEG's header fields share the bytes.
+      const bytes = readFileChecked(file);
+      const img = await withDicomCodecs(() => decodeInput(file, bytes, minSide));
+      if (opts.dicomSeg && img.format === "dicom") segSources.set(file, segSource(bytes, file));
       if (cachedBytes + img.data.byteLength <= DECODED_CACHE_BYTES) {
         cache.set(file, img);
         cachedBytes += img.data.byteLength;
@@ -401,7 +403,7 @@ async function readInputs(
     skipped,
     segSources,
     take(file) {
-      const img = cache.get(file) ?? decodeInput(file, minSide);
+      const img = cache.get(file) ?? decodeInput(file, readFileChecked(file), minSide);
       cache.delete(file);
       return img;
     },
