@@ -15,10 +15,11 @@ import { calibrate, decideClass } from "../checkpoint/calibration.ts";
  * How far a JPEG 2000 or HTJ2K input may be decoded below its own resolution for a model with side `size`: down to the coarsest
  * wavelet level whose sides are still `REDUCED_DECODE × size` (`decodeImageBytes`' `minSide`). The model sees the image
  * area-resized to its side anyway, and a 2048² X-ray then decodes in tens of milliseconds instead of most of a second
- * (bench/README.md). `POST /v1/predict` always does it; `predict` with `reducedDecode`. Four, not two: on 20 real test
- * X-rays enlarged to 1024² (shipped 128² model), decoding at 4× moved the TB probability by at most 0.019 and the mask
- * by Dice ≥ 0.993 against the full decode, as much as the enlargement itself moves them (0.022, 0.996); at 2× it was
- * 0.059 and 0.983.
+ * (bench/README.md). `POST /v1/predict` always does it; `predict` with `reducedDecode`. Four, not two, chosen on val:
+ * on 20 val X-rays (10 per source) enlarged to 1024² as lossless JPEG 2000 (shipped 128² model), decoding at 4× moved
+ * the TB probability by 0.015 on average (at most 0.082) and the mask by Dice ≥ 0.995 against the full decode, as much
+ * as the enlargement itself moves them (0.019, at most 0.079; Dice ≥ 0.997); at 2× it was 0.034 (at most 0.186) and
+ * Dice ≥ 0.986 (`bench/reduced_decode.ts`).
  *
  * @example
  * ```ts
